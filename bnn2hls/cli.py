@@ -1,0 +1,125 @@
+"""The `bnn2hls` command line. User errors print one `error: ...` line and exit 2."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import UserError
+
+ENGINES = ("ref", "onnx")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse prints usage plus a message; the contract is exactly one `error:` line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="bnn2hls", description="Binarized neural networks -> verified streaming FPGA accelerators.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    c = sub.add_parser("compile", help="compile a QONNX model into an output directory")
+    c.add_argument("model", type=Path, help="QONNX file (Brevitas export_qonnx; MODEL.onnx.data beside it)")
+    c.add_argument("-o", "--out", type=Path, required=True, help="output directory (replaced atomically)")
+    c.add_argument("--board", help="target board (issue 4); accepted names: see `bnn2hls boards` when available")
+    fold = c.add_mutually_exclusive_group()
+    fold.add_argument("--folding", type=Path, help='JSON {"layers": {"<layer>": {"pe": P, "simd": S}}}')
+    fold.add_argument("--target-fps", type=float, help="choose the cheapest folding that reaches this frame rate")
+
+    r = sub.add_parser("run", help="run a compiled network on inputs")
+    r.add_argument("out", type=Path, help="compiled output directory")
+    r.add_argument("--input", type=Path, required=True, help="float32 .npy [N, ...] in the source model's input space")
+    r.add_argument("--engine", choices=ENGINES, default="ref")
+    r.add_argument("-o", "--output", type=Path, required=True, help="where to write float32 .npy [N, outputs]")
+
+    rep = sub.add_parser("report", help="print the cost report of a compiled network")
+    rep.add_argument("out", type=Path)
+
+    d = sub.add_parser("demo", help="train a small BNN on offline MNIST, compile and verify it")
+    d.add_argument("-o", "--out", type=Path, default=Path("demo_out"))
+    d.add_argument("--seconds", type=float, default=45.0, help="training time budget")
+    return p
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from .compiler import compile_file
+    from .passes.folding import load_folding_spec
+
+    if args.board is not None:
+        raise UserError(f"--board {args.board}: board support is not available yet")
+    folding = load_folding_spec(args.folding) if args.folding else None
+    net = compile_file(args.model, args.out, folding=folding, target_fps=args.target_fps)
+    print(f"compiled {net.name}: {len(net.datapath)} datapath layers -> {args.out}")
+    return 0
+
+
+def load_input(path: Path) -> np.ndarray:
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--input {path}: not a readable .npy file ({exc})") from None
+    if not np.issubdtype(x.dtype, np.number) or x.ndim < 2:
+        raise UserError(f"--input {path}: expected a numeric array [N, ...], got {x.dtype} {list(x.shape)}")
+    return x.astype(np.float32)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from . import ir, qonnx_runner, reference
+    from .compiler import load_source_model
+
+    net = ir.load(args.out)
+    x = load_input(args.input)
+    if args.engine == "ref":
+        y = reference.run(net, x)
+    else:
+        y = qonnx_runner.run(load_source_model(args.out), x)
+    np.save(args.output, y.astype(np.float32))
+    print(f"{args.engine}: {len(x)} frames -> {args.output}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    path = args.out / "report.json"
+    if not path.is_file():
+        raise UserError(f"{args.out}: not a compiled output (no report.json)")
+    doc = json.loads(path.read_text())
+    net = doc["network"]
+    print(f"{'layer':<12}{'kind':<8}{'PE':>5}{'SIMD':>6}{'MACs':>12}{'est cycles':>12}")
+    for name in doc["layer_order"]:
+        e = doc["layers"][name]
+        print(f"{name:<12}{e['kind']:<8}{e.get('pe', ''):>5}{e.get('simd', ''):>6}{e.get('macs', ''):>12}{e['est_cycles_per_frame']:>12}")
+    print(f"network: {net['est_cycles_per_frame']} cycles/frame (bottleneck {net['bottleneck']}), "
+          f"{net['est_fps']:.0f} frames/s at {net['clock_mhz']:g} MHz")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.out, seconds=args.seconds)
+
+
+COMMANDS = {"compile": _cmd_compile, "run": _cmd_run, "report": _cmd_report, "demo": _cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""compile: source model -> OUT directory (ir.json, weights.npz, source.onnx, report.json).
+
+OUT is built in a temporary sibling directory and renamed into place at the very end, so a
+failure never leaves a partial OUT behind. Everything written is byte-deterministic.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import onnx
+
+from . import ir, report
+from .errors import UserError
+from .frontend.onnx_import import import_model, load_model, model_digest
+from .passes import apply_folding_spec, fold_parallelism, fold_thresholds, resolve_padding
+
+DEFAULT_CLOCK_MHZ = 100.0
+SOURCE_MODEL = "source.onnx"
+
+
+def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | None = None,
+                  target_fps: float | None = None, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> ir.Network:
+    """The whole front half: import, fold thresholds, resolve padding, choose folding."""
+    if folding is not None and target_fps is not None:
+        raise UserError("--folding and --target-fps are mutually exclusive")
+    net = import_model(model, name)
+    net = fold_thresholds(net)
+    net = resolve_padding(net)
+    if folding is not None:
+        net = apply_folding_spec(net, folding)
+    elif target_fps is not None:
+        if not target_fps > 0:
+            raise UserError("--target-fps must be positive")
+        net = fold_parallelism(net, int(clock_mhz * 1e6 // target_fps))
+    net = ir.Network(name=net.name, layers=net.layers, source={"sha256": model_digest(model)})
+    return ir.validate(net)
+
+
+@contextmanager
+def atomic_output_dir(out: Path) -> Iterator[Path]:
+    """Yield a temporary directory that becomes `out` only if the block succeeds."""
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"-o {out}: parent directory {parent} does not exist")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"-o {out}: exists and is not a directory")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> None:
+    with atomic_output_dir(out) as tmp:
+        ir.save(net, tmp)
+        # Keep the source model (weights inlined) so `run --engine onnx` needs nothing else.
+        (tmp / SOURCE_MODEL).write_bytes(model.SerializeToString(deterministic=True))
+        doc = report.build_report(net, clock_mhz)
+        (tmp / "report.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def compile_file(model_path: Path, out: Path, folding: dict[str, Any] | None = None,
+                 target_fps: float | None = None) -> ir.Network:
+    model = load_model(model_path)
+    net = build_network(model, Path(model_path).stem, folding=folding, target_fps=target_fps)
+    write_output(net, model, out)
+    return net
+
+
+def load_source_model(out: Path) -> onnx.ModelProto:
+    path = Path(out) / SOURCE_MODEL
+    if not path.is_file():
+        raise UserError(f"{out}: not a compiled output (no {SOURCE_MODEL})")
+    return load_model(path)

@@ -1,0 +1,549 @@
+"""QONNX (as written by Brevitas' export_qonnx) -> bnn2hls IR.
+
+The importer walks the graph once in topological order and gives every tensor a *role*:
+
+  Const       a compile-time value (initializers, Constant nodes, quantized weights)
+  Host        the float input before the input quantizer (steps run on the host)
+  Act         a quantized datapath activation (binary, or the multi-bit first-layer input)
+  Padded      a binary activation padded by a Pad node (zeros, or the FBNA pattern when an
+              Add of the pattern follows: bnn2hls.nn.AlternatingPad2d)
+  Acc         a matrix layer's output plus the per-channel float ops applied to it since
+
+A node is accepted only if its inputs' roles fit one of the patterns below; anything else is
+a UserError naming the node and its op type. The result is the *raw* IR: matrix layers still
+carry their float `chain` (BatchNorm, scales, biases); the passes fold it.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from .. import padding_pattern
+from ..errors import UserError
+from ..ir import AffineOp, Conv, Dense, InputQuant, MatrixLayer, MaxPool, Network, OutputHead, validate
+
+
+# ---------------------------------------------------------------------------------------
+# Tensor roles
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Const:
+    value: np.ndarray
+    binary_scale: np.ndarray | None = None  # set when value came from a bipolar quantizer
+
+
+@dataclass
+class Host:
+    shape: tuple[int, ...]  # without batch
+    steps: list[tuple[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Act:
+    shape: tuple[int, ...]  # source layout without batch: (C, H, W) or (F,)
+    bits: int
+    scale: float
+    flattened_from: tuple[int, int, int] | None = None  # (C, H, W) before a flatten
+
+
+@dataclass
+class Padded:
+    act: Act
+    pads: tuple[int, int, int, int]  # top, left, bottom, right
+    mode: str  # "zero" until an Add of the FBNA pattern makes it "alternating"
+
+
+@dataclass
+class Acc:
+    layer_index: int
+    shape: tuple[int, ...]
+    chain: list[AffineOp] = field(default_factory=list)
+    flattened: bool = False  # only the output head may flatten a conv's accumulators
+
+
+class _Importer:
+    def __init__(self, model: onnx.ModelProto, name: str):
+        self.model = model
+        self.name = name
+        self.roles: dict[str, Any] = {}
+        self.layers: list[Any] = []
+        self.input_quant: InputQuant | None = None
+        self.node: onnx.NodeProto | None = None
+
+    # -- helpers ---------------------------------------------------------------------------
+    def fail(self, why: str) -> UserError:
+        node = self.node
+        where = f"node '{node.name or node.output[0]}' ({node.op_type})" if node is not None else "graph"
+        return UserError(f"{where}: {why}")
+
+    def role(self, tensor: str) -> Any:
+        if tensor == "":
+            return None
+        if tensor not in self.roles:
+            raise self.fail(f"input '{tensor}' is not produced by any node")
+        return self.roles[tensor]
+
+    def const(self, tensor: str, what: str) -> np.ndarray:
+        r = self.role(tensor)
+        if not isinstance(r, Const):
+            raise self.fail(f"{what} must be a constant")
+        return r.value
+
+    def attrs(self) -> dict[str, Any]:
+        return {a.name: onnx.helper.get_attribute_value(a) for a in self.node.attribute}
+
+    def unique_name(self, base: str) -> str:
+        taken = {layer.name for layer in self.layers}
+        name, i = base, 1
+        while name in taken:
+            name, i = f"{base}_{i}", i + 1
+        return name
+
+    # -- driver -----------------------------------------------------------------------------
+    def run(self) -> Network:
+        graph = self.model.graph
+        for init in graph.initializer:
+            self.roles[init.name] = Const(numpy_helper.to_array(init))
+        inputs = [i for i in graph.input if i.name not in self.roles]
+        if len(inputs) != 1:
+            raise UserError(f"graph: expected exactly one input, found {len(inputs)}")
+        dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim]
+        if len(dims) < 2 or any(d <= 0 for d in dims[1:]):
+            raise UserError(f"graph input '{inputs[0].name}': needs a static shape [N, ...], got {dims}")
+        self.roles[inputs[0].name] = Host(shape=tuple(dims[1:]))
+        for node in graph.node:
+            self.node = node
+            handler = getattr(self, f"op_{node.op_type}", None)
+            if handler is None or node.domain not in ("", "ai.onnx", "qonnx.custom_op.general", "onnx.brevitas", "finn.custom_op.general"):
+                raise self.fail(f"unsupported op type '{node.op_type}'")
+            outputs = handler(*node.input)
+            if not isinstance(outputs, tuple):
+                outputs = (outputs,)
+            for tensor, value in zip(node.output, outputs):
+                self.roles[tensor] = value
+        self.node = None
+        if len(graph.output) != 1:
+            raise UserError(f"graph: expected exactly one output, found {len(graph.output)}")
+        out = self.roles.get(graph.output[0].name)
+        if not isinstance(out, Acc):
+            raise UserError(f"graph output '{graph.output[0].name}': must be the (affine) output of the last Conv/Gemm/MatMul")
+        last = self.layers[out.layer_index]
+        head = OutputHead(
+            name="head",
+            in_shape=last.out_shape,
+            acc_scale=last.acc_scale,
+            chain=tuple(self._channels_last(op, last) for op in out.chain),
+        )
+        return validate(Network(name=self.name, layers=(self.input_quant, *self.layers, head)))
+
+    # -- constants and plumbing ---------------------------------------------------------------
+    def op_Constant(self) -> Const:
+        attrs = self.attrs()
+        if "value" not in attrs:
+            raise self.fail("only tensor-valued Constant nodes are supported")
+        return Const(numpy_helper.to_array(attrs["value"]))
+
+    def op_Identity(self, x: str) -> Any:
+        return self.role(x)
+
+    def op_Reshape(self, x: str, shape: str) -> Any:
+        target = [int(v) for v in self.const(shape, "Reshape shape")]
+        return self._reshape(x, target)
+
+    def op_Flatten(self, x: str) -> Any:
+        axis = self.attrs().get("axis", 1)
+        if axis != 1:
+            raise self.fail("only Flatten with axis=1 is supported")
+        return self._reshape(x, [-1, -1])
+
+    def _reshape(self, x: str, target: list[int]) -> Any:
+        r = self.role(x)
+        if isinstance(r, Const):
+            return Const(r.value.reshape(target))
+        shape = r.shape if not isinstance(r, Padded) else None
+        if shape is None:
+            raise self.fail("cannot reshape a padded tensor")
+        size = int(np.prod(shape))
+        if target == [-1, -1]:
+            new = (size,)
+        else:
+            if not target or target[0] not in (1, -1, 0):
+                raise self.fail(f"Reshape must keep the batch dimension first, got {target}")
+            rest = [d if d != 0 else shape[i] for i, d in enumerate(target[1:])]
+            if -1 in rest:
+                known = int(np.prod([d for d in rest if d != -1]))
+                rest = [size // known if d == -1 else d for d in rest]
+            new = tuple(rest)
+            if int(np.prod(new)) != size:
+                raise self.fail(f"Reshape {target} does not fit a tensor of shape {shape}")
+        if isinstance(r, Host):
+            return Host(shape=new, steps=[*r.steps, ("reshape", new)])
+        if isinstance(r, Act):
+            if new == r.shape:
+                return r
+            if len(r.shape) == 3 and len(new) == 1:
+                return Act(shape=new, bits=r.bits, scale=r.scale, flattened_from=r.shape)
+            if len(r.shape) == 1 and len(new) == 1:
+                return r
+            raise self.fail(f"only flattening (C, H, W) activations is supported, not {r.shape} -> {new}")
+        if isinstance(r, Acc) and (new == r.shape or len(new) == 1):
+            return Acc(r.layer_index, r.shape, r.chain, flattened=r.flattened or new != r.shape)
+        raise self.fail("cannot reshape an accumulator; place the Reshape after the sign")
+
+    # -- quantizers ---------------------------------------------------------------------------
+    def op_BipolarQuant(self, x: str, scale: str) -> Any:
+        s = self.const(scale, "BipolarQuant scale").astype(np.float32)
+        if np.any(s <= 0):
+            raise self.fail("BipolarQuant scale must be positive")
+        return self._binarize(x, s)
+
+    def op_Quant(self, x: str, scale: str, zeropt: str, bitwidth: str) -> Any:
+        s = self.const(scale, "Quant scale").astype(np.float32)
+        zp = self.const(zeropt, "Quant zero point").astype(np.float32)
+        bits_f = float(np.asarray(self.const(bitwidth, "Quant bit width")).reshape(-1)[0])
+        attrs = self.attrs()
+        signed = bool(attrs.get("signed", 1))
+        narrow = bool(attrs.get("narrow", 0))
+        rounding = attrs.get("rounding_mode", b"ROUND")
+        rounding = rounding.decode() if isinstance(rounding, bytes) else str(rounding)
+        if bits_f != int(bits_f) or bits_f < 1:
+            raise self.fail(f"bit width {bits_f} is not a positive integer")
+        bits = int(bits_f)
+        r = self.role(x)
+        if bits == 1 and signed:
+            if np.any(zp != 0):
+                raise self.fail("1-bit Quant with a zero point is not bipolar")
+            if np.any(s <= 0):
+                raise self.fail("Quant scale must be positive")
+            return self._binarize(x, s)
+        if isinstance(r, Const):
+            raise self.fail(f"weights quantized to {bits} bits: only binary (1-bit) weights are supported")
+        if isinstance(r, Host):
+            if s.size != 1 or zp.size != 1:
+                raise self.fail("the input quantizer needs a scalar scale and zero point")
+            if rounding.upper() not in ("ROUND", "HALF_EVEN", "FLOOR", "CEIL", "DOWN", "ROUND_TO_ZERO"):
+                raise self.fail(f"unsupported rounding mode {rounding!r}")
+            if bits > 16:
+                raise self.fail(f"input quantizer of {bits} bits: at most 16 are supported")
+            return self._make_input_quant(
+                r, bits=bits, scale=float(s.reshape(-1)[0]), zero_point=float(zp.reshape(-1)[0]),
+                signed=signed, narrow=narrow, rounding=rounding.upper(),
+            )
+        raise self.fail(f"{bits}-bit activations after the first layer: only binary hidden activations are supported")
+
+    def _binarize(self, x: str, scale: np.ndarray) -> Any:
+        r = self.role(x)
+        if isinstance(r, Const):
+            return Const(np.where(r.value >= 0, 1.0, -1.0).astype(np.float32) * scale, binary_scale=scale)
+        if isinstance(r, Host):
+            if scale.size != 1:
+                raise self.fail("the input quantizer needs a scalar scale")
+            return self._make_input_quant(r, bits=1, scale=float(scale.reshape(-1)[0]))
+        if isinstance(r, Acc):
+            if r.flattened:
+                raise self.fail("binarize before flattening")
+            if scale.size != 1:
+                raise self.fail("activation quantizers need a scalar scale")
+            layer = self.layers[r.layer_index]
+            if layer.binarize:
+                raise self.fail("the layer's output is already binarized")
+            self.layers[r.layer_index] = _replace(
+                layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain)
+            )
+            return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]))
+        if isinstance(r, Act) and r.bits == 1:
+            return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), flattened_from=r.flattened_from)
+        raise self.fail("cannot binarize this tensor")
+
+    def _make_input_quant(self, host: Host, **quant: Any) -> Act:
+        if self.input_quant is not None:
+            raise self.fail("a second quantizer on the raw input")
+        shape = host.shape
+        if len(shape) == 3:
+            out_shape = (shape[1], shape[2], shape[0])
+        elif len(shape) == 1:
+            out_shape = (1, 1, shape[0])
+        else:
+            raise self.fail(f"quantized input must be (C, H, W) or (F,), got {shape}")
+        graph_input = [i for i in self.model.graph.input if i.name not in {t.name for t in self.model.graph.initializer}][0]
+        source_shape = tuple(d.dim_value for d in graph_input.type.tensor_type.shape.dim[1:])
+        self.input_quant = InputQuant(
+            name="input_quant", source_shape=source_shape, preprocess=tuple(host.steps),
+            out_shape=out_shape, **quant,
+        )
+        return Act(shape=shape, bits=quant["bits"], scale=quant["scale"])
+
+    # -- elementwise ---------------------------------------------------------------------------
+    def op_Mul(self, a: str, b: str) -> Any:
+        return self._elementwise("mul", a, b)
+
+    def op_Add(self, a: str, b: str) -> Any:
+        ra, rb = self.role(a), self.role(b)
+        padded = ra if isinstance(ra, Padded) else rb if isinstance(rb, Padded) else None
+        if padded is not None:
+            other = rb if padded is ra else ra
+            return self._add_pad_pattern(padded, other)
+        return self._elementwise("add", a, b)
+
+    def op_Sub(self, a: str, b: str) -> Any:
+        return self._elementwise("sub", a, b)
+
+    def op_Div(self, a: str, b: str) -> Any:
+        return self._elementwise("div", a, b)
+
+    def _elementwise(self, kind: str, a: str, b: str) -> Any:
+        ra, rb = self.role(a), self.role(b)
+        if isinstance(ra, Const) and isinstance(rb, Const):
+            fn = {"mul": np.multiply, "add": np.add, "sub": np.subtract, "div": np.divide}[kind]
+            return Const(fn(ra.value, rb.value).astype(ra.value.dtype))
+        if isinstance(ra, Const):
+            if kind == "div":
+                raise self.fail("dividing a constant by a tensor is not supported")
+            kind = {"sub": "rsub"}.get(kind, kind)
+            ra, rb = rb, ra
+        if not isinstance(rb, Const):
+            raise self.fail("elementwise ops need one constant operand")
+        c = rb.value.astype(np.float32)
+        if isinstance(ra, Host):
+            self._check_broadcast(c, ra.shape)
+            op = AffineOp(kind=kind, params={"c": c})
+            return Host(shape=ra.shape, steps=[*ra.steps, ("affine", op)])
+        if isinstance(ra, Acc):
+            if ra.flattened and c.size > 1:
+                raise self.fail("per-feature constant after flattening the accumulators is not supported")
+            self._check_broadcast(c, ra.shape if not ra.flattened else (int(np.prod(ra.shape)),))
+            if c.size > 1 and c.reshape(-1).shape[0] != ra.shape[0]:
+                raise self.fail(f"constant of shape {c.shape} is not per-channel")
+            return Acc(ra.layer_index, ra.shape, [*ra.chain, AffineOp(kind=kind, params={"c": c.reshape(-1)[:1] if ra.flattened else c})], ra.flattened)
+        raise self.fail("elementwise op on a quantized activation is not supported (only on the raw input or before a sign)")
+
+    def _check_broadcast(self, c: np.ndarray, shape: tuple[int, ...]) -> None:
+        try:
+            out = np.broadcast_shapes(c.shape, (1, *shape))
+        except ValueError:
+            raise self.fail(f"constant of shape {c.shape} does not broadcast to {shape}") from None
+        if out != (1, *shape):
+            raise self.fail(f"constant of shape {c.shape} would change the tensor shape {shape}")
+        # A per-channel constant has its extent on the channel axis only.
+        if c.size > 1 and len(c.shape) == len(shape) + 1 and any(d != 1 for d in c.shape[2:]):
+            raise self.fail(f"constant of shape {c.shape} is not per-channel")
+
+    def op_BatchNormalization(self, x: str, scale: str, bias: str, mean: str, var: str) -> Acc:
+        r = self.role(x)
+        if not isinstance(r, Acc) or r.flattened:
+            raise self.fail("BatchNormalization must follow a Conv/Gemm/MatMul")
+        channels = r.shape[0]
+        params = {}
+        for key, tensor in (("scale", scale), ("bias", bias), ("mean", mean), ("var", var)):
+            v = self.const(tensor, f"BatchNormalization {key}").astype(np.float32).reshape(-1)
+            if v.size == 1:
+                v = np.full(channels, v[0], np.float32)
+            if v.shape != (channels,):
+                raise self.fail(f"BatchNormalization {key} has {v.size} entries for {channels} channels")
+            params[key] = v.reshape((channels,) + (1,) * (len(r.shape) - 1))
+        eps = float(self.attrs().get("epsilon", 1e-5))
+        return Acc(r.layer_index, r.shape, [*r.chain, AffineOp(kind="batchnorm", params=params, eps=eps)])
+
+    def _channels_last(self, op: AffineOp, layer: MatrixLayer) -> AffineOp:
+        """Re-lay a per-channel constant from the source's [1, C, 1, 1]/[C, 1, 1] to [C]."""
+        params = {}
+        for key, v in op.params.items():
+            flat = np.asarray(v, np.float32).reshape(-1)
+            if flat.size not in (1, layer.out_channels):
+                raise UserError(f"layer '{layer.name}': per-channel constant of {flat.size} entries for {layer.out_channels} channels")
+            params[key] = np.broadcast_to(flat, (layer.out_channels,)).astype(np.float32)
+        return AffineOp(kind=op.kind, params=params, eps=op.eps)
+
+    # -- padding --------------------------------------------------------------------------------
+    def op_Pad(self, x: str, pads: str = "", value: str = "", axes: str = "") -> Padded:
+        r = self.role(x)
+        attrs = self.attrs()
+        if attrs.get("mode", b"constant") not in (b"constant", "constant"):
+            raise self.fail("only constant-mode Pad is supported")
+        if not isinstance(r, Act) or r.bits != 1 or len(r.shape) != 3:
+            raise self.fail("Pad is supported only on binary (C, H, W) activations before a Conv")
+        if axes:
+            raise self.fail("Pad with explicit axes is not supported")
+        fill = float(self.const(value, "Pad value").reshape(-1)[0]) if value else 0.0
+        if fill != 0.0:
+            raise self.fail("only zero Pad (optionally followed by the FBNA pattern Add) is supported")
+        p = [int(v) for v in (self.const(pads, "Pad pads") if pads else attrs.get("pads", []))]
+        if len(p) != 8 or any(p[i] != 0 for i in (0, 1, 4, 5)) or min(p) < 0:
+            raise self.fail(f"only non-negative spatial padding of an NCHW tensor is supported, got {p}")
+        return Padded(act=r, pads=(p[2], p[3], p[6], p[7]), mode="zero")
+
+    def _add_pad_pattern(self, padded: Padded, other: Any) -> Padded:
+        if padded.mode != "zero" or not isinstance(other, Const):
+            raise self.fail("only the FBNA pattern constant may be added to a padded activation")
+        c, h, w = padded.act.shape
+        t, l, b, r = padded.pads
+        expect = np.zeros((c, h + t + b, w + l + r), np.float32)
+        pattern = padding_pattern.pad_values(c, np.arange(-t, h + b), np.arange(-l, w + r)).transpose(2, 0, 1)
+        border = np.ones_like(expect, bool)
+        border[:, t : t + h, l : l + w] = False
+        expect[border] = pattern[border] * padded.act.scale
+        got = other.value.astype(np.float32)
+        if got.shape not in (expect.shape, (1, *expect.shape)) or not np.array_equal(got.reshape(expect.shape), expect):
+            raise self.fail("the constant added to the padded tensor is not the FBNA +1/-1 border pattern")
+        return Padded(act=padded.act, pads=padded.pads, mode="alternating")
+
+    # -- layers ---------------------------------------------------------------------------------
+    def _weights(self, tensor: str) -> tuple[np.ndarray, np.ndarray]:
+        r = self.role(tensor)
+        if not isinstance(r, Const):
+            raise self.fail("weights must be constant")
+        if r.binary_scale is None:
+            raise self.fail("weights are not binary: quantize them with a bipolar (1-bit) quantizer")
+        return r.value, r.binary_scale
+
+    def _input_act(self, tensor: str) -> tuple[Act, tuple[int, int, int, int], str]:
+        r = self.role(tensor)
+        if isinstance(r, Padded):
+            return r.act, r.pads, r.mode
+        if isinstance(r, Act):
+            return r, (0, 0, 0, 0), "zero"
+        raise self.fail("input must be a quantized activation (binary, or the quantized network input)")
+
+    def _weight_scale(self, scale: np.ndarray, out_channels: int) -> np.ndarray:
+        flat = scale.reshape(-1)
+        if flat.size not in (1, out_channels):
+            raise self.fail(f"weight scale with {flat.size} entries for {out_channels} output channels")
+        return np.broadcast_to(flat, (out_channels,)).astype(np.float32)
+
+    def op_Conv(self, x: str, w: str, b: str = "") -> Acc:
+        act, extra_pads, mode = self._input_act(x)
+        attrs = self.attrs()
+        if attrs.get("group", 1) != 1:
+            raise self.fail("grouped convolution is not supported (group must be 1)")
+        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            raise self.fail("dilated convolution is not supported")
+        if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise self.fail("auto_pad is not supported; use explicit pads")
+        if len(act.shape) != 3:
+            raise self.fail(f"Conv input must be (C, H, W), got {act.shape}")
+        weights, wscale = self._weights(w)
+        if weights.ndim != 4 or weights.shape[1] != act.shape[0]:
+            raise self.fail(f"weights of shape {weights.shape} do not fit {act.shape[0]} input channels")
+        cout, _, kh, kw = weights.shape
+        p = list(attrs.get("pads", [0, 0, 0, 0]))
+        pads = (p[0] + extra_pads[0], p[1] + extra_pads[1], p[2] + extra_pads[2], p[3] + extra_pads[3])
+        if any(p) and mode == "alternating":
+            raise self.fail("Conv pads on top of the FBNA pattern padding are not supported")
+        stride = tuple(attrs.get("strides", [1, 1]))
+        c, h, wd = act.shape
+        layer = Conv(
+            name=self.unique_name(f"conv{sum(isinstance(l, Conv) for l in self.layers)}"),
+            in_shape=(h, wd, c), out_channels=cout, kernel=(kh, kw), stride=stride, pads=pads,
+            input_bits=act.bits, weights=(weights.transpose(0, 2, 3, 1).reshape(cout, -1) > 0),
+            acc_scale=(self._weight_scale(wscale, cout) * np.float32(act.scale)).astype(np.float32),
+            binarize=False, pad_mode=mode if any(pads) else "zero",
+        )
+        if act.bits > 1 and mode == "alternating":
+            raise self.fail("the FBNA pattern applies to binary inputs only")
+        return self._add_layer(layer, b)
+
+    def op_Gemm(self, a: str, b: str, c: str = "") -> Acc:
+        attrs = self.attrs()
+        if attrs.get("transA", 0):
+            raise self.fail("Gemm with transA=1 is not supported")
+        if attrs.get("alpha", 1.0) != 1.0 or (c and attrs.get("beta", 1.0) != 1.0):
+            raise self.fail("Gemm with alpha/beta other than 1 is not supported")
+        weights, wscale = self._weights(b)
+        if not attrs.get("transB", 0):
+            weights = weights.T
+            wscale = wscale.T if wscale.ndim == 2 else wscale
+        return self._dense(a, weights, wscale, c)
+
+    def op_MatMul(self, a: str, b: str) -> Acc:
+        weights, wscale = self._weights(b)
+        return self._dense(a, weights.T, wscale.T if wscale.ndim == 2 else wscale, "")
+
+    def _dense(self, x: str, weights: np.ndarray, wscale: np.ndarray, bias: str) -> Acc:
+        act, pads, _ = self._input_act(x)
+        if any(pads):
+            raise self.fail("padding before a dense layer is meaningless")
+        if len(act.shape) != 1:
+            raise self.fail(f"dense input must be flat (F,), got {act.shape}; add a Flatten")
+        if weights.ndim != 2 or weights.shape[1] != act.shape[0]:
+            raise self.fail(f"weights of shape {weights.shape} do not fit {act.shape[0]} inputs")
+        cout = weights.shape[0]
+        if act.flattened_from is not None:
+            # The source flattens (C, H, W); our datapath streams (H, W, C).
+            c, h, w = act.flattened_from
+            weights = weights.reshape(cout, c, h, w).transpose(0, 2, 3, 1).reshape(cout, -1)
+        layer = Dense(
+            name=self.unique_name(f"dense{sum(isinstance(l, Dense) for l in self.layers)}"),
+            in_shape=(1, 1, act.shape[0]), out_channels=cout, kernel=(1, 1), stride=(1, 1), pads=(0, 0, 0, 0),
+            input_bits=act.bits, weights=weights > 0,
+            acc_scale=(self._weight_scale(wscale, cout) * np.float32(act.scale)).astype(np.float32),
+            binarize=False,
+        )
+        return self._add_layer(layer, bias)
+
+    def _add_layer(self, layer: MatrixLayer, bias: str) -> Acc:
+        if self.layers and isinstance(self.layers[-1], MatrixLayer) and not self.layers[-1].binarize:
+            raise self.fail(f"the previous layer '{self.layers[-1].name}' is not binarized before this one")
+        self.layers.append(layer)
+        shape = (layer.out_channels, *layer.out_hw) if isinstance(layer, Conv) else (layer.out_channels,)
+        acc = Acc(len(self.layers) - 1, shape)
+        if bias:
+            c = self.const(bias, "bias").astype(np.float32).reshape((-1,) + (1,) * (len(shape) - 1))
+            acc.chain.append(AffineOp(kind="add", params={"c": c}))
+        return acc
+
+    def op_MaxPool(self, x: str) -> Act:
+        r = self.role(x)
+        if not isinstance(r, Act) or r.bits != 1 or len(r.shape) != 3:
+            raise self.fail("MaxPool is supported only on binary (C, H, W) activations (place it after the sign)")
+        attrs = self.attrs()
+        if any(attrs.get("pads", [0, 0, 0, 0])) or attrs.get("ceil_mode", 0):
+            raise self.fail("MaxPool with padding or ceil_mode is not supported")
+        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            raise self.fail("dilated MaxPool is not supported")
+        kernel = tuple(attrs["kernel_shape"])
+        stride = tuple(attrs.get("strides", kernel))
+        c, h, w = r.shape
+        layer = MaxPool(name=self.unique_name(f"maxpool{sum(isinstance(l, MaxPool) for l in self.layers)}"),
+                        in_shape=(h, w, c), kernel=kernel, stride=stride)
+        self.layers.append(layer)
+        oh, ow, _ = layer.out_shape
+        return Act(shape=(c, oh, ow), bits=1, scale=r.scale)
+
+
+def _replace(layer: Any, **changes: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(layer, **changes)
+
+
+# ---------------------------------------------------------------------------------------
+# Public entry points
+# ---------------------------------------------------------------------------------------
+def load_model(path: Path) -> onnx.ModelProto:
+    """Load an ONNX/QONNX file with its external data (Brevitas writes MODEL.onnx.data)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        model = onnx.load(str(path), load_external_data=True)
+    except Exception as exc:  # onnx raises DecodeError, OSError, ValidationError ...
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{path}: not a readable ONNX model ({reason})") from None
+    if not model.graph.node:
+        raise UserError(f"{path}: the ONNX graph is empty")
+    return model
+
+
+def model_digest(model: onnx.ModelProto) -> str:
+    return hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()
+
+
+def import_model(model: onnx.ModelProto, name: str = "network") -> Network:
+    """Pattern-match a QONNX graph into the raw IR (chains not yet folded)."""
+    return _Importer(model, name).run()

@@ -1,0 +1,441 @@
+"""The typed intermediate representation of a binarized network.
+
+A `Network` is a straight chain: one `InputQuant` (runs on the host), then datapath layers
+(`Conv`, `Dense`, `MaxPool`) and a final `OutputHead` (host).  Every datapath tensor is laid
+out channels-last (H, W, C), the order in which the hardware streams it.
+
+Bit encoding everywhere: value +1 <-> bit 1 (True), value -1 <-> bit 0 (False).
+
+Invariants (checked by `validate`):
+- layer names are unique; each layer's `in_shape` equals the previous layer's `out_shape`
+  (a `Dense` layer flattens it: (1, 1, H*W*C), in the streaming (H, W, C) order);
+- a matrix layer's weight matrix is [out_channels, kh*kw*in_channels], columns ordered
+  (ky, kx, c) -- the order of the sliding window;
+- every matrix layer but the last one ends in a sign (`binarize`), the last one emits its
+  integer accumulators to the `OutputHead`;
+- after `fold_thresholds` a binarizing layer has integer `thresholds` and `flip` bits and no
+  `chain`; after `resolve_padding` a zero-padded binary conv has its `border` table;
+- PE divides out_channels and SIMD divides the fan-in.
+
+Serialized as `ir.json` (structure) plus `weights.npz` (arrays, referenced by key).
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import UserError
+
+IR_FORMAT_VERSION = 1
+
+
+# --------------------------------------------------------------------------------------
+# Per-channel float arithmetic as the source graph performs it
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AffineOp:
+    """One per-channel elementwise step of the source graph, kept with its exact float32
+    semantics so thresholds and the output head reproduce the source model bit for bit.
+
+    kind: mul | add | sub (x - c) | rsub (c - x) | div (x / c) | batchnorm.
+    `params` maps names to float32 arrays broadcastable over the channel axis
+    (`c` for the arithmetic kinds; scale, bias, mean, var for batchnorm), `eps` is
+    batchnorm's epsilon.
+    """
+
+    kind: str
+    params: dict[str, np.ndarray]
+    eps: float = 0.0
+
+    KINDS: ClassVar[tuple[str, ...]] = ("mul", "add", "sub", "rsub", "div", "batchnorm")
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """x: float32 [..., C]; returns float32 [..., C]."""
+        p = self.params
+        if self.kind == "mul":
+            return x * p["c"]
+        if self.kind == "add":
+            return x + p["c"]
+        if self.kind == "sub":
+            return x - p["c"]
+        if self.kind == "rsub":
+            return p["c"] - x
+        if self.kind == "div":
+            return x / p["c"]
+        # onnxruntime's CPU BatchNormalization: fold to one scale and one bias in float32,
+        # then y = x * scale' + bias' (tests/test_affine.py pins this against onnxruntime).
+        inv_std = np.float32(1.0) / np.sqrt(p["var"] + np.float32(self.eps))
+        new_scale = (inv_std * p["scale"]).astype(np.float32)
+        new_bias = (p["bias"] - p["mean"] * new_scale).astype(np.float32)
+        return x * new_scale + new_bias
+
+
+def apply_chain(chain: tuple[AffineOp, ...], x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float32)
+    for op in chain:
+        x = op.apply(x).astype(np.float32)
+    return x
+
+
+# --------------------------------------------------------------------------------------
+# Layers
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InputQuant:
+    """Host-side input quantizer: source-space float input -> datapath integers.
+
+    `preprocess` holds the source graph's steps before the quantizer, applied in the source
+    layout: ("affine", AffineOp) or ("reshape", shape-without-batch).
+    `bits == 1` means bipolar (x >= 0 -> +1); otherwise a signed/unsigned integer quantizer
+    with qonnx's Quant semantics (divide by scale, add zero point, clip, round).
+    """
+
+    name: str
+    source_shape: tuple[int, ...]
+    preprocess: tuple[tuple[str, Any], ...]
+    bits: int
+    scale: float
+    zero_point: float = 0.0
+    signed: bool = True
+    narrow: bool = False
+    rounding: str = "ROUND"
+    out_shape: tuple[int, int, int] = (1, 1, 1)
+
+    kind: ClassVar[str] = "input_quant"
+
+    @property
+    def int_range(self) -> tuple[int, int]:
+        if self.bits == 1:
+            return (-1, 1)
+        if self.signed:
+            lo = -(2 ** (self.bits - 1)) + (1 if self.narrow else 0)
+            return lo, 2 ** (self.bits - 1) - 1
+        return 0, 2**self.bits - (2 if self.narrow else 1)
+
+
+@dataclass(frozen=True)
+class MatrixLayer:
+    """Shared by `Conv` and `Dense`: a matrix-vector(-threshold) unit.
+
+    `input_bits == 1`: binary input, XNOR-popcount. Otherwise the input is a signed
+    integer vector of that width (first layer) and the unit adds/subtracts.
+    `acc_scale[o]`: the source-graph value of one accumulator unit (input scale x weight
+    scale), a positive float32.
+    `pad_mode`: how the *source* pads ("zero" or "alternating", the FBNA pattern).
+    """
+
+    name: str
+    in_shape: tuple[int, int, int]
+    out_channels: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, left, bottom, right
+    input_bits: int
+    weights: np.ndarray  # bool [out_channels, kh*kw*in_channels]
+    acc_scale: np.ndarray  # float32 [out_channels]
+    binarize: bool
+    pad_mode: str = "zero"
+    chain: tuple[AffineOp, ...] = ()
+    thresholds: np.ndarray | None = None  # int64 [out_channels], dot domain
+    flip: np.ndarray | None = None  # bool [out_channels]
+    border: BorderTable | None = None
+    pe: int = 1
+    simd: int = 1
+
+    @property
+    def in_channels(self) -> int:
+        return self.in_shape[2]
+
+    @property
+    def fan_in(self) -> int:
+        """MW: the number of products summed per output."""
+        return self.kernel[0] * self.kernel[1] * self.in_channels
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        h, w, _ = self.in_shape
+        t, l, b, r = self.pads
+        oh = (h + t + b - self.kernel[0]) // self.stride[0] + 1
+        ow = (w + l + r - self.kernel[1]) // self.stride[1] + 1
+        return oh, ow
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return (*self.out_hw, self.out_channels)
+
+    @property
+    def acc_range(self) -> tuple[int, int]:
+        """The range of the zero-padded source's accumulator over all inputs."""
+        if self.input_bits == 1:
+            return -self.fan_in, self.fan_in
+        peak = 2 ** (self.input_bits - 1)
+        return -self.fan_in * peak, self.fan_in * peak
+
+
+@dataclass(frozen=True)
+class Conv(MatrixLayer):
+    kind: ClassVar[str] = "conv"
+
+
+@dataclass(frozen=True)
+class Dense(MatrixLayer):
+    kind: ClassVar[str] = "dense"
+
+
+@dataclass(frozen=True)
+class BorderTable:
+    """Compile-time correction for the FBNA pad pattern of a zero-padded source conv.
+
+    Output row oy belongs to row class `row_class[oy]` (0 = no tap outside the image),
+    likewise columns; `parity = (stride_y*oy + stride_x*ox) % 2` selects the phase of the
+    pad pattern under the window. `corrections[r, c, parity, o]` is the sum over the window's
+    out-of-bounds taps of weight x pad value: what the hardware adds on top of the zero-padded
+    source's accumulator.
+    """
+
+    row_class: np.ndarray  # int [OH]
+    col_class: np.ndarray  # int [OW]
+    corrections: np.ndarray  # int64 [R, C, 2, out_channels]
+
+    def position_corrections(self, stride: tuple[int, int]) -> np.ndarray:
+        """int64 [OH, OW, out_channels]: the correction at every output position."""
+        oy = np.arange(len(self.row_class))[:, None]
+        ox = np.arange(len(self.col_class))[None, :]
+        parity = (stride[0] * oy + stride[1] * ox) % 2
+        return self.corrections[self.row_class[:, None], self.col_class[None, :], parity]
+
+
+@dataclass(frozen=True)
+class MaxPool:
+    """Max-pool of binary values (OR of the bit encodings); no padding."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+
+    kind: ClassVar[str] = "maxpool"
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, c = self.in_shape
+        return ((h - self.kernel[0]) // self.stride[0] + 1, (w - self.kernel[1]) // self.stride[1] + 1, c)
+
+
+@dataclass(frozen=True)
+class OutputHead:
+    """Host-side affine head: y = chain(acc * acc_scale) in float32, per output channel."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    acc_scale: np.ndarray  # float32 [C]
+    chain: tuple[AffineOp, ...]
+
+    kind: ClassVar[str] = "output_head"
+
+    @property
+    def out_features(self) -> int:
+        return int(np.prod(self.in_shape))
+
+
+Layer = InputQuant | Conv | Dense | MaxPool | OutputHead
+LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, Dense, MaxPool, OutputHead)}
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    layers: tuple[Layer, ...]
+    source: dict[str, Any] = field(default_factory=dict)  # provenance: file name, hash
+
+    @property
+    def input_quant(self) -> InputQuant:
+        return self.layers[0]  # type: ignore[return-value]
+
+    @property
+    def head(self) -> OutputHead:
+        return self.layers[-1]  # type: ignore[return-value]
+
+    @property
+    def datapath(self) -> tuple[Layer, ...]:
+        return self.layers[1:-1]
+
+    @property
+    def matrix_layers(self) -> list[MatrixLayer]:
+        return [layer for layer in self.layers if isinstance(layer, MatrixLayer)]
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def replace_layer(self, new: Layer) -> Network:
+        return dataclasses.replace(
+            self, layers=tuple(new if layer.name == new.name else layer for layer in self.layers)
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------
+def validate(net: Network) -> Network:
+    """Check the invariants in the module docstring; raise UserError naming the layer."""
+
+    def bad(layer: Any, why: str) -> UserError:
+        return UserError(f"IR layer '{layer.name}': {why}")
+
+    if len(net.layers) < 3 or not isinstance(net.layers[0], InputQuant) or not isinstance(net.layers[-1], OutputHead):
+        raise UserError("IR: a network is InputQuant, datapath layers, OutputHead")
+    names = [layer.name for layer in net.layers]
+    if len(set(names)) != len(names):
+        raise UserError("IR: layer names are not unique")
+    shape = net.input_quant.out_shape
+    matrix = net.matrix_layers
+    if not matrix:
+        raise UserError("IR: the network has no matrix layer")
+    for layer in net.datapath:
+        if isinstance(layer, (InputQuant, OutputHead)):
+            raise bad(layer, "host layer inside the datapath")
+        flattens = isinstance(layer, Dense) and int(np.prod(layer.in_shape)) == int(np.prod(shape))
+        if tuple(layer.in_shape) != tuple(shape) and not flattens:
+            raise bad(layer, f"input shape {tuple(layer.in_shape)} != previous output {tuple(shape)}")
+        if isinstance(layer, MatrixLayer):
+            expect = (layer.out_channels, layer.fan_in)
+            if layer.weights.shape != expect or layer.weights.dtype != np.bool_:
+                raise bad(layer, f"weights must be bool {expect}, got {layer.weights.dtype} {layer.weights.shape}")
+            if layer.acc_scale.shape != (layer.out_channels,) or not np.all(layer.acc_scale > 0):
+                raise bad(layer, "acc_scale must be positive per output channel")
+            if min(layer.out_hw) < 1:
+                raise bad(layer, "output is empty")
+            if layer.binarize != (layer is not matrix[-1]):
+                raise bad(layer, "only the last matrix layer may skip the sign")
+            if layer.thresholds is not None:
+                if layer.thresholds.shape != (layer.out_channels,) or layer.flip is None:
+                    raise bad(layer, "thresholds/flip must have one entry per output channel")
+            if layer.pad_mode not in ("zero", "alternating"):
+                raise bad(layer, f"unknown pad_mode {layer.pad_mode!r}")
+            if layer.out_channels % layer.pe:
+                raise bad(layer, f"PE={layer.pe} does not divide {layer.out_channels} output channels")
+            if layer.fan_in % layer.simd:
+                raise bad(layer, f"SIMD={layer.simd} does not divide fan-in {layer.fan_in}")
+        elif isinstance(layer, MaxPool) and min(layer.out_shape[:2]) < 1:
+            raise bad(layer, "output is empty")
+        shape = layer.out_shape
+    if tuple(net.head.in_shape) != tuple(shape):
+        raise bad(net.head, "input shape does not match the last datapath layer")
+    return net
+
+
+# --------------------------------------------------------------------------------------
+# Serialization: ir.json (structure) + weights.npz (arrays), both byte-deterministic
+# --------------------------------------------------------------------------------------
+class _ArrayStore:
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def put(self, key: str, array: np.ndarray) -> dict[str, str]:
+        self.arrays[key] = np.ascontiguousarray(array)
+        return {"array": key}
+
+
+def _encode(value: Any, key: str, store: _ArrayStore) -> Any:
+    if isinstance(value, np.ndarray):
+        return store.put(key, value)
+    if isinstance(value, AffineOp):
+        return {
+            "affine": value.kind,
+            "eps": value.eps,
+            "params": {k: store.put(f"{key}.{k}", v) for k, v in sorted(value.params.items())},
+        }
+    if isinstance(value, BorderTable):
+        return {"border": {f.name: store.put(f"{key}.{f.name}", getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    if isinstance(value, tuple | list):
+        return [_encode(v, f"{key}.{i}", store) for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _decode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, dict):
+        if "array" in value:
+            return arrays[value["array"]]
+        if "affine" in value:
+            params = {k: _decode(v, arrays) for k, v in value["params"].items()}
+            return AffineOp(kind=value["affine"], params=params, eps=value["eps"])
+        if "border" in value:
+            return BorderTable(**{k: _decode(v, arrays) for k, v in value["border"].items()})
+        return {k: _decode(v, arrays) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_decode(v, arrays) for v in value)
+    return value
+
+
+def to_json(net: Network) -> tuple[str, dict[str, np.ndarray]]:
+    store = _ArrayStore()
+    layers = []
+    for layer in net.layers:
+        entry: dict[str, Any] = {"kind": layer.kind}
+        for f in dataclasses.fields(layer):
+            entry[f.name] = _encode(getattr(layer, f.name), f"{layer.name}.{f.name}", store)
+        layers.append(entry)
+    doc = {"format": IR_FORMAT_VERSION, "name": net.name, "source": net.source, "layers": layers}
+    return json.dumps(doc, indent=1, sort_keys=True) + "\n", store.arrays
+
+
+def from_json(text: str, arrays: dict[str, np.ndarray]) -> Network:
+    try:
+        doc = json.loads(text)
+        if doc.get("format") != IR_FORMAT_VERSION:
+            raise UserError(f"IR: format {doc.get('format')!r} is not {IR_FORMAT_VERSION}")
+        layers = []
+        for entry in doc["layers"]:
+            cls = LAYER_TYPES[entry["kind"]]
+            kwargs = {f.name: _decode(entry[f.name], arrays) for f in dataclasses.fields(cls) if f.name in entry}
+            if cls is InputQuant:
+                kwargs["preprocess"] = tuple((step[0], step[1]) for step in kwargs["preprocess"])
+            layers.append(cls(**kwargs))
+        net = Network(name=doc["name"], layers=tuple(layers), source=doc.get("source", {}))
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"IR: malformed ir.json ({type(exc).__name__}: {exc})") from None
+    return validate(net)
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez stamps the current time into the zip; this writer is byte-deterministic."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, arrays[key], allow_pickle=False)
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+
+
+def save(net: Network, out_dir: Path) -> None:
+    text, arrays = to_json(validate(net))
+    (out_dir / "ir.json").write_text(text)
+    write_npz(out_dir / "weights.npz", arrays)
+
+
+def load(out_dir: Path) -> Network:
+    ir_path, weights_path = out_dir / "ir.json", out_dir / "weights.npz"
+    if not ir_path.is_file() or not weights_path.is_file():
+        raise UserError(f"{out_dir}: not a compiled output (no ir.json / weights.npz)")
+    try:
+        with np.load(weights_path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{weights_path}: unreadable ({exc})") from None
+    return from_json(ir_path.read_text(), arrays)

@@ -1,0 +1,116 @@
+"""Folding (PE/SIMD per matrix layer) and the analytic cycle estimates it is chosen by.
+
+Cycle formulas are FINN's (GUIDE.md section 3):
+  MVAU:  (MH/PE) * (MW/SIMD) * output_pixels
+  SWG:   IFM_w*K*(C/SIMD) + OFM_h*max(OFM_w*K*K*(C/SIMD), stride*IFM_w*(C/SIMD))  (padded IFM)
+  max-pool: one input pixel per cycle.
+A layer's steady-state interval is the max of its stages; the network's is the max over
+layers (the bottleneck).
+"""
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..ir import Conv, MatrixLayer, MaxPool, Network, validate
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def mvau_cycles(layer: MatrixLayer, pe: int | None = None, simd: int | None = None) -> int:
+    pe, simd = pe or layer.pe, simd or layer.simd
+    oh, ow = layer.out_hw
+    return (layer.out_channels // pe) * (layer.fan_in // simd) * oh * ow
+
+
+def swg_cycles(layer: Conv, simd: int | None = None) -> int:
+    simd = simd or layer.simd
+    h, w, c = layer.in_shape
+    t, l, b, r = layer.pads
+    ifm_w = w + l + r
+    kh, kw = layer.kernel
+    oh, ow = layer.out_hw
+    # SIMD divides K*K*C; the window generator streams C/SIMD words per pixel when it can.
+    words = max(c // simd, 1) if c % simd == 0 else c
+    return ifm_w * kh * words + oh * max(ow * kh * kw * words, layer.stride[0] * ifm_w * words)
+
+
+def layer_cycles(layer: Any, pe: int | None = None, simd: int | None = None) -> dict[str, int]:
+    if isinstance(layer, Conv):
+        mvau, swg = mvau_cycles(layer, pe, simd), swg_cycles(layer, simd)
+        return {"mvau": mvau, "swg": swg, "interval": max(mvau, swg)}
+    if isinstance(layer, MatrixLayer):
+        mvau = mvau_cycles(layer, pe, simd)
+        return {"mvau": mvau, "interval": mvau}
+    if isinstance(layer, MaxPool):
+        return {"interval": layer.in_shape[0] * layer.in_shape[1]}
+    return {"interval": 0}
+
+
+def estimate_cycles(net: Network) -> dict[str, Any]:
+    per_layer = {layer.name: layer_cycles(layer) for layer in net.datapath}
+    intervals = {name: c["interval"] for name, c in per_layer.items()}
+    bottleneck = max(intervals, key=lambda name: intervals[name])
+    return {
+        "layers": per_layer,
+        "est_cycles_per_frame": intervals[bottleneck],
+        "est_latency_cycles": sum(intervals.values()),
+        "bottleneck": bottleneck,
+    }
+
+
+def apply_folding_spec(net: Network, spec: dict[str, Any]) -> Network:
+    """spec: {"layers": {"<layer name>": {"pe": P, "simd": S}}}; unnamed layers keep theirs."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("layers"), dict):
+        raise UserError('folding: expected {"layers": {"<layer name>": {"pe": P, "simd": S}}}')
+    names = {layer.name: layer for layer in net.matrix_layers}
+    for name, entry in spec["layers"].items():
+        if name not in names:
+            raise UserError(f"folding: no matrix layer named '{name}' (layers: {', '.join(names)})")
+        if not isinstance(entry, dict) or set(entry) - {"pe", "simd"}:
+            raise UserError(f"folding: layer '{name}': expected {{\"pe\": P, \"simd\": S}}")
+        layer = names[name]
+        pe, simd = entry.get("pe", layer.pe), entry.get("simd", layer.simd)
+        if not (isinstance(pe, int) and isinstance(simd, int)) or pe < 1 or simd < 1:
+            raise UserError(f"folding: layer '{name}': pe and simd must be positive integers")
+        if layer.out_channels % pe:
+            raise UserError(f"folding: layer '{name}': PE={pe} does not divide its {layer.out_channels} output channels")
+        if layer.fan_in % simd:
+            raise UserError(f"folding: layer '{name}': SIMD={simd} does not divide its fan-in {layer.fan_in}")
+        net = net.replace_layer(dataclasses.replace(layer, pe=pe, simd=simd))
+    return validate(net)
+
+
+def load_folding_spec(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--folding {path}: unreadable ({exc})") from None
+
+
+def fold_parallelism(net: Network, target_cycles: int) -> Network:
+    """The cheapest folding whose every layer's interval is <= target_cycles.
+
+    FINN's SetFolding idea: per layer, raise SIMD first (wider XNOR lanes are cheap), then PE,
+    stopping as soon as the layer meets the target; cost is taken as PE*SIMD lanes.
+    """
+    if target_cycles < 1:
+        raise UserError("--target-fps: the target is faster than one cycle per frame")
+    for layer in net.matrix_layers:
+        best = None
+        for simd in divisors(layer.fan_in):
+            for pe in divisors(layer.out_channels):
+                if layer_cycles(layer, pe, simd)["interval"] <= target_cycles:
+                    key = (pe * simd, pe, simd)
+                    if best is None or key < best:
+                        best = key
+                    break
+        if best is None:
+            pe, simd = layer.out_channels, layer.fan_in
+        else:
+            _, pe, simd = best
+        net = net.replace_layer(dataclasses.replace(layer, pe=pe, simd=simd))
+    return validate(net)
