@@ -42,24 +42,43 @@ def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | N
     return ir.validate(net)
 
 
+OUTPUT_MARKER = "ir.json"  # a directory holding it is ours to replace
+
+
 @contextmanager
 def atomic_output_dir(out: Path) -> Iterator[Path]:
-    """Yield a temporary directory that becomes `out` only if the block succeeds."""
-    out = Path(out)
-    parent = out.parent if str(out.parent) else Path(".")
+    """Yield a temporary directory that becomes `out` only if the block succeeds.
+
+    An existing `out` is replaced only if it is empty or a previous bnn2hls output; it is
+    moved aside before the swap and deleted after it, so `out` is never half-written.
+    """
+    out = Path(out).resolve()
+    parent = out.parent
     if not parent.is_dir():
         raise UserError(f"-o {out}: parent directory {parent} does not exist")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"-o {out}: exists and is not a directory")
+    if out.exists():
+        if not out.is_dir():
+            raise UserError(f"-o {out}: exists and is not a directory")
+        if any(out.iterdir()) and not (out / OUTPUT_MARKER).is_file():
+            raise UserError(f"-o {out}: a non-empty directory that is not a bnn2hls output; refusing to replace it")
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    old = parent / f"{tmp.name}.old"
     try:
         yield tmp
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; outputs are ordinary directories
         if out.exists():
-            shutil.rmtree(out)
+            os.replace(out, old)
         os.replace(tmp, out)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for leftover in (tmp, old):
+            if leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> None:

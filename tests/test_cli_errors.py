@@ -191,3 +191,19 @@ def test_real_process_exit_code_and_stderr(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.onnx'}: no such file"]
     assert not (tmp_path / "o").exists()
+
+
+def test_refuses_to_replace_a_foreign_directory(tmp_path, capsys, monkeypatch):
+    victim = tmp_path / "precious"
+    victim.mkdir()
+    (victim / "thesis.tex").write_text("years of work")
+    expect_error(capsys, ["compile", tiny_graph(tmp_path), "-o", victim], "precious", "refusing")
+    assert (victim / "thesis.tex").read_text() == "years of work"
+    monkeypatch.chdir(victim)
+    expect_error(capsys, ["compile", tiny_graph(tmp_path), "-o", "."], "refusing")
+    assert (victim / "thesis.tex").is_file()
+
+
+def test_output_directory_is_world_readable(tmp_path, capsys):
+    assert cli.main(["compile", str(tiny_graph(tmp_path)), "-o", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out").stat().st_mode & 0o055 == 0o055
