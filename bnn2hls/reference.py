@@ -15,7 +15,9 @@ from .errors import UserError
 from .passes.padding import needs_border_table
 from .ir import InputQuant, MatrixLayer, MaxPool, Network, OutputHead, apply_chain
 
-_CHUNK_ELEMENTS = 1 << 22  # bounds the XOR temporary to 32 MiB
+# Rows per block of the XOR-popcount loop: a block's [rows, C_out] uint64 XOR temporary of
+# 2**14 elements (128 KiB) and its counts stay in the L2 cache while all words are summed.
+_BLOCK_ELEMENTS = 1 << 14
 
 
 # ---------------------------------------------------------------------------------------
@@ -72,15 +74,59 @@ def pack_bits(bits: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
+def packed_windows(image: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """bool [N, H, W, C] -> uint64 [N*OH*OW, words]: every window packed as `pack_bits` packs
+    it, i.e. exactly pack_bits(windows(image, kernel, stride)) flattened over positions."""
+    n, h, w, c = image.shape
+    if c % 8:
+        cols = pack_bits(windows(image, kernel, stride))
+        return cols.reshape(-1, cols.shape[-1])
+    # A pixel's C channels fill C/8 whole bytes, so packing each pixel first and then
+    # gathering windows of bytes in (ky, kx, byte) order gives the same bytes as packing the
+    # (ky, kx, c) window: bit c of pixel (ky, kx) lands at window bit (ky*kw + kx)*C + c
+    # either way. The im2col copy then moves bytes instead of bools (8x less data).
+    pixels = np.packbits(image, axis=-1, bitorder="little")  # [N, H, W, C/8]
+    view = sliding_window_view(pixels, kernel, axis=(1, 2))[:, :: stride[0], :: stride[1]]
+    oh = (h - kernel[0]) // stride[0] + 1
+    ow = (w - kernel[1]) // stride[1] + 1
+    view = view[:, :oh, :ow].transpose(0, 1, 2, 4, 5, 3)  # [N, OH, OW, kh, kw, C/8]
+    nbytes = kernel[0] * kernel[1] * (c // 8)
+    words = -(-nbytes // 8)
+    # One copy straight into the word buffer; bytes past the window stay zero (pack_bits' tail).
+    out = np.zeros((n * oh * ow, words * 8), np.uint8)
+    out[:, :nbytes].reshape(n, oh, ow, *view.shape[3:])[...] = view
+    return out.view(np.uint64)
+
+
 def xnor_popcount(acts: np.ndarray, weights: np.ndarray, bits: int) -> np.ndarray:
-    """acts uint64 [M, W], weights uint64 [O, W] -> int32 [M, O]: matching bits per pair."""
-    m, o = acts.shape[0], weights.shape[0]
-    mismatches = np.empty((m, o), np.int32)
-    step = max(1, _CHUNK_ELEMENTS // max(1, o * acts.shape[1]))
-    for start in range(0, m, step):
-        block = acts[start : start + step, None, :] ^ weights[None, :, :]
-        mismatches[start : start + step] = np.bitwise_count(block).sum(axis=-1, dtype=np.int32)
-    return bits - mismatches
+    """acts uint64 [M, W], weights uint64 [O, W] -> int32 [M, O]: matching bits per pair.
+
+    Mismatches are summed word by word: for word k, XOR the activations' column k against
+    every output channel's word k ([rows, O]), popcount and add. Iterating over words, not
+    reducing a [rows, O, W] temporary along its short last axis, keeps every numpy call a
+    long flat loop; blocking the rows keeps the temporaries in cache. The sum accumulates in
+    the smallest unsigned type that holds `bits` (less memory traffic per word): a partial
+    sum never exceeds the full count <= bits, so it cannot overflow.
+    """
+    m, words = acts.shape
+    o = weights.shape[0]
+    count_type = np.min_scalar_type(bits)
+    mismatches = np.empty((m, o), count_type)
+    weight_words = np.ascontiguousarray(weights.T)  # [W, O]: word k of every channel, contiguous
+    rows = max(1, _BLOCK_ELEMENTS // o)
+    xor_buf = np.empty((rows, o), np.uint64)
+    ones_buf = np.empty((rows, o), np.uint8)  # a word's popcount is <= 64
+    for start in range(0, m, rows):
+        stop = min(m, start + rows)
+        acc, xor, ones = mismatches[start:stop], xor_buf[: stop - start], ones_buf[: stop - start]
+        for k in range(words):
+            np.bitwise_xor(acts[start:stop, k, None], weight_words[k], out=xor)
+            if k == 0:
+                np.bitwise_count(xor, out=acc)
+            else:
+                np.bitwise_count(xor, out=ones)
+                np.add(acc, ones, out=acc)
+    return np.subtract(np.int32(bits), mismatches, dtype=np.int32)
 
 
 def matrix_layer(layer: MatrixLayer, x: np.ndarray) -> np.ndarray:
@@ -90,26 +136,41 @@ def matrix_layer(layer: MatrixLayer, x: np.ndarray) -> np.ndarray:
     oh, ow = layer.out_hw
     if layer.input_bits == 1:
         padded = padding_pattern.pad_binary_image(x, layer.pads) if any(layer.pads) else x
-        cols = pack_bits(windows(padded, layer.kernel, layer.stride)).reshape(n * oh * ow, -1)
+        cols = packed_windows(padded, layer.kernel, layer.stride)
         p = xnor_popcount(cols, pack_bits(layer.weights), layer.fan_in).reshape(n, oh, ow, -1)
         if layer.binarize:
-            return (p >= datapath.popcount_thresholds(layer)[None]) ^ layer.flip
+            # p lies in [0, fan_in], so clipping the thresholds to [0, fan_in + 1] changes no
+            # comparison; it lets them share p's int32 (no int64 promotion of the whole map).
+            thresholds = np.clip(datapath.popcount_thresholds(layer), 0, layer.fan_in + 1).astype(np.int32)
+            return (p >= thresholds[None]) ^ layer.flip
         return 2 * p.astype(np.int64) - layer.fan_in - datapath.corrections_at_positions(layer)[None]
     t, l, b, r = layer.pads
     padded = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))  # a multi-bit datapath has a real 0
-    cols = windows(padded, layer.kernel, layer.stride).reshape(n * oh * ow, -1)
-    signs = np.where(layer.weights, 1.0, -1.0)
-    # Integer sums of +-x: exact in float64 far beyond any accumulator here (< 2**53).
-    acc = np.rint(cols.astype(np.float64) @ signs.T).astype(np.int64).reshape(n, oh, ow, -1)
+    # Integer sums of +-x through BLAS: every partial sum, in whatever order BLAS adds, is an
+    # integer of magnitude <= max|x| * fan_in, exactly representable in float32 below 2**24
+    # (float64 below 2**53), so the float result is the integer result and converts exactly.
+    bound = int(np.abs(x).max(initial=0)) * layer.fan_in
+    dtype = np.float32 if bound < 2**24 else np.float64 if bound < 2**53 else np.int64
+    cols = windows(padded.astype(dtype), layer.kernel, layer.stride).reshape(n * oh * ow, -1)
+    signs = np.where(layer.weights, 1, -1).astype(dtype)
+    acc = (cols @ signs.T).astype(np.int64).reshape(n, oh, ow, -1)
     if layer.binarize:
         return (acc >= layer.thresholds) ^ layer.flip
     return acc
 
 
 def maxpool_layer(layer: MaxPool, x: np.ndarray) -> np.ndarray:
-    view = sliding_window_view(x, layer.kernel, axis=(1, 2))[:, :: layer.stride[0], :: layer.stride[1]]
+    """bool [N, H, W, C] -> bool [N, OH, OW, C]: OR over each window.
+
+    One strided slice per kernel tap, OR-ed together: kh*kw flat elementwise passes instead
+    of an `any` reduction over two tiny trailing axes."""
+    (kh, kw), (sy, sx) = layer.kernel, layer.stride
     oh, ow, _ = layer.out_shape
-    return view[:, :oh, :ow].any(axis=(-2, -1))
+    taps = [x[:, ky : ky + sy * (oh - 1) + 1 : sy, kx : kx + sx * (ow - 1) + 1 : sx] for ky in range(kh) for kx in range(kw)]
+    out = taps[0].copy()
+    for tap in taps[1:]:
+        np.logical_or(out, tap, out=out)
+    return out
 
 
 def run(net: Network, x: np.ndarray, batch: int = 64) -> np.ndarray:
