@@ -1,11 +1,13 @@
 """Folding (PE/SIMD per matrix layer) and the analytic cycle estimates it is chosen by.
 
-Cycle formulas are FINN's (GUIDE.md section 3):
-  MVAU:  (MH/PE) * (MW/SIMD) * output_pixels
-  SWG:   IFM_w*K*(C/SIMD) + OFM_h*max(OFM_w*K*K*(C/SIMD), stride*IFM_w*(C/SIMD))  (padded IFM)
-  max-pool: one input pixel per cycle.
-A layer's steady-state interval is the max of its stages; the network's is the max over
-layers (the bottleneck).
+Per block of our streaming architecture (hls_lib/rtl/README.md), in cycles per frame:
+  MVAU:            (MH/PE) * (MW/SIMD) * output_pixels                       (FINN's formula)
+  sliding window:  one padded input position per cycle: (H+PAD_T+PAD_B) * (W+PAD_L+PAD_R)
+  flatten:         one input pixel per cycle (never slower than the layer feeding it)
+  max-pool:        one input pixel per cycle: H*W
+A layer's interval is the max of its blocks'; the network's is the max over layers (the
+bottleneck). FINN's own sliding-window formula (GUIDE.md section 3), which describes FINN's
+SIMD-chunked generator rather than ours, is reported alongside as `finn_swg`.
 """
 import dataclasses
 import json
@@ -26,23 +28,30 @@ def mvau_cycles(layer: MatrixLayer, pe: int | None = None, simd: int | None = No
     return (layer.out_channels // pe) * (layer.fan_in // simd) * oh * ow
 
 
-def swg_cycles(layer: Conv, simd: int | None = None) -> int:
-    simd = simd or layer.simd
-    h, w, c = layer.in_shape
+def padded_pixels(layer: Conv) -> int:
+    h, w, _ = layer.in_shape
     t, l, b, r = layer.pads
+    return (h + t + b) * (w + l + r)
+
+
+def finn_swg_cycles(layer: Conv, simd: int | None = None) -> int:
+    simd = simd or layer.simd
+    _, w, c = layer.in_shape
+    _, l, _, r = layer.pads
     ifm_w = w + l + r
     kh, kw = layer.kernel
     oh, ow = layer.out_hw
-    # SIMD divides K*K*C; the window generator streams C/SIMD words per pixel when it can.
-    words = max(c // simd, 1) if c % simd == 0 else c
+    words = c // simd if c % simd == 0 else c
     return ifm_w * kh * words + oh * max(ow * kh * kw * words, layer.stride[0] * ifm_w * words)
 
 
 def layer_cycles(layer: Any, pe: int | None = None, simd: int | None = None) -> dict[str, int]:
     if isinstance(layer, Conv):
-        mvau, swg = mvau_cycles(layer, pe, simd), swg_cycles(layer, simd)
-        return {"mvau": mvau, "swg": swg, "interval": max(mvau, swg)}
+        mvau, swg = mvau_cycles(layer, pe, simd), padded_pixels(layer)
+        return {"mvau": mvau, "swg": swg, "finn_swg": finn_swg_cycles(layer, simd), "interval": max(mvau, swg)}
     if isinstance(layer, MatrixLayer):
+        # A dense layer's flatten stage takes one pixel per cycle: never slower than the
+        # layer that produced those pixels, so it does not enter the estimate.
         mvau = mvau_cycles(layer, pe, simd)
         return {"mvau": mvau, "interval": mvau}
     if isinstance(layer, MaxPool):

