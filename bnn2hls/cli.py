@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import UserError
 
-ENGINES = ("ref", "onnx")
+ENGINES = ("ref", "onnx", "rtl")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--input", type=Path, required=True, help="float32 .npy [N, ...] in the source model's input space")
     r.add_argument("--engine", choices=ENGINES, default="ref")
     r.add_argument("-o", "--output", type=Path, required=True, help="where to write float32 .npy [N, outputs]")
+    r.add_argument("--trace", action="store_true", help="rtl: write an FST waveform to OUT/sim/trace.fst")
+    r.add_argument("--gap-pct", type=int, default=0, help="rtl: percent of cycles the input stream idles (protocol test)")
+    r.add_argument("--stall-pct", type=int, default=0, help="rtl: percent of cycles the output is not ready (protocol test)")
 
     rep = sub.add_parser("report", help="print the cost report of a compiled network")
     rep.add_argument("out", type=Path)
@@ -76,10 +79,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     net = ir.load(args.out)
     x = load_input(args.input)
+    if not (0 <= args.gap_pct < 100 and 0 <= args.stall_pct < 100):
+        raise UserError("--gap-pct and --stall-pct must be in [0, 100)")
     if args.engine == "ref":
         y = reference.run(net, x)
-    else:
+    elif args.engine == "onnx":
         y = qonnx_runner.run(load_source_model(args.out), x)
+    else:
+        from . import rtl_sim
+
+        sim = rtl_sim.run(net, args.out, x, trace=args.trace, gap_pct=args.gap_pct, stall_pct=args.stall_pct)
+        y = sim.outputs
+        print(f"rtl: {sim.perf['cycles_per_frame']:.1f} cycles/frame (estimate {sim.perf['est_cycles_per_frame']}), "
+              f"latency {sim.perf['latency_cycles']} cycles -> {args.out / 'sim' / 'rtl_perf.json'}")
     np.save(args.output, y.astype(np.float32))
     print(f"{args.engine}: {len(x)} frames -> {args.output}")
     return 0

@@ -44,5 +44,9 @@ def verilator_exe() -> str:
     return exe
 
 
-# --timing testbenches need C++20 coroutines; g++ 12 enables them only with -std=c++20.
-VERILATOR_CFLAGS = ("-CFLAGS", "-std=c++20")
+# Flags for every Verilator C++ build:
+# - --timing testbenches need C++20 coroutines; g++ 12 enables them only with -std=c++20;
+# - the PyPI wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so designs large enough
+#   to be split into several C++ files fail to link ("__pch.h.fast: linker input file not
+#   found"); g++ needs `-include` there.
+VERILATOR_BUILD_FLAGS = ("-CFLAGS", "-std=c++20", "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bnn2hls.resources import resource_dir
-from bnn2hls.toolchain import VERILATOR_CFLAGS, verilator_env
+from bnn2hls.toolchain import VERILATOR_BUILD_FLAGS, verilator_env
 
 SIM_DIR = Path(__file__).resolve().parent
 
@@ -39,7 +39,7 @@ def run_bench(toplevel: str, sources: Sequence[Path], bench_module: str, paramet
         build_dir = Path(build_root) / f"{toplevel}_{key}"
         runner = get_runner("verilator")
         runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, parameters=dict(parameters),
-                     build_dir=build_dir, build_args=["-Wno-fatal", *VERILATOR_CFLAGS], waves=waves, timescale=("1ns", "1ps"))
+                     build_dir=build_dir, build_args=["-Wno-fatal", *VERILATOR_BUILD_FLAGS], waves=waves, timescale=("1ns", "1ps"))
         if str(SIM_DIR) not in sys.path:
             sys.path.insert(0, str(SIM_DIR))
         results = runner.test(test_module=bench_module, hdl_toplevel=toplevel, build_dir=build_dir,

@@ -3,7 +3,7 @@
 // Streams input words from a hex file (one word per line) into s_axis as fast as the DUT takes
 // them, or with pseudo-random tvalid gaps / tready stalls (+gap_pct=N, +stall_pct=N), and
 // writes every output word with the cycle it was accepted in. Everything runs inside the
-// Verilator-compiled binary: no Python per cycle, which is what makes bulk runs fast.
+// compiled simulation binary: no Python per cycle, which is what makes bulk runs fast.
 //
 // Plusargs: +in=FILE +out=FILE +n_out=N [+gap_pct=P] [+stall_pct=P] [+seed=S] [+max_cycles=M] [+trace=FILE]
 module tb_stream #(

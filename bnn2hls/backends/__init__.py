@@ -1,0 +1,1 @@
+"""Backends: render a compiled IR into hardware sources (rtl: Verilog; hls: HLS C++)."""

@@ -1,0 +1,132 @@
+"""The `rtl` engine: cycle-accurate simulation of OUT/rtl with Verilator.
+
+The generated network top is compiled once per content (hash of every RTL source, the
+testbench and the Verilator version) into OUT/sim/build-<hash>/ together with
+sim/tb_stream.sv, a testbench that streams a preloaded input file back to back and logs each
+output word with its cycle. The host side (quantizing inputs, packing pixels, unpacking
+accumulators, applying the border correction of a last conv and the output head) is shared
+with the reference engine.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import datapath, reference, streams
+from .backends import rtl as rtl_backend
+from .errors import UserError
+from .ir import Network
+from .passes import estimate_cycles
+from .resources import resource_dir
+from .toolchain import VERILATOR_BUILD_FLAGS, verilator_env
+
+TESTBENCH = "tb_stream.sv"
+
+
+def testbench_path() -> Path:
+    # sim/ sits beside hls_lib/ in a checkout; installed, the bench ships with the RTL blocks.
+    local = resource_dir("hls_lib").parent / "sim" / TESTBENCH
+    return local if local.is_file() else resource_dir("hls_lib") / "rtl" / TESTBENCH
+
+
+@dataclass
+class Simulation:
+    outputs: np.ndarray  # float32 [N, outputs]
+    perf: dict
+
+
+def _verilator_version(env: dict[str, str]) -> str:
+    return subprocess.run(["verilator", "--version"], capture_output=True, text=True, env=env).stdout.strip()
+
+
+def build(out: Path, trace: bool = False) -> Path:
+    """Compile OUT/rtl + the testbench; reuse an existing build of identical content."""
+    out = Path(out).resolve()
+    rtl_dir = out / "rtl"
+    sources = [rtl_dir / name for name in (rtl_dir / rtl_backend.FILELIST).read_text().split()]
+    fmt = json.loads((rtl_dir / "stream.json").read_text())
+    env = verilator_env()
+    digest = hashlib.sha256()
+    for path in [*sources, testbench_path()]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(f"{_verilator_version(env)} trace={trace} {fmt['in_width']} {fmt['out_width']}".encode())
+    build_dir = out / "sim" / f"build-{digest.hexdigest()[:16]}"
+    binary = build_dir / "Vtb_stream"
+    if binary.is_file():
+        return binary
+    build_dir.mkdir(parents=True, exist_ok=True)
+    cmd = ["verilator", "--binary", "--timing", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", *VERILATOR_BUILD_FLAGS,
+           "--top-module", "tb_stream", f"-GIN_W={fmt['in_width']}", f"-GOUT_W={fmt['out_width']}",
+           "-Mdir", str(build_dir), "-j", "2", "--x-assign", "0", "--x-initial", "0",
+           *(["--trace-fst"] if trace else []), *map(str, sources), str(testbench_path())]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0 or not binary.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise UserError(f"Verilator build failed in {build_dir}: {' | '.join(tail)}")
+    return binary
+
+
+def run(net: Network, out: Path, x: np.ndarray, trace: bool = False, gap_pct: int = 0, stall_pct: int = 0,
+        seed: int = 1) -> Simulation:
+    out = Path(out).resolve()  # the simulator runs in OUT/rtl (memory files are relative)
+    fmt = json.loads((out / "rtl" / "stream.json").read_text())
+    binary = build(out, trace)
+    sim_dir = out / "sim"
+    act = reference.quantize_input(net.input_quant, x)  # [N, H, W, C]
+    frames = len(act)
+    if frames == 0:
+        raise UserError("--input: no frames")
+    words = streams.pack_words(act.astype(np.int64), fmt["in_bits"])
+    (sim_dir / "input.hex").write_text(streams.to_hex_lines(words, fmt["in_width"]))
+    out_file = sim_dir / "output.txt"
+    n_out = frames * fmt["out_pixels"]
+    args = [str(binary), f"+in={sim_dir / 'input.hex'}", f"+out={out_file}", f"+n_out={n_out}",
+            f"+gap_pct={gap_pct}", f"+stall_pct={stall_pct}", f"+seed={seed}"]
+    if trace:
+        args.append(f"+trace={sim_dir / 'trace.fst'}")
+    started = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=out / "rtl")
+    wall = time.perf_counter() - started
+    if proc.returncode != 0 or not out_file.is_file():
+        raise UserError(f"RTL simulation failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+    cycles, values, first_in, end = [], [], 0, 0
+    for line in out_file.read_text().splitlines():
+        if line.startswith("#"):
+            parts = line.split()
+            first_in, end = int(parts[2]), int(parts[4])
+            continue
+        cycle, word = line.split()
+        cycles.append(int(cycle))
+        values.append(int(word, 16))
+    if len(values) != n_out:
+        raise UserError(f"RTL simulation produced {len(values)} of {n_out} output words")
+    fields = streams.unpack_words(values, fmt["out_fields"], fmt["out_field_width"], fmt["out_signed"])
+    last = net.matrix_layers[-1]
+    oh, ow = last.out_hw
+    acc = fields.reshape(frames, oh, ow, last.out_channels)
+    if last.input_bits == 1:  # popcount -> the zero-padded source's accumulator
+        acc = 2 * acc - last.fan_in - datapath.corrections_at_positions(last)[None]
+    outputs = reference.apply_head(net.head, acc)
+    frame_ends = np.asarray(cycles).reshape(frames, fmt["out_pixels"])[:, -1]
+    per_frame = float(np.diff(frame_ends).mean()) if frames > 1 else float(end - first_in + 1)
+    est = estimate_cycles(net)
+    perf = {
+        "frames": frames,
+        "cycles_total": end - first_in + 1,
+        "cycles_per_frame": per_frame,
+        "latency_cycles": cycles[0] - first_in,
+        "est_cycles_per_frame": est["est_cycles_per_frame"],
+        "ratio_to_estimate": per_frame / est["est_cycles_per_frame"],
+        "gap_pct": gap_pct,
+        "stall_pct": stall_pct,
+        "wall_seconds": round(wall, 3),
+        "simulated_cycles_per_second": round((end + 4) / wall) if wall > 0 else None,
+    }
+    (sim_dir / "rtl_perf.json").write_text(json.dumps(perf, indent=1, sort_keys=True) + "\n")
+    return Simulation(outputs=outputs, perf=perf)

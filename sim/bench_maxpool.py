@@ -1,0 +1,88 @@
+"""cocotb bench for bnn_maxpool: every pooled pixel of several back-to-back frames compared with
+reference.maxpool_layer (cross-checked against reference.windows + OR) under random tvalid gaps
+and tready backpressure; plus the full-rate check (one input pixel per cycle).
+
+The DUT's parameters arrive as JSON in BENCH_CONFIG: C, H, W, KH, KW, SH, SW, optionally FRAMES."""
+from __future__ import annotations
+
+import json
+import os
+import random
+from types import SimpleNamespace
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ReadOnly, RisingEdge
+
+from axis import CycleCounter, collect, drive, start_clock_and_reset
+from bnn2hls.reference import maxpool_layer, windows
+
+# Fixed latency allowed on top of frames * H * W cycles (input queue, output register, last take).
+THROUGHPUT_SLACK = 4
+
+
+def config() -> dict:
+    return json.loads(os.environ["BENCH_CONFIG"])
+
+
+def to_word(bits: np.ndarray) -> int:
+    return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
+
+
+def make_case(cfg: dict, frames: int, rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    c, h, w = cfg["C"], cfg["H"], cfg["W"]
+    kernel, stride = (cfg["KH"], cfg["KW"]), (cfg["SH"], cfg["SW"])
+    # Sparse-ish +1s so that OR results are not almost always all-ones.
+    image = rng.random((frames, h, w, c)) < 0.2
+    oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
+    layer = SimpleNamespace(kernel=kernel, stride=stride, out_shape=(oh, ow, c))
+    pooled = maxpool_layer(layer, image)  # [N, OH, OW, C]
+    via_windows = windows(image, kernel, stride).reshape(frames, oh, ow, kernel[0] * kernel[1], c).any(axis=3)
+    assert np.array_equal(pooled, via_windows)
+    inputs = [to_word(image[n, y, x]) for n in range(frames) for y in range(h) for x in range(w)]
+    expected = [to_word(pooled[n, oy, ox]) for n in range(frames) for oy in range(oh) for ox in range(ow)]
+    return inputs, expected
+
+
+@cocotb.test()
+async def pooling_under_gaps_and_backpressure(dut):
+    cfg = config()
+    assert len(dut.s_tdata) == cfg["C"] and len(dut.m_tdata) == cfg["C"]
+    seed = int(os.environ.get("BENCH_SEED", "1"))
+    inputs, expected = make_case(cfg, cfg.get("FRAMES", 4), np.random.default_rng(seed))
+    rng = random.Random(seed)
+    await start_clock_and_reset(dut)
+    cocotb.start_soon(drive(dut, inputs, rng, gap_probability=0.3))
+    got = await collect(dut, len(expected), random.Random(rng.random()), stall_probability=0.4)
+    assert got == expected
+
+
+@cocotb.test()
+async def full_rate(dut):
+    cfg = config()
+    frames = cfg.get("FRAMES", 4)
+    inputs, expected = make_case(cfg, frames, np.random.default_rng(7))
+    rng = random.Random(3)
+    await start_clock_and_reset(dut)
+    counter = CycleCounter(dut)
+    counter.start()
+    times: list[int] = []
+
+    async def watch():
+        while True:
+            await ReadOnly()
+            if dut.m_tvalid.value == 1 and dut.m_tready.value == 1:
+                times.append(counter.cycles)
+            await RisingEdge(dut.clk)
+
+    cocotb.start_soon(watch())
+    cocotb.start_soon(drive(dut, inputs, rng))
+    got = await collect(dut, len(expected), rng)
+    assert got == expected
+    pixels = cfg["H"] * cfg["W"]
+    per_frame = len(expected) // frames
+    intervals = [times[(f + 1) * per_frame] - times[f * per_frame] for f in range(frames - 1)]
+    dut._log.info(f"THROUGHPUT bnn_maxpool {frames} frames: {counter.cycles} cycles total, H*W = {pixels}, "
+                  f"frame-to-frame intervals {intervals}")
+    assert all(i == pixels for i in intervals), (intervals, pixels)
+    assert counter.cycles <= frames * pixels + THROUGHPUT_SLACK, (counter.cycles, frames * pixels)

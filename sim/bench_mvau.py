@@ -1,0 +1,133 @@
+"""cocotb bench for bnn_mvau: exact results against a numpy model under random tvalid gaps and
+tready backpressure, and the interval (MH/PE)*(MW/SIMD) cycles/vector with no bubbles when
+neither side stalls.
+
+Configuration: the JSON in MVAU_CFG (written by tests/rtl/test_mvau.py):
+  params: the RTL parameters (MW, MH, PE, SIMD, IN_B, BINARIZE, N_CLASSES, ACC_W, ...)
+  data:   .npz with weights bool [MH, MW], thresholds int [N_CLASSES, MH] (clamped, as in the
+          memories), flip bool [MH]
+  seed, vectors: random seed and vectors per test; report: optional JSON path for measurements.
+"""
+import json
+import os
+import random
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ReadOnly, RisingEdge
+
+from axis import CycleCounter, collect, drive, start_clock_and_reset
+from bnn2hls.reference import pack_bits, xnor_popcount
+
+CFG = json.loads(os.environ.get("MVAU_CFG", "{}"))
+
+# Cycles from the first input transfer being offered to the last output transfer, beyond
+# N*(MH/PE)*(MW/SIMD): load, weight ROM read, accumulate, activate/queue write, output handshake.
+LATENCY_SLACK = 6
+
+
+class Model:
+    def __init__(self, cfg):
+        p = cfg["params"]
+        self.mw, self.mh, self.pe, self.simd = p["MW"], p["MH"], p["PE"], p["SIMD"]
+        self.in_b, self.binarize, self.n_classes = p["IN_B"], p["BINARIZE"], p["N_CLASSES"]
+        self.acc_w = p["ACC_W"]
+        self.interval = (self.mh // self.pe) * (self.mw // self.simd)
+        data = np.load(cfg["data"])
+        self.weights = data["weights"].astype(bool)
+        self.thresholds = data["thresholds"].astype(np.int64) if self.binarize else None
+        self.flip = data["flip"].astype(bool) if self.binarize else None
+
+    def inputs(self, rng: np.random.Generator, n: int):
+        """Random vectors (the first few chosen to reach the accumulator's ends) and classes."""
+        if self.in_b == 1:
+            x = rng.random((n, self.mw)) < 0.5
+            special = [np.ones(self.mw, bool), np.zeros(self.mw, bool), self.weights[-1], ~self.weights[-1]]
+        else:
+            lo, hi = -(2 ** (self.in_b - 1)), 2 ** (self.in_b - 1) - 1
+            x = rng.integers(lo, hi + 1, (n, self.mw))
+            special = [np.full(self.mw, lo), np.full(self.mw, hi), np.where(self.weights[-1], hi, lo)]
+        for i, v in enumerate(special[: n // 4]):
+            x[i] = v
+        classes = rng.integers(0, self.n_classes, n)
+        return x, classes
+
+    def word(self, x) -> int:
+        if self.in_b == 1:
+            return int.from_bytes(np.packbits(x, bitorder="little").tobytes(), "little")
+        mask = (1 << self.in_b) - 1
+        return sum((int(v) & mask) << (i * self.in_b) for i, v in enumerate(x))
+
+    def accumulators(self, x) -> np.ndarray:
+        if self.in_b == 1:
+            return xnor_popcount(pack_bits(x), pack_bits(self.weights), self.mw).astype(np.int64)
+        return x.astype(np.int64) @ np.where(self.weights, 1, -1).T.astype(np.int64)
+
+    def expected(self, x, classes) -> list[int]:
+        acc = self.accumulators(x)
+        out = []
+        for a, cls in zip(acc, classes):
+            if self.binarize:
+                bits = (a >= self.thresholds[cls]) ^ self.flip
+                out.append(int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little"))
+            else:
+                mask = (1 << self.acc_w) - 1
+                out.append(sum((int(v) & mask) << (o * self.acc_w) for o, v in enumerate(a)))
+        return out
+
+
+def report(key, value):
+    path = CFG.get("report")
+    if not path:
+        return
+    data = json.load(open(path)) if os.path.exists(path) else {}
+    data[key] = value
+    with open(path, "w") as f:
+        json.dump(data, f)
+
+
+@cocotb.test()
+async def exact_under_gaps_and_backpressure(dut):
+    model = Model(CFG)
+    seed = int(CFG.get("seed", 1))
+    rng = random.Random(seed)
+    x, classes = model.inputs(np.random.default_rng(seed), int(CFG.get("vectors", 40)))
+    words = [model.word(v) for v in x]
+    expected = model.expected(x, classes)
+    await start_clock_and_reset(dut)
+    cocotb.start_soon(drive(dut, words, rng, gap_probability=0.3, users=[int(c) for c in classes]))
+    got = await collect(dut, len(words), random.Random(rng.random()), stall_probability=0.4)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        assert g == e, f"vector {i} (class {classes[i]}): got {g:#x}, expected {e:#x}"
+
+
+@cocotb.test()
+async def full_rate(dut):
+    model = Model(CFG)
+    seed = int(CFG.get("seed", 1)) + 1000
+    n = int(CFG.get("vectors", 40))
+    x, classes = model.inputs(np.random.default_rng(seed), n)
+    words = [model.word(v) for v in x]
+    await start_clock_and_reset(dut)
+    counter = CycleCounter(dut)
+    counter.start()
+    stamps = []
+
+    async def monitor():
+        while True:
+            await ReadOnly()
+            if dut.m_tvalid.value == 1 and dut.m_tready.value == 1:
+                stamps.append(counter.cycles)
+            await RisingEdge(dut.clk)
+
+    cocotb.start_soon(monitor())
+    cocotb.start_soon(drive(dut, words, random.Random(seed), users=[int(c) for c in classes]))
+    got = await collect(dut, n, random.Random(seed))
+    assert got == model.expected(x, classes)
+    total = counter.cycles
+    gaps = sorted(set(b - a for a, b in zip(stamps, stamps[1:])))
+    dut._log.info(f"{n} vectors in {total} cycles; interval {model.interval}; output spacing {gaps}")
+    report("full_rate", {"vectors": n, "cycles": total, "interval": model.interval,
+                         "output_spacing": gaps, "first_output": stamps[0]})
+    assert gaps == [model.interval], f"output spacing {gaps}, expected exactly {model.interval}"
+    assert total <= n * model.interval + LATENCY_SLACK, (total, n * model.interval)

@@ -1,0 +1,99 @@
+"""Acceptance for the Verilog backend: `run --engine rtl` equals the QONNX executor, at several
+foldings per network, and the simulated steady-state interval stays within 5 % of the
+analytic bottleneck bound with >= 8 frames streamed back to back."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bnn2hls import cli, ir
+from bnn2hls.passes.folding import divisors
+
+from ..conftest import random_inputs
+
+FRAMES = 8
+CNV_BNN_PYNQ = [(16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8), (5, 1)]
+
+
+def folding_spec(net: ir.Network, style: str) -> dict:
+    """unit: PE=SIMD=1; mid: a middle divisor of each; wide: the largest divisors <= 64."""
+    layers = {}
+    for layer in net.matrix_layers:
+        pes, simds = divisors(layer.out_channels), divisors(layer.fan_in)
+        if style == "unit":
+            pe, simd = 1, 1
+        elif style == "mid":
+            pe, simd = pes[len(pes) // 2], simds[len(simds) // 2]
+        else:
+            pe, simd = max(d for d in pes if d <= 64), max(d for d in simds if d <= 64)
+        layers[layer.name] = {"pe": pe, "simd": simd}
+    return {"layers": layers}
+
+
+def check_rtl(path, tmp_path, spec, frames=FRAMES, extra=()):
+    out = tmp_path / "out"
+    (tmp_path / "f.json").write_text(json.dumps(spec))
+    assert cli.main(["compile", str(path), "-o", str(out), "--folding", str(tmp_path / "f.json")]) == 0
+    x = random_inputs(path, frames, seed=7)
+    np.save(tmp_path / "x.npy", x)
+    for engine in ("onnx", "rtl"):
+        assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--engine", engine,
+                         "-o", str(tmp_path / f"{engine}.npy"), *extra]) == 0
+    y_rtl, y_onnx = np.load(tmp_path / "rtl.npy"), np.load(tmp_path / "onnx.npy")
+    np.testing.assert_allclose(y_rtl, y_onnx, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(y_rtl.argmax(1), y_onnx.argmax(1))
+    return json.loads((out / "sim" / "rtl_perf.json").read_text())
+
+
+SMALL = ["TFC_1W1A", "SFC_1W1A", "padnet", "oddnet", "altpadnet"]
+
+
+@pytest.mark.parametrize("style", ["unit", "mid", "wide"])
+@pytest.mark.parametrize("name", SMALL)
+def test_rtl_equals_qonnx_and_meets_estimate(name, style, exported, tmp_path):
+    path, _ = exported(name)
+    from bnn2hls.compiler import build_network
+    from bnn2hls.frontend.onnx_import import load_model
+
+    spec = folding_spec(build_network(load_model(path), name), style)
+    perf = check_rtl(path, tmp_path, spec)
+    assert perf["frames"] == FRAMES
+    assert perf["cycles_per_frame"] <= 1.05 * perf["est_cycles_per_frame"], perf
+
+
+def test_rtl_under_random_gaps_and_backpressure(exported, tmp_path):
+    path, _ = exported("padnet")
+    from bnn2hls.compiler import build_network
+    from bnn2hls.frontend.onnx_import import load_model
+
+    spec = folding_spec(build_network(load_model(path), "padnet"), "wide")
+    check_rtl(path, tmp_path, spec, extra=("--gap-pct", "40", "--stall-pct", "50"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", ["unit", "mid", "wide"])
+def test_rtl_lfc(style, exported, tmp_path):
+    path, _ = exported("LFC_1W1A")
+    from bnn2hls.compiler import build_network
+    from bnn2hls.frontend.onnx_import import load_model
+
+    perf = check_rtl(path, tmp_path, folding_spec(build_network(load_model(path), "LFC_1W1A"), style))
+    assert perf["cycles_per_frame"] <= 1.05 * perf["est_cycles_per_frame"], perf
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", ["bnn_pynq", "mid", "wide"])
+def test_rtl_cnv(style, exported, tmp_path):
+    path, _ = exported("CNV_1W1A")
+    from bnn2hls.compiler import build_network
+    from bnn2hls.frontend.onnx_import import load_model
+
+    net = build_network(load_model(path), "CNV_1W1A")
+    if style == "bnn_pynq":
+        spec = {"layers": {layer.name: {"pe": pe, "simd": simd} for layer, (pe, simd) in zip(net.matrix_layers, CNV_BNN_PYNQ)}}
+    else:
+        spec = folding_spec(net, style)
+    perf = check_rtl(path, tmp_path, spec)
+    assert perf["cycles_per_frame"] <= 1.05 * perf["est_cycles_per_frame"], perf
