@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test test-slow test-all bench clean
 
 $(STAMP): pyproject.toml
+	# Verilator's FST tracing (`run --engine rtl --trace`) compiles against lz4 (Debian: liblz4-dev).
+	test -f /usr/include/lz4.h || apt-get install -y -q liblz4-dev >/dev/null 2>&1 \
+	  || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q liblz4-dev >/dev/null 2>&1) \
+	  || echo "warning: liblz4-dev is missing; rtl --trace will not build"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch==2.13.0 is pinned in pyproject.toml: the CPU wheel (a looser spec pulls CUDA builds)
@@ -17,17 +21,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/bnn2hls demo -o demo_out
 
+# Two workers: Verilator builds and simulations dominate and run independently.
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(PYTEST)
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m slow
+	$(PYTEST) -m slow
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m 'slow or not slow'
+	$(PYTEST) -m 'slow or not slow'
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/reference_speed.py
+	$(BIN)/python benchmarks/rtl_sim_speed.py
 
 clean:
 	rm -rf $(VENV) demo_out

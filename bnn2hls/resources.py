@@ -1,8 +1,8 @@
-"""Where the non-Python parts of bnn2hls live: templates/, hls_lib/, boards/.
+"""Where the non-Python parts of bnn2hls live: templates/, hls_lib/, boards/, sim/.
 
 In a source checkout they are top-level folders of the repository; a wheel installs them as
-the data packages `bnn2hls._templates`, `bnn2hls._hls_lib`, `bnn2hls._boards` (see
-pyproject.toml). Both layouts resolve here and nowhere else.
+the data packages `bnn2hls._templates`, `bnn2hls._hls_lib`, `bnn2hls._boards`, `bnn2hls._sim`
+(see pyproject.toml). Both layouts resolve here and nowhere else.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import importlib.util
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
-RESOURCE_DIRS = ("templates", "hls_lib", "boards")
+RESOURCE_DIRS = ("templates", "hls_lib", "boards", "sim")
 
 
 def resource_dir(name: str) -> Path:

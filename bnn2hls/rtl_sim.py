@@ -30,9 +30,7 @@ TESTBENCH = "tb_stream.sv"
 
 
 def testbench_path() -> Path:
-    # sim/ sits beside hls_lib/ in a checkout; installed, the bench ships with the RTL blocks.
-    local = resource_dir("hls_lib").parent / "sim" / TESTBENCH
-    return local if local.is_file() else resource_dir("hls_lib") / "rtl" / TESTBENCH
+    return resource_dir("sim") / TESTBENCH
 
 
 @dataclass
@@ -67,6 +65,8 @@ def build(out: Path, trace: bool = False) -> Path:
            *(["--trace-fst"] if trace else []), *map(str, sources), str(testbench_path())]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0 or not binary.is_file():
+        if trace and "lz4.h" in proc.stdout + proc.stderr:
+            raise UserError("--trace: Verilator's FST writer needs the lz4 headers (Debian: apt-get install liblz4-dev)")
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise UserError(f"Verilator build failed in {build_dir}: {' | '.join(tail)}")
     return binary

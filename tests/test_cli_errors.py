@@ -116,9 +116,9 @@ def test_non_binary_weights_from_brevitas(tmp_path, capsys):
 def test_failed_compile_keeps_existing_out(tmp_path, capsys):
     out = tmp_path / "out"
     assert cli.main(["compile", str(tiny_graph(tmp_path)), "-o", str(out)]) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     expect_error(capsys, ["compile", tiny_graph(tmp_path, extra_node="Relu"), "-o", out], "Relu")
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
 
 

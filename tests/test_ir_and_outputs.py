@@ -27,7 +27,7 @@ def test_compiling_twice_gives_identical_bytes(name, exported, tmp_path):
     for out in ("a", "b"):
         assert cli.main(["compile", str(path), "-o", str(tmp_path / out)]) == 0
     a, b = tree_bytes(tmp_path / "a"), tree_bytes(tmp_path / "b")
-    assert set(a) == {"ir.json", "weights.npz", "source.onnx", "report.json"}
+    assert {"ir.json", "weights.npz", "source.onnx", "report.json", "rtl/bnn_top.sv", "rtl/files.f"} <= set(a)
     assert a == b
 
 
@@ -103,9 +103,12 @@ def test_data_folders_found_after_non_editable_install(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(repo)],
                    check=True, capture_output=True, timeout=300)
     code = ("from bnn2hls.resources import resource_dir; "
-            "print('|'.join(str(resource_dir(n)) for n in ('templates', 'hls_lib', 'boards')))")
+            "print('|'.join(str(resource_dir(n)) for n in ('templates', 'hls_lib', 'boards', 'sim')))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target)},
                           capture_output=True, text=True, check=True, timeout=120)
     dirs = proc.stdout.strip().split("|")
     assert all(d.startswith(str(target)) for d in dirs), dirs
     assert (__import__("pathlib").Path(dirs[2]) / "pynq-z2.json").is_file()
+    assert (__import__("pathlib").Path(dirs[1]) / "rtl" / "bnn_mvau.sv").is_file()
+    assert (__import__("pathlib").Path(dirs[3]) / "tb_stream.sv").is_file()
+    assert (__import__("pathlib").Path(dirs[0]) / "rtl" / "bnn_top.sv.j2").is_file()

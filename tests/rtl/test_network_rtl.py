@@ -97,3 +97,19 @@ def test_rtl_cnv(style, exported, tmp_path):
         spec = folding_spec(net, style)
     perf = check_rtl(path, tmp_path, spec)
     assert perf["cycles_per_frame"] <= 1.05 * perf["est_cycles_per_frame"], perf
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/usr/include/lz4.h").is_file(), reason="FST tracing needs liblz4-dev")
+def test_trace_writes_fst_and_build_is_cached(exported, tmp_path):
+    path, _ = exported("oddnet")
+    out = tmp_path / "out"
+    assert cli.main(["compile", str(path), "-o", str(out)]) == 0
+    np.save(tmp_path / "x.npy", random_inputs(path, 2))
+    assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--engine", "rtl", "--trace", "-o", str(tmp_path / "y.npy")]) == 0
+    trace = out / "sim" / "trace.fst"
+    assert trace.is_file() and trace.stat().st_size > 1000
+    builds = sorted(p.name for p in (out / "sim").glob("build-*"))
+    assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--engine", "rtl", "-o", str(tmp_path / "y2.npy")]) == 0
+    assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--engine", "rtl", "-o", str(tmp_path / "y3.npy")]) == 0
+    assert len(sorted(p.name for p in (out / "sim").glob("build-*"))) == len(builds) + 1  # one more (no trace), reused
+    assert np.array_equal(np.load(tmp_path / "y.npy"), np.load(tmp_path / "y3.npy"))
