@@ -15,6 +15,7 @@ carry their float `chain` (BatchNorm, scales, biases); the passes fold it.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,7 +254,7 @@ class _Importer:
             layer = self.layers[r.layer_index]
             if layer.binarize:
                 raise self.fail("the layer's output is already binarized")
-            self.layers[r.layer_index] = _replace(
+            self.layers[r.layer_index] = dataclasses.replace(
                 layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain)
             )
             return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]))
@@ -514,12 +515,6 @@ class _Importer:
         self.layers.append(layer)
         oh, ow, _ = layer.out_shape
         return Act(shape=(c, oh, ow), bits=1, scale=r.scale)
-
-
-def _replace(layer: Any, **changes: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(layer, **changes)
 
 
 # ---------------------------------------------------------------------------------------
