@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import UserError
 
-ENGINES = ("ref", "onnx", "rtl")
+ENGINES = ("ref", "onnx", "rtl", "hls")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,6 +85,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         y = reference.run(net, x)
     elif args.engine == "onnx":
         y = qonnx_runner.run(load_source_model(args.out), x)
+    elif args.engine == "hls":
+        from . import hls_sim
+
+        y = hls_sim.run(net, args.out, x)
     else:
         from . import rtl_sim
 

@@ -1,5 +1,5 @@
 """compile: source model -> OUT directory (ir.json, weights.npz, source.onnx, report.json,
-rtl/ with the generated Verilog).
+rtl/ with the generated Verilog, hls/ with the generated HLS C++).
 
 OUT is built in a temporary sibling directory and renamed into place at the very end, so a
 failure never leaves a partial OUT behind. Everything written is byte-deterministic.
@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import onnx
 
 from . import ir, report
+from .backends import hls as hls_backend
 from .backends import rtl as rtl_backend
 from .errors import UserError
 from .frontend.onnx_import import import_model, load_model, model_digest
@@ -89,6 +90,7 @@ def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, clock_mhz: 
         # Keep the source model (weights inlined) so `run --engine onnx` needs nothing else.
         (tmp / SOURCE_MODEL).write_bytes(model.SerializeToString(deterministic=True))
         rtl_backend.generate(net, tmp / "rtl")
+        hls_backend.generate(net, tmp / "hls")
         doc = report.build_report(net, clock_mhz)
         (tmp / "report.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 

@@ -94,7 +94,8 @@ def run(net: Network, out: Path, x: np.ndarray, trace: bool = False, gap_pct: in
     proc = subprocess.run(args, capture_output=True, text=True, cwd=out / "rtl")
     wall = time.perf_counter() - started
     if proc.returncode != 0 or not out_file.is_file():
-        raise UserError(f"RTL simulation failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        raise UserError(f"RTL simulation failed: {lines[-1] if lines else f'exit status {proc.returncode}'}")
     cycles, values, first_in, end = [], [], 0, 0
     for line in out_file.read_text().splitlines():
         if line.startswith("#"):

@@ -12,7 +12,8 @@ import numpy as np
 
 def pack_words(values: np.ndarray, bits: int) -> list[int]:
     """values: int/bool [..., C] -> one Python int per leading index, element c at [c*bits +: bits]."""
-    flat = np.asarray(values).reshape(-1, values.shape[-1]).astype(np.int64)
+    values = np.asarray(values)
+    flat = values.reshape(-1, values.shape[-1]).astype(np.int64)
     mask = (1 << bits) - 1
     fields = (flat & mask).astype(object)
     words = []
