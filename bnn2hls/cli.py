@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compile", help="compile a QONNX model into an output directory")
     c.add_argument("model", type=Path, help="QONNX file (Brevitas export_qonnx; MODEL.onnx.data beside it)")
     c.add_argument("-o", "--out", type=Path, required=True, help="output directory (replaced atomically)")
-    c.add_argument("--board", help="target board (issue 4); accepted names: see `bnn2hls boards` when available")
+    c.add_argument("--board", help="target board (`bnn2hls boards` lists them): sets the clock and writes OUT/project")
     fold = c.add_mutually_exclusive_group()
     fold.add_argument("--folding", type=Path, help='JSON {"layers": {"<layer>": {"pe": P, "simd": S}}}')
     fold.add_argument("--target-fps", type=float, help="choose the cheapest folding that reaches this frame rate")
@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--trace", action="store_true", help="rtl: write an FST waveform to OUT/sim/trace.fst")
     r.add_argument("--gap-pct", type=int, default=0, help="rtl: percent of cycles the input stream idles (protocol test)")
     r.add_argument("--stall-pct", type=int, default=0, help="rtl: percent of cycles the output is not ready (protocol test)")
+
+    sub.add_parser("boards", help="list the boards bnn2hls can target")
 
     rep = sub.add_parser("report", help="print the cost report of a compiled network")
     rep.add_argument("out", type=Path)
@@ -55,10 +57,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     from .compiler import compile_file
     from .passes.folding import load_folding_spec
 
-    if args.board is not None:
-        raise UserError(f"--board {args.board}: board support is not available yet")
     folding = load_folding_spec(args.folding) if args.folding else None
-    net = compile_file(args.model, args.out, folding=folding, target_fps=args.target_fps)
+    net = compile_file(args.model, args.out, folding=folding, target_fps=args.target_fps, board=args.board)
     print(f"compiled {net.name}: {len(net.datapath)} datapath layers -> {args.out}")
     return 0
 
@@ -122,7 +122,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.out, seconds=args.seconds)
 
 
-COMMANDS = {"compile": _cmd_compile, "run": _cmd_run, "report": _cmd_report, "demo": _cmd_demo}
+def _cmd_boards(args: argparse.Namespace) -> int:
+    from .boards import list_boards
+
+    for board in list_boards():
+        print(board.summary())
+    return 0
+
+
+COMMANDS = {"boards": _cmd_boards, "compile": _cmd_compile, "run": _cmd_run, "report": _cmd_report, "demo": _cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

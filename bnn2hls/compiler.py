@@ -1,5 +1,6 @@
 """compile: source model -> OUT directory (ir.json, weights.npz, source.onnx, report.json,
-rtl/ with the generated Verilog, hls/ with the generated HLS C++).
+rtl/ with the generated Verilog, hls/ with the generated HLS C++, and with --board a
+project/ for that board).
 
 OUT is built in a temporary sibling directory and renamed into place at the very end, so a
 failure never leaves a partial OUT behind. Everything written is byte-deterministic.
@@ -18,7 +19,9 @@ import onnx
 
 from . import ir, report
 from .backends import hls as hls_backend
+from .backends import project
 from .backends import rtl as rtl_backend
+from .boards import Board, load_board
 from .errors import UserError
 from .frontend.onnx_import import import_model, load_model, model_digest
 from .passes import apply_folding_spec, fold_parallelism, fold_thresholds, resolve_padding
@@ -84,22 +87,27 @@ def _umask() -> int:
     return mask
 
 
-def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> None:
+def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, board: Board | None = None) -> None:
+    clock_mhz = board.clock_mhz if board is not None else DEFAULT_CLOCK_MHZ
     with atomic_output_dir(out) as tmp:
         ir.save(net, tmp)
         # Keep the source model (weights inlined) so `run --engine onnx` needs nothing else.
         (tmp / SOURCE_MODEL).write_bytes(model.SerializeToString(deterministic=True))
-        rtl_backend.generate(net, tmp / "rtl")
+        stream = rtl_backend.generate(net, tmp / "rtl")
         hls_backend.generate(net, tmp / "hls")
+        if board is not None:
+            project.generate(net, board, tmp / "project", json.loads((tmp / "rtl" / rtl_backend.STREAM_FORMAT).read_text()))
         doc = report.build_report(net, clock_mhz)
         (tmp / "report.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
 def compile_file(model_path: Path, out: Path, folding: dict[str, Any] | None = None,
-                 target_fps: float | None = None) -> ir.Network:
+                 target_fps: float | None = None, board: str | None = None) -> ir.Network:
+    target = load_board(board) if board is not None else None  # an unknown board fails first
     model = load_model(model_path)
-    net = build_network(model, Path(model_path).stem, folding=folding, target_fps=target_fps)
-    write_output(net, model, out)
+    clock = target.clock_mhz if target is not None else DEFAULT_CLOCK_MHZ
+    net = build_network(model, Path(model_path).stem, folding=folding, target_fps=target_fps, clock_mhz=clock)
+    write_output(net, model, out, target)
     return net
 
 

@@ -31,8 +31,10 @@ module bnn_fifo #(
     assign m_tvalid = (count != 0);
     assign s_tready = (count != DEPTH[AW:0]);
 
+    // (written as an if/else: yosys 0.70 does not parse `return c ? a : b` here)
     function automatic logic [AW-1:0] next(input logic [AW-1:0] p);
-        return (p == AW'(DEPTH - 1)) ? '0 : p + 1'b1;
+        if (p == AW'(DEPTH - 1)) next = '0;
+        else next = p + 1'b1;
     endfunction
 
     always_ff @(posedge clk) begin
