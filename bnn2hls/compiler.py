@@ -93,7 +93,7 @@ def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, board: Boar
         ir.save(net, tmp)
         # Keep the source model (weights inlined) so `run --engine onnx` needs nothing else.
         (tmp / SOURCE_MODEL).write_bytes(model.SerializeToString(deterministic=True))
-        stream = rtl_backend.generate(net, tmp / "rtl")
+        rtl_backend.generate(net, tmp / "rtl")
         hls_backend.generate(net, tmp / "hls")
         if board is not None:
             project.generate(net, board, tmp / "project", json.loads((tmp / "rtl" / rtl_backend.STREAM_FORMAT).read_text()))

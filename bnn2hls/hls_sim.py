@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datapath, reference, streams
+from . import host, streams
 from .backends import hls as hls_backend
 from .errors import UserError
 from .ir import Network
@@ -115,13 +115,10 @@ def run(net: Network, out: Path, x: np.ndarray) -> np.ndarray:
     """float32 [N, *source_shape] -> float32 [N, outputs] through the C simulation of OUT/hls."""
     out = Path(out).resolve()
     fmt = json.loads((hls_dir(out) / hls_backend.STREAM_FORMAT).read_text())
-    act = reference.quantize_input(net.input_quant, x)  # [N, H, W, C]
-    frames = len(act)
-    if frames == 0:
-        raise UserError("--input: no frames")
+    words = host.encode_inputs(net, x, fmt["in_bits"])
+    frames = len(x)
     binary = build(out)
     sim_dir = out / "sim"
-    words = streams.pack_words(act.astype(np.int64), fmt["in_bits"])
     if len(words) != frames * fmt["in_pixels"]:
         raise UserError(f"hls engine: {len(words)} input words for {frames} frames of {fmt['in_pixels']} pixels")
     in_file, out_file = sim_dir / INPUT_FILE, sim_dir / OUTPUT_FILE
@@ -134,14 +131,4 @@ def run(net: Network, out: Path, x: np.ndarray) -> np.ndarray:
     if STREAM_WARNING in proc.stdout:
         first = next(line for line in proc.stdout.splitlines() if STREAM_WARNING in line)
         raise UserError(f"HLS C simulation: stream protocol error: {first.strip()}")
-    values = streams.from_hex_lines(out_file.read_text())
-    n_out = frames * fmt["out_pixels"]
-    if len(values) != n_out:
-        raise UserError(f"HLS C simulation produced {len(values)} of {n_out} output words")
-    fields = streams.unpack_words(values, fmt["out_fields"], fmt["out_field_width"], fmt["out_signed"])
-    last = net.matrix_layers[-1]
-    oh, ow = last.out_hw
-    acc = fields.reshape(frames, oh, ow, last.out_channels)
-    if last.input_bits == 1:  # popcount -> the zero-padded source's accumulator
-        acc = 2 * acc - last.fan_in - datapath.corrections_at_positions(last)[None]
-    return reference.apply_head(net.head, acc)
+    return host.decode_outputs(net, streams.from_hex_lines(out_file.read_text()), frames, fmt)

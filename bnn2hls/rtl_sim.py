@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datapath, reference, streams
+from . import host, streams
 from .backends import rtl as rtl_backend
 from .errors import UserError
 from .ir import Network
@@ -78,11 +78,8 @@ def run(net: Network, out: Path, x: np.ndarray, trace: bool = False, gap_pct: in
     fmt = json.loads((out / "rtl" / "stream.json").read_text())
     binary = build(out, trace)
     sim_dir = out / "sim"
-    act = reference.quantize_input(net.input_quant, x)  # [N, H, W, C]
-    frames = len(act)
-    if frames == 0:
-        raise UserError("--input: no frames")
-    words = streams.pack_words(act.astype(np.int64), fmt["in_bits"])
+    words = host.encode_inputs(net, x, fmt["in_bits"])
+    frames = len(x)
     (sim_dir / "input.hex").write_text(streams.to_hex_lines(words, fmt["in_width"]))
     out_file = sim_dir / "output.txt"
     n_out = frames * fmt["out_pixels"]
@@ -105,15 +102,7 @@ def run(net: Network, out: Path, x: np.ndarray, trace: bool = False, gap_pct: in
         cycle, word = line.split()
         cycles.append(int(cycle))
         values.append(int(word, 16))
-    if len(values) != n_out:
-        raise UserError(f"RTL simulation produced {len(values)} of {n_out} output words")
-    fields = streams.unpack_words(values, fmt["out_fields"], fmt["out_field_width"], fmt["out_signed"])
-    last = net.matrix_layers[-1]
-    oh, ow = last.out_hw
-    acc = fields.reshape(frames, oh, ow, last.out_channels)
-    if last.input_bits == 1:  # popcount -> the zero-padded source's accumulator
-        acc = 2 * acc - last.fan_in - datapath.corrections_at_positions(last)[None]
-    outputs = reference.apply_head(net.head, acc)
+    outputs = host.decode_outputs(net, values, frames, fmt)
     frame_ends = np.asarray(cycles).reshape(frames, fmt["out_pixels"])[:, -1]
     per_frame = float(np.diff(frame_ends).mean()) if frames > 1 else float(end - first_in + 1)
     est = estimate_cycles(net)
