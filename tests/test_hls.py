@@ -20,7 +20,7 @@ from bnn2hls.errors import UserError
 from bnn2hls.frontend.onnx_import import load_model
 
 from .conftest import random_inputs
-from .rtl.test_network_rtl import folding_spec
+from .rtl.test_network_rtl import CNV_BNN_PYNQ, folding_spec
 
 FRAMES = 8
 SMALL = ["TFC_1W1A", "SFC_1W1A", "padnet", "oddnet", "altpadnet"]
@@ -52,15 +52,17 @@ def our_warnings(log: str) -> list[str]:
 
 
 def compile_generated(path: Path, out: Path, spec: dict) -> ir.Network:
-    compile_file(path, out, folding=spec)
-    net = ir.load(out)
-    hls_backend.generate(net, out / "hls")
-    return net
+    compile_file(path, out, folding=spec)  # writes OUT/hls too
+    return ir.load(out)
 
 
 def check_hls(name: str, style: str, exported, tmp_path: Path) -> None:
     path, _ = exported(name)
-    spec = folding_spec(build_network(load_model(path), name), style)
+    net = build_network(load_model(path), name)
+    if style == "bnn_pynq":
+        spec = {"layers": {layer.name: {"pe": pe, "simd": simd} for layer, (pe, simd) in zip(net.matrix_layers, CNV_BNN_PYNQ)}}
+    else:
+        spec = folding_spec(net, style)
     out = tmp_path / "out"
     net = compile_generated(path, out, spec)
     x = random_inputs(path, FRAMES, seed=7)
@@ -86,14 +88,16 @@ def test_hls_equals_qonnx(name, style, exported, tmp_path):
 
 
 @pytest.mark.slow
-def test_hls_lfc(exported, tmp_path):
-    check_hls("LFC_1W1A", "mid", exported, tmp_path)
+@pytest.mark.parametrize("style", ["unit", "mid", "wide"])
+def test_hls_lfc(style, exported, tmp_path):
+    check_hls("LFC_1W1A", style, exported, tmp_path)
 
 
 @pytest.mark.slow
-def test_hls_cnv(exported, tmp_path):
+@pytest.mark.parametrize("style", ["bnn_pynq", "mid", "wide"])
+def test_hls_cnv(style, exported, tmp_path):
     # "wide" folding: 64x64-bit weight words, so AP_INT_MAX_W > 1024 is exercised too.
-    check_hls("CNV_1W1A", "wide", exported, tmp_path)
+    check_hls("CNV_1W1A", style, exported, tmp_path)
 
 
 @pytest.mark.parametrize("name", ["padnet", "oddnet"])
