@@ -12,6 +12,11 @@ $(STAMP): pyproject.toml
 	test -f /usr/include/lz4.h || apt-get install -y -q liblz4-dev >/dev/null 2>&1 \
 	  || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q liblz4-dev >/dev/null 2>&1) \
 	  || echo "warning: liblz4-dev is missing; rtl --trace will not build"
+	# A headless browser lets the tests render report.html (they skip that one check without it).
+	command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null \
+	  || apt-get install -y -q chromium-headless-shell >/dev/null 2>&1 \
+	  || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium-headless-shell >/dev/null 2>&1) \
+	  || echo "warning: no chromium; the report.html screenshot test will skip"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch==2.13.0 is pinned in pyproject.toml: the CPU wheel (a looser spec pulls CUDA builds)

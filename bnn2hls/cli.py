@@ -44,8 +44,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("boards", help="list the boards bnn2hls can target")
 
-    rep = sub.add_parser("report", help="print the cost report of a compiled network")
-    rep.add_argument("out", type=Path)
+    rep = sub.add_parser("report", help="print the cost report of a compiled network; write OUT/report.html")
+    rep.add_argument("out", type=Path, help="compiled output directory")
+    rep.add_argument("--synth", action="store_true",
+                     help="also synthesize the Verilog with yosys (per layer, cached) and record the counts")
+    rep.add_argument("--board", help="check the fit against this board (default: the board OUT was compiled for)")
+    rep.add_argument("--jobs", type=int, default=2, help="--synth: parallel yosys runs")
 
     d = sub.add_parser("demo", help="train a small BNN on offline MNIST, compile and verify it")
     d.add_argument("-o", "--out", type=Path, default=Path("demo_out"))
@@ -59,8 +63,30 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
     folding = load_folding_spec(args.folding) if args.folding else None
     net = compile_file(args.model, args.out, folding=folding, target_fps=args.target_fps, board=args.board)
+    doc = json.loads((args.out / "report.json").read_text())
+    n = doc["network"]
     print(f"compiled {net.name}: {len(net.datapath)} datapath layers -> {args.out}")
+    print(f"estimate: {n['est_cycles_per_frame']:,} cycles/frame = {_rate(n['est_fps'])} frames/s at {n['clock_mhz']:g} MHz, "
+          f"{n['est_lut_total']:,} LUT ({n['est_lutram']:,} as RAM), {n['est_ff']:,} FF, {n['est_bram18']:,} BRAM18")
+    if args.target_fps is not None and n["est_fps"] < args.target_fps:
+        print(f"warning: --target-fps {args.target_fps:g} is out of reach: the fully parallel folding "
+              f"reaches {_rate(n['est_fps'])} frames/s (bottleneck {n['bottleneck']})", file=sys.stderr)
+    _print_fit(doc)
     return 0
+
+
+def _rate(fps: float) -> str:
+    return f"{fps:,.0f}" if fps >= 100 else f"{fps:.3g}"
+
+
+def _print_fit(doc: dict) -> None:
+    if "fit" not in doc:
+        return
+    lines = doc["fit"]["lines"]
+    stream = sys.stdout if doc["fit"]["fits"] else sys.stderr
+    print(("" if doc["fit"]["fits"] else "warning: ") + lines[0], file=stream)
+    for line in lines[1:]:
+        print(f"  {line}", file=stream)
 
 
 def load_input(path: Path) -> np.ndarray:
@@ -102,18 +128,60 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from . import fit, report, report_html
+    from .boards import load_board
+
     path = args.out / "report.json"
     if not path.is_file():
         raise UserError(f"{args.out}: not a compiled output (no report.json)")
     doc = json.loads(path.read_text())
-    net = doc["network"]
-    print(f"{'layer':<12}{'kind':<8}{'PE':>5}{'SIMD':>6}{'MACs':>12}{'est cycles':>12}")
+    if args.board is not None:
+        b = fit.board_dict(load_board(args.board))
+        doc["board"] = {"name": b["name"], "part": b["part"], "family": b["family"], "resources": b["resources"]}
+    if args.synth:
+        from . import synth
+
+        if args.jobs < 1:
+            raise UserError("--jobs must be at least 1")
+        family = doc.get("board", {}).get("family", "xc7")
+        result = synth.synthesize(args.out, family=family, mode="layers", jobs=args.jobs,
+                                  clock_mhz=doc["network"]["clock_mhz"])
+        doc = report.add_synthesis(doc, result)
+    elif "board" in doc:
+        doc["fit"] = report.fit_summary(doc, doc["board"])
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    page = report_html.write_html(doc, args.out, doc.get("board"))
+    _print_report(doc)
+    _print_fit(doc)
+    print(f"report: {path}, {page}")
+    return 0
+
+
+def _print_report(doc: dict) -> None:
+    net, syn = doc["network"], doc.get("synth")
+    cols = f"{'layer':<12}{'kind':<8}{'PE':>5}{'SIMD':>6}{'MACs':>12}{'cycles':>10}{'est LUT':>9}{'est FF':>8}{'est BRAM':>9}"
+    if syn:
+        cols += f"{'LUT':>8}{'LUTRAM':>8}{'FF':>8}{'BRAM18':>8}"
+    print(cols)
     for name in doc["layer_order"]:
         e = doc["layers"][name]
-        print(f"{name:<12}{e['kind']:<8}{e.get('pe', ''):>5}{e.get('simd', ''):>6}{e.get('macs', ''):>12}{e['est_cycles_per_frame']:>12}")
-    print(f"network: {net['est_cycles_per_frame']} cycles/frame (bottleneck {net['bottleneck']}), "
-          f"{net['est_fps']:.0f} frames/s at {net['clock_mhz']:g} MHz")
-    return 0
+        row = (f"{name:<12}{e['kind']:<8}{e.get('pe', ''):>5}{e.get('simd', ''):>6}{e.get('macs', ''):>12}"
+               f"{e['est_cycles_per_frame']:>10}{e['est_lut_total']:>9}{e['est_ff']:>8}{e['est_bram18']:>9}")
+        if syn:
+            s = syn["layers"][name]
+            row += f"{s['lut']:>8}{s['lutram']:>8}{s['ff']:>8}{s['bram18']:>8}"
+        print(row)
+    total = (f"{'network':<31}{net['macs']:>12}{net['est_cycles_per_frame']:>10}{net['est_lut_total']:>9}"
+             f"{net['est_ff']:>8}{net['est_bram18']:>9}")
+    if syn:
+        total += f"{syn['lut']:>8}{syn['lutram']:>8}{syn['ff']:>8}{syn['bram18']:>8}"
+    print(total)
+    print(f"network: {net['est_cycles_per_frame']:,} cycles/frame (bottleneck {net['bottleneck']}), "
+          f"{_rate(net['est_fps'])} frames/s at {net['clock_mhz']:g} MHz")
+    if syn:
+        print(f"yosys ({syn['family']}, {syn['yosys_seconds']:.0f} s): {syn['lut']:,} LUT + {syn['lutram']:,} LUTRAM, "
+              f"{syn['ff']:,} FF, {syn['bram18']:,} BRAM18, {syn['dsp']:,} DSP, {syn['carry']:,} CARRY; "
+              f"estimate {net['est_lut']:,} LUT ({(net['est_lut'] - syn['lut']) / max(1, syn['lut']) * 100:+.1f} %)")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import onnx
 
-from . import ir, report
+from . import fit, ir, report
 from .backends import hls as hls_backend
 from .backends import project
 from .backends import rtl as rtl_backend
@@ -31,8 +31,10 @@ SOURCE_MODEL = "source.onnx"
 
 
 def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | None = None,
-                  target_fps: float | None = None, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> ir.Network:
-    """The whole front half: import, fold thresholds, resolve padding, choose folding."""
+                  target_fps: float | None = None, clock_mhz: float = DEFAULT_CLOCK_MHZ,
+                  board: Board | None = None) -> ir.Network:
+    """The whole front half: import, fold thresholds, resolve padding, choose folding (with a
+    board, `target_fps` must be reachable within its budget)."""
     if folding is not None and target_fps is not None:
         raise UserError("--folding and --target-fps are mutually exclusive")
     net = import_model(model, name)
@@ -43,7 +45,10 @@ def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | N
     elif target_fps is not None:
         if not target_fps > 0:
             raise UserError("--target-fps must be positive")
-        net = fold_parallelism(net, int(clock_mhz * 1e6 // target_fps))
+        if board is not None:
+            net = fit.fold_within_budget(net, target_fps, clock_mhz, board)
+        else:
+            net = fold_parallelism(net, int(clock_mhz * 1e6 // target_fps))
     net = ir.Network(name=net.name, layers=net.layers, source={"sha256": model_digest(model)})
     return ir.validate(net)
 
@@ -97,7 +102,7 @@ def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, board: Boar
         hls_backend.generate(net, tmp / "hls")
         if board is not None:
             project.generate(net, board, tmp / "project", json.loads((tmp / "rtl" / rtl_backend.STREAM_FORMAT).read_text()))
-        doc = report.build_report(net, clock_mhz)
+        doc = report.build_report(net, clock_mhz, board)
         (tmp / "report.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
@@ -106,7 +111,7 @@ def compile_file(model_path: Path, out: Path, folding: dict[str, Any] | None = N
     target = load_board(board) if board is not None else None  # an unknown board fails first
     model = load_model(model_path)
     clock = target.clock_mhz if target is not None else DEFAULT_CLOCK_MHZ
-    net = build_network(model, Path(model_path).stem, folding=folding, target_fps=target_fps, clock_mhz=clock)
+    net = build_network(model, Path(model_path).stem, folding=folding, target_fps=target_fps, clock_mhz=clock, board=target)
     write_output(net, model, out, target)
     return net
 

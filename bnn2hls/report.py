@@ -1,10 +1,18 @@
-"""report.json: what a compiled network costs, per layer and in total (analytic for now)."""
+"""report.json: what a compiled network costs, per layer and in total.
+
+Written by `compile` from the analytic models alone (cycles from passes.folding, LUT / FF /
+BRAM18 / LUTRAM from cost_model) and, with a board, whether the estimate fits it.
+`bnn2hls report --synth` adds the yosys counts under "synth" (see `add_synthesis`).
+"""
 from __future__ import annotations
 
 from typing import Any
 
+from . import cost_model, fit
 from .ir import Conv, MatrixLayer, MaxPool, Network
 from .passes import estimate_cycles
+
+EST_KEYS = ("est_lut", "est_lutram", "est_lut_total", "est_ff", "est_bram18")
 
 
 def layer_summary(layer: Any) -> dict[str, Any]:
@@ -24,16 +32,18 @@ def layer_summary(layer: Any) -> dict[str, Any]:
     return entry
 
 
-def build_report(net: Network, clock_mhz: float) -> dict[str, Any]:
+def build_report(net: Network, clock_mhz: float, board: Any = None) -> dict[str, Any]:
     cycles = estimate_cycles(net)
+    resources = cost_model.estimate(net)
     layers = {}
     for layer in net.datapath:
         entry = layer_summary(layer)
         entry["est_cycles"] = cycles["layers"][layer.name]
         entry["est_cycles_per_frame"] = cycles["layers"][layer.name]["interval"]
+        entry.update({k: resources["layers"][layer.name][k] for k in EST_KEYS})
         layers[layer.name] = entry
     per_frame = cycles["est_cycles_per_frame"]
-    return {
+    doc = {
         "network": {
             "name": net.name,
             "clock_mhz": clock_mhz,
@@ -43,7 +53,31 @@ def build_report(net: Network, clock_mhz: float) -> dict[str, Any]:
             "bottleneck": cycles["bottleneck"],
             "macs": sum(e.get("macs", 0) for e in layers.values()),
             "outputs": net.head.out_features,
+            **{k: resources["network"][k] for k in EST_KEYS},
         },
         "layers": layers,
         "layer_order": [layer.name for layer in net.datapath],
+        "cost_model": {"family": resources["family"], "version": resources["model"]},
     }
+    if board is not None:
+        b = fit.board_dict(board)
+        doc["board"] = {"name": b["name"], "part": b["part"], "family": b["family"], "resources": b["resources"]}
+        doc["fit"] = fit_summary(doc, doc["board"])
+    return doc
+
+
+def fit_summary(doc: dict[str, Any], board: dict[str, Any]) -> dict[str, Any]:
+    """Fit of the best numbers the report has: yosys counts once synthesized, else estimates."""
+    source = doc["synth"] if "synth" in doc else doc
+    return {"fits": fit.fits(source, board), "source": "yosys" if "synth" in doc else "estimate",
+            "lines": fit.fit_check(source, board)}
+
+
+def add_synthesis(doc: dict[str, Any], synthesis: dict[str, Any]) -> dict[str, Any]:
+    """report.json with yosys counts: `synth.lut`, `synth.ff`, ... for the network (so a user
+    reads them at the top level of "synth") and `synth.layers.<name>` per layer."""
+    keep = {k: synthesis[k] for k in ("family", "mode", "clock_mhz", "yosys_version", "yosys_seconds", "layers")}
+    doc = {**doc, "synth": {**synthesis["network"], **keep, "network": synthesis["network"]}}
+    if "board" in doc:
+        doc["fit"] = fit_summary(doc, doc["board"])
+    return doc

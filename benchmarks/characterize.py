@@ -1,0 +1,188 @@
+"""Regenerate bnn2hls/data/cost_model.json: synthesize a sweep of synthetic layers with yosys
+(synth_xilinx -family xc7) and fit the cost model's per-kind coefficients.
+
+The sweep is a set of small synthetic networks (random weights, thresholds spread like
+trained BatchNorm ones, the real border tables) covering MW, MH, PE, SIMD, input bits
+(1/2/4/8), border classes, kernel sizes 1..5, strides, padding, max-pools, flattens and the
+last (non-thresholded) layer. Each network is written as a compiled OUT (ir.json + rtl/) and
+synthesized once with `bnn2hls.synth.synthesize(mode="network")`; the hierarchy gives every
+block's own counts. They never overlap the zoo networks that benchmarks/estimator_fidelity.py
+evaluates on.
+
+    python benchmarks/characterize.py [--work DIR] [--jobs 2] [--only NAME ...] [--fit-only]
+
+Synthesis results are cached under DIR/<net>/synth/, so a re-run only fits.
+Writes bnn2hls/data/cost_model.json and DIR/characterize_rows.json (the fitted data).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from bnn2hls import cost_model, ir, synth
+from bnn2hls.backends import rtl as rtl_backend
+from bnn2hls.synthetic import synthetic_network
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name: (input (H, W, C, bits), layers); layer specs:
+#   ("conv", MH, k, stride, pad, PE, SIMD[, "alternating"])  ("pool", k, stride)  ("dense", MH, PE, SIMD)
+# The last matrix layer of each network emits raw accumulators.
+SWEEP: dict[str, tuple[tuple[int, int, int, int], list[tuple]]] = {
+    "s_conv8b": ((16, 16, 3, 8), [("conv", 16, 3, 1, 1, 4, 3), ("conv", 24, 3, 2, 1, 8, 8), ("pool", 2, 2),
+                                   ("dense", 10, 2, 48)]),
+    "s_bin_odd": ((19, 17, 1, 1), [("conv", 8, 3, 2, 2, 1, 1), ("conv", 12, 4, 3, 1, 2, 4), ("conv", 10, 3, 1, 1, 5, 36),
+                                    ("conv", 5, 3, 1, 0, 1, 2)]),
+    "s_dense": ((1, 1, 256, 1), [("dense", 128, 16, 32), ("dense", 64, 8, 16), ("dense", 10, 10, 64)]),
+    "s_dense_unit": ((1, 1, 128, 1), [("dense", 64, 1, 1), ("dense", 32, 2, 2), ("dense", 10, 1, 8)]),
+    "s_4bit": ((10, 10, 3, 4), [("conv", 32, 5, 1, 2, 8, 15), ("conv", 16, 1, 1, 0, 16, 32), ("dense", 10, 2, 64)]),
+    "s_2bit": ((8, 8, 2, 2), [("conv", 12, 3, 1, 0, 3, 2), ("pool", 3, 3), ("dense", 6, 6, 12)]),
+    "s_wide": ((8, 8, 128, 1), [("conv", 256, 3, 1, 0, 4, 64), ("conv", 64, 3, 1, 0, 16, 32), ("dense", 10, 1, 16)]),
+    "s_dense_big": ((1, 1, 784, 1), [("dense", 256, 16, 56), ("dense", 256, 64, 64), ("dense", 10, 5, 128)]),
+    "s_pool": ((15, 15, 16, 1), [("conv", 32, 3, 1, 0, 4, 16), ("pool", 3, 2), ("conv", 16, 2, 2, 0, 16, 64),
+                                  ("dense", 10, 10, 144)]),
+    "s_alt": ((12, 12, 8, 1), [("conv", 16, 3, 1, 1, 2, 8, "alternating"), ("conv", 16, 3, 1, 1, 16, 72), ("pool", 2, 2),
+                                ("dense", 10, 1, 1)]),
+    "s_classes": ((9, 9, 4, 1), [("conv", 8, 5, 1, 2, 8, 20), ("conv", 8, 3, 2, 1, 1, 72), ("dense", 10, 2, 8)]),
+    "s_first8b": ((32, 32, 3, 8), [("conv", 64, 3, 1, 0, 16, 27), ("conv", 32, 3, 2, 0, 8, 32), ("pool", 2, 2),
+                                    ("dense", 64, 4, 56), ("dense", 10, 2, 16)]),
+    "s_lines": ((30, 30, 64, 1), [("conv", 32, 3, 1, 0, 32, 64), ("pool", 2, 2), ("conv", 10, 3, 3, 0, 5, 96)]),
+    "s_deep_rom": ((1, 1, 512, 1), [("dense", 512, 2, 8), ("dense", 128, 1, 32), ("dense", 16, 4, 4)]),
+    "s_mid": ((6, 6, 32, 1), [("conv", 64, 3, 1, 1, 8, 16), ("conv", 64, 3, 1, 0, 4, 64), ("dense", 32, 8, 64),
+                              ("dense", 10, 10, 32)]),
+    "s_unit_dense": ((1, 1, 256, 1), [("dense", 256, 1, 1), ("dense", 128, 1, 2), ("dense", 10, 1, 1)]),
+    "s_unit_conv": ((10, 10, 8, 1), [("conv", 16, 3, 1, 0, 1, 1), ("conv", 16, 3, 1, 1, 1, 1), ("dense", 10, 1, 4)]),
+    "s_bram_fifo": ((32, 32, 16, 1), [("conv", 32, 3, 1, 1, 8, 16), ("conv", 32, 3, 1, 1, 16, 32), ("pool", 4, 4),
+                                       ("dense", 10, 2, 64)]),
+    "s_mb_a": ((12, 12, 3, 8), [("conv", 16, 3, 1, 0, 2, 9), ("conv", 16, 3, 2, 0, 4, 48), ("dense", 10, 5, 8)]),
+    "s_mb_b": ((8, 8, 4, 4), [("conv", 8, 1, 1, 0, 8, 4), ("conv", 16, 3, 1, 0, 16, 24), ("dense", 10, 1, 16)]),
+    # fully unfolded first layers (PE = MH, SIMD = MW): constant weights, adders only
+    "s_mb_c": ((12, 12, 3, 8), [("conv", 24, 3, 1, 1, 24, 27), ("conv", 16, 3, 2, 0, 4, 24), ("dense", 10, 2, 40)]),
+    "s_mb_d": ((9, 9, 2, 4), [("conv", 12, 3, 1, 0, 12, 18), ("pool", 3, 3), ("dense", 10, 10, 48)]),
+    "s_mb_e": ((8, 8, 3, 2), [("conv", 8, 5, 1, 2, 8, 75), ("conv", 8, 3, 2, 0, 2, 8), ("dense", 10, 5, 72)]),
+}
+
+
+def build_network(name: str, spec: tuple) -> ir.Network:
+    """One sweep entry as a synthetic network (bnn2hls.synthetic; seeded by the name)."""
+    return synthetic_network(name, *spec)
+
+
+def write_out(net: ir.Network, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    ir.save(net, out)
+    rtl_backend.generate(net, out / "rtl")
+
+
+def run_sweep(work: Path, names: list[str], jobs: int) -> list[dict]:
+    """Synthesize each sweep network (cached) and return one row per block."""
+    nets = {}
+    for name in names:
+        net = build_network(name, SWEEP[name])
+        write_out(net, work / name)
+        nets[name] = net
+
+    def one(name: str) -> tuple[str, dict, float]:
+        t = time.perf_counter()
+        r = synth.synthesize(work / name, family="xc7", mode="network", jobs=1)
+        return name, r, time.perf_counter() - t
+
+    rows = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for name, result, wall in pool.map(one, names):
+            print(f"{name}: yosys {result['yosys_seconds']:.0f} s{' (cached)' if result['cached'] else ''}, "
+                  f"LUT {result['network']['lut']}, FF {result['network']['ff']}, BRAM18 {result['network']['bram18']}",
+                  file=sys.stderr, flush=True)
+            blocks = {b.name: b for b in cost_model.network_blocks(nets[name])}
+            for inst, counts in result["stages"].items():
+                b = blocks[inst]
+                rows.append({"net": name, "block": inst, "layer": b.layer, "module": b.module, "role": b.role,
+                             "params": b.params, "tables": b.tables, "kind": cost_model.block_kind(b),
+                             "synth": {k: counts[k] for k in synth.COUNT_KEYS}, "memories": counts.get("memories", {})})
+    return rows
+
+
+# Kinds fitted together: the three MVAU kinds share one datapath (their features differ:
+# lanes vs lanes_mb, no thresholds for the last layer), and pooling gives the multi-bit and
+# last-layer coefficients enough samples.
+FIT_GROUPS = {"mvau": ("mvau_bin", "mvau_mb", "mvau_last"), "swg": ("swg",), "maxpool": ("maxpool",),
+              "flatten": ("flatten",), "fifo": ("fifo",)}
+
+
+def _features(r: dict) -> dict:
+    return cost_model.block_features(cost_model.Block(r["layer"], r["role"], r["module"], r["block"], r["params"],
+                                                      r.get("tables")))
+
+
+def fit(rows: list[dict]) -> dict:
+    """Non-negative least squares per group and target on relative error (rows weighted by
+    1/y), so small blocks count as much as big ones."""
+    from scipy.optimize import nnls
+
+    kinds: dict[str, dict] = {}
+    report: dict[str, dict] = {}
+    for group, members in FIT_GROUPS.items():
+        sel = [r for r in rows if r["kind"] in members]
+        if not sel:
+            raise SystemExit(f"characterize: no sample of {group}")
+        feats = [_features(r) for r in sel]
+        coeffs: dict[str, dict] = {}
+        report[group] = {"n": len(sel), "kinds": {k: sum(r["kind"] == k for r in sel) for k in members}}
+        for target in ("lut", "ff"):
+            names = sorted({k for f in feats for k in f[target]})
+            x = np.array([[f[target].get(k, 0.0) for k in names] for f in feats])
+            y = np.array([float(r["synth"][target]) for r in sel])
+            wts = 1.0 / np.maximum(y, 10.0)
+            coef, _ = nnls(x * wts[:, None], y * wts)
+            pred = x @ coef
+            coeffs[target] = {k: round(float(c), 5) for k, c in zip(names, coef) if c != 0.0}
+            err = np.abs(pred - y) / np.maximum(y, 1.0)
+            report[group][f"{target}_mape"] = round(float(err.mean()) * 100, 1)
+            report[group][f"{target}_max_err_pct"] = round(float(err.max()) * 100, 1)
+        for kind in members:
+            kinds[kind] = coeffs
+        report[group]["bram18_exact"] = f"{sum(f['bram18'] == r['synth']['bram18'] for f, r in zip(feats, sel))}/{len(sel)}"
+        report[group]["lutram_exact"] = f"{sum(f['lutram'] == r['synth']['lutram'] for f, r in zip(feats, sel))}/{len(sel)}"
+    return {"kinds": kinds, "fit": report}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", type=Path, default=ROOT / "build" / "characterize")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--out", type=Path, default=cost_model.COEFFS_PATH)
+    args = ap.parse_args(argv)
+    names = args.only or list(SWEEP)
+    args.work.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    rows = run_sweep(args.work, names, args.jobs)
+    (args.work / "characterize_rows.json").write_text(json.dumps(rows, indent=1, sort_keys=True))
+    layers = {(r["net"], r["layer"]) for r in rows}
+    fitted = fit(rows)
+    doc = {
+        "version": 1,
+        "family": "xc7",
+        "yosys": synth.yosys_version(),
+        "synth_script": synth.FAMILIES["xc7"],
+        "samples": {"networks": len(names), "layers": len(layers), "blocks": len(rows)},
+        "note": "Generated by benchmarks/characterize.py; LUT/FF = sum(coef * feature) per block kind "
+                "(features: bnn2hls.cost_model.block_features). BRAM18/LUTRAM come from map_memory, not from here.",
+        **fitted,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    print(json.dumps(doc["fit"], indent=1), file=sys.stderr)
+    print(json.dumps({"networks": len(names), "layers": len(layers), "blocks": len(rows),
+                      "seconds": round(time.perf_counter() - t, 1), "out": str(args.out)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
