@@ -1,0 +1,81 @@
+"""Synthetic networks: a compiled-looking `ir.Network` built directly from a shape spec, with
+random weights and thresholds spread like trained BatchNorm ones. No torch, no export, no
+training: what cost models and the characterization sweep need when only the structure
+matters.
+
+    input_spec  = (H, W, C, bits)      the datapath input (bits 1 = binary, else signed ints)
+    layer_specs = [("conv", MH, k, stride, pad, PE, SIMD[, "alternating"]),
+                   ("pool", k, stride),
+                   ("dense", MH, PE, SIMD), ...]
+
+The last matrix layer emits raw accumulators (no thresholds), every other one binarizes.
+Zero-padded binary convs get their real border table, as `resolve_padding` would give them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from . import ir
+from .passes.padding import border_table, needs_border_table
+
+
+def _thresholds(rng: np.random.Generator, mh: int, fan_in: int, in_bits: int) -> np.ndarray:
+    """Dot-domain thresholds spread like zoo.randomize_batchnorm's (about sqrt(fan-in))."""
+    scale = math.sqrt(fan_in) * (2 ** (in_bits - 1) if in_bits > 1 else 1)
+    return np.round(rng.normal(0.0, 0.7 * scale, mh)).astype(np.int64)
+
+
+def synthetic_network(name: str, input_spec: tuple[int, int, int, int], layer_specs: list[tuple],
+                      seed: int | None = None, *, source_shape: tuple[int, ...] | None = None,
+                      preprocess: tuple[tuple[str, Any], ...] = ()) -> ir.Network:
+    """A validated network of the given structure with random contents.
+
+    `seed` defaults to the sum of the name's character codes (what the characterization
+    sweep has always used). `source_shape` (default (C, H, W)) and `preprocess` set the
+    host-side input quantizer's view of the source input, e.g. (1, 28, 28) and a
+    reshape for an MLP whose datapath input is (1, 1, 784).
+    """
+    h, w, c, bits = input_spec
+    rng = np.random.default_rng(sum(map(ord, name)) if seed is None else seed)
+    shape = (h, w, c)
+    matrix_idx = [i for i, s in enumerate(layer_specs) if s[0] != "pool"]
+    layers: list = [ir.InputQuant(name="input", source_shape=(c, h, w) if source_shape is None else tuple(source_shape),
+                                  preprocess=tuple(preprocess), bits=bits, scale=1.0, out_shape=shape)]
+    in_bits = bits
+    for i, s in enumerate(layer_specs):
+        lname = f"{s[0]}{i}"
+        if s[0] == "pool":
+            layer = ir.MaxPool(name=lname, in_shape=shape, kernel=(s[1], s[1]), stride=(s[2], s[2]))
+        else:
+            last = i == matrix_idx[-1]
+            if s[0] == "conv":
+                _, mh, k, stride, pad, pe, simd, *mode = s
+                kernel, strides, pads, in_shape = (k, k), (stride, stride), (pad, pad, pad, pad), shape
+                cls = ir.Conv
+            elif s[0] == "dense":
+                _, mh, pe, simd = s
+                mode = []
+                kernel, strides, pads, in_shape = (1, 1), (1, 1), (0, 0, 0, 0), (1, 1, int(np.prod(shape)))
+                cls = ir.Dense
+            else:
+                raise ValueError(f"synthetic_network: unknown layer kind {s[0]!r} in {s!r}")
+            fan_in = kernel[0] * kernel[1] * in_shape[2]
+            layer = cls(name=lname, in_shape=in_shape, out_channels=mh, kernel=kernel, stride=strides, pads=pads,
+                        input_bits=in_bits, weights=rng.random((mh, fan_in)) < 0.5,
+                        acc_scale=np.ones(mh, np.float32), binarize=not last, pad_mode=mode[0] if mode else "zero",
+                        thresholds=None if last else _thresholds(rng, mh, fan_in, in_bits),
+                        flip=None if last else rng.random(mh) < 0.3, pe=pe, simd=simd)
+            if needs_border_table(layer):
+                layer = dataclasses.replace(layer, border=border_table(layer))
+            in_bits = 1
+        layers.append(layer)
+        shape = layer.out_shape
+    layers.append(ir.OutputHead(name="head", in_shape=shape, acc_scale=np.ones(shape[2], np.float32), chain=()))
+    return ir.validate(ir.Network(name=name, layers=tuple(layers)))
+
+
+__all__ = ["synthetic_network"]
