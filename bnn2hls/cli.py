@@ -51,6 +51,24 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--board", help="check the fit against this board (default: the board OUT was compiled for)")
     rep.add_argument("--jobs", type=int, default=2, help="--synth: parallel yosys runs")
 
+    s = sub.add_parser("search", help="hardware-aware architecture search (Deepbit): cost charts + binary search over width")
+    s.add_argument("--board", help="FPGA board: the fpga backend's device (default pynq-z2); the winner is compiled for it")
+    s.add_argument("--dataset", required=True, help="mnist5k (5,000 MNIST digits) or digits (8x8)")
+    s.add_argument("--backend", default="fpga", help="cost backend: fpga, gpu, rram or an installed plug-in")
+    s.add_argument("--device", help="gpu/rram device (default: the backend's default device)")
+    s.add_argument("--objective", choices=("lut", "fps", "latency"), default="lut",
+                   help="Pareto cost axis: lut = the backend's own cost (FPGA LUTs, GPU latency, RRAM energy)")
+    s.add_argument("--min-fps", type=float, help="throughput target (fpga default: 400000)")
+    s.add_argument("--depths", default="1,2,3,4", help="hidden-layer counts to search, comma separated")
+    s.add_argument("--max-minutes", type=float, default=10.0, help="time budget, including verifying the winner")
+    s.add_argument("--executor", choices=("local", "ray"), default="local")
+    s.add_argument("--address", help="--executor ray: address of a running Ray cluster (default: start a local one)")
+    s.add_argument("--workers", type=int, default=2, help="trainings in parallel")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-verify", action="store_true", help="skip compiling/simulating/synthesizing the winner")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("-o", "--out", type=Path, required=True, help="search directory (a rerun resumes it)")
+
     d = sub.add_parser("demo", help="train a small BNN on offline MNIST, compile and verify it")
     d.add_argument("-o", "--out", type=Path, default=Path("demo_out"))
     d.add_argument("--seconds", type=float, default=45.0, help="training time budget")
@@ -184,6 +202,52 @@ def _print_report(doc: dict) -> None:
               f"estimate {net['est_lut']:,} LUT ({(net['est_lut'] - syn['lut']) / max(1, syn['lut']) * 100:+.1f} %)")
 
 
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .search import backends
+    from .search.deepbit import SearchSpec
+    from .search.run import RunOptions, default_min_fps, run_search
+
+    backend = backends.get(args.backend)
+    if args.backend == "fpga":
+        if args.device is not None:
+            raise UserError("--device is for the gpu and rram backends; the fpga backend's device is --board")
+        device = args.board or backend.default_device()
+    else:
+        device = args.device or backend.default_device()
+    try:
+        depths = tuple(sorted({int(d) for d in args.depths.split(",")}))
+    except ValueError:
+        raise UserError(f"--depths {args.depths}: expected comma-separated integers, e.g. 1,2,3,4") from None
+    if not depths or depths[0] < 1:
+        raise UserError(f"--depths {args.depths}: depths must be >= 1")
+    min_fps = args.min_fps if args.min_fps is not None else default_min_fps(args.backend)
+    spec = SearchSpec(dataset=args.dataset, backend=args.backend, device=device, objective=args.objective,
+                      min_fps=min_fps, depths=depths, seed=args.seed)
+    opts = RunOptions(max_minutes=args.max_minutes, executor=args.executor, address=args.address,
+                      workers=args.workers, progress=not args.quiet, verify=not args.no_verify)
+    doc = run_search(spec, args.out, opts, board=args.board)
+    print(f"search: {doc['trained']} trained, {len(doc['front'])} Pareto points ({doc['axis']}) in {doc['seconds']:.0f} s")
+    for p in doc["front"]:
+        print(f"  {p['key']:<22} accuracy {p['accuracy']:.3f}  {p['predicted']['objective_name']} "
+              f"{p['predicted']['objective']:,.1f}  {_rate(p['predicted']['fps'])} frames/s")
+    w = doc["winner"]
+    if w is None:
+        print("no trained candidate is feasible", file=sys.stderr)
+        return 1
+    print(f"winner: {w['key']} accuracy {w['accuracy']:.3f}, predicted {w['predicted']['objective_name']} "
+          f"{w['predicted']['objective']:,.1f}")
+    v = w.get("verified")
+    if v:
+        line = f"  compiled -> {args.out / v['out']}; QONNX executor {'equal' if v['onnx_equal'] else 'DIFFERS'}"
+        if "rtl_bit_exact" in v:
+            line += (f"; RTL {'bit-exact' if v['rtl_bit_exact'] else 'MISMATCH'} on {v['rtl_frames']} images, "
+                     f"{v['rtl_cycles_per_frame']:.0f} cycles/frame; yosys {v['measured']['lut_total']:,} LUT "
+                     f"(predicted {v['predicted_lut_total']:,.0f}, {v['lut_error_pct']:+.1f} %)")
+        print(line)
+    print(f"results: {args.out / 'results.jsonl'}, {args.out / 'pareto.json'}, {args.out / 'pareto.png'}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -198,7 +262,8 @@ def _cmd_boards(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"boards": _cmd_boards, "compile": _cmd_compile, "run": _cmd_run, "report": _cmd_report, "demo": _cmd_demo}
+COMMANDS = {"boards": _cmd_boards, "compile": _cmd_compile, "run": _cmd_run, "report": _cmd_report, "demo": _cmd_demo,
+            "search": _cmd_search}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

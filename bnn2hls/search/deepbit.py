@@ -1,0 +1,200 @@
+"""The Deepbit search: cost charts + a binary search over width per depth.
+
+1. **Cost charts.** A cost backend (`bnn2hls.search.backends`) predicts, from a candidate's
+   synthetic IR (`candidates.predicted_network`) and in milliseconds, whether it fits the
+   device and how fast it runs. No training is needed to know a candidate's cost.
+2. **Binary search.** For every depth d in `depths`, a binary search over the width ladder
+   finds the widest width w*(d) whose predicted cost fits the device and meets `min_fps`
+   (feasibility falls with width: a wider layer never needs fewer lanes or memory bits). Since
+   accuracy grows with width, w*(d) is the most accurate affordable model of depth d: it costs
+   log2(|ladder|) predictions and one training, where an exhaustive grid costs |ladder|
+   trainings.
+3. **Training.** The frontier candidates w*(d) are trained first (short, seeded, CPU; in a
+   local process pool or as Ray tasks), then, while the time budget lasts, cheaper "probe"
+   widths below each frontier (every `probe_step` rungs down) that fill in the accuracy/cost
+   Pareto front. Every evaluation is appended to `results.jsonl` as it completes; a rerun reads
+   it back and trains only what is missing.
+4. **Finalist.** The most accurate feasible candidate (ties: the cheaper) is the winner; the
+   caller (`search.run`) compiles, simulates and synthesizes it.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..errors import UserError
+from .candidates import WIDTHS, Candidate, predicted_network
+from .cost import Cost, CostBackend
+
+OBJECTIVES = ("lut", "fps", "latency")
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    dataset: str
+    backend: str
+    device: str
+    objective: str  # the cost axis of the Pareto front: lut (backend's own cost) | fps | latency
+    min_fps: float | None
+    depths: tuple[int, ...] = (1, 2, 3, 4)
+    widths: tuple[int, ...] = WIDTHS
+    probes: int = 3  # cheaper widths trained per depth after the frontier, time permitting
+    probe_step: int = 2  # rungs between probes
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------
+# Cost charts and the binary search
+# --------------------------------------------------------------------------------------
+def predict(backend: CostBackend, spec: SearchSpec, c: Candidate) -> Cost:
+    """The candidate's predicted cost. With the fps objective the FPGA folds for the fastest
+    design that fits (min_fps=None), otherwise for the cheapest that reaches min_fps."""
+    min_fps = None if spec.objective == "fps" else spec.min_fps
+    return backend.estimate(predicted_network(c, spec.seed), spec.device, min_fps)
+
+
+def feasible(cost: Cost, spec: SearchSpec) -> bool:
+    return cost.meets(spec.min_fps)
+
+
+def axis_value(cost: Cost, objective: str) -> float:
+    """The Pareto cost axis, lower is better (fps is negated)."""
+    if objective == "fps":
+        return -cost.fps
+    if objective == "latency":
+        return cost.latency_s * 1e6
+    return cost.objective
+
+
+def axis_label(objective: str, cost_name: str) -> str:
+    return {"fps": "frames/s (higher is better)", "latency": "latency (us)"}.get(objective, cost_name)
+
+
+@dataclass
+class Probe:
+    """One prediction made by the binary search."""
+
+    candidate: Candidate
+    cost: Cost
+    feasible: bool
+
+
+def widest_feasible(predict_fn: Callable[[Candidate], Cost], spec: SearchSpec, depth: int) -> tuple[int | None, list[Probe]]:
+    """Index of the widest feasible rung of `spec.widths` at this depth (None: not even the
+    narrowest fits), and the predictions made on the way (about log2(len(widths)))."""
+    lo, hi, best = 0, len(spec.widths) - 1, None
+    probes: list[Probe] = []
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        c = Candidate(spec.dataset, depth, spec.widths[mid])
+        cost = predict_fn(c)
+        ok = feasible(cost, spec)
+        probes.append(Probe(c, cost, ok))
+        if ok:
+            best, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return best, probes
+
+
+@dataclass
+class Plan:
+    """What to train, in order, and every prediction behind it."""
+
+    frontier: list[Candidate]
+    order: list[Candidate]  # frontier first, then probe rounds
+    predictions: dict[str, Cost]  # candidate key -> predicted cost
+    chart: list[Probe] = field(default_factory=list)  # the binary searches' predictions
+
+
+def plan_search(backend: CostBackend, spec: SearchSpec) -> Plan:
+    predictions: dict[str, Cost] = {}
+
+    def predict_cached(c: Candidate) -> Cost:
+        if c.key not in predictions:
+            predictions[c.key] = predict(backend, spec, c)
+        return predictions[c.key]
+
+    frontier, chart, tops = [], [], {}
+    for depth in spec.depths:
+        top, probes = widest_feasible(predict_cached, spec, depth)
+        chart += probes
+        if top is not None:
+            tops[depth] = top
+            frontier.append(Candidate(spec.dataset, depth, spec.widths[top]))
+    order = list(frontier)
+    for k in range(1, spec.probes + 1):
+        for depth, top in tops.items():
+            rung = top - k * spec.probe_step
+            if rung >= 0:
+                c = Candidate(spec.dataset, depth, spec.widths[rung])
+                predict_cached(c)
+                order.append(c)
+    return Plan(frontier=frontier, order=order, predictions=predictions, chart=chart)
+
+
+# --------------------------------------------------------------------------------------
+# results.jsonl and the Pareto front
+# --------------------------------------------------------------------------------------
+RESULTS = "results.jsonl"
+
+
+def result_key(c: Candidate, spec: SearchSpec) -> str:
+    """Identifies a training: a rerun with another seed or dataset does not reuse it."""
+    return f"{c.key}-s{spec.seed}"
+
+
+def load_results(path: Path) -> dict[str, dict[str, Any]]:
+    """Completed evaluations by result key. A line cut short by an interrupted run is ignored
+    (it is retrained)."""
+    done: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and "result_key" in rec:
+            done[rec["result_key"]] = rec
+    return done
+
+
+def append_result(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+        f.flush()
+
+
+def pareto_front(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Feasible records not dominated in (accuracy higher, axis lower), sorted by axis."""
+    pts = sorted((r for r in records if r["feasible"]), key=lambda r: (r["axis"], -r["accuracy"]))
+    front, best_acc = [], -1.0
+    for r in pts:
+        if r["accuracy"] > best_acc:
+            front.append(r)
+            best_acc = r["accuracy"]
+    return front
+
+
+def pick_winner(records: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    feasible_recs = [r for r in records if r["feasible"]]
+    if not feasible_recs:
+        return None
+    return max(feasible_recs, key=lambda r: (r["accuracy"], -r["axis"]))
+
+
+def check_spec(spec: SearchSpec, backend: CostBackend) -> None:
+    if spec.objective not in OBJECTIVES:
+        raise UserError(f"--objective {spec.objective}: must be one of {', '.join(OBJECTIVES)}")
+    if spec.device not in backend.devices():
+        kind = "--board" if spec.backend == "fpga" else "--device"
+        raise UserError(f"{kind} {spec.device}: unknown {spec.backend} device (known: {', '.join(backend.devices())})")
+    if spec.min_fps is not None and not spec.min_fps > 0:
+        raise UserError("--min-fps must be positive")

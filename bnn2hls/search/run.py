@@ -1,0 +1,282 @@
+"""`bnn2hls search`: plan with the cost charts, train within the time budget, verify the winner.
+
+Output directory (kept between runs, so a rerun resumes):
+- `search.json`   the settings; a rerun with other settings is refused
+- `results.jsonl` one line per trained candidate, appended as each one completes
+- `candidates/<key>/model.onnx` every trained candidate's QONNX export
+- `pareto.json`   the accuracy/cost front, every prediction of the binary searches, the winner
+                  with its measured numbers
+- `pareto.png`    the front (all trained candidates, infeasible ones crossed out)
+- `winner/model.onnx` and `winner/out/` (its compiled output)
+
+The winner is measured, not only predicted: it is compiled (for the board with the fpga
+backend), its reference engine is compared with the QONNX executor on test images; with the
+fpga backend it is also simulated in Verilator (outputs must equal the reference bit for bit,
+cycles per frame are measured) and synthesized with yosys (measured LUTs against predicted).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from . import backends, deepbit
+from .candidates import DATASETS, Candidate, evaluate_candidate, load_split
+from .cost import Cost
+from .executors import check_executor, make_executor
+
+# Share of the time budget kept for verifying the winner after training stops (fpga: Verilator
+# build + simulation + yosys; the first yowasp call alone compiles for about a minute).
+FINALIST_SHARE = {"fpga": 0.45, "gpu": 0.15, "rram": 0.15}
+FINALIST_MIN_S = {"fpga": 150.0, "gpu": 30.0, "rram": 30.0}
+RTL_FRAMES = 32  # test images simulated in Verilator
+ONNX_FRAMES = 16  # test images run through the QONNX executor (slow: one node at a time)
+SETTINGS = "search.json"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    max_minutes: float = 10.0
+    executor: str = "local"
+    address: str | None = None
+    workers: int = 2
+    progress: bool = True
+    verify: bool = True  # compile, simulate and synthesize the winner
+
+
+def default_min_fps(backend: str) -> float | None:
+    """The FPGA's default throughput target: 400k frames/s (250 cycles per frame at 100 MHz),
+    the regime of FINN's MNIST MLPs, where a PYNQ-Z2's LUTs bound the width of a binarized MLP
+    mid-ladder. GPUs and RRAM crossbars have no folding knob and no default target."""
+    return 400_000.0 if backend == "fpga" else None
+
+
+def _check_dir(out: Path, spec: deepbit.SearchSpec) -> None:
+    settings = out / SETTINGS
+    if out.exists():
+        if not out.is_dir():
+            raise UserError(f"-o {out}: exists and is not a directory")
+        if settings.is_file():
+            old = json.loads(settings.read_text())
+            new = json.loads(json.dumps(spec.to_dict()))  # tuples as JSON lists, as stored
+            if old != new:
+                diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+                raise UserError(f"-o {out}: holds a search with other settings ({', '.join(diff)}); use another directory")
+        elif any(out.iterdir()):
+            raise UserError(f"-o {out}: a non-empty directory that is not a bnn2hls search; refusing to write into it")
+    else:
+        if not out.parent.is_dir():
+            raise UserError(f"-o {out}: parent directory {out.parent} does not exist")
+    out.mkdir(exist_ok=True)
+    settings.write_text(json.dumps(spec.to_dict(), indent=1, sort_keys=True) + "\n")
+
+
+def _cost_summary(cost: Cost) -> dict[str, Any]:
+    d = cost.to_dict()
+    details = d.pop("details")
+    if "folding" in details:
+        d["folding"] = details["folding"]
+    return d
+
+
+def _record(spec: deepbit.SearchSpec, c: Candidate, cost: Cost, result: dict[str, Any], out: Path) -> dict[str, Any]:
+    return {
+        "result_key": deepbit.result_key(c, spec), "key": c.key, "candidate": c.to_dict(), "seed": spec.seed,
+        # the compiled network's accuracy: what the hardware computes (torch's is kept too)
+        "accuracy": result["reference_accuracy"], "torch_accuracy": result["accuracy"], "agree": result["agree"],
+        "train_seconds": result["train_seconds"], "epochs_done": result["epochs_done"],
+        "stopped_early": result["stopped_early"], "model": str(Path(result["model"]).relative_to(out)),
+        "predicted": _cost_summary(cost), "feasible": deepbit.feasible(cost, spec),
+        "axis": deepbit.axis_value(cost, spec.objective),
+    }
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc="training", unit="model", disable=not enabled, file=sys.stderr,
+                dynamic_ncols=True)
+
+
+def train_within_budget(spec: deepbit.SearchSpec, plan: deepbit.Plan, out: Path, opts: RunOptions,
+                        deadline: float) -> dict[str, dict[str, Any]]:
+    """Evaluate the plan's candidates in order, `workers` at a time, appending each result to
+    results.jsonl; start no new training after `deadline`. Returns every result (old and new)."""
+    results_path = out / deepbit.RESULTS
+    done = deepbit.load_results(results_path)
+    todo = [c for c in plan.order if deepbit.result_key(c, spec) not in done]
+    bar = _progress(len(plan.order), len(plan.order) - len(todo), opts.progress)
+    if not todo:
+        bar.close()
+        return done
+    executor = make_executor(opts.executor, opts.workers, opts.address)
+    running: dict[Any, Candidate] = {}
+    try:
+        while todo or running:
+            while todo and len(running) < opts.workers and time.monotonic() < deadline:
+                c = todo.pop(0)
+                handle = executor.submit(evaluate_candidate, c.to_dict(), spec.seed, str(out / "candidates" / c.key))
+                running[handle] = c
+            if not running:
+                break
+            handle, result, error = executor.next_done(list(running))
+            c = running.pop(handle)
+            if error is not None:
+                raise RuntimeError(f"training {c.key} failed: {type(error).__name__}: {error}") from error
+            rec = _record(spec, c, plan.predictions[c.key], result, out)
+            deepbit.append_result(results_path, rec)
+            done[rec["result_key"]] = rec
+            bar.update(1)
+            bar.write(f"  {c.key:<22} {c.topology:<22} accuracy {rec['accuracy']:.3f}  "
+                      f"predicted {rec['predicted']['objective_name']} {rec['predicted']['objective']:,.0f}  "
+                      f"{'fits' if rec['feasible'] else 'does not fit'}  ({result['train_seconds']:.1f} s)")
+    finally:
+        bar.close()
+        executor.close()
+    if todo:
+        print(f"time budget: {len(todo)} planned candidates not trained ({', '.join(c.key for c in todo)})", file=sys.stderr)
+    return done
+
+
+def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, board: str | None) -> dict[str, Any]:
+    """Compile the winner, compare engines, and (fpga) simulate and synthesize it."""
+    from .. import ir, qonnx_runner, reference
+    from ..compiler import compile_file, load_source_model
+
+    wdir = out / "winner"
+    if wdir.exists():
+        shutil.rmtree(wdir)
+    wdir.mkdir()
+    src = out / winner["model"]
+    model = wdir / "model.onnx"
+    shutil.copyfile(src, model)
+    if src.with_name(src.name + ".data").is_file():
+        shutil.copyfile(src.with_name(src.name + ".data"), model.with_name(model.name + ".data"))
+    folding = winner["predicted"].get("folding") if spec.backend == "fpga" else None
+    fpga_board = spec.device if spec.backend == "fpga" else board
+    t0 = time.monotonic()
+    net = compile_file(model, wdir / "out", folding=folding, board=fpga_board)
+    report: dict[str, Any] = {"compile_s": round(time.monotonic() - t0, 2), "out": "winner/out"}
+    _, _, x_test, y_test = load_split(spec.dataset)
+    x = np.array(x_test)
+    ref = reference.run(net, x)
+    report["reference_accuracy"] = float((ref.argmax(1) == y_test).mean())
+    onnx = qonnx_runner.run(load_source_model(wdir / "out"), x[:ONNX_FRAMES])
+    report["onnx_frames"] = ONNX_FRAMES
+    report["onnx_max_abs_diff"] = float(np.max(np.abs(onnx - ref[:ONNX_FRAMES])))
+    report["onnx_equal"] = bool(np.allclose(onnx, ref[:ONNX_FRAMES], atol=1e-5, rtol=0))
+    if spec.backend != "fpga":
+        return report
+    from .. import rtl_sim, synth
+
+    t0 = time.monotonic()
+    sim = rtl_sim.run(net, wdir / "out", x[:RTL_FRAMES])
+    report["rtl_frames"] = RTL_FRAMES
+    report["rtl_bit_exact"] = bool(np.array_equal(sim.outputs, ref[:RTL_FRAMES]))
+    report["rtl_cycles_per_frame"] = sim.perf["cycles_per_frame"]
+    report["est_cycles_per_frame"] = sim.perf["est_cycles_per_frame"]
+    report["rtl_s"] = round(time.monotonic() - t0, 1)
+    doc = json.loads((wdir / "out" / "report.json").read_text())
+    family = doc.get("board", {}).get("family", "xc7")
+    t0 = time.monotonic()
+    measured = synth.synthesize(wdir / "out", family=family, mode="layers", clock_mhz=doc["network"]["clock_mhz"])
+    report["synth_s"] = round(time.monotonic() - t0, 1)
+    m = measured["network"]
+    lut_total = m["lut"] + m["lutram"] + m.get("srl", 0)
+    predicted = winner["predicted"]["objective"]
+    report["measured"] = {"lut": m["lut"], "lutram": m["lutram"], "lut_total": lut_total, "ff": m["ff"],
+                          "bram18": m["bram18"], "dsp": m["dsp"], "carry": m["carry"]}
+    report["predicted_lut_total"] = predicted
+    report["lut_error_pct"] = round((predicted - lut_total) / max(1, lut_total) * 100, 1)
+    res = winner["predicted"]["budget"]
+    report["measured_fits"] = bool(lut_total <= res.get("lut", float("inf")) and m["ff"] <= res.get("ff", float("inf"))
+                                   and m["bram18"] <= res.get("bram18", float("inf")) and m["dsp"] <= res.get("dsp", float("inf")))
+    clock = doc["network"]["clock_mhz"]
+    report["measured_fps"] = clock * 1e6 / sim.perf["cycles_per_frame"]
+    report["meets_min_fps"] = spec.min_fps is None or report["measured_fps"] >= spec.min_fps
+    return report
+
+
+def plot_pareto(records: list[dict[str, Any]], front: list[dict[str, Any]], winner: dict[str, Any] | None,
+                label: str, path: Path, objective: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sign = -1.0 if objective == "fps" else 1.0  # plot fps as fps, not its negation
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    depths = sorted({r["candidate"]["depth"] for r in records})
+    for d in depths:
+        pts = [r for r in records if r["candidate"]["depth"] == d]
+        ok = [r for r in pts if r["feasible"]]
+        bad = [r for r in pts if not r["feasible"]]
+        sc = ax.scatter([sign * r["axis"] for r in ok], [r["accuracy"] for r in ok], label=f"depth {d}", s=28)
+        if bad:
+            ax.scatter([sign * r["axis"] for r in bad], [r["accuracy"] for r in bad], marker="x", color=sc.get_facecolor()[0])
+    if front:
+        ax.step([sign * r["axis"] for r in front], [r["accuracy"] for r in front], where="post", color="black",
+                linewidth=1, label="Pareto front")
+    if winner is not None:
+        ax.scatter([sign * winner["axis"]], [winner["accuracy"]], s=160, facecolors="none", edgecolors="red",
+                   linewidths=2, label=f"winner {winner['key']}")
+    ax.set_xlabel(label)
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Deepbit search: trained candidates (x: predicted infeasible)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def run_search(spec: deepbit.SearchSpec, out: Path, opts: RunOptions, board: str | None = None) -> dict[str, Any]:
+    start = time.monotonic()
+    backend = backends.get(spec.backend)
+    deepbit.check_spec(spec, backend)
+    if spec.dataset not in DATASETS:
+        raise UserError(f"--dataset {spec.dataset}: unknown (known: {', '.join(DATASETS)})")
+    if not opts.max_minutes > 0:
+        raise UserError("--max-minutes must be positive")
+    check_executor(opts.executor, opts.workers, opts.address)
+    t0 = time.monotonic()
+    plan = deepbit.plan_search(backend, spec)
+    plan_s = time.monotonic() - t0
+    if not plan.frontier:
+        target = f" at --min-fps {spec.min_fps:g}" if spec.min_fps is not None else ""
+        raise UserError(f"no candidate fits {spec.device}{target}: even width {spec.widths[0]} is predicted "
+                        f"infeasible at every depth")
+    out = Path(out).resolve()
+    _check_dir(out, spec)  # only now: a refused search leaves no directory behind
+    print(f"cost charts: {len(plan.chart)} predictions in {plan_s:.2f} s; widest feasible per depth: "
+          + ", ".join(f"d{c.depth} w{c.width}" for c in plan.frontier), file=sys.stderr)
+    budget_s = opts.max_minutes * 60
+    reserve = max(FINALIST_MIN_S.get(spec.backend, 60.0), FINALIST_SHARE.get(spec.backend, 0.2) * budget_s) if opts.verify else 0.0
+    deadline = start + max(budget_s - reserve, 0.0)
+    results = train_within_budget(spec, plan, out, opts, deadline)
+    mine = [r for r in results.values() if r["seed"] == spec.seed and r["candidate"]["dataset"] == spec.dataset]
+    front = deepbit.pareto_front(mine)
+    winner = deepbit.pick_winner(mine)
+    cost_name = next(iter(plan.predictions.values())).objective_name
+    label = deepbit.axis_label(spec.objective, cost_name)
+    doc: dict[str, Any] = {
+        "settings": spec.to_dict(), "axis": label, "trained": len(mine),
+        "front": [{k: r[k] for k in ("key", "candidate", "accuracy", "axis", "predicted")} for r in front],
+        "chart": [{"key": p.candidate.key, "feasible": p.feasible, **_cost_summary(p.cost)} for p in plan.chart],
+        "winner": None,
+    }
+    if winner is not None:
+        doc["winner"] = {k: winner[k] for k in ("key", "candidate", "accuracy", "torch_accuracy", "axis", "predicted", "model")}
+        if opts.verify:
+            doc["winner"]["verified"] = verify_winner(spec, winner, out, board)
+    (out / "pareto.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    plot_pareto(mine, front, winner, label, out / "pareto.png", spec.objective)
+    doc["seconds"] = round(time.monotonic() - start, 1)
+    return doc
