@@ -73,7 +73,8 @@ def axis_value(cost: Cost, objective: str) -> float:
 
 
 def axis_label(objective: str, cost_name: str) -> str:
-    return {"fps": "frames/s (higher is better)", "latency": "latency (us)"}.get(objective, cost_name)
+    return {"fps": "predicted frames/s (higher is better)", "latency": "predicted latency (us)"}.get(
+        objective, f"predicted {cost_name}")
 
 
 @dataclass
