@@ -136,7 +136,8 @@ def train_within_budget(spec: deepbit.SearchSpec, plan: deepbit.Plan, out: Path,
             bar.update(1)
             bar.write(f"  {c.key:<22} {c.topology:<22} accuracy {rec['accuracy']:.3f}  "
                       f"predicted {rec['predicted']['objective_name']} {rec['predicted']['objective']:,.0f}  "
-                      f"{'fits' if rec['feasible'] else 'does not fit'}  ({result['train_seconds']:.1f} s)")
+                      f"{'fits' if rec['feasible'] else 'does not fit'}  ({result['train_seconds']:.1f} s)",
+                      file=sys.stderr)  # with the bar, so stdout keeps only the summary
     finally:
         bar.close()
         executor.close()
