@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from bnn2hls import cost_model, fit, ir
-from bnn2hls.boards import load_board
 from bnn2hls.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -148,7 +148,7 @@ def train_within_budget(spec: deepbit.SearchSpec, plan: deepbit.Plan, out: Path,
 
 def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, board: str | None) -> dict[str, Any]:
     """Compile the winner, compare engines, and (fpga) simulate and synthesize it."""
-    from .. import ir, qonnx_runner, reference
+    from .. import qonnx_runner, reference
     from ..compiler import compile_file, load_source_model
 
     wdir = out / "winner"
