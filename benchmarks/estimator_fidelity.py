@@ -33,28 +33,15 @@ from bnn2hls import cost_model, ir, synth, zoo
 from bnn2hls.compiler import build_network, compile_file
 from bnn2hls.frontend.onnx_import import load_model
 from bnn2hls.frontend.torch_export import export_qonnx
-from bnn2hls.passes.folding import divisors
+from bnn2hls.passes.folding import folding_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["TFC_1W1A", "SFC_1W1A", "padnet", "oddnet", "altpadnet"]
-CNV_BNN_PYNQ = [(16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8), (5, 1)]
 
 
 def folding_spec(net: ir.Network, style: str) -> dict:
-    """tests/rtl/test_network_rtl.py's foldings (unit, mid, wide) and BNN-PYNQ's for CNV."""
-    if style == "bnn_pynq":
-        return {"layers": {l.name: {"pe": pe, "simd": s} for l, (pe, s) in zip(net.matrix_layers, CNV_BNN_PYNQ)}}
-    layers = {}
-    for layer in net.matrix_layers:
-        pes, simds = divisors(layer.out_channels), divisors(layer.fan_in)
-        if style == "unit":
-            pe, simd = 1, 1
-        elif style == "mid":
-            pe, simd = pes[len(pes) // 2], simds[len(simds) // 2]
-        else:
-            pe, simd = max(d for d in pes if d <= 64), max(d for d in simds if d <= 64)
-        layers[layer.name] = {"pe": pe, "simd": simd}
-    return {"layers": layers}
+    """The RTL tests' folding presets (unit, mid, wide) and BNN-PYNQ's for CNV."""
+    return zoo.bnn_pynq_folding(net) if style == "bnn_pynq" else folding_preset(net, style)
 
 
 def configs(quick: bool) -> list[tuple[str, str]]:

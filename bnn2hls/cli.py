@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -76,12 +75,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
+    from . import report
     from .compiler import compile_file
     from .passes.folding import load_folding_spec
 
     folding = load_folding_spec(args.folding) if args.folding else None
     net = compile_file(args.model, args.out, folding=folding, target_fps=args.target_fps, board=args.board)
-    doc = json.loads((args.out / "report.json").read_text())
+    doc = report.load(args.out)
     n = doc["network"]
     print(f"compiled {net.name}: {len(net.datapath)} datapath layers -> {args.out}")
     print(f"estimate: {n['est_cycles_per_frame']:,} cycles/frame = {_rate(n['est_fps'])} frames/s at {n['clock_mhz']:g} MHz, "
@@ -146,29 +146,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from . import fit, report, report_html
+    from . import report, report_html
     from .boards import load_board
 
-    path = args.out / "report.json"
-    if not path.is_file():
-        raise UserError(f"{args.out}: not a compiled output (no report.json)")
-    doc = json.loads(path.read_text())
+    doc = report.load(args.out)
     if args.board is not None:
-        b = fit.board_dict(load_board(args.board))
-        doc["board"] = {"name": b["name"], "part": b["part"], "family": b["family"], "resources": b["resources"]}
+        doc = report.with_board(doc, load_board(args.board))
     if args.synth:
-        from . import synth
-
         if args.jobs < 1:
             raise UserError("--jobs must be at least 1")
-        family = doc.get("board", {}).get("family", "xc7")
-        result = synth.synthesize(args.out, family=family, mode="layers", jobs=args.jobs,
-                                  clock_mhz=doc["network"]["clock_mhz"])
-        doc = report.add_synthesis(doc, result)
-    elif "board" in doc:
-        doc["fit"] = report.fit_summary(doc, doc["board"])
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    page = report_html.write_html(doc, args.out, doc.get("board"))
+        doc = report.measure(doc, args.out, jobs=args.jobs)
+    path = report.save(doc, args.out)
+    page = report_html.write_html(doc, args.out)
     _print_report(doc)
     _print_fit(doc)
     print(f"report: {path}, {page}")

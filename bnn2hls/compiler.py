@@ -103,7 +103,7 @@ def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, board: Boar
         if board is not None:
             project.generate(net, board, tmp / "project", json.loads((tmp / "rtl" / rtl_backend.STREAM_FORMAT).read_text()))
         doc = report.build_report(net, clock_mhz, board)
-        (tmp / "report.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        report.save(doc, tmp)
 
 
 def compile_file(model_path: Path, out: Path, folding: dict[str, Any] | None = None,

@@ -39,33 +39,22 @@ def resources(board: Any) -> dict[str, float]:
 
 
 def usage(doc: dict[str, Any]) -> tuple[dict[str, float], dict[str, dict[str, float]], str]:
-    """(network usage, per-layer usage, source) from an estimate() output, a synthesize()
-    output or a report with either inside. Usage keys: lut (logic + LUTRAM sites), lut_logic,
-    lutram, ff, bram18, dsp."""
-    if "synth" in doc and isinstance(doc["synth"], dict) and "network" in doc["synth"]:
-        return usage(doc["synth"])
-    if "estimate" in doc and isinstance(doc["estimate"], dict) and "network" in doc["estimate"]:
-        return usage(doc["estimate"])
+    """(network usage, per-layer usage, source) from estimates (a `cost_model.estimate`
+    output or a report.json, whose entries carry the same `est_*` fields) or yosys counts (a
+    `synth.synthesize` output, or report.json's "synth"). Usage keys: lut (logic + LUTRAM
+    sites), lut_logic, lutram, ff, bram18, dsp."""
 
-    def norm(entry: dict[str, Any]) -> dict[str, float] | None:
+    def norm(entry: dict[str, Any]) -> dict[str, float]:
         if "lut" in entry:  # yosys counts
             return {"lut": float(entry["lut"] + entry.get("lutram", 0) + entry.get("srl", 0)),
                     "lut_logic": float(entry["lut"]), "lutram": float(entry.get("lutram", 0)),
                     "ff": float(entry.get("ff", 0)), "bram18": float(entry.get("bram18", 0)), "dsp": float(entry.get("dsp", 0))}
-        if "est_lut" in entry:
-            lutram = float(entry.get("est_lutram", 0))
-            return {"lut": float(entry.get("est_lut_total", entry["est_lut"] + lutram)), "lut_logic": float(entry["est_lut"]),
-                    "lutram": lutram, "ff": float(entry.get("est_ff", 0)), "bram18": float(entry.get("est_bram18", 0)),
-                    "dsp": float(entry.get("est_dsp", 0))}
-        return None
+        return {"lut": float(entry["est_lut_total"]), "lut_logic": float(entry["est_lut"]),
+                "lutram": float(entry["est_lutram"]), "ff": float(entry["est_ff"]), "bram18": float(entry["est_bram18"]),
+                "dsp": 0.0}  # the Verilog backend instantiates no DSPs
 
-    source = "yosys" if "lut" in doc.get("network", {}) else "estimate"
-    layers = {name: u for name, e in doc.get("layers", {}).items() if (u := norm(e)) is not None}
-    net = norm(doc.get("network", {}))
-    if net is None:
-        keys = ("lut", "lut_logic", "lutram", "ff", "bram18", "dsp")
-        net = {k: sum(u[k] for u in layers.values()) for k in keys}
-    return net, layers, source
+    source = "yosys" if "lut" in doc["network"] else "estimate"
+    return norm(doc["network"]), {name: norm(e) for name, e in doc["layers"].items()}, source
 
 
 def _fmt(x: float) -> str:

@@ -6,12 +6,16 @@ BRAM18 / LUTRAM from cost_model) and, with a board, whether the estimate fits it
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from . import cost_model, fit
+from .errors import UserError
 from .ir import Conv, MatrixLayer, MaxPool, Network
 from .passes import estimate_cycles
 
+REPORT_FILE = "report.json"
 EST_KEYS = ("est_lut", "est_lutram", "est_lut_total", "est_ff", "est_bram18")
 
 
@@ -59,10 +63,14 @@ def build_report(net: Network, clock_mhz: float, board: Any = None) -> dict[str,
         "layer_order": [layer.name for layer in net.datapath],
         "cost_model": {"family": resources["family"], "version": resources["model"]},
     }
-    if board is not None:
-        b = fit.board_dict(board)
-        doc["board"] = {"name": b["name"], "part": b["part"], "family": b["family"], "resources": b["resources"]}
-        doc["fit"] = fit_summary(doc, doc["board"])
+    return with_board(doc, board) if board is not None else doc
+
+
+def with_board(doc: dict[str, Any], board: Any) -> dict[str, Any]:
+    """The report checked against `board` (a Board or a boards/*.json dict)."""
+    b = fit.board_dict(board)
+    doc = {**doc, "board": {"name": b["name"], "part": b["part"], "family": b["family"], "resources": dict(b["resources"])}}
+    doc["fit"] = fit_summary(doc, doc["board"])
     return doc
 
 
@@ -81,3 +89,32 @@ def add_synthesis(doc: dict[str, Any], synthesis: dict[str, Any]) -> dict[str, A
     if "board" in doc:
         doc["fit"] = fit_summary(doc, doc["board"])
     return doc
+
+
+def load(out: Path) -> dict[str, Any]:
+    path = Path(out) / REPORT_FILE
+    if not path.is_file():
+        raise UserError(f"{out}: not a compiled output (no {REPORT_FILE})")
+    try:
+        doc = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc}); compile again") from None
+    if not isinstance(doc, dict) or not {"network", "layers", "layer_order"} <= doc.keys():
+        raise UserError(f"{path}: not a bnn2hls report; compile again")
+    return doc
+
+
+def save(doc: dict[str, Any], out: Path) -> Path:
+    path = Path(out) / REPORT_FILE
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def measure(doc: dict[str, Any], out: Path, jobs: int = 2) -> dict[str, Any]:
+    """The report with yosys counts of OUT's Verilog (`report --synth`), for the report's board
+    family (xc7 without a board) and clock."""
+    from . import synth
+
+    family = doc.get("board", {}).get("family", "xc7")
+    result = synth.synthesize(out, family=family, mode="layers", jobs=jobs, clock_mhz=doc["network"]["clock_mhz"])
+    return add_synthesis(doc, result)

@@ -13,6 +13,14 @@ from torch import nn
 from .nn import AlternatingPad2d
 
 BNN_PYNQ = {"TFC_1W1A": (1, 28, 28), "SFC_1W1A": (1, 28, 28), "LFC_1W1A": (1, 28, 28), "CNV_1W1A": (3, 32, 32)}
+# BNN-PYNQ's own CNV folding, (PE, SIMD) per matrix layer in network order
+CNV_BNN_PYNQ_FOLDING = ((16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8), (5, 1))
+
+
+def bnn_pynq_folding(net) -> dict:
+    """CNV_1W1A's BNN-PYNQ folding as a `--folding` spec for `net` (a compiled CNV IR)."""
+    return {"layers": {layer.name: {"pe": pe, "simd": simd}
+                       for layer, (pe, simd) in zip(net.matrix_layers, CNV_BNN_PYNQ_FOLDING, strict=True)}}
 
 
 def randomize_batchnorm(module: nn.Module, seed: int) -> nn.Module:

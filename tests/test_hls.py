@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnn2hls import hls_sim, ir, qonnx_runner
+from bnn2hls import hls_sim, ir, qonnx_runner, zoo
 from bnn2hls.backends import hls as hls_backend
 from bnn2hls.compiler import build_network, compile_file
 from bnn2hls.errors import UserError
 from bnn2hls.frontend.onnx_import import load_model
+from bnn2hls.passes.folding import folding_preset
 
 from .conftest import random_inputs
-from .rtl.test_network_rtl import CNV_BNN_PYNQ, folding_spec
 
 FRAMES = 8
 SMALL = ["TFC_1W1A", "SFC_1W1A", "padnet", "oddnet", "altpadnet"]
@@ -60,9 +60,9 @@ def check_hls(name: str, style: str, exported, tmp_path: Path) -> None:
     path, _ = exported(name)
     net = build_network(load_model(path), name)
     if style == "bnn_pynq":
-        spec = {"layers": {layer.name: {"pe": pe, "simd": simd} for layer, (pe, simd) in zip(net.matrix_layers, CNV_BNN_PYNQ)}}
+        spec = zoo.bnn_pynq_folding(net)
     else:
-        spec = folding_spec(net, style)
+        spec = folding_preset(net, style)
     out = tmp_path / "out"
     net = compile_generated(path, out, spec)
     x = random_inputs(path, FRAMES, seed=7)
@@ -106,7 +106,7 @@ def test_generated_cpp_compiles_without_warnings(name, exported, tmp_path):
     binary input, a last conv. Default (-O0) build, every translation unit."""
     path, _ = exported(name)
     out = tmp_path / "out"
-    spec = folding_spec(build_network(load_model(path), name), "mid")
+    spec = folding_preset(build_network(load_model(path), name), "mid")
     compile_generated(path, out, spec)
     src = out / "hls"
     for source in hls_backend.SOURCES:
@@ -119,7 +119,7 @@ def test_generated_cpp_compiles_without_warnings(name, exported, tmp_path):
 
 def test_generation_is_deterministic(exported, tmp_path):
     path, _ = exported("padnet")
-    spec = folding_spec(build_network(load_model(path), "padnet"), "wide")
+    spec = folding_preset(build_network(load_model(path), "padnet"), "wide")
     out = tmp_path / "out"
     compile_file(path, out, folding=spec)
     hls_backend.generate(ir.load(out), tmp_path / "a")
@@ -135,7 +135,7 @@ def test_generation_is_deterministic(exported, tmp_path):
 def test_build_is_cached_and_errors_are_user_errors(exported, tmp_path, monkeypatch):
     path, _ = exported("oddnet")
     out = tmp_path / "out"
-    net = compile_generated(path, out, folding_spec(build_network(load_model(path), "oddnet"), "wide"))
+    net = compile_generated(path, out, folding_preset(build_network(load_model(path), "oddnet"), "wide"))
     x = random_inputs(path, 2)
     y1 = hls_sim.run(net, out, x)
     binary = hls_sim.build(out)

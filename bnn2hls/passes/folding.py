@@ -123,3 +123,24 @@ def fold_parallelism(net: Network, target_cycles: int) -> Network:
             _, pe, simd = best
         net = net.replace_layer(dataclasses.replace(layer, pe=pe, simd=simd))
     return validate(net)
+
+
+FOLDING_PRESETS = ("unit", "mid", "wide")
+
+
+def folding_preset(net: Network, style: str) -> dict[str, Any]:
+    """A folding spec that exercises the design space (tests and benchmarks): unit is PE = SIMD
+    = 1; mid, the middle divisor of each; wide, the largest divisors <= 64."""
+    if style not in FOLDING_PRESETS:
+        raise ValueError(f"folding_preset: style must be one of {FOLDING_PRESETS}, not {style!r}")
+    layers = {}
+    for layer in net.matrix_layers:
+        pes, simds = divisors(layer.out_channels), divisors(layer.fan_in)
+        if style == "unit":
+            pe, simd = 1, 1
+        elif style == "mid":
+            pe, simd = pes[len(pes) // 2], simds[len(simds) // 2]
+        else:
+            pe, simd = max(d for d in pes if d <= 64), max(d for d in simds if d <= 64)
+        layers[layer.name] = {"pe": pe, "simd": simd}
+    return {"layers": layers}

@@ -164,45 +164,42 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     fpga_board = spec.device if spec.backend == "fpga" else board
     t0 = time.monotonic()
     net = compile_file(model, wdir / "out", folding=folding, board=fpga_board)
-    report: dict[str, Any] = {"compile_s": round(time.monotonic() - t0, 2), "out": "winner/out"}
+    verified: dict[str, Any] = {"compile_s": round(time.monotonic() - t0, 2), "out": "winner/out"}
     _, _, x_test, y_test = load_split(spec.dataset)
     x = np.array(x_test)
     ref = reference.run(net, x)
-    report["reference_accuracy"] = float((ref.argmax(1) == y_test).mean())
+    verified["reference_accuracy"] = float((ref.argmax(1) == y_test).mean())
     onnx = qonnx_runner.run(load_source_model(wdir / "out"), x[:ONNX_FRAMES])
-    report["onnx_frames"] = ONNX_FRAMES
-    report["onnx_max_abs_diff"] = float(np.max(np.abs(onnx - ref[:ONNX_FRAMES])))
-    report["onnx_equal"] = bool(np.allclose(onnx, ref[:ONNX_FRAMES], atol=1e-5, rtol=0))
+    verified["onnx_frames"] = ONNX_FRAMES
+    verified["onnx_max_abs_diff"] = float(np.max(np.abs(onnx - ref[:ONNX_FRAMES])))
+    verified["onnx_equal"] = bool(np.allclose(onnx, ref[:ONNX_FRAMES], atol=1e-5, rtol=0))
     if spec.backend != "fpga":
-        return report
-    from .. import rtl_sim, synth
+        return verified
+    from .. import fit, report, report_html, rtl_sim
 
     t0 = time.monotonic()
     sim = rtl_sim.run(net, wdir / "out", x[:RTL_FRAMES])
-    report["rtl_frames"] = RTL_FRAMES
-    report["rtl_bit_exact"] = bool(np.array_equal(sim.outputs, ref[:RTL_FRAMES]))
-    report["rtl_cycles_per_frame"] = sim.perf["cycles_per_frame"]
-    report["est_cycles_per_frame"] = sim.perf["est_cycles_per_frame"]
-    report["rtl_s"] = round(time.monotonic() - t0, 1)
-    doc = json.loads((wdir / "out" / "report.json").read_text())
-    family = doc.get("board", {}).get("family", "xc7")
+    verified["rtl_frames"] = RTL_FRAMES
+    verified["rtl_bit_exact"] = bool(np.array_equal(sim.outputs, ref[:RTL_FRAMES]))
+    verified["rtl_cycles_per_frame"] = sim.perf["cycles_per_frame"]
+    verified["est_cycles_per_frame"] = sim.perf["est_cycles_per_frame"]
+    verified["rtl_s"] = round(time.monotonic() - t0, 1)
     t0 = time.monotonic()
-    measured = synth.synthesize(wdir / "out", family=family, mode="layers", clock_mhz=doc["network"]["clock_mhz"])
-    report["synth_s"] = round(time.monotonic() - t0, 1)
-    m = measured["network"]
-    lut_total = m["lut"] + m["lutram"] + m.get("srl", 0)
+    doc = report.measure(report.load(wdir / "out"), wdir / "out")
+    verified["synth_s"] = round(time.monotonic() - t0, 1)
+    report.save(doc, wdir / "out")
+    report_html.write_html(doc, wdir / "out")
+    m, used = doc["synth"], fit.usage(doc["synth"])[0]
     predicted = winner["predicted"]["objective"]
-    report["measured"] = {"lut": m["lut"], "lutram": m["lutram"], "lut_total": lut_total, "ff": m["ff"],
+    verified["measured"] = {"lut": m["lut"], "lutram": m["lutram"], "lut_total": int(used["lut"]), "ff": m["ff"],
                           "bram18": m["bram18"], "dsp": m["dsp"], "carry": m["carry"]}
-    report["predicted_lut_total"] = predicted
-    report["lut_error_pct"] = round((predicted - lut_total) / max(1, lut_total) * 100, 1)
-    res = winner["predicted"]["budget"]
-    report["measured_fits"] = bool(lut_total <= res.get("lut", float("inf")) and m["ff"] <= res.get("ff", float("inf"))
-                                   and m["bram18"] <= res.get("bram18", float("inf")) and m["dsp"] <= res.get("dsp", float("inf")))
+    verified["predicted_lut_total"] = predicted
+    verified["lut_error_pct"] = round((predicted - used["lut"]) / max(1.0, used["lut"]) * 100, 1)
+    verified["measured_fits"] = doc["fit"]["fits"]  # yosys counts against the board
     clock = doc["network"]["clock_mhz"]
-    report["measured_fps"] = clock * 1e6 / sim.perf["cycles_per_frame"]
-    report["meets_min_fps"] = spec.min_fps is None or report["measured_fps"] >= spec.min_fps
-    return report
+    verified["measured_fps"] = clock * 1e6 / sim.perf["cycles_per_frame"]
+    verified["meets_min_fps"] = spec.min_fps is None or verified["measured_fps"] >= spec.min_fps
+    return verified
 
 
 def plot_pareto(records: list[dict[str, Any]], front: list[dict[str, Any]], winner: dict[str, Any] | None,

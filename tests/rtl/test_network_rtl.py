@@ -8,30 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from bnn2hls import cli, ir
-from bnn2hls.passes.folding import divisors
+from bnn2hls import cli, zoo
+from bnn2hls.passes.folding import folding_preset
 
 from ..conftest import random_inputs
 
 FRAMES = 8
-CNV_BNN_PYNQ = [(16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8), (5, 1)]
-
-
-def folding_spec(net: ir.Network, style: str) -> dict:
-    """unit: PE=SIMD=1; mid: a middle divisor of each; wide: the largest divisors <= 64."""
-    layers = {}
-    for layer in net.matrix_layers:
-        pes, simds = divisors(layer.out_channels), divisors(layer.fan_in)
-        if style == "unit":
-            pe, simd = 1, 1
-        elif style == "mid":
-            pe, simd = pes[len(pes) // 2], simds[len(simds) // 2]
-        else:
-            pe, simd = max(d for d in pes if d <= 64), max(d for d in simds if d <= 64)
-        layers[layer.name] = {"pe": pe, "simd": simd}
-    return {"layers": layers}
-
-
 def check_rtl(path, tmp_path, spec, frames=FRAMES, extra=()):
     out = tmp_path / "out"
     (tmp_path / "f.json").write_text(json.dumps(spec))
@@ -57,7 +39,7 @@ def test_rtl_equals_qonnx_and_meets_estimate(name, style, exported, tmp_path):
     from bnn2hls.compiler import build_network
     from bnn2hls.frontend.onnx_import import load_model
 
-    spec = folding_spec(build_network(load_model(path), name), style)
+    spec = folding_preset(build_network(load_model(path), name), style)
     perf = check_rtl(path, tmp_path, spec)
     assert perf["frames"] == FRAMES
     assert perf["cycles_per_frame"] <= 1.05 * perf["est_cycles_per_frame"], perf
@@ -68,7 +50,7 @@ def test_rtl_under_random_gaps_and_backpressure(exported, tmp_path):
     from bnn2hls.compiler import build_network
     from bnn2hls.frontend.onnx_import import load_model
 
-    spec = folding_spec(build_network(load_model(path), "padnet"), "wide")
+    spec = folding_preset(build_network(load_model(path), "padnet"), "wide")
     check_rtl(path, tmp_path, spec, extra=("--gap-pct", "40", "--stall-pct", "50"))
 
 
@@ -79,7 +61,7 @@ def test_rtl_lfc(style, exported, tmp_path):
     from bnn2hls.compiler import build_network
     from bnn2hls.frontend.onnx_import import load_model
 
-    perf = check_rtl(path, tmp_path, folding_spec(build_network(load_model(path), "LFC_1W1A"), style))
+    perf = check_rtl(path, tmp_path, folding_preset(build_network(load_model(path), "LFC_1W1A"), style))
     assert perf["cycles_per_frame"] <= 1.05 * perf["est_cycles_per_frame"], perf
 
 
@@ -92,9 +74,9 @@ def test_rtl_cnv(style, exported, tmp_path):
 
     net = build_network(load_model(path), "CNV_1W1A")
     if style == "bnn_pynq":
-        spec = {"layers": {layer.name: {"pe": pe, "simd": simd} for layer, (pe, simd) in zip(net.matrix_layers, CNV_BNN_PYNQ)}}
+        spec = zoo.bnn_pynq_folding(net)
     else:
-        spec = folding_spec(net, style)
+        spec = folding_preset(net, style)
     perf = check_rtl(path, tmp_path, spec)
     assert perf["cycles_per_frame"] <= 1.05 * perf["est_cycles_per_frame"], perf
 
