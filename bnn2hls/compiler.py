@@ -7,7 +7,6 @@ failure never leaves a partial OUT behind. Everything written is byte-determinis
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -98,10 +97,10 @@ def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, board: Boar
         ir.save(net, tmp)
         # Keep the source model (weights inlined) so `run --engine onnx` needs nothing else.
         (tmp / SOURCE_MODEL).write_bytes(model.SerializeToString(deterministic=True))
-        rtl_backend.generate(net, tmp / "rtl")
+        stream = rtl_backend.generate(net, tmp / "rtl")
         hls_backend.generate(net, tmp / "hls")
         if board is not None:
-            project.generate(net, board, tmp / "project", json.loads((tmp / "rtl" / rtl_backend.STREAM_FORMAT).read_text()))
+            project.generate(net, board, tmp / "project", stream.to_dict())
         doc = report.build_report(net, clock_mhz, board)
         report.save(doc, tmp)
 

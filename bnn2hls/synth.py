@@ -382,7 +382,7 @@ def render_layer_wrapper(net: Any, plan: rtl_backend.Plan, stages: list[rtl_back
     if first.name != stages[0].input or last.name != stages[-1].output:
         raise UserError(f"synth: layer {layer_name}: links out of order")
     sub = rtl_backend.Plan(links=links, stages=list(stages))
-    fmt = rtl_backend.StreamFormat(in_width=first.width, in_bits=1, out_fields=1, out_field_width=last.width,
+    fmt = rtl_backend.StreamFormat(in_width=first.width, in_bits=1, in_pixels=1, out_fields=1, out_field_width=last.width,
                                    out_signed=False, out_pixels=1)
     text = rtl_backend.render_top(net, sub, fmt)
     name = wrapper_name(layer_name)

@@ -22,12 +22,12 @@ import numpy as np
 
 from .. import datapath, reference, streams
 from ..errors import UserError
-from ..ir import Conv, Dense, MatrixLayer, MaxPool, Network
+from ..ir import Conv, MatrixLayer, MaxPool, Network
 from ..passes.folding import mvau_cycles
 from ..resources import resource_dir
 from .fifo_sizing import window_fifo_depth
 from .mvau_memories import acc_width, clamp_thresholds, clog2, flip_words, thr_width, threshold_words, weight_words
-from .rtl import element_bits, fifo_depth, mvau_thresholds, pixel_width
+from .rtl import StreamFormat, element_bits, fifo_depth, mvau_thresholds, pixel_width, stream_format
 
 BLOCKS = ("bnn_common.h", "bnn_flatten.h", "bnn_maxpool.h", "bnn_mvau.h", "bnn_swg.h")
 TOP = "bnn_top.cpp"
@@ -117,23 +117,6 @@ class Call:
     template_args: list[str]
     args: list[str]
     comment: str
-
-
-@dataclass
-class StreamFormat:
-    """What the host writes to the top's input stream and reads from its output stream."""
-
-    in_width: int
-    in_bits: int  # bits per input element
-    in_pixels: int  # input words per frame
-    out_fields: int
-    out_field_width: int
-    out_signed: bool
-    out_pixels: int  # output words per frame
-
-    @property
-    def out_width(self) -> int:
-        return self.out_fields * self.out_field_width
 
 
 @dataclass
@@ -242,11 +225,8 @@ def plan_network(net: Network) -> tuple[Plan, StreamFormat]:
     plan = Plan()
     taken: set[str] = set()
     layers = net.datapath
-    first = layers[0]
-    bits0 = element_bits(net, 0)
-    in_shape = first.in_shape if not isinstance(first, Dense) else net.input_quant.out_shape
-    in_width = pixel_width(in_shape, bits0)
-    plan.widths.append(in_width)
+    fmt = stream_format(net)
+    plan.widths.append(fmt.in_width)
     src = TOP_IN
     for i, layer in enumerate(layers):
         ident = identifier(layer.name, taken)
@@ -284,10 +264,6 @@ def plan_network(net: Network) -> tuple[Plan, StreamFormat]:
     last = net.matrix_layers[-1]
     if layers[-1] is not last:
         raise UserError(f"HLS backend: the datapath must end in its last matrix layer, not '{layers[-1].name}'")
-    oh, ow = last.out_hw
-    fmt = StreamFormat(in_width=in_width, in_bits=bits0, in_pixels=in_shape[0] * in_shape[1], out_fields=last.out_channels,
-                       out_field_width=acc_width(last.fan_in, last.input_bits), out_signed=last.input_bits > 1,
-                       out_pixels=oh * ow)
     return plan, fmt
 
 
@@ -365,6 +341,6 @@ def generate(net: Network, out_dir: Path) -> StreamFormat:
         (out_dir / name).write_text(text)
     for block in BLOCKS:
         shutil.copyfile(resource_dir("hls_lib") / "hls" / block, out_dir / block)
-    doc = {**fmt.__dict__, "out_width": fmt.out_width, "sources": list(SOURCES)}
+    doc = {**fmt.to_dict(), "sources": list(SOURCES)}
     (out_dir / STREAM_FORMAT).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     return fmt

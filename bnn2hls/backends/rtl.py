@@ -78,14 +78,23 @@ class Stage:
 
 @dataclass
 class StreamFormat:
-    """What the host puts on s_axis and reads from m_axis."""
+    """What the host puts on the top's input stream and reads from its output stream (the
+    Verilog and the HLS C++ tops share it)."""
 
     in_width: int
     in_bits: int  # bits per input element
+    in_pixels: int  # input words per frame
     out_fields: int
     out_field_width: int
     out_signed: bool
     out_pixels: int  # output words per frame
+
+    @property
+    def out_width(self) -> int:
+        return self.out_fields * self.out_field_width
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "out_width": self.out_width}
 
 
 @dataclass
@@ -164,11 +173,22 @@ def _mvau_stage(layer: MatrixLayer, src: str, user_w: int, out_dir: Path, plan: 
     return out
 
 
+def stream_format(net: Network) -> StreamFormat:
+    """One word per input pixel in; one word per output pixel of the last matrix layer out,
+    one accumulator field per channel (streams.py)."""
+    first, last = net.datapath[0], net.matrix_layers[-1]
+    in_shape = first.in_shape if not isinstance(first, Dense) else net.input_quant.out_shape
+    bits0 = element_bits(net, 0)
+    oh, ow = last.out_hw
+    return StreamFormat(in_width=pixel_width(in_shape, bits0), in_bits=bits0, in_pixels=in_shape[0] * in_shape[1],
+                        out_fields=last.out_channels, out_field_width=acc_width(last.fan_in, last.input_bits),
+                        out_signed=last.input_bits > 1, out_pixels=oh * ow)
+
+
 def plan_network(net: Network, out_dir: Path) -> tuple[Plan, StreamFormat]:
     plan = Plan()
-    first = net.datapath[0]
-    bits0 = element_bits(net, 0)
-    src = plan.link("in", pixel_width(first.in_shape if not isinstance(first, Dense) else net.input_quant.out_shape, bits0), "input pixels")
+    fmt = stream_format(net)
+    src = plan.link("in", fmt.in_width, "input pixels")
     layers = net.datapath
     for i, layer in enumerate(layers):
         bits = element_bits(net, i)
@@ -207,11 +227,6 @@ def plan_network(net: Network, out_dir: Path) -> tuple[Plan, StreamFormat]:
             plan.stages.append(Stage("bnn_fifo", f"u_{layer.name}_fifo", [("WIDTH", width), ("DEPTH", fifo_depth(layers[i + 1]))],
                                      src, fifo, f"FIFO between {layer.name} and {layers[i + 1].name}"))
             src = fifo
-    last = net.matrix_layers[-1]
-    oh, ow = last.out_hw
-    fmt = StreamFormat(in_width=plan.links[0].width, in_bits=bits0, out_fields=last.out_channels,
-                       out_field_width=acc_width(last.fan_in, last.input_bits), out_signed=last.input_bits > 1,
-                       out_pixels=oh * ow)
     return plan, fmt
 
 
@@ -220,7 +235,7 @@ def render_top(net: Network, plan: Plan, fmt: StreamFormat) -> str:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     return env.get_template("bnn_top.sv.j2").render(
         banner="bnn_top", network=net.name, links=plan.links, stages=plan.stages, in_width=fmt.in_width,
-        out_width=fmt.out_fields * fmt.out_field_width, out_fields=fmt.out_fields, out_field_width=fmt.out_field_width)
+        out_width=fmt.out_width, out_fields=fmt.out_fields, out_field_width=fmt.out_field_width)
 
 
 def generate(net: Network, out_dir: Path) -> StreamFormat:
@@ -231,6 +246,5 @@ def generate(net: Network, out_dir: Path) -> StreamFormat:
     for block in BLOCKS:
         shutil.copyfile(resource_dir("hls_lib") / "rtl" / block, out_dir / block)
     (out_dir / FILELIST).write_text("".join(f"{name}\n" for name in (*BLOCKS, TOP)))
-    doc = {**fmt.__dict__, "out_width": fmt.out_fields * fmt.out_field_width}
-    (out_dir / STREAM_FORMAT).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    (out_dir / STREAM_FORMAT).write_text(json.dumps(fmt.to_dict(), indent=1, sort_keys=True) + "\n")
     return fmt
