@@ -1,5 +1,5 @@
 """AXI-Stream helpers for cocotb benches: a source with random tvalid gaps, a sink with random
-tready backpressure, and a cycle counter.
+tready backpressure, a cycle counter and a recorder of output transfer times.
 
 Timing discipline (race-free on any simulator): inputs are written right after a rising edge;
 the handshake of the coming edge is judged in the ReadOnly phase just before it, when every
@@ -84,3 +84,17 @@ class CycleCounter:
                 self.cycles += 1
 
         cocotb.start_soon(count())
+
+
+def record_transfers(dut, counter: CycleCounter, times: list, prefix: str = "m") -> None:
+    """Append `counter.cycles` at every transfer on the `prefix` stream to `times`."""
+    valid, ready = getattr(dut, f"{prefix}_tvalid"), getattr(dut, f"{prefix}_tready")
+
+    async def watch():
+        while True:
+            await ReadOnly()
+            if valid.value == 1 and ready.value == 1:
+                times.append(counter.cycles)
+            await RisingEdge(dut.clk)
+
+    cocotb.start_soon(watch())

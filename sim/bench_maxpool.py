@@ -12,9 +12,8 @@ from types import SimpleNamespace
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ReadOnly, RisingEdge
 
-from axis import CycleCounter, collect, drive, start_clock_and_reset
+from axis import CycleCounter, collect, drive, record_transfers, start_clock_and_reset
 from bnn2hls.reference import maxpool_layer, windows
 
 # Fixed latency allowed on top of frames * H * W cycles (input queue, output register, last take).
@@ -67,15 +66,7 @@ async def full_rate(dut):
     counter = CycleCounter(dut)
     counter.start()
     times: list[int] = []
-
-    async def watch():
-        while True:
-            await ReadOnly()
-            if dut.m_tvalid.value == 1 and dut.m_tready.value == 1:
-                times.append(counter.cycles)
-            await RisingEdge(dut.clk)
-
-    cocotb.start_soon(watch())
+    record_transfers(dut, counter, times)
     cocotb.start_soon(drive(dut, inputs, rng))
     got = await collect(dut, len(expected), rng)
     assert got == expected

@@ -14,9 +14,8 @@ import random
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ReadOnly, RisingEdge
 
-from axis import CycleCounter, collect, drive, start_clock_and_reset
+from axis import CycleCounter, collect, drive, record_transfers, start_clock_and_reset
 from bnn2hls.reference import pack_bits, xnor_popcount
 
 CFG = json.loads(os.environ.get("MVAU_CFG", "{}"))
@@ -111,16 +110,8 @@ async def full_rate(dut):
     await start_clock_and_reset(dut)
     counter = CycleCounter(dut)
     counter.start()
-    stamps = []
-
-    async def monitor():
-        while True:
-            await ReadOnly()
-            if dut.m_tvalid.value == 1 and dut.m_tready.value == 1:
-                stamps.append(counter.cycles)
-            await RisingEdge(dut.clk)
-
-    cocotb.start_soon(monitor())
+    stamps: list[int] = []
+    record_transfers(dut, counter, stamps)
     cocotb.start_soon(drive(dut, words, random.Random(seed), users=[int(c) for c in classes]))
     got = await collect(dut, n, random.Random(seed))
     assert got == model.expected(x, classes)

@@ -14,9 +14,8 @@ import random
 import cocotb
 import numpy as np
 
-from cocotb.triggers import ReadOnly, RisingEdge
 
-from axis import CycleCounter, collect, drive, start_clock_and_reset
+from axis import CycleCounter, collect, drive, record_transfers, start_clock_and_reset
 from bnn2hls.padding_pattern import pad_binary_image
 from bnn2hls.passes.padding import _axis_classes
 from bnn2hls.reference import windows
@@ -65,18 +64,6 @@ def make_case(cfg: dict, frames: int, rng: np.random.Generator) -> tuple[list[in
                 cls = (int(rows[oy]) * n_col + int(cols[ox])) * 2 + (cfg["SH"] * oy + cfg["SW"] * ox) % 2
                 expected.append((to_word(wins[n, oy, ox]), cls))
     return inputs, expected
-
-
-def record_transfers(dut, counter: CycleCounter, times: list) -> None:
-    """Append the cycle count of every output transfer to `times`."""
-    async def watch():
-        while True:
-            await ReadOnly()
-            if dut.m_tvalid.value == 1 and dut.m_tready.value == 1:
-                times.append(counter.cycles)
-            await RisingEdge(dut.clk)
-
-    cocotb.start_soon(watch())
 
 
 def check_ports(dut, cfg: dict) -> None:
