@@ -111,13 +111,39 @@ class InputQuant:
     kind: ClassVar[str] = "input_quant"
 
     @property
+    def bipolar(self) -> bool:
+        """A signed 1-bit quantizer is bipolar (x >= 0 -> +1, else -1); an unsigned 1-bit
+        one is an ordinary integer quantizer with q in {0, 1}."""
+        return self.bits == 1 and self.signed
+
+    @property
     def int_range(self) -> tuple[int, int]:
-        if self.bits == 1:
+        """The range of the quantizer's integer q (before the zero point is taken off)."""
+        if self.bipolar:
             return (-1, 1)
         if self.signed:
             lo = -(2 ** (self.bits - 1)) + (1 if self.narrow else 0)
             return lo, 2 ** (self.bits - 1) - 1
         return 0, 2**self.bits - (2 if self.narrow else 1)
+
+    @property
+    def value_range(self) -> tuple[int, int]:
+        """The range of the integer the datapath receives: q - zero_point (the source's
+        value divided by the scale). An unsigned 8-bit q with zero point 0 spans [0, 255]."""
+        if self.bipolar:
+            return (-1, 1)
+        lo, hi = self.int_range
+        zp = int(self.zero_point)
+        return lo - zp, hi - zp
+
+    @property
+    def stream_bits(self) -> int:
+        """Bits per element on the input stream: 1 for bipolar inputs, otherwise the
+        narrowest two's-complement width that holds every value of `value_range` (the
+        datapath reads multi-bit inputs as signed, so unsigned 8-bit inputs take 9 bits)."""
+        if self.bipolar:
+            return 1
+        return signed_width(*self.value_range)
 
 
 @dataclass(frozen=True)
@@ -245,6 +271,14 @@ class OutputHead:
         return int(np.prod(self.in_shape))
 
 
+def signed_width(lo: int, hi: int) -> int:
+    """The narrowest two's-complement width (>= 2) that holds every integer in [lo, hi]."""
+    bits = 2
+    while lo < -(2 ** (bits - 1)) or hi > 2 ** (bits - 1) - 1:
+        bits += 1
+    return bits
+
+
 Layer = InputQuant | Conv | Dense | MaxPool | OutputHead
 LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, Dense, MaxPool, OutputHead)}
 
@@ -298,6 +332,10 @@ def validate(net: Network) -> Network:
     if len(set(names)) != len(names):
         raise UserError("IR: layer names are not unique")
     shape = net.input_quant.out_shape
+    iq = net.input_quant
+    if not (1 <= iq.bits <= 16) or iq.zero_point != int(iq.zero_point) or not iq.scale > 0:
+        raise bad(iq, "needs 1 to 16 bits, an integer zero point and a positive scale")
+    bits = iq.stream_bits  # the element width entering the first datapath layer
     matrix = net.matrix_layers
     if not matrix:
         raise UserError("IR: the network has no matrix layer")
@@ -308,6 +346,8 @@ def validate(net: Network) -> Network:
         if tuple(layer.in_shape) != tuple(shape) and not flattens:
             raise bad(layer, f"input shape {tuple(layer.in_shape)} != previous output {tuple(shape)}")
         if isinstance(layer, MatrixLayer):
+            if layer.input_bits != bits:
+                raise bad(layer, f"input_bits={layer.input_bits}, but its input stream carries {bits}-bit elements")
             expect = (layer.out_channels, layer.fan_in)
             if layer.weights.shape != expect or layer.weights.dtype != np.bool_:
                 raise bad(layer, f"weights must be bool {expect}, got {layer.weights.dtype} {layer.weights.shape}")
@@ -326,9 +366,13 @@ def validate(net: Network) -> Network:
                 raise bad(layer, f"PE={layer.pe} does not divide {layer.out_channels} output channels")
             if layer.fan_in % layer.simd:
                 raise bad(layer, f"SIMD={layer.simd} does not divide fan-in {layer.fan_in}")
-        elif isinstance(layer, MaxPool) and min(layer.out_shape[:2]) < 1:
-            raise bad(layer, "output is empty")
+        elif isinstance(layer, MaxPool):
+            if bits != 1:
+                raise bad(layer, "max-pool needs binary inputs")
+            if min(layer.out_shape[:2]) < 1:
+                raise bad(layer, "output is empty")
         shape = layer.out_shape
+        bits = 1  # every datapath layer but the last emits binary values
     if tuple(net.head.in_shape) != tuple(shape):
         raise bad(net.head, "input shape does not match the last datapath layer")
     return net

@@ -31,7 +31,7 @@ def quantize_input(layer: InputQuant, x: np.ndarray) -> np.ndarray:
     n = x.shape[0]
     for kind, step in layer.preprocess:
         x = step.apply(x).astype(np.float32) if kind == "affine" else x.reshape(n, *step)
-    if layer.bits == 1:
+    if layer.bipolar:
         values = x >= 0
     else:
         scale, zp = np.float32(layer.scale), np.float32(layer.zero_point)

@@ -286,7 +286,7 @@ def selfcheck_vectors(net: Network, fmt: StreamFormat, frames: int = TB_FRAMES, 
     if fmt.in_bits == 1:
         act = rng.random(shape) < 0.5
     else:
-        lo, hi = net.input_quant.int_range
+        lo, hi = net.input_quant.value_range
         act = rng.integers(lo, hi + 1, shape).astype(np.int32)
     words_in = streams.pack_words(act.astype(np.int64), fmt.in_bits)
     for layer in net.datapath:

@@ -77,8 +77,8 @@ def check_stream(net: ir.Network, stream: dict[str, Any]) -> None:
     iq, last = net.input_quant, _last_layer(net)
     oh, ow = last.out_hw
     expect = {
-        "in_bits": iq.bits,
-        "in_width": iq.out_shape[2] * iq.bits,
+        "in_bits": iq.stream_bits,
+        "in_width": iq.out_shape[2] * iq.stream_bits,
         "out_fields": last.out_channels,
         "out_field_width": acc_width(last.fan_in, last.input_bits),
         "out_signed": last.input_bits > 1,
@@ -120,6 +120,8 @@ def driver_params(net: ir.Network, board: Board, stream: dict[str, Any]) -> tupl
         "source_shape": [int(s) for s in iq.source_shape],
         "preprocess": preprocess,
         "bits": iq.bits,
+        "bipolar": iq.bipolar,
+        "stream_bits": iq.stream_bits,
         "scale": float(iq.scale),
         "zero_point": float(iq.zero_point),
         "int_range": [int(v) for v in iq.int_range],

@@ -110,7 +110,7 @@ class Plan:
 
 def element_bits(net: Network, index: int) -> int:
     """Bits per element of the stream entering datapath layer `index`."""
-    return net.input_quant.bits if index == 0 else 1
+    return net.input_quant.stream_bits if index == 0 else 1
 
 
 def pixel_width(shape: tuple[int, int, int], bits: int) -> int:

@@ -232,6 +232,11 @@ class _Importer:
                 raise self.fail(f"unsupported rounding mode {rounding!r}")
             if bits > 16:
                 raise self.fail(f"input quantizer of {bits} bits: at most 16 are supported")
+            if not np.isfinite(s).all() or np.any(s <= 0):
+                raise self.fail("the input quantizer's scale must be positive and finite")
+            if not np.isfinite(zp).all() or np.any(zp != np.round(zp)):
+                # q - zp must be an integer for the datapath to carry it exactly.
+                raise self.fail(f"the input quantizer's zero point {float(zp.reshape(-1)[0])!r} is not an integer")
             return self._make_input_quant(
                 r, bits=bits, scale=float(s.reshape(-1)[0]), zero_point=float(zp.reshape(-1)[0]),
                 signed=signed, narrow=narrow, rounding=rounding.upper(),
@@ -278,7 +283,9 @@ class _Importer:
             name="input_quant", source_shape=source_shape, preprocess=tuple(host.steps),
             out_shape=out_shape, **quant,
         )
-        return Act(shape=shape, bits=quant["bits"], scale=quant["scale"])
+        # The datapath carries q - zero_point as a signed integer: an unsigned b-bit input
+        # takes b + 1 bits on the stream (stream_bits), a bipolar one a single bit.
+        return Act(shape=shape, bits=self.input_quant.stream_bits, scale=quant["scale"])
 
     # -- elementwise ---------------------------------------------------------------------------
     def op_Mul(self, a: str, b: str) -> Any:
