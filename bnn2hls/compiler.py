@@ -24,6 +24,7 @@ from .boards import Board, load_board
 from .errors import UserError
 from .frontend.onnx_import import import_model, load_model, model_digest
 from .passes import apply_folding_spec, fold_parallelism, fold_thresholds, resolve_padding
+from .passes.thresholds import tie_warnings
 
 DEFAULT_CLOCK_MHZ = 100.0
 SOURCE_MODEL = "source.onnx"
@@ -37,6 +38,8 @@ def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | N
     if folding is not None and target_fps is not None:
         raise UserError("--folding and --target-fps are mutually exclusive")
     net = import_model(model, name)
+    # Read before folding: the check evaluates the layers' float chains.
+    warnings = list(tie_warnings(net))
     net = fold_thresholds(net)
     net = resolve_padding(net)
     if folding is not None:
@@ -48,7 +51,8 @@ def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | N
             net = fit.fold_within_budget(net, target_fps, clock_mhz, board)
         else:
             net = fold_parallelism(net, int(clock_mhz * 1e6 // target_fps))
-    net = ir.Network(name=net.name, layers=net.layers, source={"sha256": model_digest(model)})
+    # `warnings`: where the network cannot equal its source bit for bit (compile prints them).
+    net = ir.Network(name=net.name, layers=net.layers, source={"sha256": model_digest(model), "warnings": warnings})
     return ir.validate(net)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 
 from .errors import UserError
+from .reference import check_finite
 
 MAX_ORT_IR_VERSION = 10
 
@@ -62,6 +63,7 @@ def run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, np.float32)
     if x.shape[1:] != expected[1:]:
         raise UserError(f"input: expected shape [N, {', '.join(map(str, expected[1:]))}], got {list(x.shape)}")
+    check_finite(x)
     results = []
     with _ir_version_pinned(), warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -23,11 +23,23 @@ _BLOCK_ELEMENTS = 1 << 14
 # ---------------------------------------------------------------------------------------
 # Host side
 # ---------------------------------------------------------------------------------------
+def check_finite(x: np.ndarray) -> None:
+    """Every engine refuses NaN and +-Inf inputs: the source's quantizer gives NaN no integer
+    (QONNX carries the NaN on, a cast to integers makes it arbitrary), so no engine could
+    agree with it, and Inf turns into NaN in any preprocessing that subtracts or scales by 0."""
+    bad = ~np.isfinite(np.asarray(x, np.float32).reshape(len(x), -1))
+    if bad.any():
+        frame, element = (int(v[0]) for v in np.nonzero(bad))
+        raise UserError(f"input: frame {frame} holds a non-finite value ({x.reshape(len(x), -1)[frame, element]}) "
+                        f"at flat index {element}; NaN and Inf are refused")
+
+
 def quantize_input(layer: InputQuant, x: np.ndarray) -> np.ndarray:
     """float [N, *source_shape] -> datapath input [N, H, W, C]: bool (binary) or int32."""
     x = np.asarray(x, np.float32)
     if x.shape[1:] != tuple(layer.source_shape):
         raise UserError(f"input: expected shape [N, {', '.join(map(str, layer.source_shape))}], got {list(x.shape)}")
+    check_finite(x)
     n = x.shape[0]
     for kind, step in layer.preprocess:
         x = step.apply(x).astype(np.float32) if kind == "affine" else x.reshape(n, *step)

@@ -319,28 +319,50 @@ class _Importer:
             raise self.fail("elementwise ops need one constant operand")
         c = rb.value.astype(np.float32)
         if isinstance(ra, Host):
-            self._check_broadcast(c, ra.shape)
+            # Host steps run in the source layout with numpy's broadcasting, which is ONNX's.
+            self._broadcast(c, ra.shape)
             op = AffineOp(kind=kind, params={"c": c})
             return Host(shape=ra.shape, steps=[*ra.steps, ("affine", op)])
         if isinstance(ra, Acc):
-            if ra.flattened and c.size > 1:
-                raise self.fail("per-feature constant after flattening the accumulators is not supported")
-            self._check_broadcast(c, ra.shape if not ra.flattened else (int(np.prod(ra.shape)),))
-            if c.size > 1 and c.reshape(-1).shape[0] != ra.shape[0]:
-                raise self.fail(f"constant of shape {c.shape} is not per-channel")
-            return Acc(ra.layer_index, ra.shape, [*ra.chain, AffineOp(kind=kind, params={"c": c.reshape(-1)[:1] if ra.flattened else c})], ra.flattened)
+            shape = ra.shape if not ra.flattened else (int(np.prod(ra.shape)),)
+            per_channel = self._per_channel(c, shape, channel_axis=None if ra.flattened else 0)
+            return Acc(ra.layer_index, ra.shape, [*ra.chain, AffineOp(kind=kind, params={"c": per_channel})], ra.flattened)
         raise self.fail("elementwise op on a quantized activation is not supported (only on the raw input or before a sign)")
 
-    def _check_broadcast(self, c: np.ndarray, shape: tuple[int, ...]) -> None:
+    def _broadcast(self, c: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """c broadcast onto [1, *shape] by the ONNX (numpy) rule; it must not change the shape."""
+        full = (1, *shape)
         try:
-            out = np.broadcast_shapes(c.shape, (1, *shape))
+            out = np.broadcast_shapes(c.shape, full)
         except ValueError:
-            raise self.fail(f"constant of shape {c.shape} does not broadcast to {shape}") from None
-        if out != (1, *shape):
-            raise self.fail(f"constant of shape {c.shape} would change the tensor shape {shape}")
-        # A per-channel constant has its extent on the channel axis only.
-        if c.size > 1 and len(c.shape) == len(shape) + 1 and any(d != 1 for d in c.shape[2:]):
-            raise self.fail(f"constant of shape {c.shape} is not per-channel")
+            raise self.fail(f"constant of shape {list(c.shape)} does not broadcast to the tensor's shape {list(full)}") from None
+        if out != full:
+            raise self.fail(f"constant of shape {list(c.shape)} would change the tensor's shape {list(full)} to {list(out)}")
+        return np.broadcast_to(c, full)[0]
+
+    def _per_channel(self, c: np.ndarray, shape: tuple[int, ...], channel_axis: int | None) -> np.ndarray:
+        """The values of constant `c`, applied to a tensor of `shape` (no batch), as one value
+        per channel ([C]) or one for all ([1]). The datapath folds only such constants into
+        thresholds. The decision follows ONNX broadcasting, never the element count: a (C,)
+        constant on a (C, H, W) tensor runs along W, and is accepted only if its values are
+        equal along every axis but the channel axis (`channel_axis` None: no such axis)."""
+        full = self._broadcast(c, shape)
+        flat = full.reshape(-1)
+        if np.array_equal(flat, np.full_like(flat, flat[0]), equal_nan=True):
+            return flat[:1].copy()
+        if channel_axis is not None:
+            per = np.moveaxis(full, channel_axis, 0).reshape(shape[channel_axis], -1)
+            if np.array_equal(per, np.repeat(per[:, :1], per.shape[1], axis=1), equal_nan=True):
+                return np.ascontiguousarray(per[:, 0])
+        axes = ("channels", "height", "width") if len(shape) == 3 else ("features",)
+        if channel_axis is None:
+            where = "after the accumulators were flattened"
+        else:
+            varying = [axes[i] for i in range(len(shape)) if i != channel_axis and full.shape[i] > 1
+                       and not np.array_equal(full, np.repeat(np.take(full, [0], axis=i), full.shape[i], axis=i), equal_nan=True)]
+            where = f"along {' and '.join(varying)} (ONNX broadcasts a constant of shape {list(c.shape)} onto [N, {', '.join(map(str, shape))}] from the right)"
+        raise self.fail(f"constant of shape {list(c.shape)} varies {where}; only a scalar or one value per channel "
+                        f"(shape [C, 1, 1] or [1, C, 1, 1] for conv outputs) folds into the thresholds")
 
     def op_BatchNormalization(self, x: str, scale: str, bias: str, mean: str, var: str) -> Acc:
         r = self.role(x)

@@ -50,3 +50,85 @@ def fold_thresholds(net: Network) -> Network:
             layer = dataclasses.replace(layer, chain=(), thresholds=thresholds, flip=flip)
         layers.append(layer)
     return dataclasses.replace(net, layers=tuple(layers))
+
+
+# ---------------------------------------------------------------------------------------
+# Float ties: thresholds that the source's own rounding decides
+# ---------------------------------------------------------------------------------------
+_FLOAT32_MANTISSA = 24
+
+
+def _significant_bits(value: float) -> int:
+    """Bits from the leading to the trailing 1 of a float32's significand (1 for powers of two)."""
+    mantissa, _ = np.frexp(np.float32(value))
+    m = int(np.float64(mantissa) * (1 << _FLOAT32_MANTISSA))
+    return max(1, m.bit_length() - ((m & -m).bit_length() - 1)) if m else 1
+
+
+def float_ties(layer: MatrixLayer, input_scale: float) -> list[tuple[int, int]]:
+    """(channel, accumulator) pairs at which the source's sign is decided by float rounding.
+
+    The source computes the accumulator as a float32 sum of products (input value x weight
+    value) in an order we do not know (onnxruntime's kernels block and vectorize). Where
+    every product and partial sum is exact -- the scales' significands are short enough --
+    that sum equals `acc * acc_scale` exactly and our thresholds are exact. Otherwise the
+    sum can be off by up to about fan_in^2 * peak * 2^-24 accumulator units (the standard
+    bound for recursive summation), and an integer accumulator whose exact value sits that
+    close to the sign's step is decided by the source's rounding: with a weight scale of 0.1
+    and no BatchNorm the sum at accumulator 0 is +-1e-8, and its sign depends on the order.
+    No compiler can match that; we keep the +1 convention and report the pairs.
+
+    `input_scale` is the scale of a multi-bit input (its products q x scale x weight round
+    twice); binary inputs are +-scale exactly, so each product is acc_scale itself.
+    """
+    lo, hi = layer.acc_range
+    peak = max(-lo, hi) // layer.fan_in
+    sum_bits = int(layer.fan_in * peak).bit_length()
+    delta = layer.fan_in * (layer.fan_in + 2) * peak * 2.0**-_FLOAT32_MANTISSA
+    acc = np.arange(lo, hi + 1, dtype=np.int64)
+    if layer.input_bits == 1 and not any(layer.pads):
+        acc = acc[(acc - layer.fan_in) % 2 == 0]  # dot = 2 * matches - fan_in
+    ties = []
+    for o in range(layer.out_channels):
+        if layer.input_bits == 1:
+            product_bits = _significant_bits(float(layer.acc_scale[o]))
+        else:
+            weight_scale = np.float32(np.float64(layer.acc_scale[o]) / input_scale)
+            product_bits = _significant_bits(input_scale) + _significant_bits(float(weight_scale))
+        if product_bits + sum_bits <= _FLOAT32_MANTISSA:
+            continue  # every product and partial sum is exact
+        chain = tuple(_channel_op(op, o) for op in layer.chain)
+        scale = np.float64(layer.acc_scale[o])
+        below = apply_chain_f64(chain, (acc - delta) * scale) >= 0
+        above = apply_chain_f64(chain, (acc + delta) * scale) >= 0
+        ties += [(o, int(a)) for a in acc[below != above]]
+    return ties
+
+
+def _channel_op(op, o: int):
+    params = {k: np.asarray(v, np.float64).reshape(-1)[o if np.size(v) > 1 else 0] for k, v in op.params.items()}
+    return dataclasses.replace(op, params=params)
+
+
+def apply_chain_f64(chain, x: np.ndarray) -> np.ndarray:
+    """The chain in float64: the exact real value, to well within float32's rounding."""
+    for op in chain:
+        x = op.apply(np.asarray(x, np.float64))
+    return x
+
+
+def tie_warnings(net: Network) -> tuple[str, ...]:
+    """One line per binarizing layer that has float ties (see `float_ties`)."""
+    lines = []
+    for layer in net.matrix_layers:
+        if not layer.binarize or layer.thresholds is not None:
+            continue  # folded already: the chain is gone
+        ties = float_ties(layer, net.input_quant.scale)
+        if ties:
+            channels = sorted({o for o, _ in ties})
+            o, a = ties[0]
+            lines.append(f"layer '{layer.name}': the source's sign is decided by float rounding at {len(ties)} "
+                         f"reachable accumulator value(s) in {len(channels)} channel(s) (first: channel {o}, "
+                         f"accumulator {a}); bnn2hls maps them to +1, the source may not (its float sum there is "
+                         f"within rounding error of the threshold; power-of-two scales avoid this)")
+    return tuple(lines)
