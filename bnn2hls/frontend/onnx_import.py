@@ -440,11 +440,23 @@ class _Importer:
             return r, (0, 0, 0, 0), "zero"
         raise self.fail("input must be a quantized activation (binary, or the quantized network input)")
 
-    def _weight_scale(self, scale: np.ndarray, out_channels: int) -> np.ndarray:
-        flat = scale.reshape(-1)
-        if flat.size not in (1, out_channels):
-            raise self.fail(f"weight scale with {flat.size} entries for {out_channels} output channels")
-        return np.broadcast_to(flat, (out_channels,)).astype(np.float32)
+    def _weight_scale(self, scale: np.ndarray, weight_shape: tuple[int, ...], out_axis: int) -> np.ndarray:
+        """The bipolar quantizer's scale as one value per output channel. The scale broadcasts
+        onto the weight tensor by the ONNX rule; a scale that varies along any other axis (an
+        input-channel scale that happens to have as many entries as there are outputs) has
+        no per-output form and is refused."""
+        try:
+            full = np.broadcast_to(scale, np.broadcast_shapes(scale.shape, weight_shape))
+        except ValueError:
+            raise self.fail(f"weight scale of shape {list(scale.shape)} does not broadcast to the weights' shape {list(weight_shape)}") from None
+        if full.shape != tuple(weight_shape):
+            raise self.fail(f"weight scale of shape {list(scale.shape)} changes the weights' shape {list(weight_shape)}")
+        per = np.moveaxis(full, out_axis, 0).reshape(weight_shape[out_axis], -1)
+        if not np.array_equal(per, np.repeat(per[:, :1], per.shape[1], axis=1)):
+            raise self.fail(f"weight scale of shape {list(scale.shape)} varies along an axis other than the output "
+                            f"channels (axis {out_axis} of weights {list(weight_shape)}); only per-tensor and "
+                            "per-output-channel scales are supported")
+        return np.ascontiguousarray(per[:, 0]).astype(np.float32)
 
     def op_Conv(self, x: str, w: str, b: str = "") -> Acc:
         act, extra_pads, mode = self._input_act(x)
@@ -471,7 +483,7 @@ class _Importer:
             name=self.unique_name(f"conv{sum(isinstance(l, Conv) for l in self.layers)}"),
             in_shape=(h, wd, c), out_channels=cout, kernel=(kh, kw), stride=stride, pads=pads,
             input_bits=act.bits, weights=(weights.transpose(0, 2, 3, 1).reshape(cout, -1) > 0),
-            acc_scale=(self._weight_scale(wscale, cout) * np.float32(act.scale)).astype(np.float32),
+            acc_scale=(self._weight_scale(wscale, weights.shape, 0) * np.float32(act.scale)).astype(np.float32),
             binarize=False, pad_mode=mode if any(pads) else "zero",
         )
         if act.bits > 1 and mode == "alternating":
@@ -485,16 +497,20 @@ class _Importer:
         if attrs.get("alpha", 1.0) != 1.0 or (c and attrs.get("beta", 1.0) != 1.0):
             raise self.fail("Gemm with alpha/beta other than 1 is not supported")
         weights, wscale = self._weights(b)
-        if not attrs.get("transB", 0):
-            weights = weights.T
-            wscale = wscale.T if wscale.ndim == 2 else wscale
-        return self._dense(a, weights, wscale, c)
+        if weights.ndim != 2:
+            raise self.fail(f"Gemm weights must be a matrix, got shape {list(weights.shape)}")
+        out_axis = 0 if attrs.get("transB", 0) else 1
+        scale = self._weight_scale(wscale, weights.shape, out_axis)
+        return self._dense(a, weights if out_axis == 0 else weights.T, scale, c)
 
     def op_MatMul(self, a: str, b: str) -> Acc:
         weights, wscale = self._weights(b)
-        return self._dense(a, weights.T, wscale.T if wscale.ndim == 2 else wscale, "")
+        if weights.ndim != 2:
+            raise self.fail(f"MatMul weights must be a matrix, got shape {list(weights.shape)}")
+        return self._dense(a, weights.T, self._weight_scale(wscale, weights.shape, 1), "")
 
-    def _dense(self, x: str, weights: np.ndarray, wscale: np.ndarray, bias: str) -> Acc:
+    def _dense(self, x: str, weights: np.ndarray, scale: np.ndarray, bias: str) -> Acc:
+        """`weights`: [out, in]; `scale`: the weight scale per output channel."""
         act, pads, _ = self._input_act(x)
         if any(pads):
             raise self.fail("padding before a dense layer is meaningless")
@@ -511,7 +527,7 @@ class _Importer:
             name=self.unique_name(f"dense{sum(isinstance(l, Dense) for l in self.layers)}"),
             in_shape=(1, 1, act.shape[0]), out_channels=cout, kernel=(1, 1), stride=(1, 1), pads=(0, 0, 0, 0),
             input_bits=act.bits, weights=weights > 0,
-            acc_scale=(self._weight_scale(wscale, cout) * np.float32(act.scale)).astype(np.float32),
+            acc_scale=(scale * np.float32(act.scale)).astype(np.float32),
             binarize=False,
         )
         return self._add_layer(layer, bias)
@@ -532,8 +548,9 @@ class _Importer:
         if not isinstance(r, Act) or r.bits != 1 or len(r.shape) != 3:
             raise self.fail("MaxPool is supported only on binary (C, H, W) activations (place it after the sign)")
         attrs = self.attrs()
-        if any(attrs.get("pads", [0, 0, 0, 0])) or attrs.get("ceil_mode", 0):
-            raise self.fail("MaxPool with padding or ceil_mode is not supported")
+        if any(attrs.get("pads", [0, 0, 0, 0])) or attrs.get("ceil_mode", 0) or \
+                attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+            raise self.fail("MaxPool with padding, auto_pad or ceil_mode is not supported")
         if any(d != 1 for d in attrs.get("dilations", [1, 1])):
             raise self.fail("dilated MaxPool is not supported")
         kernel = tuple(attrs["kernel_shape"])
