@@ -58,8 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--objective", choices=("lut", "fps", "latency"), default="lut",
                    help="Pareto cost axis: lut = the backend's own cost (FPGA LUTs, GPU latency, RRAM energy)")
     s.add_argument("--min-fps", type=float, help="throughput target (fpga default: 400000)")
-    s.add_argument("--depths", default="1,2,3,4", help="hidden-layer counts to search, comma separated")
-    s.add_argument("--max-minutes", type=float, default=10.0, help="time budget, including verifying the winner")
+    s.add_argument("--depths", default="1,2,3,4", help="hidden-layer counts to search (1 to 16), comma separated")
+    s.add_argument("--max-minutes", type=float, default=10.0,
+                   help="time budget of the whole run, including verifying the winner")
     s.add_argument("--executor", choices=("local", "ray"), default="local")
     s.add_argument("--address", help="--executor ray: address of a running Ray cluster (default: start a local one)")
     s.add_argument("--workers", type=int, default=2, help="trainings in parallel")
@@ -195,8 +196,10 @@ def _print_report(doc: dict) -> None:
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from .search import backends
-    from .search.deepbit import SearchSpec
-    from .search.run import RunOptions, default_min_fps, run_search
+    from .search.deepbit import SearchSpec, parse_depths
+    from .search.run import RunOptions, check_budget, default_min_fps, run_search
+
+    check_budget(args.max_minutes, args.backend, not args.no_verify)
 
     backend = backends.get(args.backend)
     if args.backend == "fpga":
@@ -205,12 +208,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         device = args.board or backend.default_device()
     else:
         device = args.device or backend.default_device()
-    try:
-        depths = tuple(sorted({int(d) for d in args.depths.split(",")}))
-    except ValueError:
-        raise UserError(f"--depths {args.depths}: expected comma-separated integers, e.g. 1,2,3,4") from None
-    if not depths or depths[0] < 1:
-        raise UserError(f"--depths {args.depths}: depths must be >= 1")
+    depths = parse_depths(args.depths)
     min_fps = args.min_fps if args.min_fps is not None else default_min_fps(args.backend)
     spec = SearchSpec(dataset=args.dataset, backend=args.backend, device=device, objective=args.objective,
                       min_fps=min_fps, depths=depths, seed=args.seed)
@@ -223,12 +221,18 @@ def _cmd_search(args: argparse.Namespace) -> int:
               f"{p['predicted']['objective']:,.1f}  {_rate(p['predicted']['fps'])} frames/s")
     w = doc["winner"]
     if w is None:
-        print("no trained candidate is feasible", file=sys.stderr)
+        if doc["trained"] == 0:
+            print(f"no candidate finished training within --max-minutes {args.max_minutes:g}; give it more time "
+                  f"(a rerun with the same -o resumes)", file=sys.stderr)
+        else:
+            print("no trained candidate is feasible", file=sys.stderr)
         return 1
     print(f"winner: {w['key']} accuracy {w['accuracy']:.3f}, predicted {w['predicted']['objective_name']} "
           f"{w['predicted']['objective']:,.1f}")
     v = w.get("verified")
-    if v:
+    if v and v.get("timed_out"):
+        print(f"  verification stopped by the time budget after {v['budget_s']:.0f} s")
+    elif v:
         line = f"  compiled -> {args.out / v['out']}; QONNX executor {'equal' if v['onnx_equal'] else 'DIFFERS'}"
         if "rtl_bit_exact" in v:
             line += (f"; RTL {'bit-exact' if v['rtl_bit_exact'] else 'MISMATCH'} on {v['rtl_frames']} images, "
@@ -240,8 +244,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import check_seconds, run_demo
 
+    check_seconds(args.seconds)
     return run_demo(args.out, seconds=args.seconds)
 
 

@@ -11,6 +11,7 @@ torch/reference agreement is still checked exactly). The training loop itself is
 """
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -50,6 +51,12 @@ def build_model() -> nn.Module:
     )
 
 
+def check_seconds(seconds: float) -> None:
+    """`--seconds`: a finite number > 0 (nan, inf, 0 and negatives are refused)."""
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+        raise UserError(f"--seconds {seconds}: must be a finite number > 0")
+
+
 def run_demo(out: Path, seconds: float = 45.0) -> int:
     """Train (EPOCHS epochs, or up to the first epoch boundary past `seconds`), compile to `out`,
     verify on the 1,000 test images; 0 if torch and the reference agree on every image, 1
@@ -57,6 +64,7 @@ def run_demo(out: Path, seconds: float = 45.0) -> int:
     import bnn2hls
     from . import reference
 
+    check_seconds(seconds)
     out = Path(out)
     if not (out.parent if str(out.parent) else Path(".")).is_dir():  # fail before training, not after
         raise UserError(f"-o {out}: parent directory {out.parent} does not exist")

@@ -39,13 +39,19 @@ def latent_weights(model) -> list:
     return [m.weight for m in model.modules() if hasattr(m, "weight_quant") and getattr(m, "weight", None) is not None]
 
 
+class DeadlineReached(Exception):
+    """`train_binarized` passed its hard `deadline` (mid-epoch): the model is not usable."""
+
+
 def train_binarized(model, x: np.ndarray, y: np.ndarray, epochs: int, seed: int, batch: int, lr: float,
-                    max_seconds: float | None = None) -> tuple[int, bool]:
+                    max_seconds: float | None = None, deadline: float | None = None) -> tuple[int, bool]:
     """Train `model` in place on (x, y) for `epochs` epochs of shuffled mini-batches (the
     shuffles drawn from a generator seeded with `seed`); the cosine schedule spans all `epochs`.
 
     `max_seconds` caps the time: the first epoch always completes, after that training stops
     at the first epoch boundary past the budget. Returns (epochs completed, stopped early).
+    `deadline` (a `time.time()` wall-clock instant, so it can be handed to another process) is
+    a hard stop checked after every step: past it, `DeadlineReached` is raised.
     The model is left in train mode.
     """
     import torch
@@ -71,6 +77,8 @@ def train_binarized(model, x: np.ndarray, y: np.ndarray, epochs: int, seed: int,
             with torch.no_grad():
                 for w in latent:
                     w.clamp_(-1.0, 1.0)
+            if deadline is not None and time.time() >= deadline:
+                raise DeadlineReached(f"deadline reached after {epoch} epochs and {i // batch + 1} steps")
         done = epoch + 1
         if max_seconds is not None and done < epochs and time.monotonic() - start > max_seconds:
             return done, True

@@ -35,7 +35,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import data, ir
-from ..training import torch_session, train_binarized
+from ..training import DeadlineReached, torch_session, train_binarized
 
 # ---------------------------------------------------------------------------------------
 # Datasets
@@ -219,13 +219,16 @@ def _predict(model, x: np.ndarray):
 
 
 def train_candidate(c: Candidate, seed: int = 0, epochs: int | None = None, threads: int = 1,
-                    max_seconds: float | None = None, batch: int = BATCH, lr: float = LR) -> TrainResult:
+                    max_seconds: float | None = None, batch: int = BATCH, lr: float = LR,
+                    deadline: float | None = None) -> TrainResult:
     """Train briefly: Adam on the latent float weights, cosine LR over `epochs`, latent
     weights clipped to [-1, 1] after every step. Deterministic for a given (seed, threads).
 
     `max_seconds` caps the training time; the first epoch always completes, after that the
     loop stops at the first epoch boundary past the budget (`stopped_early`; the accuracy then depends on the
-    machine's speed). The loop is `bnn2hls.training.train_binarized`, shared with the demo.
+    machine's speed). `deadline` (wall clock, `time.time()`) is a hard stop checked after every
+    step: past it, `training.DeadlineReached` is raised. The loop is
+    `bnn2hls.training.train_binarized`, shared with the demo.
     The caller's torch RNG state and thread count are left as found.
     """
     c = _as_candidate(c)
@@ -236,7 +239,8 @@ def train_candidate(c: Candidate, seed: int = 0, epochs: int | None = None, thre
     with torch_session(threads, seed):
         model = build_model(c)
         start = time.monotonic()
-        epochs_done, stopped = train_binarized(model, x_train, y_train, epochs, seed, batch, lr, max_seconds)
+        epochs_done, stopped = train_binarized(model, x_train, y_train, epochs, seed, batch, lr, max_seconds,
+                                               deadline)
         train_s = time.monotonic() - start
         out = _predict(model, x_test)
     accuracy = float((out.argmax(1) == y_test).mean())
@@ -270,18 +274,30 @@ def compiled_network(path: str | Path, c: Candidate) -> ir.Network:
 
 
 def evaluate_candidate(c: Candidate | dict[str, Any], seed: int = 0, out_dir: str | Path = ".",
-                       epochs: int | None = None, threads: int = 1, max_seconds: float | None = None) -> dict[str, Any]:
+                       epochs: int | None = None, threads: int = 1, max_seconds: float | None = None,
+                       deadline: float | None = None) -> dict[str, Any]:
     """Train, export to out_dir/model.onnx, import with the compiler, and run the IR
     reference engine on the whole test split. Returns a JSON-able dict:
     candidate, seed, accuracy (torch), reference_accuracy (the compiled IR), agree (fraction
     of test images on which torch and the reference pick the same class), n_test,
-    train_seconds, epochs_done, stopped_early, seconds (total), model (path)."""
+    train_seconds, epochs_done, stopped_early, seconds (total), model (path).
+
+    `deadline` (wall clock, `time.time()`: the search's time budget) is a hard stop: if it
+    passes before or during training, nothing is exported and the dict is only
+    {candidate, key, seed, interrupted: True, seconds}."""
     from .. import reference
 
     t0 = time.monotonic()
     c = _as_candidate(c)
     out_dir = Path(out_dir)
-    result = train_candidate(c, seed=seed, epochs=epochs, threads=threads, max_seconds=max_seconds)
+    try:
+        if deadline is not None and time.time() >= deadline:
+            raise DeadlineReached("deadline reached before training started")
+        result = train_candidate(c, seed=seed, epochs=epochs, threads=threads, max_seconds=max_seconds,
+                                 deadline=deadline)
+    except DeadlineReached:
+        return {"candidate": c.to_dict(), "key": c.key, "seed": seed, "interrupted": True,
+                "seconds": round(time.monotonic() - t0, 3)}
     path = export_candidate(result.model, c, out_dir / "model.onnx")
     net = compiled_network(path, c)
     _, _, x_test, y_test = load_split(c.dataset)

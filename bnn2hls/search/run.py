@@ -17,6 +17,7 @@ cycles per frame are measured) and synthesized with yosys (measured LUTs against
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 import time
@@ -30,12 +31,16 @@ from ..errors import UserError
 from . import backends, deepbit
 from .candidates import DATASETS, Candidate, evaluate_candidate, load_split
 from .cost import Cost
-from .executors import check_executor, make_executor
+from .executors import TimedOut, call_with_timeout, check_executor, make_executor
 
 # Share of the time budget kept for verifying the winner after training stops (fpga: Verilator
 # build + simulation + yosys; the first yowasp call alone compiles for about a minute).
 FINALIST_SHARE = {"fpga": 0.45, "gpu": 0.15, "rram": 0.15}
 FINALIST_MIN_S = {"fpga": 150.0, "gpu": 30.0, "rram": 30.0}
+MIN_TRAIN_S = 30.0  # with verification, the budget must leave at least this much for training
+# At the training deadline, running trainings stop at their next step (they get the deadline);
+# a worker that has not answered GRACE_S later (still importing torch, say) is killed.
+GRACE_S = 2.0
 RTL_FRAMES = 32  # test images simulated in Verilator
 ONNX_FRAMES = 16  # test images run through the QONNX executor (slow: one node at a time)
 SETTINGS = "search.json"
@@ -110,6 +115,11 @@ def train_within_budget(spec: deepbit.SearchSpec, plan: deepbit.Plan, out: Path,
     """Evaluate the plan's candidates in order, `workers` at a time, appending each result to
     results.jsonl; start no new training after `deadline`. Returns every result (old and new)."""
     results_path = out / deepbit.RESULTS
+    dropped = deepbit.repair_results(results_path)
+    results_path.touch()  # exists (maybe empty) even if nothing finishes
+    if dropped:
+        print(f"{results_path}: dropped {dropped} damaged line{'s' if dropped != 1 else ''} (an interrupted write); "
+              f"{'its candidate is' if dropped == 1 else 'their candidates are'} retrained", file=sys.stderr)
     done = deepbit.load_results(results_path)
     todo = [c for c in plan.order if deepbit.result_key(c, spec) not in done]
     bar = _progress(len(plan.order), len(plan.order) - len(todo), opts.progress)
@@ -117,19 +127,37 @@ def train_within_budget(spec: deepbit.SearchSpec, plan: deepbit.Plan, out: Path,
         bar.close()
         return done
     executor = make_executor(opts.executor, opts.workers, opts.address)
+    wall_deadline = time.time() + (deadline - time.monotonic())  # workers compare it with their own clock
     running: dict[Any, Candidate] = {}
+    interrupted: list[Candidate] = []
+    killed = False
     try:
         while todo or running:
             while todo and len(running) < opts.workers and time.monotonic() < deadline:
                 c = todo.pop(0)
-                handle = executor.submit(evaluate_candidate, c.to_dict(), spec.seed, str(out / "candidates" / c.key))
+                handle = executor.submit(evaluate_candidate, c.to_dict(), spec.seed, str(out / "candidates" / c.key),
+                                         deadline=wall_deadline)
                 running[handle] = c
             if not running:
                 break
-            handle, result, error = executor.next_done(list(running))
+            # wake at the deadline (to stop submitting) and GRACE_S after it (to kill stragglers)
+            now = time.monotonic()
+            wake = deadline - now if now < deadline else deadline + GRACE_S - now
+            got = executor.next_done(list(running), timeout=max(wake, 0.0))
+            if got is None:
+                if time.monotonic() >= deadline + GRACE_S:
+                    interrupted += running.values()
+                    executor.kill(list(running))
+                    killed = True
+                    running.clear()
+                continue
+            handle, result, error = got
             c = running.pop(handle)
             if error is not None:
                 raise RuntimeError(f"training {c.key} failed: {type(error).__name__}: {error}") from error
+            if result.get("interrupted"):
+                interrupted.append(c)
+                continue
             rec = _record(spec, c, plan.predictions[c.key], result, out)
             deepbit.append_result(results_path, rec)
             done[rec["result_key"]] = rec
@@ -140,7 +168,14 @@ def train_within_budget(spec: deepbit.SearchSpec, plan: deepbit.Plan, out: Path,
                       file=sys.stderr)  # with the bar, so stdout keeps only the summary
     finally:
         bar.close()
-        executor.close()
+        if not killed:
+            if running:  # an error or Ctrl-C: do not wait for the others
+                executor.kill(list(running))
+            else:
+                executor.close()
+    if interrupted:
+        print(f"time budget: {len(interrupted)} trainings stopped at the deadline, not recorded "
+              f"({', '.join(c.key for c in interrupted)})", file=sys.stderr)
     if todo:
         print(f"time budget: {len(todo)} planned candidates not trained ({', '.join(c.key for c in todo)})", file=sys.stderr)
     return done
@@ -228,21 +263,36 @@ def plot_pareto(records: list[dict[str, Any]], front: list[dict[str, Any]], winn
     ax.set_xlabel(label)
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     ax.set_title("Deepbit search: trained candidates (x: predicted infeasible)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)
 
 
+def check_budget(max_minutes: float, backend: str, verify: bool) -> None:
+    """`--max-minutes`: finite and > 0; with verification, long enough for the winner's
+    verification reserve plus MIN_TRAIN_S of training."""
+    if not (isinstance(max_minutes, (int, float)) and math.isfinite(max_minutes) and max_minutes > 0):
+        raise UserError(f"--max-minutes {max_minutes}: must be a finite number > 0")
+    if verify:
+        need = FINALIST_MIN_S.get(backend, 60.0) + MIN_TRAIN_S
+        if max_minutes * 60 < need:
+            raise UserError(f"--max-minutes {max_minutes:g}: too short to train and verify the winner with the "
+                            f"{backend} backend (verification is given {FINALIST_MIN_S.get(backend, 60.0):.0f} s); "
+                            f"use at least {math.ceil(need / 6) / 10:g} or pass --no-verify")
+
+
 def run_search(spec: deepbit.SearchSpec, out: Path, opts: RunOptions, board: str | None = None) -> dict[str, Any]:
+    """The whole search, within `opts.max_minutes` from this call: planning, training (stopped
+    at its deadline), the winner's verification (killed at the budget's end) and the plots."""
     start = time.monotonic()
+    check_budget(opts.max_minutes, spec.backend, opts.verify)
     backend = backends.get(spec.backend)
     deepbit.check_spec(spec, backend)
     if spec.dataset not in DATASETS:
         raise UserError(f"--dataset {spec.dataset}: unknown (known: {', '.join(DATASETS)})")
-    if not opts.max_minutes > 0:
-        raise UserError("--max-minutes must be positive")
     check_executor(opts.executor, opts.workers, opts.address)
     t0 = time.monotonic()
     plan = deepbit.plan_search(backend, spec)
@@ -273,7 +323,14 @@ def run_search(spec: deepbit.SearchSpec, out: Path, opts: RunOptions, board: str
     if winner is not None:
         doc["winner"] = {k: winner[k] for k in ("key", "candidate", "accuracy", "torch_accuracy", "axis", "predicted", "model")}
         if opts.verify:
-            doc["winner"]["verified"] = verify_winner(spec, winner, out, board)
+            # the rest of the budget, in a process group that is killed when it runs out
+            left = start + budget_s - time.monotonic()
+            try:
+                doc["winner"]["verified"] = call_with_timeout(verify_winner, (spec, winner, out, board), left)
+            except TimedOut:
+                doc["winner"]["verified"] = {"timed_out": True, "budget_s": round(max(left, 0.0), 1)}
+                print(f"time budget: verifying the winner did not finish in the {max(left, 0.0):.0f} s left; "
+                      f"it was stopped (winner/ is incomplete)", file=sys.stderr)
     (out / "pareto.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     plot_pareto(mine, front, winner, label, out / "pareto.png", spec.objective)
     doc["seconds"] = round(time.monotonic() - start, 1)
