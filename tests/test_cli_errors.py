@@ -11,7 +11,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bnn2hls import cli
+from bnn2hls import cli, manifest
 from bnn2hls.frontend.torch_export import export_qonnx
 
 
@@ -119,7 +119,7 @@ def test_failed_compile_keeps_existing_out(tmp_path, capsys):
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     expect_error(capsys, ["compile", tiny_graph(tmp_path, extra_node="Relu"), "-o", out], "Relu")
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith((".out", ".bnn2hls-"))] == []
 
 
 @pytest.mark.parametrize("spec, needles", [
@@ -127,6 +127,11 @@ def test_failed_compile_keeps_existing_out(tmp_path, capsys):
     ({"layers": {"dense0": {"pe": 1, "simd": 5}}}, ["dense0", "SIMD=5"]),
     ({"layers": {"nosuch": {"pe": 1}}}, ["nosuch"]),
     ({"layers": {"dense0": {"pe": 0}}}, ["dense0"]),
+    ({"layers": {"dense0": {"pe": True}}}, ["dense0", "pe must be a positive integer, not true"]),
+    ({"layers": {"dense0": {"simd": False}}}, ["dense0", "simd must be a positive integer, not false"]),
+    ({"layers": {"dense0": {"pe": "2"}}}, ["dense0", "pe"]),
+    ({"layers": {"dense0": {"pe": 2.0}}}, ["dense0", "pe"]),
+    ({"layers": {"dense0": {"simd": -4}}}, ["dense0", "simd"]),
     ({"oops": 1}, ["folding"]),
 ])
 def test_bad_folding_names_layer(tmp_path, capsys, spec, needles):
@@ -182,6 +187,8 @@ def test_run_rejects_corrupt_ir(tmp_path, capsys):
     doc["layers"][1]["pe"] = 3
     (out / "ir.json").write_text(json.dumps(doc))
     np.save(tmp_path / "x.npy", np.zeros((1, 8), np.float32))
+    expect_error(capsys, ["run", out, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy"], "ir.json", "changed")
+    manifest.write(out)  # past the manifest, ir.load's own checks still name the layer
     expect_error(capsys, ["run", out, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy"], "dense0", "PE=3")
 
 
