@@ -386,12 +386,6 @@ def _check_types(net: Network) -> None:
                 b = layer.border
                 if not (isinstance(b, BorderTable) and all(_array(a, "i") for a in (b.row_class, b.col_class, b.corrections))):
                     raise bad("border must hold integer arrays")
-                oh, ow = layer.out_hw
-                r, c = b.corrections.shape[:2] if b.corrections.ndim == 4 else (0, 0)
-                if (b.corrections.shape[2:] != (2, layer.out_channels) or b.row_class.shape != (oh,) or
-                        b.col_class.shape != (ow,) or
-                        not (np.all((b.row_class >= 0) & (b.row_class < r)) and np.all((b.col_class >= 0) & (b.col_class < c)))):
-                    raise bad("border table shapes do not match the layer")
             why = _check_chain(layer.chain)
             if why:
                 raise bad(why)
@@ -444,6 +438,14 @@ def validate(net: Network) -> Network:
                 if (layer.thresholds.shape != (layer.out_channels,) or layer.flip is None
                         or layer.flip.shape != (layer.out_channels,)):
                     raise bad(layer, "thresholds/flip must have one entry per output channel")
+            if layer.border is not None:
+                b = layer.border
+                oh, ow = layer.out_hw
+                r, c = b.corrections.shape[:2] if b.corrections.ndim == 4 else (0, 0)
+                if (b.corrections.shape[2:] != (2, layer.out_channels) or b.row_class.shape != (oh,) or
+                        b.col_class.shape != (ow,) or
+                        not (np.all((b.row_class >= 0) & (b.row_class < r)) and np.all((b.col_class >= 0) & (b.col_class < c)))):
+                    raise bad(layer, "border table shapes do not match the layer")
             if layer.pad_mode not in ("zero", "alternating"):
                 raise bad(layer, f"unknown pad_mode {layer.pad_mode!r}")
             if layer.out_channels % layer.pe:
