@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -111,47 +112,99 @@ def _print_fit(doc: dict) -> None:
 
 
 def load_input(path: Path) -> np.ndarray:
+    """--input: a numeric .npy array [N, ...] with N >= 1 (N = 0 is refused by every engine)."""
+    if not Path(path).is_file():
+        raise UserError(f"--input {path}: no such file")
     try:
         x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"--input {path}: not a readable .npy file ({exc})") from None
+    except (OSError, ValueError, EOFError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else "empty or truncated"
+        raise UserError(f"--input {path}: not a readable .npy file ({reason})") from None
+    if not isinstance(x, np.ndarray):
+        x.close()
+        raise UserError(f"--input {path}: an .npz archive; expected a single .npy array [N, ...]")
     if not np.issubdtype(x.dtype, np.number) or x.ndim < 2:
         raise UserError(f"--input {path}: expected a numeric array [N, ...], got {x.dtype} {list(x.shape)}")
+    if x.shape[0] == 0:
+        raise UserError(f"--input {path}: no frames (shape {list(x.shape)}); give at least one")
     return x.astype(np.float32)
 
 
+def check_output_file(path: Path) -> Path:
+    """-o Y.npy: refuse before any engine runs unless Y can be written exactly there."""
+    if path.suffix != ".npy":
+        raise UserError(f"-o {path}: the output file must end in .npy")
+    if path.is_dir():
+        raise UserError(f"-o {path}: is a directory; name a .npy file")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"-o {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"-o {path}: not writable (permission denied or read-only)")
+    return path
+
+
+def _check_sim_dir(out: Path, engine: str) -> None:
+    """The rtl and hls engines build and run their simulation in OUT/sim."""
+    sim = out / "sim"
+    where = sim if sim.exists() else out
+    if (sim.exists() and not sim.is_dir()) or not os.access(where, os.W_OK | os.X_OK):
+        raise UserError(f"{where}: not writable; --engine {engine} builds and runs its simulation in {sim}")
+
+
+def _save_output(path: Path, y: np.ndarray) -> None:
+    """Write Y atomically (a temporary file beside it, then rename)."""
+    tmp = path.with_name(f".{path.name[:200]}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.save(f, y.astype(np.float32))
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"-o {path}: cannot write it ({exc.strerror or exc})") from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    from . import ir, qonnx_runner, reference
+    from . import ir, manifest, qonnx_runner, reference
     from .compiler import load_source_model
 
-    net = ir.load(args.out)
-    x = load_input(args.input)
     if not (0 <= args.gap_pct < 100 and 0 <= args.stall_pct < 100):
         raise UserError("--gap-pct and --stall-pct must be in [0, 100)")
-    if args.engine == "ref":
-        y = reference.run(net, x)
-    elif args.engine == "onnx":
-        y = qonnx_runner.run(load_source_model(args.out), x)
-    elif args.engine == "hls":
-        from . import hls_sim
+    check_output_file(args.output)
+    manifest.verify(args.out)
+    net = ir.load(args.out)
+    x = load_input(args.input)
+    if args.engine in ("rtl", "hls"):
+        _check_sim_dir(args.out, args.engine)
+    try:
+        if args.engine == "ref":
+            y = reference.run(net, x)
+        elif args.engine == "onnx":
+            y = qonnx_runner.run(load_source_model(args.out), x)
+        elif args.engine == "hls":
+            from . import hls_sim
 
-        y = hls_sim.run(net, args.out, x)
-    else:
-        from . import rtl_sim
+            y = hls_sim.run(net, args.out, x)
+        else:
+            from . import rtl_sim
 
-        sim = rtl_sim.run(net, args.out, x, trace=args.trace, gap_pct=args.gap_pct, stall_pct=args.stall_pct)
-        y = sim.outputs
-        print(f"rtl: {sim.perf['cycles_per_frame']:.1f} cycles/frame (estimate {sim.perf['est_cycles_per_frame']}), "
-              f"latency {sim.perf['latency_cycles']} cycles -> {args.out / 'sim' / 'rtl_perf.json'}")
-    np.save(args.output, y.astype(np.float32))
+            sim = rtl_sim.run(net, args.out, x, trace=args.trace, gap_pct=args.gap_pct, stall_pct=args.stall_pct)
+            y = sim.outputs
+            print(f"rtl: {sim.perf['cycles_per_frame']:.1f} cycles/frame (estimate {sim.perf['est_cycles_per_frame']}), "
+                  f"latency {sim.perf['latency_cycles']} cycles -> {args.out / 'sim' / 'rtl_perf.json'}")
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise UserError(f"--engine {args.engine}: cannot read or write{where} ({exc.strerror or exc})") from None
+    _save_output(args.output, y)
     print(f"{args.engine}: {len(x)} frames -> {args.output}")
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from . import report, report_html
+    from . import manifest, report, report_html
     from .boards import load_board
 
+    manifest.verify(args.out)
     doc = report.load(args.out)
     if args.board is not None:
         doc = report.with_board(doc, load_board(args.board))

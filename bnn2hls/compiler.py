@@ -7,16 +7,19 @@ failure never leaves a partial OUT behind. Everything written is byte-determinis
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import onnx
 
-from . import fit, ir, report
+from . import fit, ir, manifest, report
 from .backends import hls as hls_backend
 from .backends import project
 from .backends import rtl as rtl_backend
@@ -37,6 +40,8 @@ def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | N
     board, `target_fps` must be reachable within its budget)."""
     if folding is not None and target_fps is not None:
         raise UserError("--folding and --target-fps are mutually exclusive")
+    if folding is not None:
+        check_folding_spec(folding)
     net = import_model(model, name)
     # Read before folding: the check evaluates the layers' float chains.
     warnings = list(tie_warnings(net))
@@ -56,7 +61,122 @@ def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | N
     return ir.validate(net)
 
 
+def check_folding_spec(spec: Any) -> None:
+    """pe/simd must be JSON integers: not true/false (a bool is an int in Python), not floats
+    or strings. (Divisibility and positivity are checked against the layers.)"""
+    if not isinstance(spec, dict) or not isinstance(spec.get("layers"), dict):
+        raise UserError('folding: expected {"layers": {"<layer name>": {"pe": P, "simd": S}}}')
+    for name, entry in spec["layers"].items():
+        if not isinstance(entry, dict):
+            raise UserError(f"folding: layer '{name}': expected {{\"pe\": P, \"simd\": S}}")
+        for key in ("pe", "simd"):
+            value = entry.get(key, 1)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"folding: layer '{name}': {key} must be a positive integer, not {json.dumps(value)}")
+
+
 OUTPUT_MARKER = "ir.json"  # a directory holding it is ours to replace
+TMP_PREFIX = ".bnn2hls-tmp-"  # + <hash of OUT's name>-<random>: a compile's OUT being built
+OLD_PREFIX = ".bnn2hls-old-"  # + <hash of OUT's name>-<random>: the OUT it replaces, until deleted
+OWNER_FILE = ".bnn2hls-owner"  # "<pid> <process start time>" of the compile owning a tmp/old dir
+NAME_MAX = 255
+STALE_WITHOUT_OWNER_S = 3600.0  # a tmp/old dir with no owner file is stale after an hour
+
+
+def check_output_dir(out: Path) -> Path:
+    """Refuse an OUT that compile cannot (or must not) replace; return it resolved.
+
+    Called before anything is computed or written.
+    """
+    given = out
+    try:
+        out = Path(out).resolve()
+    except (OSError, RuntimeError) as exc:
+        raise UserError(f"-o {given}: {exc}") from None
+    if len(out.name.encode()) > NAME_MAX:
+        raise UserError(f"-o {given}: the name is longer than {NAME_MAX} bytes")
+    if out == Path(out.anchor):
+        raise UserError(f"-o {given}: refusing to replace the root directory")
+    parent = out.parent
+    if not parent.is_dir():
+        raise UserError(f"-o {given}: parent directory {parent} does not exist")
+    cwd = Path.cwd().resolve()
+    if cwd == out or out in cwd.parents:
+        raise UserError(f"-o {given}: is (or contains) the current directory; refusing to replace it "
+                        f"(run compile from outside {out})")
+    if out.exists() or out.is_symlink():
+        if out.is_symlink() or not out.is_dir():
+            raise UserError(f"-o {given}: exists and is not a directory")
+        if any(out.iterdir()) and not (out / OUTPUT_MARKER).is_file():
+            raise UserError(f"-o {given}: a non-empty directory that is not a bnn2hls output; refusing to replace it")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"-o {given}: cannot write to its parent directory {parent} (permission denied or read-only)")
+    return out
+
+
+def _name_hash(out: Path) -> str:
+    return hashlib.sha256(out.name.encode()).hexdigest()[:12]
+
+
+def _process_start(pid: int) -> str:
+    """The kernel's start time of `pid` (so a recycled pid is not mistaken for its owner)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2:].split()[19]
+    except (OSError, ValueError, IndexError):
+        return "?"
+
+
+def _owner_alive(owner: str) -> bool:
+    try:
+        pid_text, start = owner.split()
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, someone else's
+    return start == "?" or _process_start(pid) in ("?", start)
+
+
+def _write_owner(directory: Path) -> None:
+    (directory / OWNER_FILE).write_text(f"{os.getpid()} {_process_start(os.getpid())}\n")
+
+
+def clean_stale(out: Path) -> list[Path]:
+    """Remove the temporary directories of earlier compiles of `out` that were killed
+    (SIGKILL, power loss): those whose owner process is gone, or that carry no owner file
+    and are older than STALE_WITHOUT_OWNER_S. A live compile's directories are kept."""
+    removed = []
+    tag = _name_hash(out)
+    try:
+        entries = list(out.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not any(entry.name.startswith(f"{prefix}{tag}-") for prefix in (TMP_PREFIX, OLD_PREFIX)):
+            continue
+        if entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            owner = (entry / OWNER_FILE).read_text()
+            stale = not _owner_alive(owner)
+        except FileNotFoundError:
+            try:
+                stale = time.time() - entry.stat().st_mtime > STALE_WITHOUT_OWNER_S
+            except OSError:
+                continue
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 @contextmanager
@@ -64,25 +184,34 @@ def atomic_output_dir(out: Path) -> Iterator[Path]:
     """Yield a temporary directory that becomes `out` only if the block succeeds.
 
     An existing `out` is replaced only if it is empty or a previous bnn2hls output; it is
-    moved aside before the swap and deleted after it, so `out` is never half-written.
+    moved aside before the swap and deleted after it, so `out` is never half-written. The
+    temporary names are short (`.bnn2hls-tmp-<hash of the name>-<random>`) and carry an
+    owner file, so a later compile of the same `out` removes those a killed compile left.
     """
-    out = Path(out).resolve()
+    out = check_output_dir(out)
     parent = out.parent
-    if not parent.is_dir():
-        raise UserError(f"-o {out}: parent directory {parent} does not exist")
-    if out.exists():
-        if not out.is_dir():
-            raise UserError(f"-o {out}: exists and is not a directory")
-        if any(out.iterdir()) and not (out / OUTPUT_MARKER).is_file():
-            raise UserError(f"-o {out}: a non-empty directory that is not a bnn2hls output; refusing to replace it")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    old = parent / f"{tmp.name}.old"
+    clean_stale(out)
+    tag = _name_hash(out)
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{tag}-", dir=parent))
+    except OSError as exc:
+        raise UserError(f"-o {out}: cannot create a directory in {parent} ({exc.strerror or exc})") from None
+    old = parent / f"{OLD_PREFIX}{tmp.name[len(TMP_PREFIX):]}"
+    try:
+        try:
+            _write_owner(tmp)
+        except OSError as exc:
+            raise UserError(f"-o {out}: cannot write in {parent} ({exc.strerror or exc})") from None
         yield tmp
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; outputs are ordinary directories
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
+        try:
+            tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; outputs are ordinary directories
+            (tmp / OWNER_FILE).unlink()
+            if out.exists():
+                os.replace(out, old)
+                _write_owner(old)
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise UserError(f"-o {out}: cannot put the output in place ({exc.strerror or exc})") from None
     finally:
         for leftover in (tmp, old):
             if leftover.exists():
@@ -107,11 +236,13 @@ def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, board: Boar
             project.generate(net, board, tmp / "project", stream.to_dict())
         doc = report.build_report(net, clock_mhz, board)
         report.save(doc, tmp)
+        manifest.write(tmp, skip=frozenset({OWNER_FILE}))
 
 
 def compile_file(model_path: Path, out: Path, folding: dict[str, Any] | None = None,
                  target_fps: float | None = None, board: str | None = None) -> ir.Network:
     target = load_board(board) if board is not None else None  # an unknown board fails first
+    check_output_dir(out)  # before the (slow) import; checked again right before writing
     model = load_model(model_path)
     clock = target.clock_mhz if target is not None else DEFAULT_CLOCK_MHZ
     net = build_network(model, Path(model_path).stem, folding=folding, target_fps=target_fps, clock_mhz=clock, board=target)

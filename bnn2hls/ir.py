@@ -320,12 +320,129 @@ class Network:
 # --------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------
+MAX_INPUT_BITS = 16
+ROUNDING_MODES = ("ROUND", "HALF_EVEN", "FLOOR", "CEIL", "DOWN", "ROUND_TO_ZERO")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
+
+
+def _is_real(v: Any) -> bool:
+    return (_is_int(v) or isinstance(v, float | np.floating)) and bool(np.isfinite(v))
+
+
+def _ints(v: Any, n: int | None, lo: int) -> bool:
+    return isinstance(v, tuple) and (n is None or len(v) == n) and all(_is_int(d) and d >= lo for d in v)
+
+
+def _array(v: Any, kind: str) -> bool:
+    """kind: 'b' bool, 'i' integer, 'f' finite float."""
+    if not isinstance(v, np.ndarray):
+        return False
+    if kind == "b":
+        return v.dtype == np.bool_
+    if kind == "i":
+        return np.issubdtype(v.dtype, np.integer)
+    return np.issubdtype(v.dtype, np.floating) and bool(np.all(np.isfinite(v)))
+
+
+def _check_chain(chain: Any) -> str | None:
+    if not isinstance(chain, tuple):
+        return "chain must be a list of affine steps"
+    for op in chain:
+        if not isinstance(op, AffineOp) or op.kind not in AffineOp.KINDS or not _is_real(op.eps) or op.eps < 0:
+            return "chain holds a malformed affine step"
+        if not isinstance(op.params, dict) or not all(isinstance(k, str) and _array(v, "f") for k, v in op.params.items()):
+            return f"affine step '{op.kind}': params must be finite float arrays"
+        need = {"scale", "bias", "mean", "var"} if op.kind == "batchnorm" else {"c"}
+        if set(op.params) != need:
+            return f"affine step '{op.kind}': params must be {sorted(need)}"
+    return None
+
+
+def _check_types(net: Network) -> None:
+    """Field types and ranges (a hand-edited ir.json must fail here, not deep in an engine)."""
+    if not isinstance(net.name, str) or not isinstance(net.source, dict) or not isinstance(net.layers, tuple):
+        raise UserError("IR: name must be a string, source an object and layers a list")
+    for layer in net.layers:
+        if not isinstance(layer, (InputQuant, MatrixLayer, MaxPool, OutputHead)) or not isinstance(layer.name, str):
+            raise UserError("IR: every layer needs a known kind and a string name")
+
+        def bad(why: str) -> UserError:
+            return UserError(f"IR layer '{layer.name}': {why}")
+
+        if isinstance(layer, InputQuant):
+            if not _ints(layer.source_shape, None, 1) or not layer.source_shape:
+                raise bad("source_shape must be a list of positive integers")
+            if not _ints(layer.out_shape, 3, 1):
+                raise bad("out_shape must be 3 positive integers")
+            if not _is_int(layer.bits) or not 1 <= layer.bits <= MAX_INPUT_BITS:
+                raise bad(f"bits must be an integer in [1, {MAX_INPUT_BITS}], not {layer.bits!r}")
+            if not _is_real(layer.scale) or layer.scale <= 0 or not _is_real(layer.zero_point):
+                raise bad("scale must be a positive finite number and zero_point a finite number")
+            if not isinstance(layer.signed, bool) or not isinstance(layer.narrow, bool):
+                raise bad("signed and narrow must be true or false")
+            if layer.rounding not in ROUNDING_MODES:
+                raise bad(f"rounding must be one of {', '.join(ROUNDING_MODES)}")
+            if not isinstance(layer.preprocess, tuple):
+                raise bad("preprocess must be a list of steps")
+            for step in layer.preprocess:
+                ok = (isinstance(step, tuple) and len(step) == 2 and
+                      ((step[0] == "reshape" and _ints(step[1], None, 1)) or
+                       (step[0] == "affine" and _check_chain((step[1],)) is None)))
+                if not ok:
+                    raise bad("preprocess holds a malformed step")
+        elif isinstance(layer, MatrixLayer):
+            if not _ints(layer.in_shape, 3, 1) or not _is_int(layer.out_channels) or layer.out_channels < 1:
+                raise bad("in_shape must be 3 positive integers and out_channels a positive integer")
+            if not _ints(layer.kernel, 2, 1) or not _ints(layer.stride, 2, 1) or not _ints(layer.pads, 4, 0):
+                raise bad("kernel and stride must be 2 positive integers, pads 4 non-negative integers")
+            if not _is_int(layer.input_bits) or not 1 <= layer.input_bits <= MAX_INPUT_BITS:
+                raise bad(f"input_bits must be an integer in [1, {MAX_INPUT_BITS}], not {layer.input_bits!r}")
+            for key in ("pe", "simd"):
+                value = getattr(layer, key)
+                if not _is_int(value) or value < 1:
+                    raise bad(f"{key.upper()} must be a positive integer, not {value!r}")
+            if not isinstance(layer.binarize, bool):
+                raise bad("binarize must be true or false")
+            if not _array(layer.weights, "b"):
+                raise bad("weights must be a bool array")
+            if not _array(layer.acc_scale, "f"):
+                raise bad("acc_scale must be a finite float array")
+            if layer.thresholds is not None and not _array(layer.thresholds, "i"):
+                raise bad("thresholds must be an integer array")
+            if layer.flip is not None and not _array(layer.flip, "b"):
+                raise bad("flip must be a bool array")
+            if (layer.thresholds is None) != (layer.flip is None):
+                raise bad("thresholds and flip come together")
+            if layer.border is not None:
+                b = layer.border
+                if not (isinstance(b, BorderTable) and all(_array(a, "i") for a in (b.row_class, b.col_class, b.corrections))):
+                    raise bad("border must hold integer arrays")
+            why = _check_chain(layer.chain)
+            if why:
+                raise bad(why)
+        elif isinstance(layer, MaxPool):
+            if not _ints(layer.in_shape, 3, 1) or not _ints(layer.kernel, 2, 1) or not _ints(layer.stride, 2, 1):
+                raise bad("in_shape must be 3 positive integers, kernel and stride 2")
+        else:
+            if not _ints(layer.in_shape, 3, 1) or not _array(layer.acc_scale, "f"):
+                raise bad("in_shape must be 3 positive integers and acc_scale a finite float array")
+            if layer.acc_scale.shape not in ((layer.in_shape[2],), (layer.out_features,)):
+                raise bad("acc_scale must have one entry per output")
+            why = _check_chain(layer.chain)
+            if why:
+                raise bad(why)
+
+
 def validate(net: Network) -> Network:
     """Check the invariants in the module docstring; raise UserError naming the layer."""
 
     def bad(layer: Any, why: str) -> UserError:
         return UserError(f"IR layer '{layer.name}': {why}")
 
+    _check_types(net)
     if len(net.layers) < 3 or not isinstance(net.layers[0], InputQuant) or not isinstance(net.layers[-1], OutputHead):
         raise UserError("IR: a network is InputQuant, datapath layers, OutputHead")
     names = [layer.name for layer in net.layers]
@@ -358,8 +475,17 @@ def validate(net: Network) -> Network:
             if layer.binarize != (layer is not matrix[-1]):
                 raise bad(layer, "only the last matrix layer may skip the sign")
             if layer.thresholds is not None:
-                if layer.thresholds.shape != (layer.out_channels,) or layer.flip is None:
+                if (layer.thresholds.shape != (layer.out_channels,) or layer.flip is None
+                        or layer.flip.shape != (layer.out_channels,)):
                     raise bad(layer, "thresholds/flip must have one entry per output channel")
+            if layer.border is not None:
+                b = layer.border
+                oh, ow = layer.out_hw
+                r, c = b.corrections.shape[:2] if b.corrections.ndim == 4 else (0, 0)
+                if (b.corrections.shape[2:] != (2, layer.out_channels) or b.row_class.shape != (oh,) or
+                        b.col_class.shape != (ow,) or
+                        not (np.all((b.row_class >= 0) & (b.row_class < r)) and np.all((b.col_class >= 0) & (b.col_class < c)))):
+                    raise bad(layer, "border table shapes do not match the layer")
             if layer.pad_mode not in ("zero", "alternating"):
                 raise bad(layer, f"unknown pad_mode {layer.pad_mode!r}")
             if layer.out_channels % layer.pe:
@@ -411,6 +537,8 @@ def _encode(value: Any, key: str, store: _ArrayStore) -> Any:
 def _decode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(value, dict):
         if "array" in value:
+            if not isinstance(value["array"], str) or value["array"] not in arrays:
+                raise KeyError(f"array {value['array']!r} is not in weights.npz")
             return arrays[value["array"]]
         if "affine" in value:
             params = {k: _decode(v, arrays) for k, v in value["params"].items()}
@@ -438,21 +566,31 @@ def to_json(net: Network) -> tuple[str, dict[str, np.ndarray]]:
 def from_json(text: str, arrays: dict[str, np.ndarray]) -> Network:
     try:
         doc = json.loads(text)
+        if not isinstance(doc, dict):
+            raise UserError(f"IR: ir.json must hold a JSON object, not {type(doc).__name__}")
         if doc.get("format") != IR_FORMAT_VERSION:
             raise UserError(f"IR: format {doc.get('format')!r} is not {IR_FORMAT_VERSION}")
+        if not isinstance(doc.get("layers"), list) or not all(isinstance(e, dict) for e in doc["layers"]):
+            raise UserError("IR: 'layers' must be a list of objects")
         layers = []
         for entry in doc["layers"]:
-            cls = LAYER_TYPES[entry["kind"]]
+            cls = LAYER_TYPES.get(entry.get("kind")) if isinstance(entry.get("kind"), str) else None
+            if cls is None:
+                raise UserError(f"IR: unknown layer kind {entry.get('kind')!r}")
+            names = {f.name for f in dataclasses.fields(cls)}
+            unknown = set(entry) - names - {"kind"}
+            if unknown:
+                raise UserError(f"IR layer {entry.get('name')!r}: unknown fields {sorted(unknown)}")
             kwargs = {f.name: _decode(entry[f.name], arrays) for f in dataclasses.fields(cls) if f.name in entry}
             if cls is InputQuant:
                 kwargs["preprocess"] = tuple((step[0], step[1]) for step in kwargs["preprocess"])
             layers.append(cls(**kwargs))
         net = Network(name=doc["name"], layers=tuple(layers), source=doc.get("source", {}))
+        return validate(net)
     except UserError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError, OverflowError) as exc:
         raise UserError(f"IR: malformed ir.json ({type(exc).__name__}: {exc})") from None
-    return validate(net)
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -474,12 +612,19 @@ def save(net: Network, out_dir: Path) -> None:
 
 
 def load(out_dir: Path) -> Network:
-    ir_path, weights_path = out_dir / "ir.json", out_dir / "weights.npz"
+    ir_path, weights_path = Path(out_dir) / "ir.json", Path(out_dir) / "weights.npz"
     if not ir_path.is_file() or not weights_path.is_file():
         raise UserError(f"{out_dir}: not a compiled output (no ir.json / weights.npz)")
     try:
-        with np.load(weights_path, allow_pickle=False) as npz:
+        npz = np.load(weights_path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise UserError(f"{weights_path}: not an .npz archive; compile again")
+        with npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise UserError(f"{weights_path}: unreadable ({exc})") from None
-    return from_json(ir_path.read_text(), arrays)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{weights_path}: unreadable ({str(exc) or type(exc).__name__}); compile again") from None
+    try:
+        text = ir_path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{ir_path}: not UTF-8 text ({exc.reason} at byte {exc.start}); compile again") from None
+    return from_json(text, arrays)

@@ -11,7 +11,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bnn2hls import cli
+from bnn2hls import cli, manifest
 from bnn2hls.frontend.torch_export import export_qonnx
 
 
@@ -119,7 +119,7 @@ def test_failed_compile_keeps_existing_out(tmp_path, capsys):
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     expect_error(capsys, ["compile", tiny_graph(tmp_path, extra_node="Relu"), "-o", out], "Relu")
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith((".out", ".bnn2hls-"))] == []
 
 
 @pytest.mark.parametrize("spec, needles", [
@@ -127,6 +127,11 @@ def test_failed_compile_keeps_existing_out(tmp_path, capsys):
     ({"layers": {"dense0": {"pe": 1, "simd": 5}}}, ["dense0", "SIMD=5"]),
     ({"layers": {"nosuch": {"pe": 1}}}, ["nosuch"]),
     ({"layers": {"dense0": {"pe": 0}}}, ["dense0"]),
+    ({"layers": {"dense0": {"pe": True}}}, ["dense0", "pe must be a positive integer, not true"]),
+    ({"layers": {"dense0": {"simd": False}}}, ["dense0", "simd must be a positive integer, not false"]),
+    ({"layers": {"dense0": {"pe": "2"}}}, ["dense0", "pe"]),
+    ({"layers": {"dense0": {"pe": 2.0}}}, ["dense0", "pe"]),
+    ({"layers": {"dense0": {"simd": -4}}}, ["dense0", "simd"]),
     ({"oops": 1}, ["folding"]),
 ])
 def test_bad_folding_names_layer(tmp_path, capsys, spec, needles):
@@ -182,6 +187,8 @@ def test_run_rejects_corrupt_ir(tmp_path, capsys):
     doc["layers"][1]["pe"] = 3
     (out / "ir.json").write_text(json.dumps(doc))
     np.save(tmp_path / "x.npy", np.zeros((1, 8), np.float32))
+    expect_error(capsys, ["run", out, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy"], "ir.json", "changed")
+    manifest.write(out)  # past the manifest, ir.load's own checks still name the layer
     expect_error(capsys, ["run", out, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy"], "dense0", "PE=3")
 
 
@@ -207,3 +214,144 @@ def test_refuses_to_replace_a_foreign_directory(tmp_path, capsys, monkeypatch):
 def test_output_directory_is_world_readable(tmp_path, capsys):
     assert cli.main(["compile", str(tiny_graph(tmp_path)), "-o", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out").stat().st_mode & 0o055 == 0o055
+
+
+# --------------------------------------------------------------------------------------
+# Invalid ONNX that the QONNX executor could not run is refused at compile time
+# --------------------------------------------------------------------------------------
+def _mutated(tmp_path, mutate, **graph_kwargs):
+    model = onnx.load(tiny_graph(tmp_path, **graph_kwargs))
+    mutate(model)
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def _init(model, name):
+    return next(t for t in model.graph.initializer if t.name == name)
+
+
+def _replace_init(model, name, array):
+    t = _init(model, name)
+    t.CopyFrom(numpy_helper.from_array(array, name))
+
+
+def _empty_input_name(model):
+    model.graph.input[0].name = ""
+    model.graph.node[0].input[0] = ""
+
+
+def _string_weights(model):
+    _init(model, "W").CopyFrom(helper.make_tensor("W", TensorProto.STRING, [4, 8], [b"w"] * 32))
+
+
+def _truncated_raw(model):
+    t = _init(model, "W")
+    t.raw_data = t.raw_data[: len(t.raw_data) // 2]
+
+
+def _dims_too_large(model):
+    t = _init(model, "W")
+    t.ClearField("dims")
+    t.dims.extend([8, 8])
+
+
+def _opset(version):
+    def mutate(model):
+        model.opset_import[0].version = version
+    return mutate
+
+
+def _no_opset(model):
+    keep = [o for o in model.opset_import if o.domain not in ("", "ai.onnx")]
+    del model.opset_import[:]
+    model.opset_import.extend(keep)
+
+
+def _duplicate_initializer(model):
+    model.graph.initializer.append(numpy_helper.from_array(np.float32(2.0).reshape(()), "one"))
+
+
+def _duplicate_output(model):
+    model.graph.node[1].output[0] = "xq"  # the weight quantizer's output reuses the input quantizer's
+    model.graph.node[2].input[1] = "xq"
+
+
+def _int8_input(model):
+    model.graph.input[0].type.tensor_type.elem_type = TensorProto.INT8
+
+
+def _batch(dim):
+    def mutate(model):
+        d = model.graph.input[0].type.tensor_type.shape.dim[0]
+        if isinstance(dim, str):
+            d.dim_param = dim
+        else:
+            d.dim_value = dim
+    return mutate
+
+
+@pytest.mark.parametrize("mutate, needles", [
+    (_empty_input_name, ["empty name"]),
+    (_string_weights, ["initializer 'W'", "STRING"]),
+    (_truncated_raw, ["initializer 'W'", "need 32 values"]),
+    (_dims_too_large, ["initializer 'W'", "need 64 values"]),
+    (lambda m: _replace_init(m, "W", np.ones((4, 8), np.int32)), ["initializer 'W'", "INT32", "float32"]),
+    (lambda m: _replace_init(m, "W", np.ones((4, 8), np.float16)), ["initializer 'W'", "FLOAT16"]),
+    (lambda m: _replace_init(m, "W", np.ones((4, 8), np.float64)), ["initializer 'W'", "DOUBLE"]),
+    (_opset(999), ["opset 999", "not supported"]),
+    (_opset(1), ["opset 1 ", "not supported"]),
+    (_no_opset, ["no opset import"]),
+    (_duplicate_initializer, ["'one'", "more than once"]),
+    (_duplicate_output, ["'xq'", "more than once"]),
+    (_int8_input, ["graph input 'x'", "INT8"]),
+    (_batch(4), ["graph input 'x'", "batch dimension must be 1", "not 4"]),
+    (_batch("N"), ["graph input 'x'", "batch dimension must be 1", "symbolic 'N'"]),  # QONNX cannot run it
+], ids=["empty-input-name", "string-init", "truncated-raw", "dims-too-large", "int32", "f16", "f64", "opset999",
+        "opset1", "no-opset", "dup-initializer", "dup-output", "int8-input", "batch4", "batchN"])
+def test_invalid_onnx_refused_at_compile(tmp_path, capsys, mutate, needles):
+    expect_error(capsys, ["compile", _mutated(tmp_path, mutate), "-o", tmp_path / "out"], *needles)
+    assert not (tmp_path / "out").exists()
+
+
+def _with_batchnorm(tmp_path, params):
+    """tiny_graph with a BatchNormalization of the given (scale, bias, mean, var) after the Gemm."""
+    model = onnx.load(tiny_graph(tmp_path))
+    names = ["bn_scale", "bn_bias", "bn_mean", "bn_var"]
+    model.graph.initializer.extend(numpy_helper.from_array(p, n) for p, n in zip(params, names))
+    model.graph.node.append(helper.make_node("BatchNormalization", ["acc", *names], ["y"], name="bn"))
+    model.graph.output[0].name = "y"
+    path = tmp_path / "bn.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_batchnorm_params_must_be_1d(tmp_path, capsys):
+    ok = [np.full(4, v, np.float32) for v in (1.0, 0.0, 0.0, 1.0)]
+    assert cli.main(["compile", str(_with_batchnorm(tmp_path, ok)), "-o", str(tmp_path / "ok")]) == 0
+    scalar = [np.float32(v).reshape(()) for v in (1.0, 0.0, 0.0, 1.0)]
+    expect_error(capsys, ["compile", _with_batchnorm(tmp_path, scalar), "-o", tmp_path / "out"],
+                 "initializer 'bn_scale'", "1-D")
+    assert not (tmp_path / "out").exists()
+
+
+def test_float_reshape_shape_refused(tmp_path, capsys):
+    def graph(shape_array):
+        model = onnx.load(tiny_graph(tmp_path))
+        model.graph.input[0].type.tensor_type.shape.dim.add().dim_value = 1
+        model.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 8  # x: [1, 8, 1]
+        model.graph.initializer.append(numpy_helper.from_array(shape_array, "flat"))
+        model.graph.node.insert(0, helper.make_node("Reshape", ["x", "flat"], ["x2"], name="flatten"))
+        model.graph.node[1].input[0] = "x2"
+        path = tmp_path / f"reshape_{shape_array.dtype}.onnx"
+        path.write_bytes(model.SerializeToString())
+        return path
+
+    assert cli.main(["compile", str(graph(np.array([1, 8], np.int64))), "-o", str(tmp_path / "ok")]) == 0
+    expect_error(capsys, ["compile", graph(np.array([1, 8], np.float32)), "-o", tmp_path / "out"],
+                 "initializer 'flat'", "FLOAT", "INT64")
+
+
+def test_brevitas_export_passes_the_onnx_checker(tmp_path, capsys, exported):
+    path, _ = exported("padnet")
+    assert cli.main(["compile", str(path), "-o", str(tmp_path / "out")]) == 0

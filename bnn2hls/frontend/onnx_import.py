@@ -566,8 +566,17 @@ class _Importer:
 # ---------------------------------------------------------------------------------------
 # Public entry points
 # ---------------------------------------------------------------------------------------
+MIN_OPSET = 11  # Pad's pads as an input, Reshape's shape as an input
+MAX_OPSET = onnx.defs.onnx_opset_version()
+# (op type, input index) that take int64 tensors; every other constant input must be float32
+INT64_INPUTS = {("Reshape", 1), ("Pad", 1), ("Pad", 3)}
+FLOAT_PARAM_RANK1 = {"BatchNormalization": (1, 2, 3, 4)}  # scale, bias, mean, var: 1-D
+_DT = onnx.TensorProto
+
+
 def load_model(path: Path) -> onnx.ModelProto:
-    """Load an ONNX/QONNX file with its external data (Brevitas writes MODEL.onnx.data)."""
+    """Load an ONNX/QONNX file with its external data (Brevitas writes MODEL.onnx.data) and
+    refuse what the QONNX executor could not run (`check_model`)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
@@ -578,7 +587,92 @@ def load_model(path: Path) -> onnx.ModelProto:
         raise UserError(f"{path}: not a readable ONNX model ({reason})") from None
     if not model.graph.node:
         raise UserError(f"{path}: the ONNX graph is empty")
+    check_model(model, path)
     return model
+
+
+def check_model(model: onnx.ModelProto, path: Path) -> None:
+    """Structural checks (opsets, names, tensor types and sizes) with messages naming the
+    tensor at fault, then onnx's own full check (QONNX custom-domain ops pass it)."""
+    graph = model.graph
+    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    if "ai.onnx" not in opsets:
+        raise UserError(f"{path}: no opset import for the default ONNX domain")
+    if not MIN_OPSET <= opsets["ai.onnx"] <= MAX_OPSET:
+        raise UserError(f"{path}: ONNX opset {opsets['ai.onnx']} is not supported (supported: {MIN_OPSET} to {MAX_OPSET})")
+    init_names = [t.name for t in graph.initializer]
+    produced = list(init_names) + [o for n in graph.node for o in n.output if o]
+    inputs = [i for i in graph.input if i.name not in set(init_names)]
+    produced += [i.name for i in inputs]
+    seen: set[str] = set()
+    for name in produced:
+        if name == "":
+            raise UserError(f"{path}: a graph input or initializer has an empty name")
+        if name in seen:
+            raise UserError(f"{path}: tensor name '{name}' is defined more than once")
+        seen.add(name)
+    for inp in inputs:
+        tt = inp.type.tensor_type
+        if tt.elem_type != _DT.FLOAT:
+            raise UserError(f"graph input '{inp.name}': must be float32, not {_DT.DataType.Name(tt.elem_type)}")
+        dims = tt.shape.dim
+        if dims and not (dims[0].HasField("dim_value") and dims[0].dim_value == 1):
+            # the QONNX executor checks inputs against the declared shape: it runs neither a
+            # symbolic ('N') nor a fixed batch other than the frame-at-a-time 1
+            got = f"symbolic '{dims[0].dim_param}'" if dims[0].HasField("dim_param") else dims[0].dim_value or "unknown"
+            raise UserError(f"graph input '{inp.name}': the batch dimension must be 1 (as Brevitas exports), not {got}")
+    uses: dict[str, set[bool]] = {}  # tensor -> {is an int64 slot}
+    rank1: dict[str, str] = {}
+    for node in graph.node:
+        for i, tensor in enumerate(node.input):
+            uses.setdefault(tensor, set()).add((node.op_type, i) in INT64_INPUTS)
+            if i in FLOAT_PARAM_RANK1.get(node.op_type, ()):
+                rank1[tensor] = node.name or node.op_type
+    constants = [(t, f"initializer '{t.name}'") for t in graph.initializer]
+    for node in graph.node:
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+            for a in node.attribute:
+                if a.name == "value" and a.type == onnx.AttributeProto.TENSOR:
+                    t = onnx.TensorProto()
+                    t.CopyFrom(a.t)
+                    t.name = node.output[0]
+                    constants.append((t, f"Constant '{node.name or node.output[0]}'"))
+    for tensor, what in constants:
+        _check_tensor(tensor, what, uses.get(tensor.name, set()), tensor.name in rank1)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as exc:  # ValidationError, InferenceError
+        reason = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise UserError(f"{path}: invalid ONNX model ({reason.strip()})") from None
+
+
+def _check_tensor(t: onnx.TensorProto, what: str, uses: set[bool], rank1: bool) -> None:
+    if t.data_location == _DT.EXTERNAL:
+        raise UserError(f"{what}: its external data was not loaded")
+    if uses == {True}:
+        want, dtype = _DT.INT64, np.int64
+    else:
+        want, dtype = _DT.FLOAT, np.float32
+        if True in uses:
+            raise UserError(f"{what}: used both as an integer shape and as float data")
+    if t.data_type != want:
+        name = _DT.DataType.Name(t.data_type) if t.data_type in _DT.DataType.values() else str(t.data_type)
+        raise UserError(f"{what}: data type {name}; expected {_DT.DataType.Name(want)}"
+                        + (" (weights and parameters must be float32)" if want == _DT.FLOAT else " (a shape)"))
+    if any(d < 0 for d in t.dims):
+        raise UserError(f"{what}: negative dimension in {list(t.dims)}")
+    count = int(np.prod(t.dims, dtype=np.int64)) if t.dims else 1
+    if t.HasField("raw_data"):
+        have = len(t.raw_data) // np.dtype(dtype).itemsize
+        exact = len(t.raw_data) % np.dtype(dtype).itemsize == 0
+    else:
+        have = len(t.float_data) if want == _DT.FLOAT else len(t.int64_data)
+        exact = True
+    if have != count or not exact:
+        raise UserError(f"{what}: dims {list(t.dims)} need {count} values but the data holds "
+                        f"{'a truncated' if not exact else have}{' value' if not exact else ' values'}")
+    if rank1 and len(t.dims) != 1:
+        raise UserError(f"{what}: a BatchNormalization parameter must be 1-D, got dims {list(t.dims)}")
 
 
 def model_digest(model: onnx.ModelProto) -> str:
