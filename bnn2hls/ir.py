@@ -147,14 +147,58 @@ class InputQuant:
 
 
 @dataclass(frozen=True)
+class IntQuant:
+    """A multi-level activation quantizer with QONNX's Quant semantics, as the source applies
+    it after a layer's float chain: q = round(clip(y / scale + zero_point, q_min, q_max)).
+    The datapath carries q - zero_point (the source's value divided by the scale).
+    Present only in the raw IR: fold_thresholds turns it into thresholds and levels."""
+
+    scale: float
+    zero_point: int
+    bits: int
+    signed: bool
+    narrow: bool
+    rounding: str = "ROUND"
+
+    ROUNDING: ClassVar[tuple[str, ...]] = ("ROUND", "HALF_EVEN", "FLOOR", "CEIL", "DOWN", "ROUND_TO_ZERO")
+
+    @property
+    def int_range(self) -> tuple[int, int]:
+        if self.signed:
+            return -(2 ** (self.bits - 1)) + (1 if self.narrow else 0), 2 ** (self.bits - 1) - 1
+        return 0, 2**self.bits - (2 if self.narrow else 1)
+
+    def quantize(self, y: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+        """float32 -> the integer q - zero_point (int64), exactly as QONNX's executor
+        (float64 `dtype`: the same in real arithmetic, for the tie check)."""
+        lo, hi = self.int_range
+        scale, zp = dtype(self.scale), dtype(self.zero_point)
+        z = np.asarray(y, dtype) / scale + zp
+        z = np.clip(z, dtype(lo), dtype(hi))
+        return (ROUNDING_FUNCTIONS[self.rounding](z) - zp).astype(np.int64)
+
+
+# QONNX's rounding modes (qonnx.custom_op.general.quant.resolve_rounding_mode): ROUND is numpy's
+# round-half-to-even.
+ROUNDING_FUNCTIONS = {"ROUND": np.round, "HALF_EVEN": np.round, "FLOOR": np.floor, "CEIL": np.ceil,
+                      "DOWN": np.fix, "ROUND_TO_ZERO": np.fix}
+
+
+@dataclass(frozen=True)
 class MatrixLayer:
     """Shared by `Conv` and `Dense`: a matrix-vector(-threshold) unit.
 
-    `input_bits == 1`: binary input, XNOR-popcount. Otherwise the input is a signed
-    integer vector of that width (first layer) and the unit adds/subtracts.
+    Inputs: `input_bits == 1`: binary (+1/-1 as bits). Otherwise signed integers of that
+    width (the quantized network input, or a multi-level activation).
+    Weights: `weight_bits == 1`: bool (+1/-1 as bits). Otherwise int8 signed integers (the
+    weight quantizer's q; its scale is in acc_scale). Binary x binary is XNOR-popcount.
     `acc_scale[o]`: the source-graph value of one accumulator unit (input scale x weight
     scale), a positive float32.
     `pad_mode`: how the *source* pads ("zero" or "alternating", the FBNA pattern).
+    Output of a thresholding layer (`binarize`): with `out_levels == 0` a bipolar sign bit;
+    with `out_levels = L >= 2` the integer `out_offset + count`, count = the number of the L-1
+    per-channel thresholds passed (FINN's MultiThreshold), i.e. q - zero_point of the
+    source's quantizer `act_quant`.
     """
 
     name: str
@@ -169,11 +213,37 @@ class MatrixLayer:
     binarize: bool
     pad_mode: str = "zero"
     chain: tuple[AffineOp, ...] = ()
-    thresholds: np.ndarray | None = None  # int64 [out_channels], dot domain
+    thresholds: np.ndarray | None = None  # int64 [out_channels] (sign) or [out_channels, L-1], dot domain
     flip: np.ndarray | None = None  # bool [out_channels]
     border: BorderTable | None = None
     pe: int = 1
     simd: int = 1
+    weight_bits: int = 1
+    act_quant: IntQuant | None = None  # raw IR only: the multi-level quantizer after the chain
+    out_levels: int = 0  # 0: bipolar sign; L >= 2: multi-threshold with L levels
+    out_offset: int = 0  # the value of level 0
+
+    @property
+    def weight_values(self) -> np.ndarray:
+        """int64 [out_channels, fan_in]: the integer weights (+-1 for binary weights)."""
+        if self.weight_bits == 1:
+            return np.where(self.weights, 1, -1).astype(np.int64)
+        return np.asarray(self.weights, np.int64)
+
+    @property
+    def out_range(self) -> tuple[int, int]:
+        """The integers a multi-level output takes (bipolar: -1, 1)."""
+        if self.out_levels == 0:
+            return -1, 1
+        return self.out_offset, self.out_offset + self.out_levels - 1
+
+    @property
+    def out_bits(self) -> int:
+        """Bits per output element on the stream: 1 for a sign; two's complement for levels;
+        the accumulator width is the backends' business for the last layer."""
+        if self.out_levels == 0:
+            return 1
+        return signed_width(*self.out_range)
 
     @property
     def in_channels(self) -> int:
@@ -198,10 +268,10 @@ class MatrixLayer:
 
     @property
     def acc_range(self) -> tuple[int, int]:
-        """The range of the zero-padded source's accumulator over all inputs."""
-        if self.input_bits == 1:
-            return -self.fan_in, self.fan_in
-        peak = 2 ** (self.input_bits - 1)
+        """A range that holds the zero-padded source's accumulator for all inputs."""
+        peak = 1 if self.input_bits == 1 else 2 ** (self.input_bits - 1)
+        if self.weight_bits > 1:
+            peak *= 2 ** (self.weight_bits - 1)
         return -self.fan_in * peak, self.fan_in * peak
 
 
@@ -406,8 +476,15 @@ def _check_types(net: Network) -> None:
                     raise bad(f"{key.upper()} must be a positive integer, not {value!r}")
             if not isinstance(layer.binarize, bool):
                 raise bad("binarize must be true or false")
-            if not _array(layer.weights, "b"):
-                raise bad("weights must be a bool array")
+            for key in ("weight_bits", "out_levels", "out_offset"):
+                if not _is_int(getattr(layer, key)):
+                    raise bad(f"{key} must be an integer, not {getattr(layer, key)!r}")
+            if not 1 <= layer.weight_bits <= 8:
+                raise bad(f"weight_bits must be in [1, 8], not {layer.weight_bits}")
+            if not _array(layer.weights, "b" if layer.weight_bits == 1 else "i"):
+                raise bad("weights must be a bool array (binary) or an integer array (multi-bit)")
+            if layer.act_quant is not None and not isinstance(layer.act_quant, IntQuant):
+                raise bad("act_quant must be folded into thresholds before saving")
             if not _array(layer.acc_scale, "f"):
                 raise bad("acc_scale must be a finite float array")
             if layer.thresholds is not None and not _array(layer.thresholds, "i"):
@@ -466,18 +543,25 @@ def validate(net: Network) -> Network:
             if layer.input_bits != bits:
                 raise bad(layer, f"input_bits={layer.input_bits}, but its input stream carries {bits}-bit elements")
             expect = (layer.out_channels, layer.fan_in)
-            if layer.weights.shape != expect or layer.weights.dtype != np.bool_:
-                raise bad(layer, f"weights must be bool {expect}, got {layer.weights.dtype} {layer.weights.shape}")
+            dtype = np.bool_ if layer.weight_bits == 1 else np.int8
+            if layer.weights.shape != expect or layer.weights.dtype != dtype:
+                raise bad(layer, f"weights must be {np.dtype(dtype)} {expect}, got {layer.weights.dtype} {layer.weights.shape}")
+            if layer.weight_bits > 1:
+                w_lo, w_hi = -(2 ** (layer.weight_bits - 1)), 2 ** (layer.weight_bits - 1) - 1
+                if not (2 <= layer.weight_bits <= 8) or layer.weights.min() < w_lo or layer.weights.max() > w_hi:
+                    raise bad(layer, f"{layer.weight_bits}-bit weights out of range")
             if layer.acc_scale.shape != (layer.out_channels,) or not np.all(layer.acc_scale > 0):
                 raise bad(layer, "acc_scale must be positive per output channel")
             if min(layer.out_hw) < 1:
                 raise bad(layer, "output is empty")
             if layer.binarize != (layer is not matrix[-1]):
                 raise bad(layer, "only the last matrix layer may skip the sign")
+            if layer.out_levels == 1 or layer.out_levels < 0 or (layer.out_levels and not layer.binarize):
+                raise bad(layer, f"out_levels={layer.out_levels}: 0 (sign) or at least 2, on a thresholding layer")
             if layer.thresholds is not None:
-                if (layer.thresholds.shape != (layer.out_channels,) or layer.flip is None
-                        or layer.flip.shape != (layer.out_channels,)):
-                    raise bad(layer, "thresholds/flip must have one entry per output channel")
+                t_shape = (layer.out_channels,) if layer.out_levels == 0 else (layer.out_channels, layer.out_levels - 1)
+                if layer.thresholds.shape != t_shape or layer.flip is None or layer.flip.shape != (layer.out_channels,):
+                    raise bad(layer, f"thresholds must be {t_shape} and flip one per output channel")
             if layer.border is not None:
                 b = layer.border
                 oh, ow = layer.out_hw
@@ -492,13 +576,11 @@ def validate(net: Network) -> Network:
                 raise bad(layer, f"PE={layer.pe} does not divide {layer.out_channels} output channels")
             if layer.fan_in % layer.simd:
                 raise bad(layer, f"SIMD={layer.simd} does not divide fan-in {layer.fan_in}")
-        elif isinstance(layer, MaxPool):
-            if bits != 1:
-                raise bad(layer, "max-pool needs binary inputs")
-            if min(layer.out_shape[:2]) < 1:
-                raise bad(layer, "output is empty")
+        elif isinstance(layer, MaxPool) and min(layer.out_shape[:2]) < 1:
+            raise bad(layer, "output is empty")
         shape = layer.out_shape
-        bits = 1  # every datapath layer but the last emits binary values
+        if isinstance(layer, MatrixLayer):
+            bits = layer.out_bits  # (the last layer's accumulators go to the head)
     if tuple(net.head.in_shape) != tuple(shape):
         raise bad(net.head, "input shape does not match the last datapath layer")
     return net

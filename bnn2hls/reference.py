@@ -142,46 +142,74 @@ def xnor_popcount(acts: np.ndarray, weights: np.ndarray, bits: int) -> np.ndarra
 
 
 def matrix_layer(layer: MatrixLayer, x: np.ndarray) -> np.ndarray:
-    """Returns bool [N, OH, OW, C_out] for binarizing layers, else int64 source accumulators."""
+    """Returns the layer's output [N, OH, OW, C_out]: bool for a sign, int64 levels
+    (out_offset + thresholds passed) for a multi-threshold, int64 source accumulators for
+    the last layer."""
     n = x.shape[0]
     x = x.reshape(n, *layer.in_shape)  # a dense layer flattens (H, W, C)
     oh, ow = layer.out_hw
-    if layer.input_bits == 1:
+    if layer.input_bits == 1 and layer.weight_bits == 1:
         padded = padding_pattern.pad_binary_image(x, layer.pads) if any(layer.pads) else x
         cols = packed_windows(padded, layer.kernel, layer.stride)
         p = xnor_popcount(cols, pack_bits(layer.weights), layer.fan_in).reshape(n, oh, ow, -1)
-        if layer.binarize:
+        if layer.binarize and layer.out_levels == 0:
             # p lies in [0, fan_in], so clipping the thresholds to [0, fan_in + 1] changes no
             # comparison; it lets them share p's int32 (no int64 promotion of the whole map).
             thresholds = np.clip(datapath.popcount_thresholds(layer), 0, layer.fan_in + 1).astype(np.int32)
             return (p >= thresholds[None]) ^ layer.flip
-        return 2 * p.astype(np.int64) - layer.fan_in - datapath.corrections_at_positions(layer)[None]
-    t, l, b, r = layer.pads
-    padded = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))  # a multi-bit datapath has a real 0
-    # Integer sums of +-x through BLAS: every partial sum, in whatever order BLAS adds, is an
-    # integer of magnitude <= max|x| * fan_in, exactly representable in float32 below 2**24
-    # (float64 below 2**53), so the float result is the integer result and converts exactly.
-    bound = int(np.abs(x).max(initial=0)) * layer.fan_in
-    dtype = np.float32 if bound < 2**24 else np.float64 if bound < 2**53 else np.int64
-    cols = windows(padded.astype(dtype), layer.kernel, layer.stride).reshape(n * oh * ow, -1)
-    signs = np.where(layer.weights, 1, -1).astype(dtype)
-    acc = (cols @ signs.T).astype(np.int64).reshape(n, oh, ow, -1)
-    if layer.binarize:
+        acc = 2 * p.astype(np.int64) - layer.fan_in - datapath.corrections_at_positions(layer)[None]
+    else:
+        acc = _integer_matrix_layer(layer, x)
+    if not layer.binarize:
+        return acc
+    if layer.out_levels == 0:
         return (acc >= layer.thresholds) ^ layer.flip
-    return acc
+    return multi_threshold(layer, acc)
+
+
+def multi_threshold(layer: MatrixLayer, acc: np.ndarray) -> np.ndarray:
+    """int [..., C] accumulators -> int64 levels: out_offset + sum_i ((acc >= T_i) ^ flip)."""
+    count = np.zeros(acc.shape, np.int64)
+    for i in range(layer.out_levels - 1):
+        count += (acc >= layer.thresholds[:, i]) ^ layer.flip
+    return count + layer.out_offset
+
+
+def _integer_matrix_layer(layer: MatrixLayer, x: np.ndarray) -> np.ndarray:
+    """Source accumulators of a layer with multi-bit inputs or weights: an integer matmul."""
+    n = x.shape[0]
+    oh, ow = layer.out_hw
+    if layer.input_bits == 1:
+        # Binary inputs here meet multi-bit weights; the importer admits them unpadded or
+        # padded with the FBNA pattern by the source itself (no correction).
+        padded = padding_pattern.pad_binary_image(x, layer.pads) if any(layer.pads) else x
+        values = np.where(padded, 1, -1)
+    else:
+        t, l, b, r = layer.pads
+        values = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))  # a multi-bit datapath has a real 0
+    weights = layer.weight_values
+    # Integer sums through BLAS: every partial sum, in whatever order BLAS adds, is an
+    # integer of magnitude <= max|x| * max|w| * fan_in, exactly representable in float32
+    # below 2**24 (float64 below 2**53), so the float result is the integer result.
+    bound = int(np.abs(values).max(initial=0)) * int(np.abs(weights).max(initial=0)) * layer.fan_in
+    dtype = np.float32 if bound < 2**24 else np.float64 if bound < 2**53 else np.int64
+    cols = windows(values.astype(dtype), layer.kernel, layer.stride).reshape(n * oh * ow, -1)
+    return (cols @ weights.T.astype(dtype)).astype(np.int64).reshape(n, oh, ow, -1)
 
 
 def maxpool_layer(layer: MaxPool, x: np.ndarray) -> np.ndarray:
-    """bool [N, H, W, C] -> bool [N, OH, OW, C]: OR over each window.
+    """[N, H, W, C] -> [N, OH, OW, C]: the max over each window (OR of sign bits, since
+    bit 1 is +1; the max of integers for multi-level values).
 
-    One strided slice per kernel tap, OR-ed together: kh*kw flat elementwise passes instead
-    of an `any` reduction over two tiny trailing axes."""
+    One strided slice per kernel tap, combined elementwise: kh*kw flat passes instead of a
+    reduction over two tiny trailing axes."""
     (kh, kw), (sy, sx) = layer.kernel, layer.stride
     oh, ow, _ = layer.out_shape
     taps = [x[:, ky : ky + sy * (oh - 1) + 1 : sy, kx : kx + sx * (ow - 1) + 1 : sx] for ky in range(kh) for kx in range(kw)]
     out = taps[0].copy()
+    combine = np.logical_or if x.dtype == np.bool_ else np.maximum
     for tap in taps[1:]:
-        np.logical_or(out, tap, out=out)
+        combine(out, tap, out=out)
     return out
 
 

@@ -50,7 +50,7 @@ def bnn_pynq(name: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
     torch.manual_seed(seed)
     model, _ = model_with_cfg(name, pretrained=False)
     randomize_batchnorm(model, seed)
-    return model.eval(), torch.zeros(1, *BNN_PYNQ[name])
+    return model.eval(), torch.zeros(1, *{**BNN_PYNQ, **BNN_PYNQ_MULTIBIT}[name])
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,13 +152,36 @@ def altpadnet(seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
     return model.eval(), torch.zeros(1, 3, 10, 12)
 
 
+def _act_2bit():
+    from brevitas.nn import QuantIdentity
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant
+
+    return QuantIdentity(act_quant=CommonActQuant, bit_width=2)  # BNN-PYNQ's: levels -1, 0, +1
+
+
+def mlp_1w2a(seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
+    """784-256-256-10 with binary weights and 2-bit (ternary, BNN-PYNQ style) activations."""
+    torch.manual_seed(seed)
+    model = _Sequential(
+        nn.Flatten(), _input_quant_8bit(),
+        _linear(784, 256), nn.BatchNorm1d(256), _act_2bit(),
+        _linear(256, 256), nn.BatchNorm1d(256), _act_2bit(),
+        _linear(256, 10),
+    )
+    randomize_batchnorm(model, seed)
+    return model.eval(), torch.zeros(1, 1, 28, 28)
+
+
 CUSTOM = {"padnet": padnet, "oddnet": oddnet, "altpadnet": altpadnet}
+# Multi-bit weights or activations (the multi-threshold and multi-bit MVAU blocks)
+BNN_PYNQ_MULTIBIT = {"CNV_2W2A": (3, 32, 32)}
+MULTIBIT = {"mlp_1w2a": mlp_1w2a}
 
 
 def build(name: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
-    if name in BNN_PYNQ:
+    if name in BNN_PYNQ or name in BNN_PYNQ_MULTIBIT:
         return bnn_pynq(name, seed)
-    return CUSTOM[name](seed)
+    return {**CUSTOM, **MULTIBIT}[name](seed)
 
 
 ALL = (*BNN_PYNQ, *CUSTOM)

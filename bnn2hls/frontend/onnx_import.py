@@ -27,7 +27,7 @@ from onnx import numpy_helper
 
 from .. import padding_pattern
 from ..errors import UserError
-from ..ir import AffineOp, Conv, Dense, InputQuant, MatrixLayer, MaxPool, Network, OutputHead, validate
+from ..ir import AffineOp, Conv, Dense, InputQuant, IntQuant, MatrixLayer, MaxPool, Network, OutputHead, validate
 
 
 # ---------------------------------------------------------------------------------------
@@ -37,6 +37,7 @@ from ..ir import AffineOp, Conv, Dense, InputQuant, MatrixLayer, MaxPool, Networ
 class Const:
     value: np.ndarray
     binary_scale: np.ndarray | None = None  # set when value came from a bipolar quantizer
+    int_weights: tuple[np.ndarray, np.ndarray, int] | None = None  # (q, scale, bits) from a multi-bit quantizer
 
 
 @dataclass
@@ -212,7 +213,7 @@ class _Importer:
         signed = bool(attrs.get("signed", 1))
         narrow = bool(attrs.get("narrow", 0))
         rounding = attrs.get("rounding_mode", b"ROUND")
-        rounding = rounding.decode() if isinstance(rounding, bytes) else str(rounding)
+        rounding = (rounding.decode() if isinstance(rounding, bytes) else str(rounding)).upper()
         if bits_f != int(bits_f) or bits_f < 1:
             raise self.fail(f"bit width {bits_f} is not a positive integer")
         bits = int(bits_f)
@@ -224,7 +225,7 @@ class _Importer:
                 raise self.fail("Quant scale must be positive")
             return self._binarize(x, s)
         if isinstance(r, Const):
-            raise self.fail(f"weights quantized to {bits} bits: only binary (1-bit) weights are supported")
+            return self._quantize_weights(r, s, zp, bits, signed, narrow, rounding)
         if isinstance(r, Host):
             if s.size != 1 or zp.size != 1:
                 raise self.fail("the input quantizer needs a scalar scale and zero point")
@@ -241,7 +242,70 @@ class _Importer:
                 r, bits=bits, scale=float(s.reshape(-1)[0]), zero_point=float(zp.reshape(-1)[0]),
                 signed=signed, narrow=narrow, rounding=rounding.upper(),
             )
-        raise self.fail(f"{bits}-bit activations after the first layer: only binary hidden activations are supported")
+        if isinstance(r, Acc):
+            return self._multi_level(r, s, zp, bits, signed, narrow, rounding)
+        raise self.fail(f"a {bits}-bit quantizer here is not supported (only on the raw input, on weights, or "
+                        "after a Conv/Gemm/MatMul and its per-channel float ops)")
+
+    def _quant_scalars(self, s: np.ndarray, zp: np.ndarray, what: str) -> tuple[float, int]:
+        if s.size != 1 or zp.size != 1:
+            raise self.fail(f"{what} needs a scalar scale and zero point")
+        scale, zero = float(s.reshape(-1)[0]), float(zp.reshape(-1)[0])
+        if not np.isfinite(scale) or scale <= 0:
+            raise self.fail(f"{what}: the scale must be positive and finite")
+        if not np.isfinite(zero) or zero != round(zero):
+            raise self.fail(f"{what}: the zero point {zero!r} is not an integer")
+        return scale, int(zero)
+
+    def _quantize_weights(self, r: Const, s: np.ndarray, zp: np.ndarray, bits: int, signed: bool, narrow: bool,
+                          rounding: str) -> Const:
+        """A multi-bit weight quantizer: keep the integers q (the datapath's weights) and the
+        scale (folded into acc_scale), and the dequantized value as QONNX computes it."""
+        if bits > 8:
+            raise self.fail(f"{bits}-bit weights: at most 8 bits are supported")
+        if not signed:
+            raise self.fail("unsigned weight quantizers are not supported")
+        if np.any(zp != 0):
+            raise self.fail("weight quantizers with a zero point are not supported")
+        if not np.isfinite(s).all() or np.any(s <= 0):
+            raise self.fail("the weight scale must be positive and finite")
+        quant = IntQuant(scale=1.0, zero_point=0, bits=bits, signed=True, narrow=narrow, rounding=rounding)
+        w = r.value.astype(np.float32)
+        try:
+            full_scale = np.broadcast_to(s, np.broadcast_shapes(s.shape, w.shape))
+        except ValueError:
+            raise self.fail(f"weight scale of shape {list(s.shape)} does not broadcast to the weights' shape {list(w.shape)}") from None
+        if full_scale.shape != w.shape:
+            raise self.fail(f"weight scale of shape {list(s.shape)} changes the weights' shape {list(w.shape)}")
+        # QONNX divides by the scale elementwise (not by a per-channel reciprocal).
+        q = quant.quantize((w / full_scale).astype(np.float32))
+        value = (q.astype(np.float32) * s).astype(np.float32)
+        return Const(value, int_weights=(q.astype(np.int8), s, bits))
+
+    def _multi_level(self, r: Acc, s: np.ndarray, zp: np.ndarray, bits: int, signed: bool, narrow: bool,
+                     rounding: str) -> Act:
+        """A multi-bit (or unsigned 1-bit) quantizer after a matrix layer's chain: the layer
+        becomes a multi-threshold unit whose output is q - zero_point."""
+        if r.flattened:
+            raise self.fail("quantize before flattening")
+        if bits > 8:
+            raise self.fail(f"{bits}-bit hidden activations: at most 8 bits are supported")
+        scale, zero = self._quant_scalars(s, zp, "activation quantizer")
+        if rounding not in IntQuant.ROUNDING:
+            raise self.fail(f"unsupported rounding mode {rounding!r}")
+        layer = self.layers[r.layer_index]
+        if layer.binarize:
+            raise self.fail("the layer's output is already quantized")
+        if isinstance(layer, Conv) and layer.input_bits == 1 and layer.pad_mode == "zero" and any(layer.pads):
+            raise self.fail(f"a multi-level quantizer after the zero-padded binary conv '{layer.name}' is not supported "
+                            "(its border classes would need multi-level thresholds)")
+        quant = IntQuant(scale=scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
+        lo, hi = quant.int_range
+        self.layers[r.layer_index] = dataclasses.replace(
+            layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain), act_quant=quant,
+            out_levels=hi - lo + 1, out_offset=lo - zero,
+        )
+        return Act(shape=r.shape, bits=self.layers[r.layer_index].out_bits, scale=scale)
 
     def _binarize(self, x: str, scale: np.ndarray) -> Any:
         r = self.role(x)
@@ -424,13 +488,18 @@ class _Importer:
         return Padded(act=padded.act, pads=padded.pads, mode="alternating")
 
     # -- layers ---------------------------------------------------------------------------------
-    def _weights(self, tensor: str) -> tuple[np.ndarray, np.ndarray]:
+    def _weights(self, tensor: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """(weights as the datapath holds them, the quantizer's scale, bits): bool signs for
+        bipolar weights, int8 q for multi-bit ones."""
         r = self.role(tensor)
         if not isinstance(r, Const):
             raise self.fail("weights must be constant")
-        if r.binary_scale is None:
-            raise self.fail("weights are not binary: quantize them with a bipolar (1-bit) quantizer")
-        return r.value, r.binary_scale
+        if r.binary_scale is not None:
+            return r.value > 0, r.binary_scale, 1
+        if r.int_weights is not None:
+            q, scale, bits = r.int_weights
+            return q, scale, bits
+        raise self.fail("weights are not quantized: quantize them with a Brevitas weight quantizer (1 to 8 bits)")
 
     def _input_act(self, tensor: str) -> tuple[Act, tuple[int, int, int, int], str]:
         r = self.role(tensor)
@@ -469,7 +538,7 @@ class _Importer:
             raise self.fail("auto_pad is not supported; use explicit pads")
         if len(act.shape) != 3:
             raise self.fail(f"Conv input must be (C, H, W), got {act.shape}")
-        weights, wscale = self._weights(w)
+        weights, wscale, weight_bits = self._weights(w)
         if weights.ndim != 4 or weights.shape[1] != act.shape[0]:
             raise self.fail(f"weights of shape {weights.shape} do not fit {act.shape[0]} input channels")
         cout, _, kh, kw = weights.shape
@@ -482,12 +551,16 @@ class _Importer:
         layer = Conv(
             name=self.unique_name(f"conv{sum(isinstance(l, Conv) for l in self.layers)}"),
             in_shape=(h, wd, c), out_channels=cout, kernel=(kh, kw), stride=stride, pads=pads,
-            input_bits=act.bits, weights=(weights.transpose(0, 2, 3, 1).reshape(cout, -1) > 0),
+            input_bits=act.bits, weights=np.ascontiguousarray(weights.transpose(0, 2, 3, 1).reshape(cout, -1)),
+            weight_bits=weight_bits,
             acc_scale=(self._weight_scale(wscale, weights.shape, 0) * np.float32(act.scale)).astype(np.float32),
             binarize=False, pad_mode=mode if any(pads) else "zero",
         )
         if act.bits > 1 and mode == "alternating":
             raise self.fail("the FBNA pattern applies to binary inputs only")
+        if act.bits == 1 and weight_bits > 1 and layer.pad_mode == "zero" and any(pads):
+            raise self.fail("a zero-padded conv with binary inputs and multi-bit weights is not supported "
+                            "(its border correction needs signed per-class thresholds)")
         return self._add_layer(layer, b)
 
     def op_Gemm(self, a: str, b: str, c: str = "") -> Acc:
@@ -496,20 +569,20 @@ class _Importer:
             raise self.fail("Gemm with transA=1 is not supported")
         if attrs.get("alpha", 1.0) != 1.0 or (c and attrs.get("beta", 1.0) != 1.0):
             raise self.fail("Gemm with alpha/beta other than 1 is not supported")
-        weights, wscale = self._weights(b)
+        weights, wscale, weight_bits = self._weights(b)
         if weights.ndim != 2:
             raise self.fail(f"Gemm weights must be a matrix, got shape {list(weights.shape)}")
         out_axis = 0 if attrs.get("transB", 0) else 1
         scale = self._weight_scale(wscale, weights.shape, out_axis)
-        return self._dense(a, weights if out_axis == 0 else weights.T, scale, c)
+        return self._dense(a, weights if out_axis == 0 else weights.T, scale, c, weight_bits)
 
     def op_MatMul(self, a: str, b: str) -> Acc:
-        weights, wscale = self._weights(b)
+        weights, wscale, weight_bits = self._weights(b)
         if weights.ndim != 2:
             raise self.fail(f"MatMul weights must be a matrix, got shape {list(weights.shape)}")
-        return self._dense(a, weights.T, self._weight_scale(wscale, weights.shape, 1), "")
+        return self._dense(a, weights.T, self._weight_scale(wscale, weights.shape, 1), "", weight_bits)
 
-    def _dense(self, x: str, weights: np.ndarray, scale: np.ndarray, bias: str) -> Acc:
+    def _dense(self, x: str, weights: np.ndarray, scale: np.ndarray, bias: str, weight_bits: int) -> Acc:
         """`weights`: [out, in]; `scale`: the weight scale per output channel."""
         act, pads, _ = self._input_act(x)
         if any(pads):
@@ -526,7 +599,7 @@ class _Importer:
         layer = Dense(
             name=self.unique_name(f"dense{sum(isinstance(l, Dense) for l in self.layers)}"),
             in_shape=(1, 1, act.shape[0]), out_channels=cout, kernel=(1, 1), stride=(1, 1), pads=(0, 0, 0, 0),
-            input_bits=act.bits, weights=weights > 0,
+            input_bits=act.bits, weights=np.ascontiguousarray(weights), weight_bits=weight_bits,
             acc_scale=(scale * np.float32(act.scale)).astype(np.float32),
             binarize=False,
         )
@@ -545,8 +618,8 @@ class _Importer:
 
     def op_MaxPool(self, x: str) -> Act:
         r = self.role(x)
-        if not isinstance(r, Act) or r.bits != 1 or len(r.shape) != 3:
-            raise self.fail("MaxPool is supported only on binary (C, H, W) activations (place it after the sign)")
+        if not isinstance(r, Act) or len(r.shape) != 3:
+            raise self.fail("MaxPool is supported only on quantized (C, H, W) activations (place it after the quantizer)")
         attrs = self.attrs()
         if any(attrs.get("pads", [0, 0, 0, 0])) or attrs.get("ceil_mode", 0) or \
                 attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
@@ -560,7 +633,7 @@ class _Importer:
                         in_shape=(h, w, c), kernel=kernel, stride=stride)
         self.layers.append(layer)
         oh, ow, _ = layer.out_shape
-        return Act(shape=(c, oh, ow), bits=1, scale=r.scale)
+        return Act(shape=(c, oh, ow), bits=r.bits, scale=r.scale)
 
 
 # ---------------------------------------------------------------------------------------

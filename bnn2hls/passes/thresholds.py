@@ -42,12 +42,39 @@ def threshold_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
     return first.astype(np.int64), flip
 
 
+def levels_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
+    """The multi-threshold form of chain + quantizer: thresholds int64 [C, L-1], flip [C].
+
+    As for the sign, the chain and the quantizer are evaluated exactly as the source does at
+    every reachable accumulator; the level (q - zero_point - out_offset, in [0, L-1]) must be
+    monotone in the accumulator. Level step i (1 <= i < L) is `level >= i`; it is
+    `(acc >= T[o, i-1]) XOR flip[o]`, so level = sum_i ((acc >= T_i) ^ flip) as FINN's
+    MultiThreshold counts (flip: the channel's levels fall as the accumulator grows)."""
+    quant = layer.act_quant
+    lo, hi = layer.acc_range
+    acc = np.arange(lo, hi + 1, dtype=np.int64)
+    values = acc.astype(np.float32)[:, None] * layer.acc_scale[None, :]
+    level = quant.quantize(apply_chain(layer.chain, values)) - layer.out_offset  # [range, C]
+    steps = np.diff(level, axis=0)
+    rising, falling = (steps > 0).any(axis=0), (steps < 0).any(axis=0)
+    bad = np.nonzero(rising & falling)[0]
+    if bad.size:
+        raise UserError(f"layer '{layer.name}': the quantized output of channel {bad[0]} is not monotone in the "
+                        "accumulator; cannot fold it to thresholds")
+    flip = falling
+    thresholds = np.empty((layer.out_channels, layer.out_levels - 1), np.int64)
+    for i in range(1, layer.out_levels):
+        effective = (level >= i) ^ flip[None, :]
+        thresholds[:, i - 1] = np.where(effective.any(axis=0), lo + effective.argmax(axis=0), hi + 1)
+    return thresholds, flip
+
+
 def fold_thresholds(net: Network) -> Network:
     layers = []
     for layer in net.layers:
         if isinstance(layer, MatrixLayer) and layer.binarize and layer.thresholds is None:
-            thresholds, flip = threshold_of(layer)
-            layer = dataclasses.replace(layer, chain=(), thresholds=thresholds, flip=flip)
+            thresholds, flip = levels_of(layer) if layer.act_quant is not None else threshold_of(layer)
+            layer = dataclasses.replace(layer, chain=(), thresholds=thresholds, flip=flip, act_quant=None)
         layers.append(layer)
     return dataclasses.replace(net, layers=tuple(layers))
 
@@ -65,7 +92,7 @@ def _significant_bits(value: float) -> int:
     return max(1, m.bit_length() - ((m & -m).bit_length() - 1)) if m else 1
 
 
-def float_ties(layer: MatrixLayer, input_scale: float) -> list[tuple[int, int]]:
+def float_ties(layer: MatrixLayer, input_scale: float | None) -> list[tuple[int, int]]:
     """(channel, accumulator) pairs at which the source's sign is decided by float rounding.
 
     The source computes the accumulator as a float32 sum of products (input value x weight
@@ -79,7 +106,8 @@ def float_ties(layer: MatrixLayer, input_scale: float) -> list[tuple[int, int]]:
     No compiler can match that; we keep the +1 convention and report the pairs.
 
     `input_scale` is the scale of a multi-bit input (its products q x scale x weight round
-    twice); binary inputs are +-scale exactly, so each product is acc_scale itself.
+    twice; None: unknown, taken as inexact); binary inputs times binary weights are
+    +-acc_scale exactly.
     """
     lo, hi = layer.acc_range
     peak = max(-lo, hi) // layer.fan_in
@@ -90,8 +118,10 @@ def float_ties(layer: MatrixLayer, input_scale: float) -> list[tuple[int, int]]:
         acc = acc[(acc - layer.fan_in) % 2 == 0]  # dot = 2 * matches - fan_in
     ties = []
     for o in range(layer.out_channels):
-        if layer.input_bits == 1:
+        if layer.input_bits == 1 and layer.weight_bits == 1:
             product_bits = _significant_bits(float(layer.acc_scale[o]))
+        elif input_scale is None:
+            product_bits = _FLOAT32_MANTISSA
         else:
             weight_scale = np.float32(np.float64(layer.acc_scale[o]) / input_scale)
             product_bits = _significant_bits(input_scale) + _significant_bits(float(weight_scale))
@@ -99,10 +129,17 @@ def float_ties(layer: MatrixLayer, input_scale: float) -> list[tuple[int, int]]:
             continue  # every product and partial sum is exact
         chain = tuple(_channel_op(op, o) for op in layer.chain)
         scale = np.float64(layer.acc_scale[o])
-        below = apply_chain_f64(chain, (acc - delta) * scale) >= 0
-        above = apply_chain_f64(chain, (acc + delta) * scale) >= 0
+        below = _decision(layer, apply_chain_f64(chain, (acc - delta) * scale))
+        above = _decision(layer, apply_chain_f64(chain, (acc + delta) * scale))
         ties += [(o, int(a)) for a in acc[below != above]]
     return ties
+
+
+def _decision(layer: MatrixLayer, y: np.ndarray) -> np.ndarray:
+    """What the source decides from the chain's value: the sign, or the quantizer's level."""
+    if layer.act_quant is None:
+        return y >= 0
+    return layer.act_quant.quantize(y, np.float64)
 
 
 def _channel_op(op, o: int):
@@ -120,10 +157,14 @@ def apply_chain_f64(chain, x: np.ndarray) -> np.ndarray:
 def tie_warnings(net: Network) -> tuple[str, ...]:
     """One line per binarizing layer that has float ties (see `float_ties`)."""
     lines = []
-    for layer in net.matrix_layers:
+    input_scale: float | None = net.input_quant.scale  # of the values entering each layer
+    for layer in net.datapath:
+        if not isinstance(layer, MatrixLayer):
+            continue
+        scale, input_scale = input_scale, (layer.act_quant.scale if layer.act_quant is not None else None)
         if not layer.binarize or layer.thresholds is not None:
             continue  # folded already: the chain is gone
-        ties = float_ties(layer, net.input_quant.scale)
+        ties = float_ties(layer, scale)
         if ties:
             channels = sorted({o for o, _ in ties})
             o, a = ties[0]
