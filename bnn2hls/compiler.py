@@ -250,15 +250,27 @@ def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, board: Boar
         manifest.write(tmp, skip=frozenset({OWNER_FILE}))
 
 
+def compile_model(model: onnx.ModelProto, name: str, out: Path | None = None, folding: dict[str, Any] | None = None,
+                  target_fps: float | None = None, board: str | None = None) -> ir.Network:
+    """The one compile path of the CLI and the Python API: a loaded QONNX model -> the
+    compiled network, written to `out` when given (board project included)."""
+    target = load_board(board) if board is not None else None  # an unknown board fails first
+    if out is not None:
+        check_output_dir(out)
+    clock = target.clock_mhz if target is not None else DEFAULT_CLOCK_MHZ
+    net = build_network(model, name, folding=folding, target_fps=target_fps, clock_mhz=clock, board=target)
+    if out is not None:
+        write_output(net, model, out, target)
+    return net
+
+
 def compile_file(model_path: Path, out: Path, folding: dict[str, Any] | None = None,
                  target_fps: float | None = None, board: str | None = None) -> ir.Network:
-    target = load_board(board) if board is not None else None  # an unknown board fails first
+    if board is not None:
+        load_board(board)  # an unknown board fails first
     check_output_dir(out)  # before the (slow) import; checked again right before writing
     model = load_model(model_path)
-    clock = target.clock_mhz if target is not None else DEFAULT_CLOCK_MHZ
-    net = build_network(model, Path(model_path).stem, folding=folding, target_fps=target_fps, clock_mhz=clock, board=target)
-    write_output(net, model, out, target)
-    return net
+    return compile_model(model, Path(model_path).stem, out, folding=folding, target_fps=target_fps, board=board)
 
 
 def load_source_model(out: Path) -> onnx.ModelProto:

@@ -60,3 +60,20 @@ def test_python_api_compiles_a_module(tmp_path):
     with torch.no_grad():
         expect = module(torch.from_numpy(x)).numpy().reshape(8, -1)
     np.testing.assert_allclose(reference.run(net, x), expect, rtol=1e-4, atol=1e-4)
+
+
+def test_python_api_takes_the_cli_path_with_a_board(tmp_path, exported):
+    """bnn2hls.compile(board=...) checks the budget and writes the board project as
+    `bnn2hls compile --board` does (it used to drop the board)."""
+    import bnn2hls
+    from bnn2hls.errors import UserError
+
+    module, example = zoo.build("padnet", seed=0)
+    with pytest.raises(UserError, match="fastest"):
+        bnn2hls.compile(module, example, tmp_path / "over", target_fps=1e5, board="icebreaker")
+    assert not (tmp_path / "over").exists()
+    bnn2hls.compile(module, example, tmp_path / "out", board="pynq-z2")
+    path, _ = exported("padnet", 0)
+    assert cli.main(["compile", str(path), "-o", str(tmp_path / "cli"), "--board", "pynq-z2"]) == 0
+    for rel in ("rtl/bnn_top.sv", "project/driver.py"):
+        assert (tmp_path / "out" / rel).read_bytes() == (tmp_path / "cli" / rel).read_bytes()
