@@ -33,7 +33,7 @@ except ImportError:  # run as a script
     from tests import brevitas_nets
 
 REF_SEEDS = range(40)
-SIM_SEEDS = (0, 1, 2, 3, 4, 5)
+SIM_SEEDS = (0, 1, 4, 14, 24, 38)  # binary, uint4, shifted uint8, int8, uint8, uint8 inputs
 SLOW_SEEDS = range(100, 130)
 FRAMES = 8
 
@@ -56,11 +56,20 @@ def _cli(argv: list[str]) -> tuple[int, str, str]:
     return rc, out.getvalue(), err.getvalue()
 
 
+def argmax_is_a_tie(expect: np.ndarray) -> np.ndarray:
+    """Frames whose two largest QONNX outputs are equal within the tolerance: their argmax is
+    decided by float rounding (e.g. 0.0 vs -1e-9), so it is not compared."""
+    if expect.shape[1] < 2:
+        return np.zeros(len(expect), bool)
+    top2 = np.sort(expect, axis=1)[:, -2:]
+    return np.isclose(top2[:, 0], top2[:, 1], rtol=1e-5, atol=1e-5)
+
+
 def _compare(y: np.ndarray, expect: np.ndarray) -> str:
     if y.shape != expect.shape:
         return f"differs: shape {list(y.shape)} vs QONNX {list(expect.shape)}"
     close = np.isclose(y, expect, rtol=1e-5, atol=1e-5).all(axis=1)
-    same_arg = y.argmax(1) == expect.argmax(1)
+    same_arg = (y.argmax(1) == expect.argmax(1)) | argmax_is_a_tie(expect)
     bad = np.flatnonzero(~(close & same_arg))
     if not len(bad):
         return "equal"
