@@ -121,6 +121,42 @@ def test_unsigned_input_quantizer_equals_qonnx(kind, tmp_path):
     _assert_equals_qonnx(out, model, x, tmp_path)
 
 
+class UnsignedThresholdNet(nn.Module):
+    """uint8 input -> 1x1 conv with all-positive weights -> `+ self.shift` -> sign: the
+    accumulator q0 + q1 reaches 510, and the sign steps at 300, beyond the +-256 a signed
+    8-bit code could give."""
+
+    def __init__(self):
+        super().__init__()
+        import brevitas.nn as qnn
+        from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst, Uint8ActPerTensorFloat
+
+        self.inp = qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat)
+        self.conv = qnn.QuantConv2d(2, 3, 1, bias=False, weight_quant=SignedBinaryWeightPerTensorConst)
+        with torch.no_grad():
+            self.conv.weight.abs_()
+        self.shift = nn.Parameter(torch.zeros(3, 1, 1))
+        self.sign = qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+        self.fc = qnn.QuantLinear(3 * 4 * 4, 3, bias=True, weight_quant=SignedBinaryWeightPerTensorConst)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.sign(self.conv(self.inp(x)) + self.shift), 1))
+
+
+def test_unsigned_input_threshold_beyond_the_signed_code_range(tmp_path):
+    torch.manual_seed(4)
+    net = UnsignedThresholdNet()
+    brevitas_nets.calibrate_input_quant(net, (2, 4, 4), 4)
+    net.eval()
+    scale = float(net.inp.act_quant.scale())
+    with torch.no_grad():  # steps at q0 + q1 = 300, 350, 450 (x 0.1, the weight scale)
+        net.shift.copy_(-torch.tensor([299.5, 349.5, 449.5]).reshape(3, 1, 1) * scale * 0.1)
+    x = brevitas_nets.input_frames(net, (2, 4, 4), 8, seed=2)
+    rc, err, out, model = _compile(net, torch.zeros(1, 2, 4, 4), tmp_path)
+    assert rc == 0, err
+    _assert_equals_qonnx(out, model, x, tmp_path)
+
+
 # ---------------------------------------------------------------------------------------
 # 2. Parameters that broadcast along W (or H), not C
 # ---------------------------------------------------------------------------------------
