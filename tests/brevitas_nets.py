@@ -1,0 +1,373 @@
+"""Small Brevitas nets written the way a user writes them, drawn from a seed.
+
+`draw(seed)` returns a `Case`: the module (eval mode, input quantizer calibrated, BatchNorm
+statistics randomized), an example input, a one-line description, and `inputs(n)`, frames that
+exercise the whole input quantizer range (zeros, the top codes >= 2^(bits-1), negatives,
+values past both clamps). Everything follows from the seed, so a failure is reproduced by
+`python -m tests.test_property_brevitas SEED`.
+
+What is mixed:
+  input quantizer  Int8ActPerTensorFloat, Uint8ActPerTensorFloat, the same with bit_width=4,
+                   ShiftedUint8ActPerTensorFloat (a non-zero zero point), SignedBinaryActPerTensorConst;
+                   sometimes a float pre-scaling `x * self.in_gain + self.in_offset` before it
+  weight scales    SignedBinaryWeightPerTensorConst (0.1), the same with another constant,
+                   per-output-channel (mean |w|) binary scales
+  after a conv     bias, BatchNorm2d (random stats, negative gammas), `+ self.shift` and
+                   `* self.gain` nn.Parameters shaped (C,1,1), (1,C,1,1), or -- on purpose -- (C,)
+                   with W == C (broadcasts along W) and (C,1) with H == C (broadcasts along H)
+  then             the sign (SignedBinaryActPerTensorConst), an optional 2x2 max-pool, flatten,
+                   an optional hidden QuantLinear + BatchNorm1d + sign, a QuantLinear head
+
+Every conv -> sign gets an offset (BatchNorm, bias or shift) that makes exact accumulator ties
+improbable, except in `tie_case()`, the one net built to have them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+INPUT_QUANTS = ("int8", "uint8", "uint4", "shifted_uint8", "binary")
+
+
+def _input_quant(kind: str):
+    import brevitas.nn as qnn
+    from brevitas.quant import (Int8ActPerTensorFloat, ShiftedUint8ActPerTensorFloat, SignedBinaryActPerTensorConst,
+                                Uint8ActPerTensorFloat)
+
+    if kind == "int8":
+        return qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat)
+    if kind == "uint8":
+        return qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat)
+    if kind == "uint4":
+        return qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, bit_width=4)
+    if kind == "shifted_uint8":
+        return qnn.QuantIdentity(act_quant=ShiftedUint8ActPerTensorFloat)
+    if kind == "binary":
+        return qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+    raise ValueError(kind)
+
+
+def _sign():
+    import brevitas.nn as qnn
+    from brevitas.quant import SignedBinaryActPerTensorConst
+
+    return qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+
+
+def _weight_quant(kind: str):
+    from brevitas.inject.enum import ScalingImplType, StatsOp
+    from brevitas.quant import SignedBinaryWeightPerTensorConst
+
+    if kind == "tensor":  # the stock quantizer: a constant 0.1
+        return SignedBinaryWeightPerTensorConst
+    if kind == "tensor_const":
+        return SignedBinaryWeightPerTensorConst.let(scaling_const=0.37)
+    if kind == "channel":  # XNOR-Net gains: mean |w| per output channel
+        return SignedBinaryWeightPerTensorConst.let(scaling_impl_type=ScalingImplType.STATS, scaling_stats_op=StatsOp.AVE,
+                                                    scaling_per_output_channel=True)
+    raise ValueError(kind)
+
+
+@dataclass
+class ConvBlock:
+    cout: int
+    k: int
+    stride: int
+    pad: int
+    wq: str
+    bias: bool
+    bn: bool
+    shift: str | None  # None, "c11", "1c11", "c" (broadcasts along W), "c1" (broadcasts along H)
+    gain: str | None
+    pool: bool
+
+
+@dataclass
+class Spec:
+    seed: int
+    quant: str
+    cin: int
+    h: int
+    w: int
+    pre: bool  # x * in_gain + in_offset on the raw input
+    convs: list[ConvBlock] = field(default_factory=list)
+    hidden: int | None = None  # a QuantLinear + BatchNorm1d + sign before the head
+    hidden_shift: bool = False  # + nn.Parameter((F,)) on the hidden linear's output (correct per-feature)
+    head_wq: str = "tensor"
+    head_bias: bool = True
+    outputs: int = 3
+
+    def tags(self) -> list[str]:
+        """Features a failure is likely about, for the tally."""
+        tags = []
+        if any(form in ("c", "c1") for b in self.convs for form in (b.shift, b.gain)):
+            tags.append("param-broadcasts-along-H/W")
+        if self.quant in ("uint8", "uint4", "shifted_uint8"):
+            tags.append("unsigned-input" + ("-zero-point" if self.quant == "shifted_uint8" else ""))
+        return tags
+
+    def describe(self) -> str:
+        parts = [f"seed={self.seed}", f"in={self.quant}[{self.cin}x{self.h}x{self.w}]" + ("+pre" if self.pre else "")]
+        for b in self.convs:
+            s = f"conv{b.k}x{b.k}/s{b.stride}/p{b.pad}->{b.cout} w:{b.wq}"
+            s += "+bias" * b.bias + "+bn" * b.bn
+            s += f"+shift{b.shift}" if b.shift else ""
+            s += f"*gain{b.gain}" if b.gain else ""
+            s += " sign" + " pool" * b.pool
+            parts.append(s)
+        if self.hidden:
+            parts.append(f"fc->{self.hidden}+bn1d" + ("+shift(F,)" if self.hidden_shift else "") + " sign")
+        parts.append(f"head->{self.outputs} w:{self.head_wq}" + "+bias" * self.head_bias)
+        return " | ".join(parts)
+
+
+def _param(shape_kind: str, c: int, values: torch.Tensor) -> nn.Parameter:
+    shape = {"c11": (c, 1, 1), "1c11": (1, c, 1, 1), "c": (c,), "c1": (c, 1)}[shape_kind]
+    return nn.Parameter(values.reshape(shape).clone())
+
+
+class UserNet(nn.Module):
+    """A network as a user writes it: Brevitas layers plus plain torch ops in forward()."""
+
+    def __init__(self, spec: Spec):
+        super().__init__()
+        import brevitas.nn as qnn
+
+        gen = torch.Generator().manual_seed(spec.seed)
+        self.spec = spec
+        if spec.pre:
+            self.in_gain = nn.Parameter(torch.tensor(1.5))
+            self.in_offset = nn.Parameter(torch.tensor(-0.25))
+        self.inp = _input_quant(spec.quant)
+        self.convs, self.bns, self.signs = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        self.shifts, self.gains = nn.ParameterList(), nn.ParameterList()
+        c = spec.cin
+        for b in spec.convs:
+            self.convs.append(qnn.QuantConv2d(c, b.cout, b.k, stride=b.stride, padding=b.pad, bias=b.bias,
+                                              weight_quant=_weight_quant(b.wq)))
+            self.bns.append(nn.BatchNorm2d(b.cout) if b.bn else nn.Identity())
+            self.shifts.append(_param(b.shift, b.cout, torch.randn(b.cout, generator=gen)) if b.shift
+                               else nn.Parameter(torch.zeros(0), requires_grad=False))
+            g = (torch.rand(b.cout, generator=gen) + 0.5) * torch.where(torch.rand(b.cout, generator=gen) < 0.3, -1.0, 1.0)
+            self.gains.append(_param(b.gain, b.cout, g) if b.gain else nn.Parameter(torch.zeros(0), requires_grad=False))
+            self.signs.append(_sign())
+            c = b.cout
+        self.flat_features = self._flat_features(spec)
+        f = self.flat_features
+        if spec.hidden:
+            self.fc = qnn.QuantLinear(f, spec.hidden, bias=False, weight_quant=_weight_quant("tensor"))
+            self.bn1d = nn.BatchNorm1d(spec.hidden)
+            if spec.hidden_shift:
+                self.fc_shift = nn.Parameter(torch.randn(spec.hidden, generator=gen))
+            self.fc_sign = _sign()
+            f = spec.hidden
+        self.head = qnn.QuantLinear(f, spec.outputs, bias=spec.head_bias, weight_quant=_weight_quant(spec.head_wq))
+
+    @staticmethod
+    def _flat_features(spec: Spec) -> int:
+        c, h, w = spec.cin, spec.h, spec.w
+        for b in spec.convs:
+            h, w, c = (h + 2 * b.pad - b.k) // b.stride + 1, (w + 2 * b.pad - b.k) // b.stride + 1, b.cout
+            if b.pool:
+                h, w = h // 2, w // 2
+        return c * h * w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spec.pre:
+            x = x * self.in_gain + self.in_offset
+        x = self.inp(x)
+        for i, b in enumerate(self.spec.convs):
+            x = self.bns[i](self.convs[i](x))
+            if b.shift:
+                x = x + self.shifts[i]
+            if b.gain:
+                x = x * self.gains[i]
+            x = self.signs[i](x)
+            if b.pool:
+                x = nn.functional.max_pool2d(x, 2)
+        x = torch.flatten(x, 1)
+        if self.spec.hidden:
+            x = self.bn1d(self.fc(x))
+            if self.spec.hidden_shift:
+                x = x + self.fc_shift
+            x = self.fc_sign(x)
+        return self.head(x)
+
+
+def _out(n: int, k: int, s: int, p: int) -> int:
+    return (n + 2 * p - k) // s + 1
+
+
+def draw_spec(seed: int) -> Spec:
+    rng = np.random.default_rng(seed)
+    quant = INPUT_QUANTS[rng.integers(len(INPUT_QUANTS))]
+    spec = Spec(seed=seed, quant=quant, cin=int(rng.integers(1, 4)), h=int(rng.integers(4, 9)), w=int(rng.integers(4, 9)),
+                pre=bool(rng.random() < 0.2))
+    h, w = spec.h, spec.w
+    for _ in range(int(rng.integers(1, 3))):
+        k = int(rng.integers(1, 4))
+        stride = int(rng.integers(1, 3))
+        pad = int(rng.integers(0, 2))
+        if min(h, w) + 2 * pad < k:
+            break
+        oh, ow = _out(h, k, stride, pad), _out(w, k, stride, pad)
+        shift = [None, "c11", "1c11"][rng.integers(3)]
+        gain = [None, None, "c11", "1c11"][rng.integers(4)]
+        if rng.random() < 0.15:  # the user mistake: a (C,) or (C,1) parameter on an NCHW tensor
+            misplaced = ["c", "c1"][rng.integers(2)]
+            if rng.random() < 0.5:
+                shift = misplaced
+            else:
+                gain = misplaced
+        # (C,) only broadcasts when W == C, (C,1) only when H == C: choose C so, or drop the form
+        wanted = {ow if "c" in (shift, gain) else None, oh if "c1" in (shift, gain) else None} - {None}
+        if len(wanted) > 1 or any(not 2 <= v <= 8 for v in wanted):
+            shift = None if shift in ("c", "c1") else shift
+            gain = None if gain in ("c", "c1") else gain
+            wanted = set()
+        cout = wanted.pop() if wanted else int(rng.integers(2, 9))
+        bias = bool(rng.random() < 0.4)
+        bn = bool(rng.random() < 0.6)
+        if not (bn or bias or shift):  # an offset keeps exact accumulator ties improbable
+            bn = True
+        pool = bool(min(oh, ow) >= 2 and rng.random() < 0.4)
+        spec.convs.append(ConvBlock(cout=cout, k=k, stride=stride, pad=pad, wq=["tensor", "tensor_const", "channel"][rng.integers(3)],
+                                    bias=bias, bn=bn, shift=shift, gain=gain, pool=pool))
+        h, w = (oh // 2, ow // 2) if pool else (oh, ow)
+    if rng.random() < 0.35:
+        spec.hidden = int(rng.integers(2, 9))
+        spec.hidden_shift = bool(rng.random() < 0.5)
+    spec.head_wq = ["tensor", "channel"][rng.integers(2)]
+    spec.head_bias = bool(rng.random() < 0.6)
+    spec.outputs = int(rng.integers(2, 6))
+    return spec
+
+
+def randomize_batchnorm(module: nn.Module, seed: int) -> None:
+    """Statistics on the scale of the accumulators they follow, gammas of both signs (as in zoo)."""
+    gen = torch.Generator().manual_seed(seed + 7919)
+    fan_in, scale = 1, 1.0
+    with torch.no_grad():
+        for m in module.modules():
+            if hasattr(m, "quant_weight") and m.weight.dim() >= 2:
+                fan_in = m.weight[0].numel()
+                scale = float(m.quant_weight().scale.abs().mean())
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                n = m.running_mean.numel()
+                spread = fan_in**0.5 * scale
+                m.running_mean.copy_(torch.randn(n, generator=gen) * spread * 0.5)
+                m.running_var.copy_(torch.rand(n, generator=gen) * spread**2 + 0.01)
+                sign = torch.where(torch.rand(n, generator=gen) < 0.3, -1.0, 1.0)
+                m.weight.copy_(sign * (torch.rand(n, generator=gen) + 0.2))
+                m.bias.copy_(torch.randn(n, generator=gen) * 0.5)
+
+
+@dataclass
+class Case:
+    spec: Spec | None
+    module: nn.Module
+    example: torch.Tensor
+    description: str
+
+    def inputs(self, n: int = 8) -> np.ndarray:
+        return input_frames(self.module, tuple(self.example.shape[1:]), n, seed=self.spec.seed if self.spec else 0)
+
+
+def build(spec: Spec) -> Case:
+    torch.manual_seed(spec.seed)
+    module = UserNet(spec)
+    calibrate_input_quant(module, (spec.cin, spec.h, spec.w), spec.seed)
+    randomize_batchnorm(module, spec.seed)
+    module.eval()
+    return Case(spec, module, torch.zeros(1, spec.cin, spec.h, spec.w), spec.describe())
+
+
+def draw(seed: int) -> Case:
+    return build(draw_spec(seed))
+
+
+def calibrate_input_quant(module: nn.Module, shape: tuple[int, ...], seed: int) -> None:
+    """Let the input quantizer collect its runtime statistics (scale, zero point) on a few batches;
+    everything else stays in eval mode, so BatchNorm statistics are untouched."""
+    module.eval()
+    module.inp.train()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _ in range(40):
+            module.inp(torch.randn(8, *shape, generator=gen) * 2.0 + 0.5)
+    module.inp.eval()
+
+
+def _quant_params(module: nn.Module):
+    """(scale, zero_point, bits, signed) of the input quantizer, in the quantizer's input space."""
+    q = module.inp
+    if not q.act_quant.is_quant_enabled:
+        return None
+    scale = float(q.act_quant.scale())
+    zp = float(q.act_quant.zero_point())
+    bits = int(q.act_quant.bit_width())
+    signed = bool(q.act_quant.is_signed)
+    return scale, zp, bits, signed
+
+
+def input_frames(module: nn.Module, shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
+    """Frames covering the quantizer's full range: all zeros, the top code, random codes on the
+    grid (so q >= 2^(bits-1) is reached for unsigned inputs), values past both clamps,
+    negatives, and exact zeros sprinkled in."""
+    rng = np.random.default_rng(seed + 104729)
+    scale, zp, bits, signed = _quant_params(module)
+    if bits == 1:
+        lo, hi, codes = -1.0, 1.0, None
+    else:
+        qmin, qmax = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+        lo, hi = (qmin - zp) * scale, (qmax - zp) * scale
+        codes = (qmin, qmax)
+    frames = []
+    for i in range(n):
+        kind = i % 4
+        if kind == 0 and codes:  # top code everywhere in half the frame, zeros elsewhere
+            x = np.where(rng.random(shape) < 0.5, hi, 0.0)
+        elif kind == 1 and codes:  # random codes on the grid, biased to the upper half
+            q = rng.integers(codes[0] + (codes[1] - codes[0]) // 2, codes[1] + 1, shape)
+            q = np.where(rng.random(shape) < 0.3, rng.integers(codes[0], codes[1] + 1, shape), q)
+            x = (q - zp) * scale
+        elif kind == 2:  # past both clamps, negatives included
+            span = hi - lo
+            x = rng.uniform(lo - 0.3 * span - 0.5, hi + 0.3 * span + 0.5, shape)
+        else:
+            x = rng.standard_normal(shape) * max(abs(lo), abs(hi), 1.0)
+        x = np.where(rng.random(shape) < 0.1, 0.0, x)
+        frames.append(x)
+    x = np.asarray(frames, np.float32)
+    spec = getattr(module, "spec", None)
+    if spec is not None and spec.pre:  # frames are in the quantizer's space; map back to the raw input
+        x = ((x - module.in_offset.item()) / module.in_gain.item()).astype(np.float32)
+        x[:, ..., 0] = 0.0
+    return x
+
+
+# ---------------------------------------------------------------------------------------
+# The one net built to have float accumulator ties (conv -> sign, weight scale 0.1, no offset)
+# ---------------------------------------------------------------------------------------
+class TieNet(nn.Module):
+    def __init__(self, cin: int = 2, cout: int = 4, size: int = 5):
+        super().__init__()
+        import brevitas.nn as qnn
+
+        self.inp = _input_quant("binary")
+        # fan-in 2 * 2 * 2 = 8 (even): +-1 inputs can sum to exactly 0
+        self.conv0 = qnn.QuantConv2d(cin, cout, 2, bias=False, weight_quant=_weight_quant("tensor"))
+        self.sign = _sign()
+        self.head = qnn.QuantLinear(cout * (size - 1) ** 2, 3, bias=True, weight_quant=_weight_quant("tensor"))
+
+    def forward(self, x):
+        return self.head(torch.flatten(self.sign(self.conv0(self.inp(x))), 1))
+
+
+def tie_case(seed: int = 0) -> Case:
+    torch.manual_seed(seed)
+    module = TieNet().eval()
+    return Case(None, module, torch.zeros(1, 2, 5, 5), "tie net: binary in | conv2x2 w:tensor(0.1), no offset, sign | head")
