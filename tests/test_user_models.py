@@ -250,3 +250,37 @@ def test_non_finite_inputs_are_refused(engine, bad, compiled_shift_net, tmp_path
     rc, err, _ = _run(compiled_shift_net, x, engine, tmp_path)
     lines = err.strip().splitlines()
     assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: "), (rc, lines)
+
+
+@pytest.mark.parametrize("trans_b, scale_shape, refused", [
+    (1, (1, 6), True),    # [out, in] weights, a scale per *input* column: 6 entries, 6 outputs
+    (0, (6, 1), True),    # [in, out] weights, a scale per input row
+    (1, (6, 1), False),   # per output channel
+    (0, (6,), False),     # per output channel ([in, out] weights: broadcast along the last axis)
+    (1, (), False),       # per tensor
+])
+def test_weight_scale_is_read_by_broadcasting_not_by_size(trans_b, scale_shape, refused, tmp_path):
+    """A weight scale with as many entries as outputs, but laid along the inputs, must not be
+    taken as per-output (square weights hide the difference in the element count)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(np.float32(1.0).reshape(()), "one"),
+             numpy_helper.from_array(rng.standard_normal((6, 6)).astype(np.float32), "W"),
+             numpy_helper.from_array((rng.random(scale_shape) + 0.5).astype(np.float32), "ws")]
+    nodes = [helper.make_node("BipolarQuant", ["x", "one"], ["xq"], domain="qonnx.custom_op.general"),
+             helper.make_node("BipolarQuant", ["W", "ws"], ["Wq"], domain="qonnx.custom_op.general"),
+             helper.make_node("Gemm", ["xq", "Wq"], ["y"], transB=trans_b, name="fc")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6])], inits)
+    path = tmp_path / "w.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                      helper.make_opsetid("qonnx.custom_op.general", 1)]), path)
+    rc, _, err = _cli(["compile", str(path), "-o", str(tmp_path / "out")])
+    if refused:
+        assert rc == 2 and err.strip().startswith("error: node 'fc' (Gemm): weight scale") and "varies" in err
+        return
+    assert rc == 0, err
+    x = rng.standard_normal((8, 6)).astype(np.float32)
+    _assert_equals_qonnx(tmp_path / "out", load_model(path), x, tmp_path, engines=("ref",))
