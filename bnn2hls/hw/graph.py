@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ir import Conv, Dense, MatrixLayer, MaxPool, Network
+from ..ir import Dense, Network
 from .blocks import FIFO_KIND, LAYER_BLOCKS
 from .blocks.base import Block, LowerContext, Stream
 from .mvau_memories import acc_width
@@ -136,4 +136,4 @@ def layer_cycles(layer: Any) -> dict[str, int]:
 
 
 __all__ = ["HwGraph", "StreamFormat", "Stream", "Block", "lower", "layer_cycles", "stream_format", "element_bits",
-           "pixel_width", "Conv", "Dense", "MatrixLayer", "MaxPool"]
+           "pixel_width"]

@@ -84,7 +84,8 @@ class Block:
     output: Stream
     params: dict[str, int]  # numeric parameters (the RTL's, without tables and files)
     memories: list[Memory] = field(default_factory=list)
-    comment: str = ""
+    comment: str = ""  # what the emitters print above the instance
+    vectors: dict[str, Any] = field(default_factory=dict)  # per-position parameter vectors
 
     kind: ClassVar[str] = ""
     module: ClassVar[str] = ""  # the RTL module (hls_lib/rtl)

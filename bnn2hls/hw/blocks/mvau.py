@@ -102,7 +102,7 @@ class Mvau(Block):
         else:
             t_w, n_classes = 1, 1
             out = Stream(layer.name, "out", mh * acc_w, acc_w, f"{layer.name}: output pixels")
-        user_w = ctx.user_w if ctx.src.user_width else 1
+        user_w = ctx.user_w  # the class id of a window stream (1 bit, unused, for a dense layer)
         params = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_B": in_b, "BINARIZE": int(layer.binarize),
                   "N_CLASSES": n_classes, "USER_W": user_w, "ACC_W": acc_w, "THR_W": t_w}
         block = cls(f"u_{layer.name}_mvau", layer, "mvau", ctx.src, out, params, memories,

@@ -61,11 +61,10 @@ class Swg(Block):
                   "SH": layer.stride[0], "SW": layer.stride[1], "PAD_T": layer.pads[0], "PAD_L": layer.pads[1],
                   "PAD_B": layer.pads[2], "PAD_R": layer.pads[3], "N_ROW_CLASSES": n_rows, "N_COL_CLASSES": n_cols,
                   "CLS_W": cls_w, "USER_W": user_w}
-        block = cls(f"u_{layer.name}_swg", layer, "swg", ctx.src, out, params,
-                    comment=f"{layer.name}: sliding window {layer.kernel} stride {layer.stride} pads {layer.pads}")
-        block.row_class, block.col_class = rows, cols
         ctx.user_w = user_w
-        return block
+        return cls(f"u_{layer.name}_swg", layer, "swg", ctx.src, out, params,
+                   comment=f"{layer.name}: sliding window {layer.kernel} stride {layer.stride} pads {layer.pads}",
+                   vectors={"ROW_CLASS": rows, "COL_CLASS": cols})
 
     # one padded input position per cycle
     @classmethod
@@ -85,8 +84,8 @@ class Swg(Block):
     def rtl_params(self) -> list[tuple[str, Any]]:
         p = self.params
         out = [(k, v) for k, v in p.items() if k != "USER_W"]
-        out += [("ROW_CLASS", vector_literal(self.row_class, p["CLS_W"])),
-                ("COL_CLASS", vector_literal(self.col_class, p["CLS_W"])), ("USER_W", p["USER_W"])]
+        out += [("ROW_CLASS", vector_literal(self.vectors["ROW_CLASS"], p["CLS_W"])),
+                ("COL_CLASS", vector_literal(self.vectors["COL_CLASS"], p["CLS_W"])), ("USER_W", p["USER_W"])]
         return out
 
     def hls(self, ctx: Any) -> None:
@@ -97,8 +96,8 @@ class Swg(Block):
         header.constants += [(k, int(p[k])) for k in ("C", "B", "H", "W", "KH", "KW", "SH", "SW", "PAD_T", "PAD_L",
                                                       "PAD_B", "PAD_R", "N_ROW_CLASSES", "N_COL_CLASSES", "USER_W")]
         header.constants += [("OH", oh), ("OW", ow)]
-        header.tables += [ctx.table("ROW_CLASS", [int(v) for v in self.row_class], "border class of each output row"),
-                          ctx.table("COL_CLASS", [int(v) for v in self.col_class], "border class of each output column")]
+        header.tables += [ctx.table("ROW_CLASS", [int(v) for v in self.vectors["ROW_CLASS"]], "border class of each output row"),
+                          ctx.table("COL_CLASS", [int(v) for v in self.vectors["COL_CLASS"]], "border class of each output column")]
         src = ctx.name(self.input)
         out = ctx.declare(self.output, ctx.window_type(self.output.width, p["USER_W"]), f"{layer.name}: windows + border class")
         targs = [f"{ns}::{k}" for k in ("C", "B", "H", "W", "KH", "KW", "SH", "SW", "PAD_T", "PAD_L", "PAD_B", "PAD_R",
