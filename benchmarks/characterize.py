@@ -107,8 +107,8 @@ def run_sweep(work: Path, names: list[str], jobs: int) -> list[dict]:
             blocks = {b.name: b for b in cost_model.network_blocks(nets[name])}
             for inst, counts in result["stages"].items():
                 b = blocks[inst]
-                rows.append({"net": name, "block": inst, "layer": b.layer, "module": b.module, "role": b.role,
-                             "params": b.params, "tables": b.tables, "kind": cost_model.block_kind(b),
+                rows.append({"net": name, "block": inst, "layer": b.layer.name, "module": b.module, "role": b.role,
+                             "params": b.params, "tables": b.cost_tables(), "kind": cost_model.block_kind(b),
                              "synth": {k: counts[k] for k in synth.COUNT_KEYS}, "memories": counts.get("memories", {})})
     return rows
 
@@ -121,8 +121,7 @@ FIT_GROUPS = {"mvau": ("mvau_bin", "mvau_mb", "mvau_last"), "swg": ("swg",), "ma
 
 
 def _features(r: dict) -> dict:
-    return cost_model.block_features(cost_model.Block(r["layer"], r["role"], r["module"], r["block"], r["params"],
-                                                      r.get("tables")))
+    return cost_model.features(r["module"], r["params"], r.get("tables"))
 
 
 def fit(rows: list[dict]) -> dict:

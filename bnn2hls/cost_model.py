@@ -3,10 +3,9 @@ anything (CNV in a few milliseconds), calibrated against yosys `synth_xilinx -fa
 
 Model
 -----
-The network is the backend's chain of blocks (hls_lib/rtl/README.md); `network_blocks` lists
-them with the parameters `backends.rtl.plan_network` gives them (recomputed here from the IR
-with the backend's own helpers, without writing memory files; tests/test_synth_cost.py checks
-the two agree). Every block is then costed in two parts:
+The network is the hardware graph's chain of blocks (`bnn2hls.hw.lower`, the same graph the
+emitters render; hls_lib/rtl/README.md). Every block is costed in two parts, the features of
+each kind being defined by its class (`Block.cost_features`, bnn2hls/hw/blocks/):
 
 1. **Memories** (weight/threshold/flip tables, MVAU output queue, FIFO storage, line buffers,
    input queues) go through `map_memory`, a transcription of the cost rule yosys'
@@ -38,140 +37,29 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from .backends import rtl as rtl_backend
-from .backends.fifo_sizing import window_fifo_depth
-from .backends.mvau_memories import acc_width, clamp_thresholds, clog2, thr_width
-from .ir import Conv, Dense, MatrixLayer, MaxPool, Network
-from .passes.folding import estimate_cycles, mvau_cycles
+from .hw import HwGraph, lower
+from .hw.blocks import Block, by_module
+from .hw.blocks import mvau as mvau_block
+from .hw.mvau_memories import acc_width, thr_width
+from .ir import MatrixLayer, Network
+from .passes.folding import estimate_cycles
 
 COEFFS_PATH = Path(__file__).resolve().parent / "data" / "cost_model.json"
 KINDS = ("mvau_bin", "mvau_mb", "mvau_last", "swg", "maxpool", "flatten", "fifo")
 
 
 # --------------------------------------------------------------------------------------
-# The block chain (mirror of backends.rtl.plan_network, no files)
+# The blocks: the hardware graph's (bnn2hls/hw), nothing recomputed here
 # --------------------------------------------------------------------------------------
-@dataclass
-class Block:
-    layer: str
-    role: str  # swg | winq | mvau | flatten | maxpool | fifo
-    module: str
-    name: str  # the backend's instance name
-    params: dict[str, int]
-    # MVAU tables: {"weights" | "thresholds" | "flip": distinct non-constant columns}, from
-    # the layer's actual contents (None: assume random contents)
-    tables: dict[str, float] | None = None
-
-
-def _mvau_params(layer: MatrixLayer, user_w: int) -> dict[str, int]:
-    acc_w = acc_width(layer.fan_in, layer.input_bits)
-    if layer.binarize:
-        if layer.input_bits == 1 and layer.border is not None:
-            n_classes = int(layer.border.corrections[..., 0].size)  # R * C * 2 parities
-        else:
-            n_classes = 1
-        t_w = thr_width(layer.fan_in, layer.input_bits)
-    else:
-        n_classes, t_w = 1, 1
-    return {"MW": layer.fan_in, "MH": layer.out_channels, "PE": layer.pe, "SIMD": layer.simd, "IN_B": layer.input_bits,
-            "BINARIZE": int(layer.binarize), "N_CLASSES": n_classes, "USER_W": user_w, "ACC_W": acc_w, "THR_W": t_w}
-
-
-def _columns(table: np.ndarray) -> tuple[int, int]:
-    """(distinct non-constant columns, non-constant columns) of a bool [depth, width] table."""
-    depth = table.shape[0]
-    if depth <= 1:
-        return 0, 0
-    varying = table.any(axis=0) & ~table.all(axis=0)
-    n_varying = int(varying.sum())
-    if depth > 16:  # 2**depth patterns: columns of random tables are all distinct
-        return n_varying, n_varying
-    cols = np.packbits(np.ascontiguousarray(table[:, varying].T), axis=1)
-    return int(len(np.unique(cols, axis=0))) if n_varying else 0, n_varying
+def network_blocks(net: Network, graph: HwGraph | None = None) -> list[Block]:
+    """The blocks the emitters instantiate, in order: `hw.lower(net).blocks`."""
+    return (graph or lower(net)).blocks
 
 
 def table_stats(layer: MatrixLayer) -> dict[str, float]:
-    """Distinct non-constant columns of the layer's weight / threshold / flip tables in the
-    MVAU's layout (hls_lib/rtl/README.md), which is what soft logic costs for them."""
-    pe, simd = layer.pe, layer.simd
-    mh, mw = layer.out_channels, layer.fan_in
-    nf, sf = mh // pe, mw // simd
-    w = np.asarray(layer.weights, bool).reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
-    stats: dict[str, float] = {}
-
-    def put(name: str, table: np.ndarray) -> None:
-        distinct, varying = _columns(table)
-        stats[name] = float(distinct)
-        stats[name + "_width"] = float(varying)  # yosys drops constant columns of a table
-
-    put("weights", w)
-    if layer.binarize and layer.thresholds is not None:
-        thr = clamp_thresholds(rtl_backend.mvau_thresholds(layer), mw, layer.input_bits)
-        t_w = thr_width(mw, layer.input_bits)
-        words = (thr.reshape(-1, nf, pe) & ((1 << t_w) - 1)).reshape(-1, pe)  # [n_cls*nf, pe]
-        bits = ((words[:, :, None] >> np.arange(t_w)) & 1).astype(bool).reshape(words.shape[0], pe * t_w)
-        put("thresholds", bits)
-        put("flip", np.asarray(layer.flip if layer.flip is not None else np.zeros(mh, bool), bool).reshape(nf, pe))
-    return stats
-
-
-def network_blocks(net: Network, tables: bool = True) -> list[Block]:
-    """The blocks `plan_network` instantiates, in order, with their numeric parameters
-    (and, with `tables`, the MVAU table statistics of `table_stats`)."""
-    blocks: list[Block] = []
-    layers = net.datapath
-    for i, layer in enumerate(layers):
-        bits = rtl_backend.element_bits(net, i)
-        if isinstance(layer, Conv):
-            h, w, c = layer.in_shape
-            if layer.border is not None:
-                n_rows, n_cols = layer.border.corrections.shape[:2]
-            else:
-                n_rows, n_cols = 1, 1
-            cls_w = max(1, clog2(max(n_rows, n_cols)))
-            user_w = max(1, clog2(n_rows * n_cols * 2))
-            oh, ow = layer.out_hw
-            params = {"C": c, "B": bits, "H": h, "W": w, "KH": layer.kernel[0], "KW": layer.kernel[1],
-                      "SH": layer.stride[0], "SW": layer.stride[1], "PAD_T": layer.pads[0], "PAD_L": layer.pads[1],
-                      "PAD_B": layer.pads[2], "PAD_R": layer.pads[3], "N_ROW_CLASSES": n_rows,
-                      "N_COL_CLASSES": n_cols, "CLS_W": cls_w, "USER_W": user_w}
-            blocks.append(Block(layer.name, "swg", "bnn_swg", f"u_{layer.name}_swg", params))
-            depth = window_fifo_depth(layer, mvau_cycles(layer) // (oh * ow))
-            if depth:
-                width = layer.kernel[0] * layer.kernel[1] * c * bits
-                blocks.append(Block(layer.name, "winq", "bnn_fifo", f"u_{layer.name}_winq",
-                                    {"WIDTH": width + user_w, "DEPTH": depth}))
-            mvau = _mvau_params(layer, user_w)
-            blocks.append(Block(layer.name, "mvau", "bnn_mvau", f"u_{layer.name}_mvau", mvau,
-                                table_stats(layer) if tables else None))
-        elif isinstance(layer, Dense):
-            prev_shape = net.input_quant.out_shape if i == 0 else layers[i - 1].out_shape
-            pixels = prev_shape[0] * prev_shape[1]
-            if pixels > 1:
-                blocks.append(Block(layer.name, "flatten", "bnn_flatten", f"u_{layer.name}_flatten",
-                                    {"W": rtl_backend.pixel_width(prev_shape, bits), "N": pixels}))
-            mvau = _mvau_params(layer, 1)
-            blocks.append(Block(layer.name, "mvau", "bnn_mvau", f"u_{layer.name}_mvau", mvau,
-                                table_stats(layer) if tables else None))
-        elif isinstance(layer, MaxPool):
-            h, w, c = layer.in_shape
-            blocks.append(Block(layer.name, "maxpool", "bnn_maxpool", f"u_{layer.name}",
-                                {"C": c, "H": h, "W": w, "KH": layer.kernel[0], "KW": layer.kernel[1],
-                                 "SH": layer.stride[0], "SW": layer.stride[1]}))
-        else:
-            continue
-        if i < len(layers) - 1:
-            last = blocks[-1]
-            if last.module == "bnn_mvau":
-                p = last.params
-                width = p["MH"] if p["BINARIZE"] else p["MH"] * p["ACC_W"]
-            else:
-                width = last.params["C"]
-            blocks.append(Block(layer.name, "fifo", "bnn_fifo", f"u_{layer.name}_fifo",
-                                {"WIDTH": width, "DEPTH": rtl_backend.fifo_depth(layers[i + 1])}))
-    return blocks
+    """The MVAU's table statistics (hw/blocks/mvau.py `table_stats`)."""
+    return mvau_block.table_stats(layer)
 
 
 # --------------------------------------------------------------------------------------
@@ -255,16 +143,14 @@ def distinct_columns(depth: int, width: int) -> float:
 # Features per block
 # --------------------------------------------------------------------------------------
 def block_kind(block: Block) -> str:
-    if block.module == "bnn_mvau":
-        p = block.params
-        if not p["BINARIZE"]:
-            return "mvau_last"
-        return "mvau_bin" if p["IN_B"] == 1 else "mvau_mb"
-    return {"bnn_swg": "swg", "bnn_maxpool": "maxpool", "bnn_flatten": "flatten", "bnn_fifo": "fifo"}[block.module]
+    return block.cost_kind
 
 
 class _Acc:
     """Feature accumulator for one block."""
+
+    EMU_PLAIN = EMU_PLAIN
+    EMU_POINTER = EMU_POINTER
 
     def __init__(self) -> None:
         self.lut: dict[str, float] = {"const": 1.0}
@@ -332,83 +218,23 @@ class _Acc:
                 "memories": self.memories}
 
 
-def block_features(block: Block) -> dict[str, Any]:
-    """{"kind", "lut": {feature: value}, "ff": {feature: value}, "bram18", "lutram", "memories"}.
+def features(module: str, params: dict[str, int], tables: dict[str, float] | None = None,
+             kind: type[Block] | None = None) -> dict[str, Any]:
+    """{"kind", "lut": {feature: value}, "ff": {feature: value}, "bram18", "lutram", "memories"}
+    of a block of RTL `module` with numeric `params` (and, for an MVAU, `tables`: its
+    `table_stats`; None assumes random contents).
 
-    Features follow the RTL of each block (hls_lib/rtl/*.sv): datapath widths, register bits,
-    and for every memory what `map_memory` predicts yosys makes of it."""
-    p = block.params
-    kind = block_kind(block)
+    Each kind defines its features (`Block.cost_features`, bnn2hls/hw/blocks/): datapath
+    widths, register bits, and for every memory what `map_memory` predicts yosys makes of it."""
+    kind = kind or by_module(module)
     a = _Acc()
-    if block.module == "bnn_mvau":
-        mw, mh, pe, simd, in_b = p["MW"], p["MH"], p["PE"], p["SIMD"], p["IN_B"]
-        acc_w, thr_w, n_cls = p["ACC_W"], p["THR_W"], p["N_CLASSES"]
-        nf, sf = mh // pe, mw // simd
-        binarize = bool(p["BINARIZE"])
-        out_w = mh if binarize else mh * acc_w
-        fold_w = pe if binarize else pe * acc_w
-        lanes = pe * simd
-        # per lane a SIMD-input popcount (binary), or a chain of SIMD add/subtracts of
-        # sign-extended ACC_W-bit terms (multi-bit), and the weight select (XNOR, or the
-        # add/subtract choice; free for a constant 1-word table)
-        if in_b == 1:
-            a.add("lut", "lanes", lanes)
-            if nf * sf > 1:
-                a.add("lut", "wsel", lanes)
-        else:
-            a.add("lut", "lanes_mb", lanes * acc_w)
-            if nf * sf > 1:
-                a.add("lut", "wsel_mb", lanes * acc_w)
-        tables = block.tables or {}
-        a.rom("weights", nf * sf, lanes, "wrom", tables)
-        a.add("lut", "acc", pe * acc_w)
-        if binarize:
-            a.rom("thresholds", n_cls * nf, pe * thr_w, "thr_rom", tables)
-            a.rom("flip", nf, pe, "thr_rom", tables)
-            a.add("lut", "cmp", pe * thr_w)
-        a.ram("out_queue", 2, out_w, EMU_POINTER)
-        if sf > 1:
-            a.add("lut", "x_rot", mw * in_b)
-        a.add("ff", "regs", pe * acc_w + simd * in_b + mw * in_b + (out_w - fold_w if nf > 1 else 0))
-        return a.result(kind)
-    if block.module in ("bnn_swg", "bnn_maxpool"):
-        c, h, w, kh, kw = p["C"], p["H"], p["W"], p["KH"], p["KW"]
-        pix = c * p.get("B", 1)
-        swg = block.module == "bnn_swg"
-        if swg:
-            hp, wp = h + p["PAD_T"] + p["PAD_B"], w + p["PAD_L"] + p["PAD_R"]
-            oh, ow = (hp - kh) // p["SH"] + 1, (wp - kw) // p["SW"] + 1
-            cls_bits = (oh + ow) * p["CLS_W"] if p["N_ROW_CLASSES"] * p["N_COL_CLASSES"] > 1 else 0
-        else:
-            hp, wp, cls_bits = h, w, 0
-        a.ram("in_queue", 2, pix, EMU_POINTER)
-        if kh > 1:
-            if wp > 1:
-                a.ram("line_buffer", wp, (kh - 1) * pix, EMU_PLAIN)
-            else:
-                a.add("ff", "regs", (kh - 1) * pix)
-        col = kh if swg else 1
-        a.add("lut", "pix", pix)  # pad mux (swg) / column OR (maxpool)
-        a.add("lut", "cls", cls_bits)
-        a.add("lut", "ctr", clog2(hp + 2) + clog2(wp + 2))
-        if not swg:
-            a.add("lut", "or_tree", kh * kw * pix)
-        a.add("ff", "regs", (kh * kw * pix if swg else pix) + (kw - 1) * col * pix + cls_bits)
-        a.add("ff", "ctr", clog2(hp + 2) + clog2(wp + 2))
-        return a.result(kind)
-    if block.module == "bnn_flatten":
-        n, w = p["N"], p["W"]
-        a.add("lut", "bits", n * w)
-        a.add("lut", "ctr", clog2(n))
-        a.add("ff", "regs", 2 * n * w if n > 1 else w)
-        return a.result(kind)
-    if block.module == "bnn_fifo":
-        width, depth = p["WIDTH"], p["DEPTH"]
-        a.ram("storage", depth, width, EMU_POINTER)
-        a.add("lut", "ptr", clog2(depth))
-        a.add("ff", "ptr", clog2(depth))
-        return a.result(kind)
-    raise ValueError(block.module)
+    kind.cost_features(params, tables, a)
+    return a.result(kind.cost_kind_of(params))
+
+
+def block_features(block: Block) -> dict[str, Any]:
+    """`features` of one block of the hardware graph (with its actual tables)."""
+    return features(block.module, block.params, block.cost_tables(), type(block))
 
 
 # --------------------------------------------------------------------------------------
@@ -431,25 +257,27 @@ def estimate_block(block: Block, coeffs: dict[str, Any] | None = None) -> dict[s
     coeffs = coeffs or load_coefficients()
     f = block_features(block)
     kc = coeffs["kinds"][f["kind"]]
-    return {"kind": f["kind"], "layer": block.layer, "role": block.role,
+    return {"kind": f["kind"], "layer": block.layer.name, "role": block.role,
             "est_lut": max(0.0, _dot(f["lut"], kc["lut"])), "est_ff": max(0.0, _dot(f["ff"], kc["ff"])),
             "est_bram18": int(f["bram18"]), "est_lutram": int(f["lutram"]), "memories": f["memories"]}
 
 
-def estimate(net: Network, coeffs: dict[str, Any] | None = None) -> dict[str, Any]:
+def estimate(net: Network, coeffs: dict[str, Any] | None = None, graph: HwGraph | None = None) -> dict[str, Any]:
     """Per-layer and network estimates: est_lut (logic LUTs), est_lutram (LUT sites used as
-    RAM), est_lut_total, est_ff, est_bram18 and the cycle estimates of passes.folding."""
+    RAM), est_lut_total, est_ff, est_bram18 and the cycle estimates of passes.folding, for
+    the blocks of `graph` (default: `hw.lower(net)`)."""
     coeffs = coeffs or load_coefficients()
+    graph = graph or lower(net)
     cycles = estimate_cycles(net)
     layers: dict[str, dict[str, Any]] = {}
     blocks: dict[str, dict[str, Any]] = {}
     for layer in net.datapath:
         layers[layer.name] = {"est_lut": 0.0, "est_ff": 0.0, "est_bram18": 0, "est_lutram": 0,
                               "est_cycles": cycles["layers"][layer.name]["interval"]}
-    for block in network_blocks(net):
+    for block in graph.blocks:
         e = estimate_block(block, coeffs)
         blocks[block.name] = e
-        entry = layers[block.layer]
+        entry = layers[block.layer.name]
         for key in ("est_lut", "est_ff", "est_bram18", "est_lutram"):
             entry[key] += e[key]
     for entry in layers.values():

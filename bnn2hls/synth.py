@@ -3,9 +3,10 @@
 `synthesize(OUT)` reads OUT/ir.json and OUT/rtl/ (written by `compile`) and returns LUT, FF,
 BRAM18, DSP, CARRY and LUTRAM counts for the whole network and for every datapath layer:
 
-- A *layer unit* is a wrapper module around just that layer's stages (sliding window, window
-  FIFO, MVAU, flatten, max-pool, the FIFO after it), rendered from the Verilog backend's own
-  `Plan` with the backend's own top template, so its parameters are the generated ones.
+- A *layer unit* is a wrapper module around just that layer's blocks (sliding window, window
+  FIFO, MVAU, flatten, max-pool, the FIFO after it) of the hardware graph (`hw.lower`, each
+  block knowing its IR layer and its memories), rendered with the top's own template
+  (hw/verilog.py), so its parameters are the generated ones.
 - The *network unit* is the generated `bnn_top`.
 
 Synthesis keeps the hierarchy (no `-flatten`): every block is mapped on its own, so the
@@ -49,8 +50,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from .backends import rtl as rtl_backend
+from . import hw
 from .errors import UserError
+from .hw import verilog
 
 CACHE_VERSION = 2
 DEFAULT_CLOCK_MHZ = 100.0
@@ -343,93 +345,54 @@ def run_unit(unit: Unit, synth_dir: Path, family: str, timeout: float | None = N
 # --------------------------------------------------------------------------------------
 # Units of a compiled network
 # --------------------------------------------------------------------------------------
-STAGE_SUFFIXES = ("_swg", "_winq", "_mvau", "_flatten", "", "_fifo")
-
-
-def stage_role(stage_name: str, layer_name: str) -> str | None:
-    """'swg' | 'winq' | 'mvau' | 'flatten' | 'maxpool' | 'fifo' if the stage belongs to the
-    layer (the backend names stages u_<layer><suffix>), else None."""
-    for suffix in STAGE_SUFFIXES:
-        if stage_name == f"u_{layer_name}{suffix}":
-            return suffix.lstrip("_") or "maxpool"
-    return None
-
-
-def layer_stages(net: Any, plan: rtl_backend.Plan) -> dict[str, list[rtl_backend.Stage]]:
-    """The backend's stages grouped by datapath layer, in order."""
-    groups: dict[str, list[rtl_backend.Stage]] = {layer.name: [] for layer in net.datapath}
-    names = list(groups)
-    i = 0
-    for stage in plan.stages:
-        while i < len(names) and stage_role(stage.name, names[i]) is None:
-            i += 1
-        if i == len(names):
-            raise UserError(f"synth: stage {stage.name} belongs to no layer")
-        groups[names[i]].append(stage)
-    return groups
+def layer_stages(net: Any, graph: Any = None) -> dict[str, list[Any]]:
+    """The hardware graph's blocks grouped by the IR layer each implements, in order."""
+    return (graph or hw.lower(net)).by_layer()
 
 
 def wrapper_name(layer_name: str) -> str:
     return "layer_" + re.sub(r"\W", "_", layer_name)
 
 
-def render_layer_wrapper(net: Any, plan: rtl_backend.Plan, stages: list[rtl_backend.Stage], layer_name: str) -> str:
-    """A module `layer_<name>` with bnn_top's ports that instantiates `stages` exactly as
-    bnn_top does: the backend's template rendered with the layer's links and stages."""
-    wanted = {stages[0].input} | {s.output for s in stages}
-    links = [link for link in plan.links if link.name in wanted]
-    first, last = links[0], links[-1]
-    if first.name != stages[0].input or last.name != stages[-1].output:
-        raise UserError(f"synth: layer {layer_name}: links out of order")
-    sub = rtl_backend.Plan(links=links, stages=list(stages))
-    fmt = rtl_backend.StreamFormat(in_width=first.width, in_bits=1, in_pixels=1, out_fields=1, out_field_width=last.width,
-                                   out_signed=False, out_pixels=1)
-    text = rtl_backend.render_top(net, sub, fmt)
-    name = wrapper_name(layer_name)
-    text, n = re.subn(r"^module bnn_top \(", f"module {name} (", text, count=1, flags=re.M)
-    if n != 1:
-        raise UserError("synth: the top template no longer starts with `module bnn_top (`")
-    return text
+def render_layer_wrapper(graph: Any, blocks: list[Any], layer_name: str) -> str:
+    """A module `layer_<name>` with bnn_top's ports that instantiates `blocks` exactly as
+    bnn_top does (the same template, the same blocks)."""
+    return verilog.render(graph, blocks, module=wrapper_name(layer_name))
 
 
-def _memory_refs(stages: Iterable[rtl_backend.Stage]) -> list[str]:
-    refs = []
-    for stage in stages:
-        for _, value in stage.params:
-            if isinstance(value, str) and value.startswith('"') and value.endswith('"'):
-                refs.append(value.strip('"'))
-    return refs
+def _memory_files(blocks: Iterable[Any]) -> list[str]:
+    """The `$readmemh` files of `blocks` (their memory lists)."""
+    return [m.file for block in blocks for m in block.memories]
 
 
 def block_sources(rtl_dir: Path) -> dict[str, str]:
-    return {name: yosys_compatible((rtl_dir / name).read_text()) for name in rtl_backend.BLOCKS}
+    return {name: yosys_compatible((rtl_dir / name).read_text()) for name in verilog.LIBRARY}
 
 
-def network_units(out: Path, scratch: Path) -> tuple[Any, dict[str, Unit], Unit]:
-    """(net, {layer: Unit}, network Unit) for a compiled OUT. `scratch` receives the memory
-    files plan_network writes as a side effect (the units use OUT/rtl's own files)."""
+def network_units(out: Path, scratch: Path | None = None) -> tuple[Any, dict[str, Unit], Unit]:
+    """(net, {layer: Unit}, network Unit) for a compiled OUT, from its hardware graph (the
+    units read OUT/rtl's own files; `scratch` is unused, kept for callers)."""
     from . import ir
 
     out = Path(out)
     rtl_dir = out / "rtl"
-    if not (rtl_dir / rtl_backend.TOP).is_file():
-        raise UserError(f"{out}: no rtl/{rtl_backend.TOP}; run `bnn2hls compile` first")
+    if not (rtl_dir / verilog.TOP).is_file():
+        raise UserError(f"{out}: no rtl/{verilog.TOP}; run `bnn2hls compile` first")
     net = ir.load(out)
-    plan, _ = rtl_backend.plan_network(net, scratch)
+    graph = hw.lower(net)
     blocks = block_sources(rtl_dir)
-    groups = layer_stages(net, plan)
     layers: dict[str, Unit] = {}
-    for layer_name, stages in groups.items():
+    for layer_name, stages in graph.by_layer().items():
         if not stages:
             continue
-        wrapper = render_layer_wrapper(net, plan, stages, layer_name)
-        mems = {m: (rtl_dir / m).read_bytes() for m in _memory_refs(stages)}
+        wrapper = render_layer_wrapper(graph, stages, layer_name)
+        mems = {m: (rtl_dir / m).read_bytes() for m in _memory_files(stages)}
         inst = {s.name: s.name for s in stages}
         layers[layer_name] = Unit(layer_name, wrapper_name(layer_name), {**blocks, f"{wrapper_name(layer_name)}.sv": wrapper},
                                   mems, inst)
-    all_mems = {m: (rtl_dir / m).read_bytes() for m in _memory_refs(plan.stages)}
-    top = Unit("network", "bnn_top", {**blocks, rtl_backend.TOP: (rtl_dir / rtl_backend.TOP).read_text()}, all_mems,
-               {s.name: s.name for s in plan.stages})
+    all_mems = {m: (rtl_dir / m).read_bytes() for m in _memory_files(graph.blocks)}
+    top = Unit("network", "bnn_top", {**blocks, verilog.TOP: (rtl_dir / verilog.TOP).read_text()}, all_mems,
+               {s.name: s.name for s in graph.blocks})
     return net, layers, top
 
 
@@ -449,15 +412,12 @@ def synthesize(out: Path, family: str = "xc7", mode: str = "layers", jobs: int |
     "yosys_seconds": the yosys time of these runs (as measured when they ran; see "cached"),
     "family", "mode", "yosys_version", "cached": bool}. counts: see `count_cells`.
     """
-    import tempfile
-
     family = resolve_family(family)
     if mode not in ("layers", "network", "both"):
         raise UserError(f"synth: mode must be layers, network or both, not {mode!r}")
     out = Path(out)
     synth_dir = out / SYNTH_DIR
-    with tempfile.TemporaryDirectory(prefix="bnn2hls-plan-") as scratch:
-        net, layer_units, top_unit = network_units(out, Path(scratch))
+    net, layer_units, top_unit = network_units(out)
     stage_layer = {inst: name for name, u in layer_units.items() for inst in u.instances}
     jobs = jobs or min(2, os.cpu_count() or 1)
     seconds = 0.0

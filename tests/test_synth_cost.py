@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from bnn2hls import cost_model, fit, ir, report, report_html, synth, zoo
-from bnn2hls.backends import rtl as rtl_backend
 from bnn2hls.boards import load_board
 from bnn2hls.compiler import build_network, compile_file
 from bnn2hls.frontend.onnx_import import load_model
@@ -87,22 +86,6 @@ def test_memory_mapping_follows_yosys_rules():
     q = cost_model.map_memory(2, 64, rom=False, emu=cost_model.EMU_POINTER)
     assert q.kind == "lutram" and q.lutram == 4 * 11  # ceil(64/6) RAM32M of 4 LUTs
     assert cost_model.map_memory(1, 16, rom=True).kind == "logic"
-
-
-def test_network_blocks_match_the_backend_plan(exported, tmp_path):
-    for name, style in (("oddnet", "mid"), ("padnet", "unit"), ("TFC_1W1A", "wide")):
-        path, _ = exported(name)
-        net = build_network(load_model(path), name)
-        from bnn2hls.passes import apply_folding_spec
-
-        net = apply_folding_spec(net, folding_preset(net, style))
-        plan, _ = rtl_backend.plan_network(net, tmp_path / f"{name}_{style}")
-        blocks = cost_model.network_blocks(net)
-        assert [b.name for b in blocks] == [s.name for s in plan.stages]
-        for block, stage in zip(blocks, plan.stages):
-            assert block.module == stage.module
-            ints = {k: v for k, v in stage.params if isinstance(v, int)}
-            assert {k: block.params[k] for k in ints} == ints, stage.name
 
 
 def test_estimate_cnv_is_fast_and_complete():

@@ -1,13 +1,14 @@
-"""The HLS C++ backend: IR -> OUT/hls/ (network top, per-layer parameter headers, C testbench,
-copies of the hls_lib/hls building blocks, stream format).
+"""The HLS C++ backend: hardware graph -> OUT/hls/ (network top, per-layer parameter headers,
+C testbench, copies of the hls_lib/hls building blocks, stream format).
 
-The network is the same linear chain as the Verilog backend's (bnn2hls/backends/rtl.py), made
-of the hls_lib/hls function templates (see hls_lib/hls/README.md): conv = bnn::swg ->
-bnn::mvau_*, dense = [bnn::flatten ->] bnn::mvau_*, max-pool = bnn::maxpool, connected by
-hls::stream FIFOs inside a DATAFLOW top. Memory words are packed by
-bnn2hls/backends/mvau_memories.py and stored as chunked integer constants (bnn::rom<W> in
-hls_lib/hls/bnn_common.h). This module decides every template argument; the templates only
-print them. Output is a pure function of the IR (same IR -> same bytes).
+It renders the same hardware graph as the Verilog backend (bnn2hls/hw/graph.py) with the
+hls_lib/hls function templates (see hls_lib/hls/README.md): conv = bnn::swg -> bnn::mvau_*,
+dense = [bnn::flatten ->] bnn::mvau_*, max-pool = bnn::maxpool, connected by hls::stream FIFOs
+inside a DATAFLOW top (a FIFO block of the graph is the depth of the stream it reads). Each
+block adds its own call, template arguments, header constants and memories (`Block.hls`, via
+`HlsBuilder`); memory words are packed by bnn2hls/hw/mvau_memories.py and stored as chunked
+integer constants (bnn::rom<W> in hls_lib/hls/bnn_common.h). The templates only print. Output
+is a pure function of the IR (same IR -> same bytes).
 """
 from __future__ import annotations
 
@@ -20,16 +21,16 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from typing import Any
+
 from .. import datapath, reference, streams
 from ..errors import UserError
-from ..ir import Conv, MatrixLayer, MaxPool, Network
-from ..passes.folding import mvau_cycles
+from ..hw import HwGraph, StreamFormat, lower
+from ..hw.blocks import hls_library
+from ..ir import MatrixLayer, Network
 from ..resources import resource_dir
-from .fifo_sizing import window_fifo_depth
-from .mvau_memories import acc_width, clamp_thresholds, clog2, flip_words, thr_width, threshold_words, weight_words
-from .rtl import StreamFormat, element_bits, fifo_depth, mvau_thresholds, pixel_width, stream_format
 
-BLOCKS = ("bnn_common.h", "bnn_flatten.h", "bnn_maxpool.h", "bnn_mvau.h", "bnn_swg.h")
+BLOCKS = hls_library()
 TOP = "bnn_top.cpp"
 TOP_HEADER = "bnn_top.h"
 TESTBENCH = "tb_top.cpp"
@@ -154,117 +155,77 @@ def window_type(width: int, user_w: int) -> str:
     return f"bnn::Window<{width}, {user_w}>"
 
 
-def _swg(layer: Conv, ident: str, bits: int, src: str, plan: Plan, header: LayerHeader) -> tuple[str, int]:
-    h, w, c = layer.in_shape
-    oh, ow = layer.out_hw
-    if layer.border is not None:
-        rows, cols = layer.border.row_class, layer.border.col_class
-        n_rows, n_cols = layer.border.corrections.shape[:2]
-    else:
-        rows, cols, n_rows, n_cols = np.zeros(oh, int), np.zeros(ow, int), 1, 1
-    user_w = max(1, clog2(n_rows * n_cols * 2))
-    window = layer.kernel[0] * layer.kernel[1] * c * bits
-    ns = header.namespace
-    header.constants += [("C", c), ("B", bits), ("H", h), ("W", w), ("KH", layer.kernel[0]), ("KW", layer.kernel[1]),
-                         ("SH", layer.stride[0]), ("SW", layer.stride[1]), ("PAD_T", layer.pads[0]),
-                         ("PAD_L", layer.pads[1]), ("PAD_B", layer.pads[2]), ("PAD_R", layer.pads[3]),
-                         ("N_ROW_CLASSES", int(n_rows)), ("N_COL_CLASSES", int(n_cols)), ("USER_W", user_w),
-                         ("OH", oh), ("OW", ow)]
-    header.tables += [Table("ROW_CLASS", [int(v) for v in rows], "border class of each output row"),
-                      Table("COL_CLASS", [int(v) for v in cols], "border class of each output column")]
-    depth = window_fifo_depth(layer, mvau_cycles(layer) // (oh * ow))
-    out = plan.stream(f"s_{ident}_win", window_type(window, user_w), depth,
-                      f"{layer.name}: windows + border class" + (f" ({depth}-window FIFO, sized by fifo_sizing)" if depth else ""))
-    targs = [f"{ns}::{k}" for k in ("C", "B", "H", "W", "KH", "KW", "SH", "SW", "PAD_T", "PAD_L", "PAD_B", "PAD_R",
-                                    "N_COL_CLASSES", "USER_W")]
-    plan.calls.append(Call("bnn::swg", targs, [src, out, f"{ns}::ROW_CLASS", f"{ns}::COL_CLASS"],
-                           f"{layer.name}: sliding window {layer.kernel} stride {layer.stride} pads {layer.pads}"))
-    plan.widths += [c * bits, window, user_w]
-    return out, user_w
+class HlsBuilder:
+    """What a block's `hls(ctx)` (bnn2hls/hw/blocks/) adds its part of the top through: the
+    streams it declares, its call, its layer header's constants, tables and memories."""
+
+    uint = staticmethod(uint)
+    window_type = staticmethod(window_type)
+
+    def __init__(self, graph: HwGraph) -> None:
+        self.graph = graph
+        self.plan = Plan()
+        self.widths = self.plan.widths
+        taken: set[str] = set()
+        self.idents = {layer.name: identifier(layer.name, taken) for layer in graph.net.datapath}
+        self.names: dict[int, str] = {id(graph.input): TOP_IN}
+        self.streams: dict[str, Stream] = {}
+        self.headers: dict[str, LayerHeader] = {}
+
+    def name(self, stream: Any) -> str:
+        return self.names[id(stream)]
+
+    def declare(self, stream: Any, type_: str, comment: str) -> str:
+        """An hls::stream for the graph stream `stream` (the top's `out` for the graph's output)."""
+        name = TOP_OUT if stream is self.graph.output else f"s_{self.idents[stream.layer]}_{stream.suffix}"
+        self.names[id(stream)] = self.plan.stream(name, type_, 0, comment)
+        if name != TOP_OUT:
+            self.streams[name] = self.plan.streams[-1]
+        return name
+
+    def deepen(self, src: Any, dst: Any, depth: int, comment: str = "") -> None:
+        """A FIFO from `src` to `dst`: `src`'s hls::stream, `depth` deep, also stands for `dst`."""
+        name = self.name(src)
+        s = self.streams[name]
+        s.depth = max(s.depth, depth)
+        s.comment += comment
+        self.names[id(dst)] = name
+
+    def call(self, function: str, template_args: list[str], args: list[str], comment: str) -> None:
+        self.plan.calls.append(Call(function, template_args, args, comment))
+
+    def header(self, block: Any) -> LayerHeader:
+        layer = block.layer
+        if layer.name not in self.headers:
+            ident = self.idents[layer.name]
+            self.headers[layer.name] = LayerHeader(
+                f"{ident}{PARAMS_SUFFIX}", f"{ident}_p",
+                f"{layer.name}: {type(layer).__name__.lower()} {tuple(layer.in_shape)} -> {tuple(layer.out_shape)}")
+            self.plan.headers.append(self.headers[layer.name])
+        return self.headers[layer.name]
+
+    @staticmethod
+    def table(name: str, values: list[int], comment: str) -> Table:
+        return Table(name, values, comment)
+
+    @staticmethod
+    def memory(header: LayerHeader, memory: Any) -> None:
+        header.memories.append(Memory(memory.hls_name, memory.width, memory.depth,
+                                      rom_initializer(memory.words, memory.width), memory.comment))
 
 
-def _mvau(layer: MatrixLayer, ident: str, src: str, plan: Plan, header: LayerHeader, out_name: str, out_depth: int) -> str:
-    mw, mh, pe, simd = layer.fan_in, layer.out_channels, layer.pe, layer.simd
-    nf, sf = mh // pe, mw // simd
-    acc_w = acc_width(mw, layer.input_bits)
-    oh, ow = layer.out_hw
-    ns = header.namespace
-    weights = weight_words(layer.weights, pe, simd)
-    header.memories.append(Memory("WEIGHTS", pe * simd, len(weights), rom_initializer(weights, pe * simd),
-                                  f"[NF*SF = {nf}*{sf}] words of PE*SIMD = {pe}*{simd} bits"))
-    if layer.binarize:
-        t_w = thr_width(mw, layer.input_bits)
-        thr = clamp_thresholds(mvau_thresholds(layer), mw, layer.input_bits)
-        n_classes = len(thr)
-        t_words = threshold_words(thr, pe, t_w, signed=layer.input_bits != 1)
-        f_words = flip_words(layer.flip, pe)
-        header.memories.append(Memory("THRESHOLDS", pe * t_w, len(t_words), rom_initializer(t_words, pe * t_w),
-                                      f"[N_CLASSES*NF = {n_classes}*{nf}] words of PE*THR_W = {pe}*{t_w} bits"
-                                      f" ({'unsigned popcount' if layer.input_bits == 1 else 'signed accumulator'} thresholds)"))
-        header.memories.append(Memory("FLIPS", pe, len(f_words), rom_initializer(f_words, pe), f"[NF = {nf}] words of PE = {pe} bits"))
-        out_width = mh
-    else:
-        t_w, n_classes, out_width = 1, 1, mh * acc_w
-    header.constants += [("MW", mw), ("MH", mh), ("PE", pe), ("SIMD", simd), ("IN_B", layer.input_bits),
-                         ("BINARIZE", int(layer.binarize)), ("N_CLASSES", n_classes), ("ACC_W", acc_w), ("THR_W", t_w),
-                         ("VECTORS", oh * ow)]
-    out = plan.stream(out_name, uint(out_width), out_depth, f"{layer.name}: output pixels")
-    if layer.binarize:
-        targs = [f"{ns}::{k}" for k in ("MW", "MH", "PE", "SIMD", "IN_B", "N_CLASSES", "ACC_W", "THR_W", "VECTORS")]
-        call = Call("bnn::mvau_threshold", targs, [src, out, f"{ns}::WEIGHTS", f"{ns}::THRESHOLDS", f"{ns}::FLIPS"], "")
-    else:
-        targs = [f"{ns}::{k}" for k in ("MW", "MH", "PE", "SIMD", "IN_B", "ACC_W", "VECTORS")]
-        call = Call("bnn::mvau_acc", targs, [src, out, f"{ns}::WEIGHTS"], "")
-    call.comment = f"{layer.name}: MVAU MW={mw} MH={mh} PE={pe} SIMD={simd}" + ("" if layer.binarize else ", raw accumulators")
-    plan.calls.append(call)
-    plan.widths += [mw * layer.input_bits, pe * simd, pe * t_w, pe, out_width, acc_w + 1, t_w + 1]
-    return out
-
-
-def plan_network(net: Network) -> tuple[Plan, StreamFormat]:
-    plan = Plan()
-    taken: set[str] = set()
+def plan_network(net: Network, graph: HwGraph | None = None) -> tuple[Plan, StreamFormat]:
+    """The HLS top of the network's hardware graph: every block adds itself (`Block.hls`)."""
+    graph = graph or lower(net)
     layers = net.datapath
-    fmt = stream_format(net)
-    plan.widths.append(fmt.in_width)
-    src = TOP_IN
-    for i, layer in enumerate(layers):
-        ident = identifier(layer.name, taken)
-        bits = element_bits(net, i)
-        last = i == len(layers) - 1
-        # The output stream: the top's `out` for the last layer, else a FIFO sized as the RTL's.
-        out_name = TOP_OUT if last else f"s_{ident}_out"
-        out_depth = 0 if last else fifo_depth(layers[i + 1])
-        if isinstance(layer, MatrixLayer):
-            header = LayerHeader(f"{ident}{PARAMS_SUFFIX}", f"{ident}_p", "")
-            if isinstance(layer, Conv):
-                src, _ = _swg(layer, ident, bits, src, plan, header)
-            else:
-                prev_shape = net.input_quant.out_shape if i == 0 else layers[i - 1].out_shape
-                pixels = prev_shape[0] * prev_shape[1]
-                if pixels > 1:
-                    pix_w = pixel_width(prev_shape, bits)
-                    header.constants += [("FLATTEN_W", pix_w), ("FLATTEN_N", pixels)]
-                    vec = plan.stream(f"s_{ident}_vec", uint(pixels * pix_w), 0, f"{layer.name}: flattened input")
-                    plan.calls.append(Call("bnn::flatten", [f"{header.namespace}::FLATTEN_W", f"{header.namespace}::FLATTEN_N"],
-                                           [src, vec], f"{layer.name}: collect {pixels} pixels into one vector"))
-                    plan.widths.append(pixels * pix_w)
-                    src = vec
-            src = _mvau(layer, ident, src, plan, header, out_name, out_depth)
-            header.comment = f"{layer.name}: {type(layer).__name__.lower()} {tuple(layer.in_shape)} -> {tuple(layer.out_shape)}"
-            plan.headers.append(header)
-        elif isinstance(layer, MaxPool):
-            h, w, c = layer.in_shape
-            out = plan.stream(out_name, uint(c), out_depth, f"{layer.name}: output pixels")
-            targs = [str(v) for v in (c, h, w, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1])]
-            plan.calls.append(Call("bnn::maxpool", targs, [src, out], f"{layer.name}: binary max-pool {layer.kernel} stride {layer.stride}"))
-            src = out
-        else:  # pragma: no cover - validate() admits nothing else
-            raise UserError(f"HLS backend: unsupported layer '{layer.name}'")
     last = net.matrix_layers[-1]
     if layers[-1] is not last:
         raise UserError(f"HLS backend: the datapath must end in its last matrix layer, not '{layers[-1].name}'")
-    return plan, fmt
+    ctx = HlsBuilder(graph)
+    ctx.widths.append(graph.format.in_width)
+    for block in graph.blocks:
+        block.hls(ctx)
+    return ctx.plan, graph.format
 
 
 def ap_int_max_w(plan: Plan, fmt: StreamFormat) -> int:
@@ -327,12 +288,12 @@ def render(net: Network, plan: Plan, fmt: StreamFormat) -> dict[str, str]:
     return files
 
 
-def generate(net: Network, out_dir: Path) -> StreamFormat:
+def generate(net: Network, out_dir: Path, graph: HwGraph | None = None) -> StreamFormat:
     """Write OUT/hls: bnn_top.cpp/.h, one <layer>_params.h per matrix layer, tb_top.cpp with its
     self-check vectors (tb_input.hex, tb_expected.hex), the hls_lib/hls blocks and stream.json."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan, fmt = plan_network(net)
+    plan, fmt = plan_network(net, graph)
     files = render(net, plan, fmt)
     for stale in sorted(out_dir.glob("*" + PARAMS_SUFFIX)):  # from an earlier network
         if stale.name not in files:

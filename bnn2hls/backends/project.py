@@ -33,7 +33,7 @@ from ..errors import UserError
 from ..passes import estimate_cycles
 from ..resources import resource_dir
 from . import rtl as rtl_backend
-from .mvau_memories import acc_width, clog2
+from ..hw.mvau_memories import acc_width, clog2
 
 DRIVER_FORMAT = 1
 PARAMS_JSON = "driver_params.json"

@@ -1,6 +1,7 @@
 """Folding (PE/SIMD per matrix layer) and the analytic cycle estimates it is chosen by.
 
-Per block of our streaming architecture (hls_lib/rtl/README.md), in cycles per frame:
+The estimates are the block kinds' own formulas (bnn2hls/hw/blocks/), over the kinds that
+implement each layer (bnn2hls/hw/blocks LAYER_BLOCKS). Per block, in cycles per frame:
   MVAU:            (MH/PE) * (MW/SIMD) * output_pixels                       (FINN's formula)
   sliding window:  one padded input position per cycle: (H+PAD_T+PAD_B) * (W+PAD_L+PAD_R)
   flatten:         one input pixel per cycle (never slower than the layer feeding it)
@@ -14,49 +15,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .. import hw
 from ..errors import UserError
-from ..ir import Conv, MatrixLayer, MaxPool, Network, validate
+from ..hw.blocks.mvau import mvau_cycles  # noqa: F401  (re-exported)
+from ..hw.blocks.swg import finn_swg_cycles, padded_pixels  # noqa: F401  (re-exported)
+from ..ir import MatrixLayer, Network, validate
 
 
 def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def mvau_cycles(layer: MatrixLayer, pe: int | None = None, simd: int | None = None) -> int:
-    pe, simd = pe or layer.pe, simd or layer.simd
-    oh, ow = layer.out_hw
-    return (layer.out_channels // pe) * (layer.fan_in // simd) * oh * ow
-
-
-def padded_pixels(layer: Conv) -> int:
-    h, w, _ = layer.in_shape
-    t, l, b, r = layer.pads
-    return (h + t + b) * (w + l + r)
-
-
-def finn_swg_cycles(layer: Conv, simd: int | None = None) -> int:
-    simd = simd or layer.simd
-    _, w, c = layer.in_shape
-    _, l, _, r = layer.pads
-    ifm_w = w + l + r
-    kh, kw = layer.kernel
-    oh, ow = layer.out_hw
-    words = c // simd if c % simd == 0 else c
-    return ifm_w * kh * words + oh * max(ow * kh * kw * words, layer.stride[0] * ifm_w * words)
-
-
 def layer_cycles(layer: Any, pe: int | None = None, simd: int | None = None) -> dict[str, int]:
-    if isinstance(layer, Conv):
-        mvau, swg = mvau_cycles(layer, pe, simd), padded_pixels(layer)
-        return {"mvau": mvau, "swg": swg, "finn_swg": finn_swg_cycles(layer, simd), "interval": max(mvau, swg)}
-    if isinstance(layer, MatrixLayer):
-        # A dense layer's flatten stage takes one pixel per cycle: never slower than the
-        # layer that produced those pixels, so it does not enter the estimate.
-        mvau = mvau_cycles(layer, pe, simd)
-        return {"mvau": mvau, "interval": mvau}
-    if isinstance(layer, MaxPool):
-        return {"interval": layer.in_shape[0] * layer.in_shape[1]}
-    return {"interval": 0}
+    """The cycles of the blocks implementing `layer` (at PE `pe` and SIMD `simd` if given),
+    each kind's own formula (bnn2hls/hw/blocks/), and the layer's `interval`."""
+    if isinstance(layer, MatrixLayer) and (pe or simd):
+        layer = dataclasses.replace(layer, pe=pe or layer.pe, simd=simd or layer.simd)
+    return hw.layer_cycles(layer)
 
 
 def estimate_cycles(net: Network) -> dict[str, Any]:

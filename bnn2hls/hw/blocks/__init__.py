@@ -1,0 +1,52 @@
+"""The block kinds of the hardware graph, one module each (see base.py for what a kind owns).
+
+`LAYER_BLOCKS` is the lowering rule: the kinds that implement each IR layer type, in stream
+order (a kind may leave itself out of a given layer); `FIFO_KIND` follows every layer but the
+last."""
+from __future__ import annotations
+
+from ...ir import Conv, Dense, MaxPool
+from .base import REGISTRY, Block, LowerContext, Memory, Stream
+from .fifo import Fifo, WindowFifo, fifo_depth
+from .flatten import Flatten
+from .maxpool import MaxPoolBlock
+from .mvau import Mvau, mvau_cycles, mvau_thresholds
+from .swg import Swg
+
+LAYER_BLOCKS: dict[type, tuple[type[Block], ...]] = {
+    Conv: (Swg, WindowFifo, Mvau),
+    Dense: (Flatten, Mvau),
+    MaxPool: (MaxPoolBlock,),
+}
+FIFO_KIND: type[Block] = Fifo
+
+
+def kinds() -> list[type[Block]]:
+    """Every registered kind."""
+    return list(REGISTRY)
+
+
+def by_module(module: str) -> type[Block]:
+    """The (first) kind whose RTL module is `module`."""
+    for kind in REGISTRY:
+        if kind.module == module:
+            return kind
+    raise ValueError(module)
+
+
+def rtl_library() -> tuple[str, ...]:
+    """The hls_lib/rtl files of every kind, in library order (files.f)."""
+    out: list[str] = []
+    for kind in sorted(REGISTRY, key=lambda k: k.library_rank):
+        out += [f for f in kind.rtl_files if f not in out]
+    return tuple(out)
+
+
+def hls_library() -> tuple[str, ...]:
+    """The hls_lib/hls files of every kind, sorted, with the shared bnn_common.h."""
+    return tuple(sorted({"bnn_common.h", *(f for kind in REGISTRY for f in kind.hls_files)}))
+
+
+__all__ = ["Block", "Stream", "Memory", "LowerContext", "Fifo", "WindowFifo", "Flatten", "MaxPoolBlock", "Mvau",
+           "Swg", "LAYER_BLOCKS", "FIFO_KIND", "kinds", "by_module", "rtl_library", "hls_library", "fifo_depth",
+           "mvau_cycles", "mvau_thresholds"]

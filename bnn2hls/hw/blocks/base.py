@@ -1,0 +1,163 @@
+"""What every block kind of the hardware graph defines (bnn2hls/hw/graph.py).
+
+A kind is a subclass of `Block` that owns, in one place:
+- `build(ctx)`: its instance for an IR layer (parameters, output stream, memories), or None
+  where the layer does not need it;
+- `layer_cycles(layer)` / `layer_interval(layer)`: its cycle formula (passes/folding.py);
+- `cost_features(params, tables, acc)`: what the cost model counts for it (cost_model.py);
+- `rtl_params()` and the port flags: its instance in bnn_top.sv (module `module`, from the
+  hls_lib/rtl files `rtl_files`);
+- `hls(ctx)`: its part of the HLS top (function call, template arguments, header constants,
+  tables and memories; hls_lib/hls files `hls_files`).
+Kinds register themselves (`Block.__init_subclass__`); `library_rank` orders the RTL library
+in files.f.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+REGISTRY: list[type["Block"]] = []
+
+
+@dataclass(eq=False)
+class Stream:
+    """An AXI-Stream link (an hls::stream in HLS): tdata `width` bits of `elem_bits`-bit
+    elements, and `user_width` bits of tuser (0: none)."""
+
+    layer: str | None  # the IR layer whose block produces it (None: the top's input)
+    suffix: str  # the name is <layer>_<suffix> ("in" for the top's input)
+    width: int
+    elem_bits: int
+    comment: str
+    user_width: int = 0
+    user_unused: bool = False  # tuser carried but read by nobody
+
+    @property
+    def name(self) -> str:
+        return self.suffix if self.layer is None else f"{self.layer}_{self.suffix}"
+
+
+@dataclass(eq=False)
+class Memory:
+    """A constant table of a block: `depth` words of `width` bits, the packing of `array`."""
+
+    key: str  # weights | thresholds | flip
+    param: str  # the RTL parameter naming its $readmemh file
+    file: str  # that file's name
+    hls_name: str  # the HLS constant
+    width: int
+    depth: int
+    array: np.ndarray
+    pack: Callable[[], list[int]]
+    comment: str = ""
+
+    @cached_property
+    def words(self) -> list[int]:
+        words = self.pack()
+        assert len(words) == self.depth, (self.file, len(words), self.depth)
+        return words
+
+
+@dataclass
+class LowerContext:
+    """What a kind's `build` sees: the layer, its position, and the stream it reads."""
+
+    net: Any
+    layer: Any
+    bits: int  # bits per element of the layer's input stream
+    prev_shape: tuple[int, int, int]  # the shape the previous layer (or the input) produces
+    src: Stream
+    next_layer: Any = None
+    user_w: int = 1  # tuser width of `src` (a window stream's class id)
+
+
+@dataclass(eq=False)
+class Block:
+    name: str  # instance name
+    layer: Any  # the IR layer it implements
+    role: str  # swg | winq | mvau | flatten | maxpool | fifo
+    input: Stream
+    output: Stream
+    params: dict[str, int]  # numeric parameters (the RTL's, without tables and files)
+    memories: list[Memory] = field(default_factory=list)
+    comment: str = ""  # what the emitters print above the instance
+    vectors: dict[str, Any] = field(default_factory=dict)  # per-position parameter vectors
+
+    kind: ClassVar[str] = ""
+    module: ClassVar[str] = ""  # the RTL module (hls_lib/rtl)
+    rtl_files: ClassVar[tuple[str, ...]] = ()
+    hls_files: ClassVar[tuple[str, ...]] = ()
+    library_rank: ClassVar[int] = 100
+    # RTL ports: tuser in (True, False or "tied" to 0), tuser out, tuser carried in tdata
+    user_in: ClassVar[bool | str] = False
+    user_out: ClassVar[bool] = False
+    carries_user: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            REGISTRY.append(cls)
+
+    @property
+    def layer_name(self) -> str:
+        return self.layer.name
+
+    # -- lowering ------------------------------------------------------------------------
+    @classmethod
+    def build(cls, ctx: LowerContext) -> "Block | None":
+        raise NotImplementedError
+
+    # -- cycles --------------------------------------------------------------------------
+    @classmethod
+    def layer_cycles(cls, layer: Any) -> dict[str, int]:
+        """Entries of the layer's cycle report (passes.folding.layer_cycles)."""
+        return {}
+
+    @classmethod
+    def layer_interval(cls, layer: Any) -> int | None:
+        """Cycles per frame if this block paces its layer, else None."""
+        return None
+
+    def cycles(self) -> dict[str, int]:
+        return self.layer_cycles(self.layer)
+
+    # -- cost model ------------------------------------------------------------------------
+    @classmethod
+    def cost_kind_of(cls, params: dict[str, int]) -> str:
+        return cls.kind
+
+    @property
+    def cost_kind(self) -> str:
+        return self.cost_kind_of(self.params)
+
+    def cost_tables(self) -> dict[str, float] | None:
+        """Statistics of the block's actual tables for the cost model (None: random)."""
+        return None
+
+    @classmethod
+    def cost_features(cls, params: dict[str, int], tables: dict[str, float] | None, a: Any) -> None:
+        """Add the block's LUT/FF features and memories to the cost model's accumulator `a`."""
+        raise NotImplementedError
+
+    # -- RTL -----------------------------------------------------------------------------
+    def rtl_params(self) -> list[tuple[str, Any]]:
+        """The parameter list of the instance, as bnn_top.sv prints it."""
+        return list(self.params.items())
+
+    # -- HLS -----------------------------------------------------------------------------
+    def hls(self, ctx: Any) -> None:
+        """Add this block to the HLS top being built (backends/hls.py `HlsBuilder`)."""
+        raise NotImplementedError
+
+
+def vector_literal(values: Any, width: int) -> str:
+    """A flat Verilog parameter vector: entry i at [i*width +: width]."""
+    packed = 0
+    for i, v in enumerate(values):
+        packed |= (int(v) & ((1 << width) - 1)) << (i * width)
+    bits = max(1, width * len(values))
+    return f"{bits}'h{packed:x}"

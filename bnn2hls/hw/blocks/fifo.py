@@ -1,0 +1,85 @@
+"""`fifo` (hls_lib/rtl/bnn_fifo.sv; an hls::stream's depth in HLS): the FIFO between two layers,
+and the window FIFO between a sliding window and its MVAU (role `winq`), sized by
+hw/fifo_sizing.py."""
+from __future__ import annotations
+
+from typing import Any
+
+from ...ir import Conv
+from ..fifo_sizing import window_fifo_depth
+from ..mvau_memories import clog2
+from .base import Block, LowerContext, Stream
+from .mvau import Mvau
+
+MIN_FIFO_DEPTH = 2
+
+
+def fifo_depth(consumer: object) -> int:
+    """Depth of the FIFO in front of `consumer`.
+
+    A sliding window walks its padded frame in order and takes no input while it emits the
+    bottom (and next frame's top) padding rows, but the producer keeps producing: the FIFO
+    must hold what the consumer needs for the next frame's first output row, (KH - PAD_T + 1)
+    input rows, or the producer stalls and the bottleneck waits for it at every frame start
+    (measured: 1.7 % lost on padnet with depth 2).
+    """
+    if isinstance(consumer, Conv):
+        return max(MIN_FIFO_DEPTH, (consumer.kernel[0] - consumer.pads[0] + 1) * consumer.in_shape[1])
+    return MIN_FIFO_DEPTH
+
+
+class Fifo(Block):
+    """The FIFO after a layer (its input stream is the layer's output)."""
+
+    kind = "fifo"
+    module = "bnn_fifo"
+    rtl_files = ("bnn_fifo.sv",)
+    library_rank = 0
+
+    @classmethod
+    def build(cls, ctx: LowerContext) -> Block:
+        layer, nxt, src = ctx.layer, ctx.next_layer, ctx.src
+        out = Stream(layer.name, "fifo", src.width, src.elem_bits, f"{layer.name} -> {nxt.name}")
+        return cls(f"u_{layer.name}_fifo", layer, "fifo", src, out, {"WIDTH": src.width, "DEPTH": fifo_depth(nxt)},
+                   comment=f"FIFO between {layer.name} and {nxt.name}")
+
+    # one word per cycle: never paces its layer
+
+    @classmethod
+    def cost_features(cls, params: dict[str, int], tables: Any, a: Any) -> None:
+        width, depth = params["WIDTH"], params["DEPTH"]
+        a.ram("storage", depth, width, a.EMU_POINTER)
+        a.add("lut", "ptr", clog2(depth))
+        a.add("ff", "ptr", clog2(depth))
+
+    def hls(self, ctx: Any) -> None:
+        """In HLS the FIFO is the depth of the stream it reads."""
+        ctx.deepen(self.input, self.output, self.params["DEPTH"])
+
+
+class WindowFifo(Fifo):
+    """Windows (and their class id, in the top bits) queued between a sliding window and its
+    MVAU; left out where the two keep pace without it."""
+
+    kind = "winq"
+    carries_user = True
+
+    @classmethod
+    def build(cls, ctx: LowerContext) -> Block | None:
+        layer, src = ctx.layer, ctx.src
+        oh, ow = layer.out_hw
+        depth = window_fifo_depth(layer, Mvau.layer_cycles(layer)["mvau"] // (oh * ow))
+        if not depth:
+            return None
+        out = Stream(layer.name, "winq", src.width, src.elem_bits, f"{layer.name}: queued windows",
+                     user_width=src.user_width, user_unused=src.user_unused)
+        return cls(f"u_{layer.name}_winq", layer, "winq", src, out, {"WIDTH": src.width + src.user_width, "DEPTH": depth},
+                   comment=f"{layer.name}: {depth}-window FIFO (sized by fifo_sizing)")
+
+    @classmethod
+    def cost_kind_of(cls, params: dict[str, int]) -> str:
+        return "fifo"
+
+    def hls(self, ctx: Any) -> None:
+        depth = self.params["DEPTH"]
+        ctx.deepen(self.input, self.output, depth, f" ({depth}-window FIFO, sized by fifo_sizing)")

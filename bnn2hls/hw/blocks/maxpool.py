@@ -1,0 +1,68 @@
+"""`maxpool`: binary max-pool (hls_lib/rtl/bnn_maxpool.sv, hls_lib/hls/bnn_maxpool.h)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..mvau_memories import clog2
+from .base import Block, LowerContext, Stream
+
+
+def window_features(p: dict[str, int], a: Any, swg: bool) -> None:
+    """Cost features shared by the two window walkers (bnn_swg and bnn_maxpool): an input
+    queue, a line buffer of KH-1 rows, the window registers and the position counters."""
+    c, h, w, kh, kw = p["C"], p["H"], p["W"], p["KH"], p["KW"]
+    pix = c * p.get("B", 1)
+    if swg:
+        hp, wp = h + p["PAD_T"] + p["PAD_B"], w + p["PAD_L"] + p["PAD_R"]
+        oh, ow = (hp - kh) // p["SH"] + 1, (wp - kw) // p["SW"] + 1
+        cls_bits = (oh + ow) * p["CLS_W"] if p["N_ROW_CLASSES"] * p["N_COL_CLASSES"] > 1 else 0
+    else:
+        hp, wp, cls_bits = h, w, 0
+    a.ram("in_queue", 2, pix, a.EMU_POINTER)
+    if kh > 1:
+        if wp > 1:
+            a.ram("line_buffer", wp, (kh - 1) * pix, a.EMU_PLAIN)
+        else:
+            a.add("ff", "regs", (kh - 1) * pix)
+    col = kh if swg else 1
+    a.add("lut", "pix", pix)  # pad mux (swg) / column OR (maxpool)
+    a.add("lut", "cls", cls_bits)
+    a.add("lut", "ctr", clog2(hp + 2) + clog2(wp + 2))
+    if not swg:
+        a.add("lut", "or_tree", kh * kw * pix)
+    a.add("ff", "regs", (kh * kw * pix if swg else pix) + (kw - 1) * col * pix + cls_bits)
+    a.add("ff", "ctr", clog2(hp + 2) + clog2(wp + 2))
+
+
+class MaxPoolBlock(Block):
+    kind = "maxpool"
+    module = "bnn_maxpool"
+    rtl_files = ("bnn_maxpool.sv",)
+    hls_files = ("bnn_maxpool.h",)
+    library_rank = 3
+
+    @classmethod
+    def build(cls, ctx: LowerContext) -> Block:
+        layer = ctx.layer
+        h, w, c = layer.in_shape
+        out = Stream(layer.name, "out", c, 1, f"{layer.name}: output pixels")
+        params = {"C": c, "H": h, "W": w, "KH": layer.kernel[0], "KW": layer.kernel[1], "SH": layer.stride[0],
+                  "SW": layer.stride[1]}
+        return cls(f"u_{layer.name}", layer, "maxpool", ctx.src, out, params,
+                   comment=f"{layer.name}: binary max-pool {layer.kernel} stride {layer.stride}")
+
+    # one input pixel per cycle
+    @classmethod
+    def layer_interval(cls, layer: Any) -> int:
+        return layer.in_shape[0] * layer.in_shape[1]
+
+    @classmethod
+    def cost_features(cls, params: dict[str, int], tables: Any, a: Any) -> None:
+        window_features(params, a, swg=False)
+
+    def hls(self, ctx: Any) -> None:
+        p = self.params
+        src = ctx.name(self.input)
+        out = ctx.declare(self.output, ctx.uint(p["C"]), self.output.comment)
+        targs = [str(p[k]) for k in ("C", "H", "W", "KH", "KW", "SH", "SW")]
+        ctx.call("bnn::maxpool", targs, [src, out], self.comment)

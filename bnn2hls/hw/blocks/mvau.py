@@ -1,0 +1,186 @@
+"""`mvau`: the PE x SIMD matrix-vector(-threshold) unit (hls_lib/rtl/bnn_mvau.sv,
+hls_lib/hls/bnn_mvau.h), in its variants: binary input thresholded (cost kind mvau_bin),
+multi-bit input thresholded (mvau_mb), raw accumulators of the last layer (mvau_last).
+
+Its memories (weights, thresholds per border class, flip bits) are arrays in the layouts of
+hls_lib/rtl/README.md, packed by hw/mvau_memories.py."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ... import datapath
+from ...ir import MatrixLayer
+from ..mvau_memories import acc_width, clamp_thresholds, flip_words, thr_width, threshold_words, weight_words
+from .base import Block, LowerContext, Memory, Stream
+
+
+def mvau_cycles(layer: MatrixLayer, pe: int | None = None, simd: int | None = None) -> int:
+    """(MH/PE) * (MW/SIMD) * output pixels (FINN's formula)."""
+    pe, simd = pe or layer.pe, simd or layer.simd
+    oh, ow = layer.out_hw
+    return (layer.out_channels // pe) * (layer.fan_in // simd) * oh * ow
+
+
+def mvau_thresholds(layer: MatrixLayer) -> np.ndarray:
+    """int64 [N_CLASSES, MH] in the unit's compare domain (popcount for binary inputs)."""
+    if layer.input_bits == 1:
+        return datapath.popcount_threshold_classes(layer).reshape(-1, layer.out_channels)
+    return layer.thresholds.reshape(1, -1)
+
+
+def _columns(table: np.ndarray) -> tuple[int, int]:
+    """(distinct non-constant columns, non-constant columns) of a bool [depth, width] table."""
+    depth = table.shape[0]
+    if depth <= 1:
+        return 0, 0
+    varying = table.any(axis=0) & ~table.all(axis=0)
+    n_varying = int(varying.sum())
+    if depth > 16:  # 2**depth patterns: columns of random tables are all distinct
+        return n_varying, n_varying
+    cols = np.packbits(np.ascontiguousarray(table[:, varying].T), axis=1)
+    return int(len(np.unique(cols, axis=0))) if n_varying else 0, n_varying
+
+
+def table_stats(layer: MatrixLayer) -> dict[str, float]:
+    """Distinct non-constant columns of the layer's weight / threshold / flip tables in the
+    MVAU's layout (hls_lib/rtl/README.md), which is what soft logic costs for them."""
+    pe, simd = layer.pe, layer.simd
+    mh, mw = layer.out_channels, layer.fan_in
+    nf, sf = mh // pe, mw // simd
+    w = np.asarray(layer.weights, bool).reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
+    stats: dict[str, float] = {}
+
+    def put(name: str, table: np.ndarray) -> None:
+        distinct, varying = _columns(table)
+        stats[name] = float(distinct)
+        stats[name + "_width"] = float(varying)  # yosys drops constant columns of a table
+
+    put("weights", w)
+    if layer.binarize and layer.thresholds is not None:
+        thr = clamp_thresholds(mvau_thresholds(layer), mw, layer.input_bits)
+        t_w = thr_width(mw, layer.input_bits)
+        words = (thr.reshape(-1, nf, pe) & ((1 << t_w) - 1)).reshape(-1, pe)  # [n_cls*nf, pe]
+        bits = ((words[:, :, None] >> np.arange(t_w)) & 1).astype(bool).reshape(words.shape[0], pe * t_w)
+        put("thresholds", bits)
+        put("flip", np.asarray(layer.flip if layer.flip is not None else np.zeros(mh, bool), bool).reshape(nf, pe))
+    return stats
+
+
+class Mvau(Block):
+    kind = "mvau"
+    module = "bnn_mvau"
+    rtl_files = ("bnn_mvau.sv",)
+    hls_files = ("bnn_mvau.h",)
+    library_rank = 4
+
+    @classmethod
+    def build(cls, ctx: LowerContext) -> Block:
+        layer = ctx.layer
+        mw, mh, pe, simd, in_b = layer.fan_in, layer.out_channels, layer.pe, layer.simd, layer.input_bits
+        nf, sf = mh // pe, mw // simd
+        acc_w = acc_width(mw, in_b)
+        weights = np.asarray(layer.weights, bool)
+        memories = [Memory("weights", "WEIGHT_FILE", f"{layer.name}_weights.mem", "WEIGHTS", pe * simd, nf * sf, weights,
+                           lambda: weight_words(weights, pe, simd),
+                           f"[NF*SF = {nf}*{sf}] words of PE*SIMD = {pe}*{simd} bits")]
+        if layer.binarize:
+            t_w = thr_width(mw, in_b)
+            thr = clamp_thresholds(mvau_thresholds(layer), mw, in_b)
+            n_classes = len(thr)
+            flip = np.zeros(mh, bool) if layer.flip is None else np.asarray(layer.flip, bool)
+            memories += [
+                Memory("thresholds", "THRESH_FILE", f"{layer.name}_thresh.mem", "THRESHOLDS", pe * t_w, n_classes * nf, thr,
+                       lambda: threshold_words(thr, pe, t_w, signed=in_b != 1),
+                       f"[N_CLASSES*NF = {n_classes}*{nf}] words of PE*THR_W = {pe}*{t_w} bits"
+                       f" ({'unsigned popcount' if in_b == 1 else 'signed accumulator'} thresholds)"),
+                Memory("flip", "FLIP_FILE", f"{layer.name}_flip.mem", "FLIPS", pe, nf, flip, lambda: flip_words(flip, pe),
+                       f"[NF = {nf}] words of PE = {pe} bits"),
+            ]
+            out = Stream(layer.name, "out", mh, 1, f"{layer.name}: output pixels")
+        else:
+            t_w, n_classes = 1, 1
+            out = Stream(layer.name, "out", mh * acc_w, acc_w, f"{layer.name}: output pixels")
+        user_w = ctx.user_w  # the class id of a window stream (1 bit, unused, for a dense layer)
+        params = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_B": in_b, "BINARIZE": int(layer.binarize),
+                  "N_CLASSES": n_classes, "USER_W": user_w, "ACC_W": acc_w, "THR_W": t_w}
+        block = cls(f"u_{layer.name}_mvau", layer, "mvau", ctx.src, out, params, memories,
+                    comment=f"{layer.name}: MVAU MW={mw} MH={mh} PE={pe} SIMD={simd}")
+        block.user_in = True if layer.border is not None else "tied"
+        return block
+
+    @classmethod
+    def layer_cycles(cls, layer: Any) -> dict[str, int]:
+        return {"mvau": mvau_cycles(layer)}
+
+    @classmethod
+    def layer_interval(cls, layer: Any) -> int:
+        return mvau_cycles(layer)
+
+    # -- cost ------------------------------------------------------------------------------
+    @classmethod
+    def cost_kind_of(cls, params: dict[str, int]) -> str:
+        if not params["BINARIZE"]:
+            return "mvau_last"
+        return "mvau_bin" if params["IN_B"] == 1 else "mvau_mb"
+
+    def cost_tables(self) -> dict[str, float]:
+        return table_stats(self.layer)
+
+    @classmethod
+    def cost_features(cls, p: dict[str, int], tables: dict[str, float] | None, a: Any) -> None:
+        mw, mh, pe, simd, in_b = p["MW"], p["MH"], p["PE"], p["SIMD"], p["IN_B"]
+        acc_w, thr_w, n_cls = p["ACC_W"], p["THR_W"], p["N_CLASSES"]
+        nf, sf = mh // pe, mw // simd
+        binarize = bool(p["BINARIZE"])
+        out_w = mh if binarize else mh * acc_w
+        fold_w = pe if binarize else pe * acc_w
+        lanes = pe * simd
+        # per lane a SIMD-input popcount (binary), or a chain of SIMD add/subtracts of
+        # sign-extended ACC_W-bit terms (multi-bit), and the weight select (XNOR, or the
+        # add/subtract choice; free for a constant 1-word table)
+        if in_b == 1:
+            a.add("lut", "lanes", lanes)
+            if nf * sf > 1:
+                a.add("lut", "wsel", lanes)
+        else:
+            a.add("lut", "lanes_mb", lanes * acc_w)
+            if nf * sf > 1:
+                a.add("lut", "wsel_mb", lanes * acc_w)
+        tables = tables or {}
+        a.rom("weights", nf * sf, lanes, "wrom", tables)
+        a.add("lut", "acc", pe * acc_w)
+        if binarize:
+            a.rom("thresholds", n_cls * nf, pe * thr_w, "thr_rom", tables)
+            a.rom("flip", nf, pe, "thr_rom", tables)
+            a.add("lut", "cmp", pe * thr_w)
+        a.ram("out_queue", 2, out_w, a.EMU_POINTER)
+        if sf > 1:
+            a.add("lut", "x_rot", mw * in_b)
+        a.add("ff", "regs", pe * acc_w + simd * in_b + mw * in_b + (out_w - fold_w if nf > 1 else 0))
+
+    # -- RTL / HLS -------------------------------------------------------------------------
+    def rtl_params(self) -> list[tuple[str, Any]]:
+        return [*self.params.items(), *sorted((m.param, f'"{m.file}"') for m in self.memories)]
+
+    def hls(self, ctx: Any) -> None:
+        p, layer = self.params, self.layer
+        header = ctx.header(self)
+        ns = header.namespace
+        for memory in self.memories:
+            ctx.memory(header, memory)
+        oh, ow = layer.out_hw
+        header.constants += [(k, p[k]) for k in ("MW", "MH", "PE", "SIMD", "IN_B", "BINARIZE", "N_CLASSES", "ACC_W", "THR_W")]
+        header.constants.append(("VECTORS", oh * ow))
+        src = ctx.name(self.input)
+        out = ctx.declare(self.output, ctx.uint(self.output.width), self.output.comment)
+        if p["BINARIZE"]:
+            targs = [f"{ns}::{k}" for k in ("MW", "MH", "PE", "SIMD", "IN_B", "N_CLASSES", "ACC_W", "THR_W", "VECTORS")]
+            ctx.call("bnn::mvau_threshold", targs, [src, out, f"{ns}::WEIGHTS", f"{ns}::THRESHOLDS", f"{ns}::FLIPS"],
+                     self.comment)
+        else:
+            targs = [f"{ns}::{k}" for k in ("MW", "MH", "PE", "SIMD", "IN_B", "ACC_W", "VECTORS")]
+            ctx.call("bnn::mvau_acc", targs, [src, out, f"{ns}::WEIGHTS"], self.comment + ", raw accumulators")
+        ctx.widths += [p["MW"] * p["IN_B"], p["PE"] * p["SIMD"], p["PE"] * p["THR_W"], p["PE"], self.output.width,
+                       p["ACC_W"] + 1, p["THR_W"] + 1]

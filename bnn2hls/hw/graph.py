@@ -1,0 +1,139 @@
+"""The hardware dataflow graph: the one lowering of the IR to hardware blocks.
+
+`lower(net)` turns a `Network` into an `HwGraph`: a linear chain of block instances
+(bnn2hls/hw/blocks/, one class per kind) joined by streams. Every consumer reads it:
+- the Verilog emitter (backends/rtl.py, with the text of hw/verilog.py) and the HLS emitter
+  (backends/hls.py) render it; they are the only ones that write files;
+- the cost model (cost_model.py) costs its blocks;
+- `report --synth` (synth.py) groups its blocks by IR layer and hands yosys their memories;
+- the cycle model (passes/folding.py) asks the block classes of a layer for their cycles.
+
+Which block kinds implement an IR layer is decided once, by `LAYER_BLOCKS`; each kind decides
+its own parameters, streams and memories (`Kind.build`), and whether it is present at all
+(a flatten in front of a 1-pixel input, a window FIFO of depth 0 are left out).
+
+A graph holds no files: memories are arrays, packed into words on demand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ir import Dense, Network
+from .blocks import FIFO_KIND, LAYER_BLOCKS
+from .blocks.base import Block, LowerContext, Stream
+from .mvau_memories import acc_width
+
+
+@dataclass
+class StreamFormat:
+    """What the host puts on the top's input stream and reads from its output stream (the
+    Verilog and the HLS C++ tops share it)."""
+
+    in_width: int
+    in_bits: int  # bits per input element
+    in_pixels: int  # input words per frame
+    out_fields: int
+    out_field_width: int
+    out_signed: bool
+    out_pixels: int  # output words per frame
+
+    @property
+    def out_width(self) -> int:
+        return self.out_fields * self.out_field_width
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "out_width": self.out_width}
+
+
+def element_bits(net: Network, index: int) -> int:
+    """Bits per element of the stream entering datapath layer `index`."""
+    return net.input_quant.stream_bits if index == 0 else 1
+
+
+def pixel_width(shape: tuple[int, int, int], bits: int) -> int:
+    return shape[2] * bits
+
+
+def stream_format(net: Network) -> StreamFormat:
+    """One word per input pixel in; one word per output pixel of the last matrix layer out,
+    one accumulator field per channel (streams.py)."""
+    first, last = net.datapath[0], net.matrix_layers[-1]
+    in_shape = first.in_shape if not isinstance(first, Dense) else net.input_quant.out_shape
+    bits0 = element_bits(net, 0)
+    oh, ow = last.out_hw
+    return StreamFormat(in_width=pixel_width(in_shape, bits0), in_bits=bits0, in_pixels=in_shape[0] * in_shape[1],
+                        out_fields=last.out_channels, out_field_width=acc_width(last.fan_in, last.input_bits),
+                        out_signed=last.input_bits > 1, out_pixels=oh * ow)
+
+
+@dataclass
+class HwGraph:
+    """A linear chain: `input` -> blocks[0] -> ... -> blocks[-1] -> `output`."""
+
+    net: Network
+    format: StreamFormat
+    input: Stream
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def output(self) -> Stream:
+        return self.blocks[-1].output if self.blocks else self.input
+
+    @property
+    def streams(self) -> list[Stream]:
+        """Every stream, in order: the input, then each block's output."""
+        return [self.input, *(b.output for b in self.blocks)]
+
+    def by_layer(self) -> dict[str, list[Block]]:
+        """The blocks of each datapath layer (in network order; a layer may have none)."""
+        groups: dict[str, list[Block]] = {layer.name: [] for layer in self.net.datapath}
+        for block in self.blocks:
+            groups[block.layer.name].append(block)
+        return groups
+
+    def block(self, name: str) -> Block:
+        return next(b for b in self.blocks if b.name == name)
+
+
+def lower(net: Network) -> HwGraph:
+    """The hardware dataflow graph of `net` (see the module docstring)."""
+    fmt = stream_format(net)
+    graph = HwGraph(net, fmt, Stream(None, "in", fmt.in_width, fmt.in_bits, "input pixels"))
+    layers = net.datapath
+    src = graph.input
+    for i, layer in enumerate(layers):
+        prev_shape = net.input_quant.out_shape if i == 0 else layers[i - 1].out_shape
+        ctx = LowerContext(net=net, layer=layer, bits=element_bits(net, i), prev_shape=prev_shape, src=src,
+                           next_layer=layers[i + 1] if i < len(layers) - 1 else None)
+        kinds = list(LAYER_BLOCKS.get(type(layer), ()))
+        if ctx.next_layer is not None:
+            kinds.append(FIFO_KIND)
+        for kind in kinds:
+            block = kind.build(ctx)
+            if block is not None:
+                graph.blocks.append(block)
+                ctx.src = block.output
+        src = ctx.src
+    return graph
+
+
+def layer_cycles(layer: Any) -> dict[str, int]:
+    """Cycles per frame of the blocks that implement `layer` (each kind's own formula, under
+    its key), and the layer's `interval`: the slowest of the blocks that pace it."""
+    kinds = LAYER_BLOCKS.get(type(layer))
+    if kinds is None:
+        return {"interval": 0}
+    out: dict[str, int] = {}
+    intervals = []
+    for kind in kinds:
+        out.update(kind.layer_cycles(layer))
+        interval = kind.layer_interval(layer)
+        if interval is not None:
+            intervals.append(interval)
+    out["interval"] = max(intervals)
+    return out
+
+
+__all__ = ["HwGraph", "StreamFormat", "Stream", "Block", "lower", "layer_cycles", "stream_format", "element_bits",
+           "pixel_width"]
