@@ -28,7 +28,7 @@ def corrections_at_positions(layer: MatrixLayer) -> np.ndarray:
 
 def popcount_thresholds(layer: MatrixLayer) -> np.ndarray:
     """int64 [OH, OW, C_out]: the popcount threshold at every output position."""
-    assert layer.input_bits == 1 and layer.thresholds is not None
+    assert layer.popcount and layer.thresholds is not None
     total = layer.thresholds[None, None, :] + layer.fan_in + corrections_at_positions(layer)
     return -((-total) // 2)  # ceil division
 

@@ -29,6 +29,6 @@ def decode_outputs(net: Network, words: list[int], frames: int, fmt: dict[str, A
     last = net.matrix_layers[-1]
     oh, ow = last.out_hw
     acc = fields.reshape(frames, oh, ow, last.out_channels)
-    if last.input_bits == 1:  # popcount -> the zero-padded source's accumulator
+    if last.popcount:  # popcount -> the zero-padded source's accumulator
         acc = 2 * acc - last.fan_in - datapath.corrections_at_positions(last)[None]
     return reference.apply_head(net.head, acc)

@@ -224,6 +224,13 @@ class MatrixLayer:
     out_offset: int = 0  # the value of level 0
 
     @property
+    def popcount(self) -> bool:
+        """Binary inputs and binary weights: the unit counts matching bits (XNOR-popcount)
+        and its accumulators and thresholds live in the popcount domain p = (dot + MW) / 2.
+        Every other combination accumulates signed integer products."""
+        return self.input_bits == 1 and self.weight_bits == 1
+
+    @property
     def weight_values(self) -> np.ndarray:
         """int64 [out_channels, fan_in]: the integer weights (+-1 for binary weights)."""
         if self.weight_bits == 1:

@@ -254,7 +254,7 @@ def selfcheck_vectors(net: Network, fmt: StreamFormat, frames: int = TB_FRAMES, 
         act = reference.matrix_layer(layer, act) if isinstance(layer, MatrixLayer) else reference.maxpool_layer(layer, act)
     last = net.matrix_layers[-1]
     acc = np.asarray(act, np.int64)
-    if last.input_bits == 1:  # the source's accumulator -> the hardware's popcount
+    if last.popcount:  # the source's accumulator -> the hardware's popcount
         acc = (acc + last.fan_in + datapath.corrections_at_positions(last)[None]) // 2
     words_out = streams.pack_words(acc, fmt.out_field_width)
     return streams.to_hex_lines(words_in, fmt.in_width), streams.to_hex_lines(words_out, fmt.out_width)

@@ -81,7 +81,7 @@ def check_stream(net: ir.Network, stream: dict[str, Any]) -> None:
         "in_width": iq.out_shape[2] * iq.stream_bits,
         "out_fields": last.out_channels,
         "out_field_width": acc_width(last.fan_in, last.input_bits),
-        "out_signed": last.input_bits > 1,
+        "out_signed": not last.popcount,
         "out_pixels": oh * ow,
     }
     expect["out_width"] = expect["out_fields"] * expect["out_field_width"]
@@ -131,7 +131,7 @@ def driver_params(net: ir.Network, board: Board, stream: dict[str, Any]) -> tupl
         "width": stream["in_width"],
         "stream_words": stream_words(stream["in_width"], d),
     }
-    popcount = last.input_bits == 1
+    popcount = last.popcount
     correction = None
     if popcount and last.border is not None:
         arrays["output.correction"] = datapath.corrections_at_positions(last).astype(np.int64)

@@ -60,7 +60,7 @@ def border_table(layer: Conv) -> BorderTable:
 
 
 def needs_border_table(layer: object) -> bool:
-    return isinstance(layer, Conv) and layer.input_bits == 1 and layer.pad_mode == "zero" and any(layer.pads)
+    return isinstance(layer, Conv) and layer.popcount and layer.pad_mode == "zero" and any(layer.pads)
 
 
 def resolve_padding(net: Network) -> Network:

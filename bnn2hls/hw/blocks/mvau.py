@@ -25,7 +25,7 @@ def mvau_cycles(layer: MatrixLayer, pe: int | None = None, simd: int | None = No
 
 def mvau_thresholds(layer: MatrixLayer) -> np.ndarray:
     """int64 [N_CLASSES, MH] in the unit's compare domain (popcount for binary inputs)."""
-    if layer.input_bits == 1:
+    if layer.popcount:
         return datapath.popcount_threshold_classes(layer).reshape(-1, layer.out_channels)
     return layer.thresholds.reshape(1, -1)
 
