@@ -26,7 +26,7 @@ def decode_outputs(net: Network, words: list[int], frames: int, fmt: dict[str, A
     if len(words) != expected:
         raise UserError(f"the accelerator produced {len(words)} of {expected} output words")
     fields = streams.unpack_words(words, fmt["out_fields"], fmt["out_field_width"], fmt["out_signed"])
-    last = net.matrix_layers[-1]
+    last = net.producer(net.head)
     oh, ow = last.out_hw
     acc = fields.reshape(frames, oh, ow, last.out_channels)
     if last.popcount:  # popcount -> the zero-padded source's accumulator

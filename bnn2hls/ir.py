@@ -1,18 +1,26 @@
 """The typed intermediate representation of a binarized network.
 
-A `Network` is a straight chain: one `InputQuant` (runs on the host), then datapath layers
-(`Conv`, `Dense`, `MaxPool`) and a final `OutputHead` (host).  Every datapath tensor is laid
-out channels-last (H, W, C), the order in which the hardware streams it.
+A `Network` is a dataflow graph of nodes (layers). Every node produces one value, named by the
+node; `inputs` names the values a node consumes. `layers` holds the nodes in topological
+order, and the network answers who produces and who consumes each value. Its boundaries are
+the `InputQuant` (the host quantizes the source's input; it consumes the graph input) and the
+`OutputHead` (the host turns the last accumulators into the source's outputs); between them
+run the datapath nodes (`Conv`, `Dense`, `MaxPool`). Every datapath tensor is laid out
+channels-last (H, W, C), the order in which the hardware streams it. The engines and the
+hardware lowering take straight chains for now: `validate` refuses forks and joins.
 
 Bit encoding everywhere: value +1 <-> bit 1 (True), value -1 <-> bit 0 (False).
 
 Invariants (checked by `validate`):
-- layer names are unique; each layer's `in_shape` equals the previous layer's `out_shape`
-  (a `Dense` layer flattens it: (1, 1, H*W*C), in the streaming (H, W, C) order);
+- node names are unique; every input names an earlier node (topological order); exactly one
+  `InputQuant` and one `OutputHead`;
+- per edge: the consumer's `in_shape` equals the producer's `out_shape` (a `Dense` layer
+  flattens it: (1, 1, H*W*C), in the streaming (H, W, C) order), and a matrix layer's
+  `input_bits` equals the producer's element width;
 - a matrix layer's weight matrix is [out_channels, kh*kw*in_channels], columns ordered
   (ky, kx, c) -- the order of the sliding window;
-- every matrix layer but the last one ends in a sign (`binarize`), the last one emits its
-  integer accumulators to the `OutputHead`;
+- every matrix layer ends in a sign or multi-threshold (`binarize`) but the one that feeds the
+  `OutputHead`, which emits its integer accumulators;
 - after `fold_thresholds` a binarizing layer has integer `thresholds` and `flip` bits and no
   `chain`; after `resolve_padding` a zero-padded binary conv has its `border` table;
 - PE divides out_channels and SIMD divides the fan-in.
@@ -33,7 +41,8 @@ import numpy as np
 
 from .errors import UserError
 
-IR_FORMAT_VERSION = 1
+# 2: a graph (nodes name their inputs); 1 was a straight chain by position.
+IR_FORMAT_VERSION = 2
 
 
 # --------------------------------------------------------------------------------------
@@ -222,6 +231,7 @@ class MatrixLayer:
     act_quant: IntQuant | None = None  # raw IR only: the multi-level quantizer after the chain
     out_levels: int = 0  # 0: bipolar sign; L >= 2: multi-threshold with L levels
     out_offset: int = 0  # the value of level 0
+    inputs: tuple[str, ...] = ()
 
     @property
     def popcount(self) -> bool:
@@ -323,6 +333,7 @@ class MaxPool:
     in_shape: tuple[int, int, int]
     kernel: tuple[int, int]
     stride: tuple[int, int]
+    inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str] = "maxpool"
 
@@ -340,6 +351,7 @@ class OutputHead:
     in_shape: tuple[int, int, int]
     acc_scale: np.ndarray  # float32 [C]
     chain: tuple[AffineOp, ...]
+    inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str] = "output_head"
 
@@ -363,20 +375,23 @@ LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, Dense, MaxPool, Outpu
 @dataclass(frozen=True)
 class Network:
     name: str
-    layers: tuple[Layer, ...]
-    source: dict[str, Any] = field(default_factory=dict)  # provenance: file name, hash
+    layers: tuple[Layer, ...]  # the nodes, in topological order
+    source: dict[str, Any] = field(default_factory=dict)  # provenance: file name, hash, warnings
 
     @property
     def input_quant(self) -> InputQuant:
-        return self.layers[0]  # type: ignore[return-value]
+        """The input boundary: the node that consumes the graph input."""
+        return next(layer for layer in self.layers if isinstance(layer, InputQuant))
 
     @property
     def head(self) -> OutputHead:
-        return self.layers[-1]  # type: ignore[return-value]
+        """The output boundary: the node whose value is the graph output."""
+        return next(layer for layer in self.layers if isinstance(layer, OutputHead))
 
     @property
     def datapath(self) -> tuple[Layer, ...]:
-        return self.layers[1:-1]
+        """The hardware nodes, in topological order."""
+        return tuple(layer for layer in self.layers if not isinstance(layer, (InputQuant, OutputHead)))
 
     @property
     def matrix_layers(self) -> list[MatrixLayer]:
@@ -388,10 +403,50 @@ class Network:
                 return layer
         raise KeyError(name)
 
+    def producers(self, layer: Layer) -> tuple[Layer, ...]:
+        """The nodes whose values `layer` consumes, in input order."""
+        return tuple(self.layer(name) for name in getattr(layer, "inputs", ()))
+
+    def producer(self, layer: Layer) -> Layer:
+        """The one node feeding `layer` (every datapath node and the head has exactly one)."""
+        (only,) = self.producers(layer)
+        return only
+
+    @property
+    def consumers(self) -> dict[str, tuple[Layer, ...]]:
+        """Value (= producing node's name) -> the nodes that consume it."""
+        out: dict[str, list[Layer]] = {layer.name: [] for layer in self.layers}
+        for layer in self.layers:
+            for name in getattr(layer, "inputs", ()):
+                out.setdefault(name, []).append(layer)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def element_bits(self, layer: Layer) -> int:
+        """Bits per element of the value `layer` produces (1: bipolar sign bits; otherwise
+        two's complement integers; the head's are float outputs: 0)."""
+        if isinstance(layer, InputQuant):
+            return layer.stream_bits
+        if isinstance(layer, MatrixLayer):
+            return layer.out_bits
+        if isinstance(layer, MaxPool):
+            return self.element_bits(self.producer(layer))
+        return 0
+
     def replace_layer(self, new: Layer) -> Network:
         return dataclasses.replace(
             self, layers=tuple(new if layer.name == new.name else layer for layer in self.layers)
         )
+
+
+def chain_network(name: str, layers: tuple[Layer, ...] | list[Layer], source: dict[str, Any] | None = None) -> Network:
+    """A straight chain: each node consumes the one before it (InputQuant first, OutputHead
+    last). For builders of synthetic networks; the importer names its edges itself."""
+    nodes: list[Layer] = []
+    for i, layer in enumerate(layers):
+        if i > 0:
+            layer = dataclasses.replace(layer, inputs=(nodes[-1].name,))
+        nodes.append(layer)
+    return validate(Network(name=name, layers=tuple(nodes), source=dict(source or {})))
 
 
 # --------------------------------------------------------------------------------------
@@ -527,28 +582,26 @@ def validate(net: Network) -> Network:
         return UserError(f"IR layer '{layer.name}': {why}")
 
     _check_types(net)
-    if len(net.layers) < 3 or not isinstance(net.layers[0], InputQuant) or not isinstance(net.layers[-1], OutputHead):
-        raise UserError("IR: a network is InputQuant, datapath layers, OutputHead")
-    names = [layer.name for layer in net.layers]
-    if len(set(names)) != len(names):
-        raise UserError("IR: layer names are not unique")
-    shape = net.input_quant.out_shape
+    _check_graph(net)
     iq = net.input_quant
     if not (1 <= iq.bits <= 16) or iq.zero_point != int(iq.zero_point) or not iq.scale > 0:
         raise bad(iq, "needs 1 to 16 bits, an integer zero point and a positive scale")
-    bits = iq.stream_bits  # the element width entering the first datapath layer
-    matrix = net.matrix_layers
-    if not matrix:
+    if not net.matrix_layers:
         raise UserError("IR: the network has no matrix layer")
-    for layer in net.datapath:
-        if isinstance(layer, (InputQuant, OutputHead)):
-            raise bad(layer, "host layer inside the datapath")
+    feeds_head = net.producer(net.head)
+    for layer in (*net.datapath, net.head):
+        # Per edge: the producer's value must be what this node takes.
+        source = net.producer(layer)
+        shape, bits = tuple(source.out_shape), net.element_bits(source)
         flattens = isinstance(layer, Dense) and int(np.prod(layer.in_shape)) == int(np.prod(shape))
-        if tuple(layer.in_shape) != tuple(shape) and not flattens:
-            raise bad(layer, f"input shape {tuple(layer.in_shape)} != previous output {tuple(shape)}")
-        if isinstance(layer, MatrixLayer):
+        if tuple(layer.in_shape) != shape and not flattens:
+            raise bad(layer, f"input shape {tuple(layer.in_shape)} != {source.name}'s output {shape}")
+        if isinstance(layer, OutputHead):
+            if not isinstance(source, MatrixLayer) or source.binarize:
+                raise bad(layer, f"must take the raw accumulators of a matrix layer, not '{source.name}'")
+        elif isinstance(layer, MatrixLayer):
             if layer.input_bits != bits:
-                raise bad(layer, f"input_bits={layer.input_bits}, but its input stream carries {bits}-bit elements")
+                raise bad(layer, f"input_bits={layer.input_bits}, but '{source.name}' gives {bits}-bit elements")
             expect = (layer.out_channels, layer.fan_in)
             dtype = np.bool_ if layer.weight_bits == 1 else np.int8
             if layer.weights.shape != expect or layer.weights.dtype != dtype:
@@ -561,8 +614,8 @@ def validate(net: Network) -> Network:
                 raise bad(layer, "acc_scale must be positive per output channel")
             if min(layer.out_hw) < 1:
                 raise bad(layer, "output is empty")
-            if layer.binarize != (layer is not matrix[-1]):
-                raise bad(layer, "only the last matrix layer may skip the sign")
+            if layer.binarize != (layer is not feeds_head):
+                raise bad(layer, "only the matrix layer feeding the output head skips the activation")
             if layer.out_levels == 1 or layer.out_levels < 0 or (layer.out_levels and not layer.binarize):
                 raise bad(layer, f"out_levels={layer.out_levels}: 0 (sign) or at least 2, on a thresholding layer")
             if layer.thresholds is not None:
@@ -585,12 +638,39 @@ def validate(net: Network) -> Network:
                 raise bad(layer, f"SIMD={layer.simd} does not divide fan-in {layer.fan_in}")
         elif isinstance(layer, MaxPool) and min(layer.out_shape[:2]) < 1:
             raise bad(layer, "output is empty")
-        shape = layer.out_shape
-        if isinstance(layer, MatrixLayer):
-            bits = layer.out_bits  # (the last layer's accumulators go to the head)
-    if tuple(net.head.in_shape) != tuple(shape):
-        raise bad(net.head, "input shape does not match the last datapath layer")
     return net
+
+
+def _check_graph(net: Network) -> None:
+    """Names, boundaries, topological order; forks and joins are refused until the engines
+    and the hardware lowering handle them."""
+    names = [layer.name for layer in net.layers]
+    if len(set(names)) != len(names):
+        raise UserError("IR: layer names are not unique")
+    boundaries = [sum(isinstance(layer, t) for layer in net.layers) for t in (InputQuant, OutputHead)]
+    if boundaries != [1, 1]:
+        raise UserError("IR: a network has exactly one InputQuant and one OutputHead")
+    seen: set[str] = set()
+    for layer in net.layers:
+        inputs = tuple(getattr(layer, "inputs", ()))
+        if not all(isinstance(n, str) for n in inputs):
+            raise UserError(f"IR layer '{layer.name}': inputs must be node names")
+        if isinstance(layer, InputQuant):
+            if inputs:
+                raise UserError(f"IR layer '{layer.name}': the input quantizer consumes the graph input only")
+        elif len(inputs) != 1:
+            raise UserError(f"IR layer '{layer.name}': takes {len(inputs)} inputs; nodes with several inputs "
+                            "(joins) are not supported yet")
+        for name in inputs:
+            if name not in seen:
+                raise UserError(f"IR layer '{layer.name}': input '{name}' is not produced by an earlier node")
+        seen.add(layer.name)
+    for name, consumers in net.consumers.items():
+        producer = net.layer(name)
+        if len(consumers) > 1:
+            raise UserError(f"IR layer '{name}': its value feeds {len(consumers)} nodes; forks are not supported yet")
+        if not consumers and not isinstance(producer, OutputHead):
+            raise UserError(f"IR layer '{name}': its value is never used")
 
 
 # --------------------------------------------------------------------------------------
@@ -657,6 +737,9 @@ def from_json(text: str, arrays: dict[str, np.ndarray]) -> Network:
         doc = json.loads(text)
         if not isinstance(doc, dict):
             raise UserError(f"IR: ir.json must hold a JSON object, not {type(doc).__name__}")
+        if doc.get("format") == 1:
+            raise UserError("IR: ir.json is format 1 (a chain by position, written by an older bnn2hls); "
+                            "compile the model again")
         if doc.get("format") != IR_FORMAT_VERSION:
             raise UserError(f"IR: format {doc.get('format')!r} is not {IR_FORMAT_VERSION}")
         if not isinstance(doc.get("layers"), list) or not all(isinstance(e, dict) for e in doc["layers"]):

@@ -221,8 +221,17 @@ def run(net: Network, x: np.ndarray, batch: int = 64) -> np.ndarray:
         raise ValueError("reference.run needs a compiled network (resolve_padding first)")
     outputs = []
     for start in range(0, len(x), batch):
-        act = quantize_input(net.input_quant, x[start : start + batch])
-        for layer in net.datapath:
-            act = matrix_layer(layer, act) if isinstance(layer, MatrixLayer) else maxpool_layer(layer, act)
-        outputs.append(apply_head(net.head, act))
+        outputs.append(run_datapath(net, quantize_input(net.input_quant, x[start : start + batch]), head=True))
     return np.concatenate(outputs) if outputs else np.zeros((0, net.head.out_features), np.float32)
+
+
+def run_datapath(net: Network, inputs: np.ndarray, head: bool = False) -> np.ndarray:
+    """The datapath's integer arithmetic on quantized inputs [N, H, W, C], node by node in
+    topological order: the value feeding the head (its accumulators), or with `head` the
+    source's float outputs."""
+    values: dict[str, np.ndarray] = {net.input_quant.name: inputs}
+    for layer in net.datapath:
+        x = values[net.producer(layer).name]
+        values[layer.name] = matrix_layer(layer, x) if isinstance(layer, MatrixLayer) else maxpool_layer(layer, x)
+    acc = values[net.producer(net.head).name]
+    return apply_head(net.head, acc) if head else acc

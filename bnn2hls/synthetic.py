@@ -75,7 +75,7 @@ def synthetic_network(name: str, input_spec: tuple[int, int, int, int], layer_sp
         layers.append(layer)
         shape = layer.out_shape
     layers.append(ir.OutputHead(name="head", in_shape=shape, acc_scale=np.ones(shape[2], np.float32), chain=()))
-    return ir.validate(ir.Network(name=name, layers=tuple(layers)))
+    return ir.chain_network(name, layers)
 
 
 __all__ = ["synthetic_network"]

@@ -45,7 +45,7 @@ def build(input_shape: tuple[int, int, int, int], specs: list[tuple]) -> ir.Netw
         layers.append(layer)
         shape = layer.out_shape
     layers.append(ir.OutputHead(name="head", in_shape=shape, acc_scale=np.ones(shape[2], np.float32), chain=()))
-    return ir.validate(ir.Network(name="synthetic", layers=tuple(layers)))
+    return ir.chain_network("synthetic", layers)
 
 
 def mlp(width: int, depth: int, inputs: int = 784, outputs: int = 10, in_bits: int = 1) -> ir.Network:

@@ -218,7 +218,7 @@ def plan_network(net: Network, graph: HwGraph | None = None) -> tuple[Plan, Stre
     """The HLS top of the network's hardware graph: every block adds itself (`Block.hls`)."""
     graph = graph or lower(net)
     layers = net.datapath
-    last = net.matrix_layers[-1]
+    last = net.producer(net.head)
     if layers[-1] is not last:
         raise UserError(f"HLS backend: the datapath must end in its last matrix layer, not '{layers[-1].name}'")
     ctx = HlsBuilder(graph)
@@ -250,10 +250,8 @@ def selfcheck_vectors(net: Network, fmt: StreamFormat, frames: int = TB_FRAMES, 
         lo, hi = net.input_quant.value_range
         act = rng.integers(lo, hi + 1, shape).astype(np.int32)
     words_in = streams.pack_words(act.astype(np.int64), fmt.in_bits)
-    for layer in net.datapath:
-        act = reference.matrix_layer(layer, act) if isinstance(layer, MatrixLayer) else reference.maxpool_layer(layer, act)
-    last = net.matrix_layers[-1]
-    acc = np.asarray(act, np.int64)
+    last = net.producer(net.head)
+    acc = np.asarray(reference.run_datapath(net, act), np.int64)
     if last.popcount:  # the source's accumulator -> the hardware's popcount
         acc = (acc + last.fan_in + datapath.corrections_at_positions(last)[None]) // 2
     words_out = streams.pack_words(acc, fmt.out_field_width)

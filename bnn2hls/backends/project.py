@@ -62,7 +62,7 @@ GENERATED_NAMES = {"Makefile", "README.md", "driver.py", PARAMS_JSON, PARAMS_NPZ
 
 
 def _last_layer(net: ir.Network) -> ir.MatrixLayer:
-    last = net.matrix_layers[-1]
+    last = net.producer(net.head)
     if tuple(net.head.in_shape) != tuple(last.out_shape):
         raise UserError(f"project: the output head's input {tuple(net.head.in_shape)} is not the last matrix layer's "
                         f"output {tuple(last.out_shape)} (a layer after '{last.name}' is not supported)")

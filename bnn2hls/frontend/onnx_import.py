@@ -52,6 +52,7 @@ class Act:
     bits: int
     scale: float
     flattened_from: tuple[int, int, int] | None = None  # (C, H, W) before a flatten
+    producer: str = "input_quant"  # the IR node whose value this is
 
 
 @dataclass
@@ -141,6 +142,7 @@ class _Importer:
             in_shape=last.out_shape,
             acc_scale=last.acc_scale,
             chain=tuple(self._channels_last(op, last) for op in out.chain),
+            inputs=(last.name,),
         )
         return validate(Network(name=self.name, layers=(self.input_quant, *self.layers, head)))
 
@@ -190,7 +192,7 @@ class _Importer:
             if new == r.shape:
                 return r
             if len(r.shape) == 3 and len(new) == 1:
-                return Act(shape=new, bits=r.bits, scale=r.scale, flattened_from=r.shape)
+                return Act(shape=new, bits=r.bits, scale=r.scale, flattened_from=r.shape, producer=r.producer)
             if len(r.shape) == 1 and len(new) == 1:
                 return r
             raise self.fail(f"only flattening (C, H, W) activations is supported, not {r.shape} -> {new}")
@@ -305,7 +307,7 @@ class _Importer:
             layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain), act_quant=quant,
             out_levels=hi - lo + 1, out_offset=lo - zero,
         )
-        return Act(shape=r.shape, bits=self.layers[r.layer_index].out_bits, scale=scale)
+        return Act(shape=r.shape, bits=self.layers[r.layer_index].out_bits, scale=scale, producer=layer.name)
 
     def _binarize(self, x: str, scale: np.ndarray) -> Any:
         r = self.role(x)
@@ -326,9 +328,10 @@ class _Importer:
             self.layers[r.layer_index] = dataclasses.replace(
                 layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain)
             )
-            return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]))
+            return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), producer=layer.name)
         if isinstance(r, Act) and r.bits == 1:
-            return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), flattened_from=r.flattened_from)
+            return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), flattened_from=r.flattened_from,
+                       producer=r.producer)
         raise self.fail("cannot binarize this tensor")
 
     def _make_input_quant(self, host: Host, **quant: Any) -> Act:
@@ -349,7 +352,7 @@ class _Importer:
         )
         # The datapath carries q - zero_point as a signed integer: an unsigned b-bit input
         # takes b + 1 bits on the stream (stream_bits), a bipolar one a single bit.
-        return Act(shape=shape, bits=self.input_quant.stream_bits, scale=quant["scale"])
+        return Act(shape=shape, bits=self.input_quant.stream_bits, scale=quant["scale"], producer=self.input_quant.name)
 
     # -- elementwise ---------------------------------------------------------------------------
     def op_Mul(self, a: str, b: str) -> Any:
@@ -554,7 +557,7 @@ class _Importer:
             input_bits=act.bits, weights=np.ascontiguousarray(weights.transpose(0, 2, 3, 1).reshape(cout, -1)),
             weight_bits=weight_bits,
             acc_scale=(self._weight_scale(wscale, weights.shape, 0) * np.float32(act.scale)).astype(np.float32),
-            binarize=False, pad_mode=mode if any(pads) else "zero",
+            binarize=False, pad_mode=mode if any(pads) else "zero", inputs=(act.producer,),
         )
         if act.bits > 1 and mode == "alternating":
             raise self.fail("the FBNA pattern applies to binary inputs only")
@@ -599,7 +602,7 @@ class _Importer:
         layer = Dense(
             name=self.unique_name(f"dense{sum(isinstance(l, Dense) for l in self.layers)}"),
             in_shape=(1, 1, act.shape[0]), out_channels=cout, kernel=(1, 1), stride=(1, 1), pads=(0, 0, 0, 0),
-            input_bits=act.bits, weights=np.ascontiguousarray(weights), weight_bits=weight_bits,
+            input_bits=act.bits, weights=np.ascontiguousarray(weights), weight_bits=weight_bits, inputs=(act.producer,),
             acc_scale=(scale * np.float32(act.scale)).astype(np.float32),
             binarize=False,
         )
@@ -630,10 +633,10 @@ class _Importer:
         stride = tuple(attrs.get("strides", kernel))
         c, h, w = r.shape
         layer = MaxPool(name=self.unique_name(f"maxpool{sum(isinstance(l, MaxPool) for l in self.layers)}"),
-                        in_shape=(h, w, c), kernel=kernel, stride=stride)
+                        in_shape=(h, w, c), kernel=kernel, stride=stride, inputs=(r.producer,))
         self.layers.append(layer)
         oh, ow, _ = layer.out_shape
-        return Act(shape=(c, oh, ow), bits=r.bits, scale=r.scale)
+        return Act(shape=(c, oh, ow), bits=r.bits, scale=r.scale, producer=layer.name)
 
 
 # ---------------------------------------------------------------------------------------

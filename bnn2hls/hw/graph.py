@@ -46,9 +46,9 @@ class StreamFormat:
         return {**self.__dict__, "out_width": self.out_width}
 
 
-def element_bits(net: Network, index: int) -> int:
-    """Bits per element of the stream entering datapath layer `index`."""
-    return net.input_quant.stream_bits if index == 0 else 1
+def element_bits(net: Network, layer: Any) -> int:
+    """Bits per element of the stream entering datapath layer `layer`."""
+    return net.element_bits(net.producer(layer))
 
 
 def pixel_width(shape: tuple[int, int, int], bits: int) -> int:
@@ -58,9 +58,10 @@ def pixel_width(shape: tuple[int, int, int], bits: int) -> int:
 def stream_format(net: Network) -> StreamFormat:
     """One word per input pixel in; one word per output pixel of the last matrix layer out,
     one accumulator field per channel (streams.py)."""
-    first, last = net.datapath[0], net.matrix_layers[-1]
+    (first,) = net.consumers[net.input_quant.name]
+    last = net.producer(net.head)
     in_shape = first.in_shape if not isinstance(first, Dense) else net.input_quant.out_shape
-    bits0 = element_bits(net, 0)
+    bits0 = element_bits(net, first)
     oh, ow = last.out_hw
     return StreamFormat(in_width=pixel_width(in_shape, bits0), in_bits=bits0, in_pixels=in_shape[0] * in_shape[1],
                         out_fields=last.out_channels, out_field_width=acc_width(last.fan_in, last.input_bits),
@@ -100,12 +101,14 @@ def lower(net: Network) -> HwGraph:
     """The hardware dataflow graph of `net` (see the module docstring)."""
     fmt = stream_format(net)
     graph = HwGraph(net, fmt, Stream(None, "in", fmt.in_width, fmt.in_bits, "input pixels"))
-    layers = net.datapath
-    src = graph.input
-    for i, layer in enumerate(layers):
-        prev_shape = net.input_quant.out_shape if i == 0 else layers[i - 1].out_shape
-        ctx = LowerContext(net=net, layer=layer, bits=element_bits(net, i), prev_shape=prev_shape, src=src,
-                           next_layer=layers[i + 1] if i < len(layers) - 1 else None)
+    # The stream carrying each IR value; validate() admits chains only, so every value has
+    # one consumer and the blocks form one chain in topological order.
+    streams: dict[str, Stream] = {net.input_quant.name: graph.input}
+    for layer in net.datapath:
+        source = net.producer(layer)
+        (consumer,) = net.consumers[layer.name]
+        ctx = LowerContext(net=net, layer=layer, bits=element_bits(net, layer), prev_shape=source.out_shape,
+                           src=streams[source.name], next_layer=None if consumer is net.head else consumer)
         kinds = list(LAYER_BLOCKS.get(type(layer), ()))
         if ctx.next_layer is not None:
             kinds.append(FIFO_KIND)
@@ -114,7 +117,7 @@ def lower(net: Network) -> HwGraph:
             if block is not None:
                 graph.blocks.append(block)
                 ctx.src = block.output
-        src = ctx.src
+        streams[layer.name] = ctx.src
     return graph
 
 
