@@ -2,7 +2,8 @@
 reference.maxpool_layer (cross-checked against reference.windows + OR) under random tvalid gaps
 and tready backpressure; plus the full-rate check (one input pixel per cycle).
 
-The DUT's parameters arrive as JSON in BENCH_CONFIG: C, H, W, KH, KW, SH, SW, optionally FRAMES."""
+The DUT's parameters arrive as JSON in BENCH_CONFIG: C, H, W, KH, KW, SH, SW, optionally B
+(bits per element: 1 binary OR, > 1 signed max of two's complement fields) and FRAMES."""
 from __future__ import annotations
 
 import json
@@ -24,29 +25,42 @@ def config() -> dict:
     return json.loads(os.environ["BENCH_CONFIG"])
 
 
-def to_word(bits: np.ndarray) -> int:
-    return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
+def to_word(pixel: np.ndarray, b: int = 1) -> int:
+    """One pixel: bool channels as bits, or ints as b-bit two's complement fields."""
+    if b == 1:
+        return int.from_bytes(np.packbits(pixel, bitorder="little").tobytes(), "little")
+    mask = (1 << b) - 1
+    return sum((int(v) & mask) << (i * b) for i, v in enumerate(pixel))
 
 
 def make_case(cfg: dict, frames: int, rng: np.random.Generator) -> tuple[list[int], list[int]]:
-    c, h, w = cfg["C"], cfg["H"], cfg["W"]
+    c, h, w, b = cfg["C"], cfg["H"], cfg["W"], cfg.get("B", 1)
     kernel, stride = (cfg["KH"], cfg["KW"]), (cfg["SH"], cfg["SW"])
-    # Sparse-ish +1s so that OR results are not almost always all-ones.
-    image = rng.random((frames, h, w, c)) < 0.2
+    if b == 1:
+        # Sparse-ish +1s so that OR results are not almost always all-ones.
+        image = rng.random((frames, h, w, c)) < 0.2
+    else:
+        # Skewed low so that the maximum is not almost always the top value; both ends present.
+        lo, hi = -(2 ** (b - 1)), 2 ** (b - 1) - 1
+        image = np.minimum(rng.integers(lo, hi + 1, (frames, h, w, c)), rng.integers(lo, hi + 1, (frames, h, w, c)))
+        image[0, 0, 0, :] = hi
+        image[0, -1, -1, :] = lo
     oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
     layer = SimpleNamespace(kernel=kernel, stride=stride, out_shape=(oh, ow, c))
     pooled = maxpool_layer(layer, image)  # [N, OH, OW, C]
-    via_windows = windows(image, kernel, stride).reshape(frames, oh, ow, kernel[0] * kernel[1], c).any(axis=3)
+    taps = windows(image, kernel, stride).reshape(frames, oh, ow, kernel[0] * kernel[1], c)
+    via_windows = taps.any(axis=3) if b == 1 else taps.max(axis=3)
     assert np.array_equal(pooled, via_windows)
-    inputs = [to_word(image[n, y, x]) for n in range(frames) for y in range(h) for x in range(w)]
-    expected = [to_word(pooled[n, oy, ox]) for n in range(frames) for oy in range(oh) for ox in range(ow)]
+    inputs = [to_word(image[n, y, x], b) for n in range(frames) for y in range(h) for x in range(w)]
+    expected = [to_word(pooled[n, oy, ox], b) for n in range(frames) for oy in range(oh) for ox in range(ow)]
     return inputs, expected
 
 
 @cocotb.test()
 async def pooling_under_gaps_and_backpressure(dut):
     cfg = config()
-    assert len(dut.s_tdata) == cfg["C"] and len(dut.m_tdata) == cfg["C"]
+    width = cfg["C"] * cfg.get("B", 1)
+    assert len(dut.s_tdata) == width and len(dut.m_tdata) == width
     seed = int(os.environ.get("BENCH_SEED", "1"))
     inputs, expected = make_case(cfg, cfg.get("FRAMES", 4), np.random.default_rng(seed))
     rng = random.Random(seed)

@@ -3,8 +3,10 @@ tready backpressure, and the interval (MH/PE)*(MW/SIMD) cycles/vector with no bu
 neither side stalls.
 
 Configuration: the JSON in MVAU_CFG (written by tests/rtl/test_mvau.py):
-  params: the RTL parameters (MW, MH, PE, SIMD, IN_B, BINARIZE, N_CLASSES, ACC_W, ...)
-  data:   .npz with weights bool [MH, MW], thresholds int [N_CLASSES, MH] (clamped, as in the
+  params: the RTL parameters (MW, MH, PE, SIMD, IN_B, BINARIZE, N_CLASSES, ACC_W, and
+          optionally W_B, LEVELS, O_B, OFFSET)
+  data:   .npz with weights bool [MH, MW] (W_B == 1) or int [MH, MW], thresholds int
+          [N_CLASSES, MH] (LEVELS == 0) or [N_CLASSES, MH, LEVELS-1] (clamped, as in the
           memories), flip bool [MH]
   seed, vectors: random seed and vectors per test; report: optional JSON path for measurements.
 """
@@ -31,21 +33,24 @@ class Model:
         self.mw, self.mh, self.pe, self.simd = p["MW"], p["MH"], p["PE"], p["SIMD"]
         self.in_b, self.binarize, self.n_classes = p["IN_B"], p["BINARIZE"], p["N_CLASSES"]
         self.acc_w = p["ACC_W"]
+        self.w_b, self.levels = p.get("W_B", 1), p.get("LEVELS", 0)
+        self.o_b, self.offset = p.get("O_B", 1), p.get("OFFSET", 0)
         self.interval = (self.mh // self.pe) * (self.mw // self.simd)
         data = np.load(cfg["data"])
-        self.weights = data["weights"].astype(bool)
+        self.weights = data["weights"].astype(bool) if self.w_b == 1 else data["weights"].astype(np.int64)
         self.thresholds = data["thresholds"].astype(np.int64) if self.binarize else None
         self.flip = data["flip"].astype(bool) if self.binarize else None
 
     def inputs(self, rng: np.random.Generator, n: int):
         """Random vectors (the first few chosen to reach the accumulator's ends) and classes."""
+        w_last = self.weights[-1] if self.w_b == 1 else self.weights[-1] >= 0  # the last row's signs
         if self.in_b == 1:
             x = rng.random((n, self.mw)) < 0.5
-            special = [np.ones(self.mw, bool), np.zeros(self.mw, bool), self.weights[-1], ~self.weights[-1]]
+            special = [np.ones(self.mw, bool), np.zeros(self.mw, bool), w_last, ~w_last]
         else:
             lo, hi = -(2 ** (self.in_b - 1)), 2 ** (self.in_b - 1) - 1
             x = rng.integers(lo, hi + 1, (n, self.mw))
-            special = [np.full(self.mw, lo), np.full(self.mw, hi), np.where(self.weights[-1], hi, lo)]
+            special = [np.full(self.mw, lo), np.full(self.mw, hi), np.where(w_last, hi, lo)]
         for i, v in enumerate(special[: n // 4]):
             x[i] = v
         classes = rng.integers(0, self.n_classes, n)
@@ -58,15 +63,22 @@ class Model:
         return sum((int(v) & mask) << (i * self.in_b) for i, v in enumerate(x))
 
     def accumulators(self, x) -> np.ndarray:
-        if self.in_b == 1:
+        if self.in_b == 1 and self.w_b == 1:
             return xnor_popcount(pack_bits(x), pack_bits(self.weights), self.mw).astype(np.int64)
-        return x.astype(np.int64) @ np.where(self.weights, 1, -1).T.astype(np.int64)
+        xv = np.where(x, 1, -1) if self.in_b == 1 else x
+        wv = np.where(self.weights, 1, -1) if self.w_b == 1 else self.weights
+        return xv.astype(np.int64) @ wv.T.astype(np.int64)
 
     def expected(self, x, classes) -> list[int]:
         acc = self.accumulators(x)
         out = []
         for a, cls in zip(acc, classes):
-            if self.binarize:
+            if self.binarize and self.levels >= 2:
+                passed = (a[:, None] >= self.thresholds[cls]) ^ self.flip[:, None]
+                levels = self.offset + passed.sum(axis=1)
+                mask = (1 << self.o_b) - 1
+                out.append(sum((int(v) & mask) << (o * self.o_b) for o, v in enumerate(levels)))
+            elif self.binarize:
                 bits = (a >= self.thresholds[cls]) ^ self.flip
                 out.append(int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little"))
             else:

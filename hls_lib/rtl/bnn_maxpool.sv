@@ -1,9 +1,11 @@
-// bnn_maxpool: binary max-pool, no padding. The max of +1/-1 values is the OR of their
-// encodings, so each output channel is the OR over the KH x KW window.
+// bnn_maxpool: max-pool, no padding. B == 1 (binary): the max of +1/-1 values is the OR of
+// their encodings, so each output channel is the OR over the KH x KW window. B > 1: channel c
+// is the B-bit two's complement field [c*B +: B], and the output is its signed maximum over
+// the window.
 //
 // Same walk as bnn_swg (self-contained, so the file lints and builds on its own): a line buffer
 // keeps the KH-1 previous rows (one entry per column), the KH pixels of the current column
-// are OR-ed into one C-bit value, and the last KW-1 of those are kept in a shift register.
+// are combined (OR / max) into one C*B-bit value, and the last KW-1 of those are kept in a shift register.
 // An output is produced at (KH-1 + oy*SH, KW-1 + ox*SW) into a registered output.
 //
 // Handshakes: s_tready comes from a 2-entry input queue and m_tvalid from the output
@@ -16,23 +18,36 @@ module bnn_maxpool #(
     parameter int KH = 2,
     parameter int KW = 2,
     parameter int SH = 2,
-    parameter int SW = 2
+    parameter int SW = 2,
+    parameter int B = 1
 ) (
     input  logic         clk,
     input  logic         rst_n,
-    input  logic [C-1:0] s_tdata,
+    input  logic [C*B-1:0] s_tdata,
     input  logic         s_tvalid,
     output logic         s_tready,
-    output logic [C-1:0] m_tdata,
+    output logic [C*B-1:0] m_tdata,
     output logic         m_tvalid,
     input  logic         m_tready
 );
     localparam int YW = $clog2(H + SH + 1);
     localparam int PXW = (W > 1) ? $clog2(W) : 1;
     localparam int XW = $clog2(W + SW + 1);
+    localparam int PW = C * B;  // pixel width
+
+    // Element-wise combine of two pixels: OR (binary) or signed max per B-bit field.
+    function automatic [PW-1:0] combine(input [PW-1:0] a, input [PW-1:0] b);
+        if (B == 1) begin
+            combine = a | b;
+        end else begin
+            for (int c = 0; c < C; c++) begin
+                combine[c*B +: B] = ($signed(a[c*B +: B]) >= $signed(b[c*B +: B])) ? a[c*B +: B] : b[c*B +: B];
+            end
+        end
+    endfunction
 
     // ---------------------------------------------------------------- input queue (2 entries)
-    logic [C-1:0] in_q [2];
+    logic [PW-1:0] in_q [2];
     logic in_wr, in_rd;
     logic [1:0] in_count;
     logic in_pop;
@@ -40,7 +55,7 @@ module bnn_maxpool #(
     assign s_tready = (in_count != 2'd2);
     wire in_push = s_tvalid && s_tready;
     wire in_avail = (in_count != 2'd0);
-    wire [C-1:0] pixel = in_q[in_rd];
+    wire [PW-1:0] pixel = in_q[in_rd];
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
@@ -66,7 +81,7 @@ module bnn_maxpool #(
     logic [YW-1:0] py, ny;   // current row; row of the next output row
     logic [PXW-1:0] px;      // current column
     logic [XW-1:0] nx;       // column of the next output column
-    logic [C-1:0] out_data;
+    logic [PW-1:0] out_data;
     logic out_valid;
 
     wire row_last = (py == YW'(H - 1));
@@ -101,43 +116,43 @@ module bnn_maxpool #(
         end
     end
 
-    // ---------------------------------------------------------------- line buffer + column OR
-    logic [C-1:0] col_or;  // OR over rows py-(KH-1) .. py of column px
+    // ---------------------------------------------------------------- line buffer + column OR/max
+    logic [PW-1:0] col_or;  // OR / max over rows py-(KH-1) .. py of column px
 
     if (KH > 1) begin : g_lines
-        localparam int LB_W = (KH - 1) * C;
+        localparam int LB_W = (KH - 1) * PW;
         logic [LB_W-1:0] lb_rd;  // line-buffer entry of column px (prefetched: registered read)
-        wire [KH*C-1:0] column = {pixel, lb_rd};
+        wire [KH*PW-1:0] column = {pixel, lb_rd};
         always_comb begin
-            col_or = '0;
-            for (int ky = 0; ky < KH; ky++) col_or = col_or | column[ky*C +: C];
+            col_or = pixel;
+            for (int ky = 0; ky < KH - 1; ky++) col_or = combine(col_or, column[ky*PW +: PW]);
         end
         if (W > 1) begin : g_mem
             logic [LB_W-1:0] lb [W];
             wire [PXW-1:0] px_next = col_last ? '0 : px + 1'b1;
             always_ff @(posedge clk) begin
                 if (advance) begin
-                    lb[px] <= column[KH*C-1:C];
+                    lb[px] <= column[KH*PW-1:PW];
                     lb_rd <= lb[px_next];
                 end
             end
         end else begin : g_reg
             always_ff @(posedge clk) begin
-                if (advance) lb_rd <= column[KH*C-1:C];
+                if (advance) lb_rd <= column[KH*PW-1:PW];
             end
         end
     end else begin : g_no_lines
         assign col_or = pixel;
     end
 
-    // ---------------------------------------------------------------- last KW-1 column ORs
-    logic [C-1:0] pooled;
+    // ---------------------------------------------------------------- last KW-1 column ORs/maxes
+    logic [PW-1:0] pooled;
 
     if (KW > 1) begin : g_hist
-        logic [(KW-1)*C-1:0] hist;
+        logic [(KW-1)*PW-1:0] hist;
         if (KW > 2) begin : g_shift
             always_ff @(posedge clk) begin
-                if (advance) hist <= {col_or, hist[(KW-1)*C-1:C]};
+                if (advance) hist <= {col_or, hist[(KW-1)*PW-1:PW]};
             end
         end else begin : g_one
             always_ff @(posedge clk) begin
@@ -146,7 +161,7 @@ module bnn_maxpool #(
         end
         always_comb begin
             pooled = col_or;
-            for (int kx = 0; kx < KW - 1; kx++) pooled = pooled | hist[kx*C +: C];
+            for (int kx = 0; kx < KW - 1; kx++) pooled = combine(pooled, hist[kx*PW +: PW]);
         end
     end else begin : g_no_hist
         assign pooled = col_or;

@@ -3,12 +3,17 @@
 // One input transfer carries a whole input vector of MW elements (element i at
 // [i*IN_B +: IN_B]) and its border class id in s_tuser. For each vector the unit runs
 // NF = MH/PE output folds (outer) of SF = MW/SIMD column steps (inner). Each step, PE lanes
-// each consume SIMD elements:
-//   IN_B == 1: acc += popcount(~(x ^ w))               (unsigned)
-//   IN_B >  1: acc += sum_s (w[s] ? x[s] : -x[s])       (signed)
+// each consume SIMD elements x[s] with their weights w[s] (field [(pe*SIMD + s)*W_B +: W_B]):
+//   IN_B == 1 && W_B == 1: acc += popcount(~(x ^ w))      (unsigned)
+//   otherwise:             acc += sum_s x[s] * w[s]        (signed)
+// where a 1-bit x or w means +1 (bit 1) / -1 (bit 0) and a wider one is two's complement.
+// Products are shifts and adds: binary factors select +v / -v, and a multi-bit x times a
+// multi-bit w is sum_j w[j] * (x << j) with the top weight bit negative (no `*`, no DSP).
 // At the end of fold nf, lane pe gives output channel o = nf*PE + pe:
-//   BINARIZE=1: bit o = (acc >= thr[cls][o]) ^ flip[o]  (unsigned / signed compare)
-//   BINARIZE=0: field [o*ACC_W +: ACC_W] = acc
+//   BINARIZE=1, LEVELS=0:  bit o = (acc >= thr[cls][o]) ^ flip[o]  (unsigned / signed compare)
+//   BINARIZE=1, LEVELS>=2: field [o*O_B +: O_B] = OFFSET + sum_i ((acc >= thr[cls][o][i]) ^ flip[o]),
+//                          i < LEVELS-1 (FINN MultiThreshold), O_B-bit two's complement
+//   BINARIZE=0:            field [o*ACC_W +: ACC_W] = acc
 // The complete output word is sent after the last fold.
 //
 // Pipeline (every stage freezes together on `stall`):
@@ -32,11 +37,16 @@ module bnn_mvau #(
     parameter int PE = 4,
     parameter int SIMD = 8,
     parameter int IN_B = 1,
+    parameter int W_B = 1,
     parameter int BINARIZE = 1,
+    parameter int LEVELS = 0,
+    parameter int O_B = 1,
+    parameter int OFFSET = 0,
     parameter int N_CLASSES = 1,
     parameter int USER_W = 1,
-    parameter int ACC_W = (IN_B == 1) ? $clog2(MW + 1) : $clog2(MW) + IN_B + 1,
-    parameter int THR_W = (IN_B == 1) ? $clog2(MW + 2) : ACC_W + 1,
+    parameter int ACC_W = (IN_B == 1 && W_B == 1) ? $clog2(MW + 1)
+                        : $clog2(MW) + ((IN_B > 1) ? IN_B - 1 : 0) + ((W_B > 1) ? W_B - 1 : 0) + 2,
+    parameter int THR_W = (IN_B == 1 && W_B == 1) ? $clog2(MW + 2) : ACC_W + 1,
     parameter WEIGHT_FILE = "mvau_weights.mem",
     parameter THRESH_FILE = "mvau_thresh.mem",
     parameter FLIP_FILE = "mvau_flip.mem"
@@ -47,7 +57,7 @@ module bnn_mvau #(
     input  logic [USER_W-1:0]   s_tuser,
     input  logic                s_tvalid,
     output logic                s_tready,
-    output logic [((BINARIZE != 0) ? MH : MH * ACC_W)-1:0] m_tdata,
+    output logic [((BINARIZE == 0) ? MH * ACC_W : (LEVELS >= 2) ? MH * O_B : MH)-1:0] m_tdata,
     output logic                m_tvalid,
     input  logic                m_tready
 );
@@ -55,8 +65,13 @@ module bnn_mvau #(
     localparam int SF = MW / SIMD;
     localparam int XW = MW * IN_B;
     localparam int CHUNK = SIMD * IN_B;
-    localparam int OUT_W = (BINARIZE != 0) ? MH : MH * ACC_W;
-    localparam int FOLD_W = (BINARIZE != 0) ? PE : PE * ACC_W;  // output bits per fold
+    localparam int MULTI = (BINARIZE != 0 && LEVELS >= 2) ? 1 : 0;  // multi-threshold output
+    localparam int POPCOUNT = (IN_B == 1 && W_B == 1) ? 1 : 0;  // XNOR-popcount, unsigned domain
+    localparam int NT = (MULTI != 0) ? LEVELS - 1 : 1;  // thresholds per channel
+    localparam int LANE_W = (BINARIZE == 0) ? ACC_W : (MULTI != 0) ? O_B : 1;  // output bits per channel
+    localparam int OUT_W = MH * LANE_W;
+    localparam int FOLD_W = PE * LANE_W;  // output bits per fold
+    localparam int WLANE = SIMD * W_B;  // weight bits per lane and step
     localparam int WD = NF * SF;  // weight ROM depth
     localparam int TD = N_CLASSES * NF;  // threshold ROM depth
     localparam int NFW = (NF <= 1) ? 1 : $clog2(NF);
@@ -73,10 +88,17 @@ module bnn_mvau #(
         if (MW % SIMD != 0) begin : g_bad_simd
             $error("bnn_mvau: MW must be a multiple of SIMD");
         end
+        if (BINARIZE != 0 && LEVELS == 1) begin : g_bad_levels
+            $error("bnn_mvau: LEVELS must be 0 (sign output) or at least 2");
+        end
+        if (MULTI != 0 && (O_B < 1 || O_B > 31 || OFFSET < -(1 << (O_B - 1))
+                           || OFFSET + LEVELS - 1 > (1 << (O_B - 1)) - 1)) begin : g_bad_ob
+            $error("bnn_mvau: OFFSET .. OFFSET+LEVELS-1 must fit O_B signed bits");
+        end
     endgenerate
 
     // ------------------------------------------------------------------ weight ROM
-    logic [PE*SIMD-1:0] wmem [WD];
+    logic [PE*WLANE-1:0] wmem [WD];
     initial $readmemh(WEIGHT_FILE, wmem);
 
     // ------------------------------------------------------------------ issue stage
@@ -135,7 +157,7 @@ module bnn_mvau #(
     logic               s1_valid, s1_first, s1_last_sf, s1_last_v;
     logic [NFW-1:0]     s1_nf;
     logic [TAW-1:0]     s1_taddr;
-    logic [PE*SIMD-1:0] w_r;   // registered weight ROM read
+    logic [PE*WLANE-1:0] w_r;  // registered weight ROM read
     logic [CHUNK-1:0]   x_r;
     logic [PE*ACC_W-1:0] acc;
 
@@ -166,14 +188,29 @@ module bnn_mvau #(
             logic [ACC_W-1:0] s_acc;
             s_acc = '0;
             for (int s = 0; s < SIMD; s++) begin
-                if (IN_B == 1) begin
+                if (POPCOUNT != 0) begin
                     logic match;
                     match = x_r[s*IN_B] ~^ w_r[pe*SIMD + s];
                     s_acc = s_acc + ACC_W'(match);
-                end else begin
+                end else if (W_B == 1) begin
+                    // multi-bit x, binary w: +x / -x
                     logic signed [ACC_W-1:0] xe;
                     xe = ACC_W'($signed(x_r[s*IN_B +: IN_B]));
                     s_acc = w_r[pe*SIMD + s] ? s_acc + xe : s_acc - xe;
+                end else if (IN_B == 1) begin
+                    // binary x, multi-bit w: +w / -w
+                    logic signed [ACC_W-1:0] we;
+                    we = ACC_W'($signed(w_r[(pe*SIMD + s)*W_B +: W_B]));
+                    s_acc = x_r[s*IN_B] ? s_acc + we : s_acc - we;
+                end else begin
+                    // multi-bit x and w: sum over weight bits j of w[j] * (x << j), the top bit negative
+                    logic signed [ACC_W-1:0] xe;
+                    logic [W_B-1:0] wf;
+                    xe = ACC_W'($signed(x_r[s*IN_B +: IN_B]));
+                    wf = w_r[(pe*SIMD + s)*W_B +: W_B];
+                    for (int j = 0; j < W_B; j++) begin
+                        if (wf[j]) s_acc = (j == W_B - 1) ? s_acc - (xe <<< j) : s_acc + (xe <<< j);
+                    end
                 end
             end
             psum[pe*ACC_W +: ACC_W] = s_acc;
@@ -203,12 +240,12 @@ module bnn_mvau #(
     logic [FOLD_W-1:0] fold;  // this fold's output field, valid while s2_valid
     generate
         if (BINARIZE != 0) begin : g_thr
-            logic [PE*THR_W-1:0] tmem [TD];
+            logic [PE*NT*THR_W-1:0] tmem [TD];
             logic [PE-1:0] fmem [NF];
             initial $readmemh(THRESH_FILE, tmem);
             initial $readmemh(FLIP_FILE, fmem);
 
-            logic [PE*THR_W-1:0] thr_q;
+            logic [PE*NT*THR_W-1:0] thr_q;
             logic [PE-1:0] flip_q;
             wire rd = !stall && s1_valid && s1_last_sf;
             always_ff @(posedge clk) begin
@@ -218,20 +255,39 @@ module bnn_mvau #(
                 if (rd) flip_q <= fmem[s1_nf];
             end
 
+            // ge[pe*NT + i]: acc of lane pe passes its threshold i (flip applied).
+            logic [PE*NT-1:0] ge;
             always_comb begin
                 for (int pe = 0; pe < PE; pe++) begin
-                    logic ge;
-                    if (IN_B == 1) begin
-                        ge = CMP_W'(acc[pe*ACC_W +: ACC_W]) >= CMP_W'(thr_q[pe*THR_W +: THR_W]);
-                    end else begin
-                        logic signed [ACC_W-1:0] a_s;
-                        logic signed [THR_W-1:0] t_s;
-                        a_s = acc[pe*ACC_W +: ACC_W];
-                        t_s = thr_q[pe*THR_W +: THR_W];
-                        ge = CMP_W'(a_s) >= CMP_W'(t_s);
+                    for (int i = 0; i < NT; i++) begin
+                        logic g;
+                        if (POPCOUNT != 0) begin
+                            g = CMP_W'(acc[pe*ACC_W +: ACC_W]) >= CMP_W'(thr_q[(pe*NT + i)*THR_W +: THR_W]);
+                        end else begin
+                            logic signed [ACC_W-1:0] a_s;
+                            logic signed [THR_W-1:0] t_s;
+                            a_s = acc[pe*ACC_W +: ACC_W];
+                            t_s = thr_q[(pe*NT + i)*THR_W +: THR_W];
+                            g = CMP_W'(a_s) >= CMP_W'(t_s);
+                        end
+                        ge[pe*NT + i] = g ^ flip_q[pe];
                     end
-                    fold[pe] = ge ^ flip_q[pe];
                 end
+            end
+
+            if (MULTI != 0) begin : g_levels
+                // OFFSET + number of thresholds passed, modulo 2^O_B (O_B >= clog2(LEVELS)).
+                localparam int CNT_W = $clog2(LEVELS);
+                always_comb begin
+                    for (int pe = 0; pe < PE; pe++) begin
+                        logic [CNT_W-1:0] cnt;
+                        cnt = '0;
+                        for (int i = 0; i < NT; i++) cnt = cnt + CNT_W'(ge[pe*NT + i]);
+                        fold[pe*O_B +: O_B] = O_B'(OFFSET) + O_B'(cnt);
+                    end
+                end
+            end else begin : g_sign
+                assign fold = ge;
             end
         end else begin : g_raw
             assign fold = acc;

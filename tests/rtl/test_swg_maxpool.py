@@ -65,17 +65,22 @@ def test_swg(case, sim_build):
               extra_env={"BENCH_CONFIG": json.dumps(cfg)})
 
 
-# (C, H, W, (KH, KW), (SH, SW))
+# (C, H, W, (KH, KW), (SH, SW)[, B])
 MAXPOOL_CASES = {
     "k2_s2_odd": (5, 7, 9, (2, 2), (2, 2)),
     "k3_s2_odd": (3, 9, 7, (3, 3), (2, 2)),
+    # multi-bit elements: signed max per B-bit field
+    "b2_k2_s2_odd": (5, 7, 9, (2, 2), (2, 2), 2),
+    "b4_k3_s2_odd": (3, 9, 7, (3, 3), (2, 2), 4),
 }
 
 
 @pytest.mark.parametrize("case", list(MAXPOOL_CASES))
 def test_maxpool(case, sim_build):
-    c, h, w, (kh, kw), (sh, sw) = MAXPOOL_CASES[case]
+    c, h, w, (kh, kw), (sh, sw), *rest = MAXPOOL_CASES[case]
     params = {"C": c, "H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw}
+    if rest:
+        params["B"] = rest[0]
     run_bench("bnn_maxpool", [rtl_source("bnn_maxpool.sv")], "bench_maxpool", params, sim_build,
               extra_env={"BENCH_CONFIG": json.dumps({**params, "FRAMES": 4})})
 
@@ -84,6 +89,14 @@ def test_maxpool(case, sim_build):
 def test_lint_clean(top):
     proc = subprocess.run(["verilator", "--lint-only", "-Wall", str(rtl_source(f"{top}.sv")), "--top-module", top],
                           capture_output=True, text=True, env=verilator_env())
+    assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("params", [{"B": 2}, {"B": 4, "C": 3, "KH": 3, "KW": 3}, {"B": 3, "KH": 1, "KW": 2, "W": 1}])
+def test_maxpool_multibit_lint_clean(params):
+    args = [f"-G{k}={v}" for k, v in params.items()]
+    proc = subprocess.run(["verilator", "--lint-only", "-Wall", *args, str(rtl_source("bnn_maxpool.sv")),
+                           "--top-module", "bnn_maxpool"], capture_output=True, text=True, env=verilator_env())
     assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr
 
 
