@@ -224,18 +224,7 @@ def _umask() -> int:
     return mask
 
 
-def check_hardware_support(net: ir.Network) -> None:
-    """The hardware blocks handle binary weights and sign activations (multi-bit only as the
-    network input); refuse the rest rather than generate a wrong accelerator."""
-    for layer in net.matrix_layers:
-        if layer.weight_bits > 1 or layer.out_levels:
-            what = f"{layer.weight_bits}-bit weights" if layer.weight_bits > 1 else f"a {layer.out_levels}-level activation"
-            raise UserError(f"layer '{layer.name}': {what} is not supported by the hardware backends yet "
-                            "(the reference engine computes it: bnn2hls.compiler.build_network + bnn2hls.reference.run)")
-
-
 def write_output(net: ir.Network, model: onnx.ModelProto, out: Path, board: Board | None = None) -> None:
-    check_hardware_support(net)
     clock_mhz = board.clock_mhz if board is not None else DEFAULT_CLOCK_MHZ
     with atomic_output_dir(out) as tmp:
         ir.save(net, tmp)

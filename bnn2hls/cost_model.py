@@ -308,14 +308,15 @@ def macs(layer: Any) -> int:
 def finn_lut(layer: Any) -> float:
     """FINN-R's MVAU LUT estimate (GUIDE.md section 3):
     LUT = 300 + 1.1 * PE * (addertree + acc + thr + comp), addertree = (W + A) * (2*SIMD - 1),
-    with W = 1 weight bit, A = input bits, acc = ACC_W, thr = THR_W * (number of threshold
+    with W = weight bits, A = input bits, acc = ACC_W, thr = THR_W * (number of threshold
     steps = 1 for a sign), comp = THR_W. Layers without a matrix count 0 (FINN gives them no
     LUT model)."""
     if not isinstance(layer, MatrixLayer):
         return 0.0
-    w_bits, a_bits = 1, layer.input_bits
-    acc = acc_width(layer.fan_in, layer.input_bits)
-    thr = thr_width(layer.fan_in, layer.input_bits) if layer.binarize else 0
+    w_bits, a_bits = layer.weight_bits, layer.input_bits
+    acc = acc_width(layer.fan_in, layer.input_bits, layer.weight_bits)
+    steps = max(1, layer.out_levels - 1)
+    thr = thr_width(layer.fan_in, layer.input_bits, layer.weight_bits) * steps if layer.binarize else 0
     comp = thr
     addertree = (w_bits + a_bits) * (2 * layer.simd - 1)
     return 300 + 1.1 * layer.pe * (addertree + acc + thr + comp)

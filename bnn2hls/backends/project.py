@@ -80,7 +80,7 @@ def check_stream(net: ir.Network, stream: dict[str, Any]) -> None:
         "in_bits": iq.stream_bits,
         "in_width": iq.out_shape[2] * iq.stream_bits,
         "out_fields": last.out_channels,
-        "out_field_width": acc_width(last.fan_in, last.input_bits),
+        "out_field_width": acc_width(last.fan_in, last.input_bits, last.weight_bits),
         "out_signed": not last.popcount,
         "out_pixels": oh * ow,
     }

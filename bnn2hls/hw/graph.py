@@ -64,7 +64,7 @@ def stream_format(net: Network) -> StreamFormat:
     bits0 = element_bits(net, first)
     oh, ow = last.out_hw
     return StreamFormat(in_width=pixel_width(in_shape, bits0), in_bits=bits0, in_pixels=in_shape[0] * in_shape[1],
-                        out_fields=last.out_channels, out_field_width=acc_width(last.fan_in, last.input_bits),
+                        out_fields=last.out_channels, out_field_width=acc_width(last.fan_in, last.input_bits, last.weight_bits),
                         out_signed=not last.popcount, out_pixels=oh * ow)
 
 

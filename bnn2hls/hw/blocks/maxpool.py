@@ -1,4 +1,5 @@
-"""`maxpool`: binary max-pool (hls_lib/rtl/bnn_maxpool.sv, hls_lib/hls/bnn_maxpool.h)."""
+"""`maxpool`: max-pool, binary (OR) or of B-bit signed values (hls_lib/rtl/bnn_maxpool.sv,
+hls_lib/hls/bnn_maxpool.h)."""
 from __future__ import annotations
 
 from typing import Any
@@ -43,13 +44,16 @@ class MaxPoolBlock(Block):
 
     @classmethod
     def build(cls, ctx: LowerContext) -> Block:
-        layer = ctx.layer
+        layer, bits = ctx.layer, ctx.bits
         h, w, c = layer.in_shape
-        out = Stream(layer.name, "out", c, 1, f"{layer.name}: output pixels")
+        out = Stream(layer.name, "out", c * bits, bits, f"{layer.name}: output pixels")
         params = {"C": c, "H": h, "W": w, "KH": layer.kernel[0], "KW": layer.kernel[1], "SH": layer.stride[0],
                   "SW": layer.stride[1]}
+        if bits > 1:
+            params["B"] = bits  # signed max of B-bit elements (binary: OR, the default)
+        what = "binary max-pool" if bits == 1 else f"{bits}-bit max-pool"
         return cls(f"u_{layer.name}", layer, "maxpool", ctx.src, out, params,
-                   comment=f"{layer.name}: binary max-pool {layer.kernel} stride {layer.stride}")
+                   comment=f"{layer.name}: {what} {layer.kernel} stride {layer.stride}")
 
     # one input pixel per cycle
     @classmethod
@@ -63,6 +67,6 @@ class MaxPoolBlock(Block):
     def hls(self, ctx: Any) -> None:
         p = self.params
         src = ctx.name(self.input)
-        out = ctx.declare(self.output, ctx.uint(p["C"]), self.output.comment)
-        targs = [str(p[k]) for k in ("C", "H", "W", "KH", "KW", "SH", "SW")]
+        out = ctx.declare(self.output, ctx.uint(self.output.width), self.output.comment)
+        targs = [str(p[k]) for k in ("C", "H", "W", "KH", "KW", "SH", "SW", *(("B",) if "B" in p else ()))]
         ctx.call("bnn::maxpool", targs, [src, out], self.comment)

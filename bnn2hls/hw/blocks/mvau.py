@@ -1,6 +1,7 @@
 """`mvau`: the PE x SIMD matrix-vector(-threshold) unit (hls_lib/rtl/bnn_mvau.sv,
-hls_lib/hls/bnn_mvau.h), in its variants: binary input thresholded (cost kind mvau_bin),
-multi-bit input thresholded (mvau_mb), raw accumulators of the last layer (mvau_last).
+hls_lib/hls/bnn_mvau.h), in its variants: binary x binary thresholded (cost kind mvau_bin),
+multi-bit inputs or weights thresholded to a sign or to LEVELS levels (mvau_mb), raw
+accumulators of the last layer (mvau_last).
 
 Its memories (weights, thresholds per border class, flip bits) are arrays in the layouts of
 hls_lib/rtl/README.md, packed by hw/mvau_memories.py."""
@@ -24,10 +25,20 @@ def mvau_cycles(layer: MatrixLayer, pe: int | None = None, simd: int | None = No
 
 
 def mvau_thresholds(layer: MatrixLayer) -> np.ndarray:
-    """int64 [N_CLASSES, MH] in the unit's compare domain (popcount for binary inputs)."""
+    """int64 [N_CLASSES, MH] (sign) or [N_CLASSES, MH, LEVELS-1] (multi-threshold) in the
+    unit's compare domain (popcount for binary x binary)."""
+    if layer.out_levels:
+        if layer.popcount:  # no border classes here (the importer refuses them)
+            return -((-(layer.thresholds + layer.fan_in)) // 2)[None]
+        return layer.thresholds[None]
     if layer.popcount:
         return datapath.popcount_threshold_classes(layer).reshape(-1, layer.out_channels)
     return layer.thresholds.reshape(1, -1)
+
+
+def weight_table(layer: MatrixLayer) -> np.ndarray:
+    """The weights as the unit reads them: bool [MH, MW] (+1 is True) or int8 [MH, MW]."""
+    return np.asarray(layer.weights, bool if layer.weight_bits == 1 else np.int8)
 
 
 def _columns(table: np.ndarray) -> tuple[int, int]:
@@ -49,7 +60,10 @@ def table_stats(layer: MatrixLayer) -> dict[str, float]:
     pe, simd = layer.pe, layer.simd
     mh, mw = layer.out_channels, layer.fan_in
     nf, sf = mh // pe, mw // simd
-    w = np.asarray(layer.weights, bool).reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
+    w_b = layer.weight_bits
+    planes = (np.asarray(layer.weights, bool)[..., None] if w_b == 1 else
+              ((np.asarray(layer.weights, np.int64)[..., None] >> np.arange(w_b)) & 1).astype(bool))
+    w = planes.reshape(nf, pe, sf, simd, w_b).transpose(0, 2, 1, 3, 4).reshape(nf * sf, pe * simd * w_b)
     stats: dict[str, float] = {}
 
     def put(name: str, table: np.ndarray) -> None:
@@ -59,10 +73,11 @@ def table_stats(layer: MatrixLayer) -> dict[str, float]:
 
     put("weights", w)
     if layer.binarize and layer.thresholds is not None:
-        thr = clamp_thresholds(mvau_thresholds(layer), mw, layer.input_bits)
-        t_w = thr_width(mw, layer.input_bits)
-        words = (thr.reshape(-1, nf, pe) & ((1 << t_w) - 1)).reshape(-1, pe)  # [n_cls*nf, pe]
-        bits = ((words[:, :, None] >> np.arange(t_w)) & 1).astype(bool).reshape(words.shape[0], pe * t_w)
+        thr = clamp_thresholds(mvau_thresholds(layer), mw, layer.input_bits, w_b)
+        t_w = thr_width(mw, layer.input_bits, w_b)
+        steps = max(1, layer.out_levels - 1)
+        words = (thr.reshape(-1, nf, pe * steps) & ((1 << t_w) - 1)).reshape(-1, pe * steps)  # [n_cls*nf, pe*T]
+        bits = ((words[:, :, None] >> np.arange(t_w)) & 1).astype(bool).reshape(words.shape[0], pe * steps * t_w)
         put("thresholds", bits)
         put("flip", np.asarray(layer.flip if layer.flip is not None else np.zeros(mh, bool), bool).reshape(nf, pe))
     return stats
@@ -79,34 +94,47 @@ class Mvau(Block):
     def build(cls, ctx: LowerContext) -> Block:
         layer = ctx.layer
         mw, mh, pe, simd, in_b = layer.fan_in, layer.out_channels, layer.pe, layer.simd, layer.input_bits
+        w_b, levels = layer.weight_bits, layer.out_levels
         nf, sf = mh // pe, mw // simd
-        acc_w = acc_width(mw, in_b)
-        weights = np.asarray(layer.weights, bool)
-        memories = [Memory("weights", "WEIGHT_FILE", f"{layer.name}_weights.mem", "WEIGHTS", pe * simd, nf * sf, weights,
-                           lambda: weight_words(weights, pe, simd),
-                           f"[NF*SF = {nf}*{sf}] words of PE*SIMD = {pe}*{simd} bits")]
+        acc_w = acc_width(mw, in_b, w_b)
+        weights = weight_table(layer)
+        memories = [Memory("weights", "WEIGHT_FILE", f"{layer.name}_weights.mem", "WEIGHTS", pe * simd * w_b, nf * sf,
+                           weights, lambda: weight_words(weights, pe, simd, w_bits=w_b),
+                           f"[NF*SF = {nf}*{sf}] words of PE*SIMD = {pe}*{simd} bits"
+                           + (f" x W_B = {w_b}" if w_b > 1 else ""))]
         if layer.binarize:
-            t_w = thr_width(mw, in_b)
-            thr = clamp_thresholds(mvau_thresholds(layer), mw, in_b)
-            n_classes = len(thr)
+            t_w = thr_width(mw, in_b, w_b)
+            thr = clamp_thresholds(mvau_thresholds(layer), mw, in_b, w_b)
+            n_classes, steps = len(thr), max(1, levels - 1)
             flip = np.zeros(mh, bool) if layer.flip is None else np.asarray(layer.flip, bool)
             memories += [
-                Memory("thresholds", "THRESH_FILE", f"{layer.name}_thresh.mem", "THRESHOLDS", pe * t_w, n_classes * nf, thr,
-                       lambda: threshold_words(thr, pe, t_w, signed=in_b != 1),
+                Memory("thresholds", "THRESH_FILE", f"{layer.name}_thresh.mem", "THRESHOLDS", pe * steps * t_w,
+                       n_classes * nf, thr,
+                       lambda: threshold_words(thr, pe, t_w, signed=not layer.popcount, levels=levels),
                        f"[N_CLASSES*NF = {n_classes}*{nf}] words of PE*THR_W = {pe}*{t_w} bits"
-                       f" ({'unsigned popcount' if in_b == 1 else 'signed accumulator'} thresholds)"),
+                       + (f" x {steps} levels" if levels else "")
+                       + f" ({'unsigned popcount' if layer.popcount else 'signed accumulator'} thresholds)"),
                 Memory("flip", "FLIP_FILE", f"{layer.name}_flip.mem", "FLIPS", pe, nf, flip, lambda: flip_words(flip, pe),
                        f"[NF = {nf}] words of PE = {pe} bits"),
             ]
-            out = Stream(layer.name, "out", mh, 1, f"{layer.name}: output pixels")
+            o_b = layer.out_bits
+            out = Stream(layer.name, "out", mh * o_b, o_b, f"{layer.name}: output pixels")
         else:
             t_w, n_classes = 1, 1
             out = Stream(layer.name, "out", mh * acc_w, acc_w, f"{layer.name}: output pixels")
         user_w = ctx.user_w  # the class id of a window stream (1 bit, unused, for a dense layer)
-        params = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_B": in_b, "BINARIZE": int(layer.binarize),
-                  "N_CLASSES": n_classes, "USER_W": user_w, "ACC_W": acc_w, "THR_W": t_w}
+        params = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_B": in_b}
+        # Defaults of the unit (binary weights, sign output) are left out, so binary networks
+        # keep the instance text they always had.
+        if w_b > 1:
+            params["W_B"] = w_b
+        if levels:
+            params.update(LEVELS=levels, O_B=layer.out_bits, OFFSET=layer.out_offset)
+        params.update({"BINARIZE": int(layer.binarize), "N_CLASSES": n_classes, "USER_W": user_w, "ACC_W": acc_w,
+                       "THR_W": t_w})
         block = cls(f"u_{layer.name}_mvau", layer, "mvau", ctx.src, out, params, memories,
-                    comment=f"{layer.name}: MVAU MW={mw} MH={mh} PE={pe} SIMD={simd}")
+                    comment=f"{layer.name}: MVAU MW={mw} MH={mh} PE={pe} SIMD={simd}"
+                    + (f" W_B={w_b}" if w_b > 1 else "") + (f" LEVELS={levels}" if levels else ""))
         block.user_in = True if layer.border is not None else "tied"
         return block
 
@@ -123,7 +151,7 @@ class Mvau(Block):
     def cost_kind_of(cls, params: dict[str, int]) -> str:
         if not params["BINARIZE"]:
             return "mvau_last"
-        return "mvau_bin" if params["IN_B"] == 1 else "mvau_mb"
+        return "mvau_bin" if params["IN_B"] == 1 and params.get("W_B", 1) == 1 else "mvau_mb"
 
     def cost_tables(self) -> dict[str, float]:
         return table_stats(self.layer)
@@ -132,33 +160,39 @@ class Mvau(Block):
     def cost_features(cls, p: dict[str, int], tables: dict[str, float] | None, a: Any) -> None:
         mw, mh, pe, simd, in_b = p["MW"], p["MH"], p["PE"], p["SIMD"], p["IN_B"]
         acc_w, thr_w, n_cls = p["ACC_W"], p["THR_W"], p["N_CLASSES"]
+        w_b, levels, o_b = p.get("W_B", 1), p.get("LEVELS", 0), p.get("O_B", 1)
+        steps = max(1, levels - 1)  # thresholds per channel
         nf, sf = mh // pe, mw // simd
         binarize = bool(p["BINARIZE"])
-        out_w = mh if binarize else mh * acc_w
-        fold_w = pe if binarize else pe * acc_w
+        out_w = (mh * o_b if levels else mh) if binarize else mh * acc_w
+        fold_w = out_w // nf
         lanes = pe * simd
+        # A multi-bit weight is a shift-add of its W_B bits times a multi-bit input (one
+        # add/subtract per bit); times a binary input it is one add/subtract of +-w.
+        terms = w_b if (w_b > 1 and in_b > 1) else 1
         # per lane a SIMD-input popcount (binary), or a chain of SIMD add/subtracts of
         # sign-extended ACC_W-bit terms (multi-bit), and the weight select (XNOR, or the
         # add/subtract choice; free for a constant 1-word table)
-        if in_b == 1:
+        if in_b == 1 and w_b == 1:
             a.add("lut", "lanes", lanes)
             if nf * sf > 1:
                 a.add("lut", "wsel", lanes)
         else:
-            a.add("lut", "lanes_mb", lanes * acc_w)
+            a.add("lut", "lanes_mb", lanes * acc_w * terms)
             if nf * sf > 1:
-                a.add("lut", "wsel_mb", lanes * acc_w)
+                a.add("lut", "wsel_mb", lanes * acc_w * terms)
         tables = tables or {}
-        a.rom("weights", nf * sf, lanes, "wrom", tables)
+        a.rom("weights", nf * sf, lanes * w_b, "wrom", tables)
         a.add("lut", "acc", pe * acc_w)
         if binarize:
-            a.rom("thresholds", n_cls * nf, pe * thr_w, "thr_rom", tables)
+            a.rom("thresholds", n_cls * nf, pe * steps * thr_w, "thr_rom", tables)
             a.rom("flip", nf, pe, "thr_rom", tables)
-            a.add("lut", "cmp", pe * thr_w)
+            a.add("lut", "cmp", pe * steps * thr_w)
         a.ram("out_queue", 2, out_w, a.EMU_POINTER)
         if sf > 1:
             a.add("lut", "x_rot", mw * in_b)
         a.add("ff", "regs", pe * acc_w + simd * in_b + mw * in_b + (out_w - fold_w if nf > 1 else 0))
+        # (the weight register grows with W_B: PE*SIMD*W_B bits, counted with the ROM read)
 
     # -- RTL / HLS -------------------------------------------------------------------------
     def rtl_params(self) -> list[tuple[str, Any]]:
@@ -171,16 +205,26 @@ class Mvau(Block):
         for memory in self.memories:
             ctx.memory(header, memory)
         oh, ow = layer.out_hw
-        header.constants += [(k, p[k]) for k in ("MW", "MH", "PE", "SIMD", "IN_B", "BINARIZE", "N_CLASSES", "ACC_W", "THR_W")]
+        w_b, levels = p.get("W_B", 1), p.get("LEVELS", 0)
+        extra = (("W_B",) if w_b > 1 else ()) + (("LEVELS", "O_B", "OFFSET") if levels else ())
+        header.constants += [(k, p[k]) for k in ("MW", "MH", "PE", "SIMD", "IN_B", *extra, "BINARIZE", "N_CLASSES",
+                                                  "ACC_W", "THR_W")]
         header.constants.append(("VECTORS", oh * ow))
         src = ctx.name(self.input)
         out = ctx.declare(self.output, ctx.uint(self.output.width), self.output.comment)
-        if p["BINARIZE"]:
-            targs = [f"{ns}::{k}" for k in ("MW", "MH", "PE", "SIMD", "IN_B", "N_CLASSES", "ACC_W", "THR_W", "VECTORS")]
-            ctx.call("bnn::mvau_threshold", targs, [src, out, f"{ns}::WEIGHTS", f"{ns}::THRESHOLDS", f"{ns}::FLIPS"],
-                     self.comment)
+        mems = [f"{ns}::WEIGHTS", f"{ns}::THRESHOLDS", f"{ns}::FLIPS"]
+        if levels:
+            keys = ("MW", "MH", "PE", "SIMD", "IN_B", "W_B", "LEVELS", "O_B", "OFFSET", "N_CLASSES", "ACC_W", "THR_W", "VECTORS")
+            targs = [str(w_b) if k == "W_B" and w_b == 1 else f"{ns}::{k}" for k in keys]
+            ctx.call("bnn::mvau_multithreshold", targs, [src, out, *mems], self.comment)
+        elif p["BINARIZE"]:
+            keys = ("MW", "MH", "PE", "SIMD", "IN_B", *(("W_B",) if w_b > 1 else ()), "N_CLASSES", "ACC_W", "THR_W", "VECTORS")
+            ctx.call("bnn::mvau_threshold_w" if w_b > 1 else "bnn::mvau_threshold", [f"{ns}::{k}" for k in keys],
+                     [src, out, *mems], self.comment)
         else:
-            targs = [f"{ns}::{k}" for k in ("MW", "MH", "PE", "SIMD", "IN_B", "ACC_W", "VECTORS")]
-            ctx.call("bnn::mvau_acc", targs, [src, out, f"{ns}::WEIGHTS"], self.comment + ", raw accumulators")
-        ctx.widths += [p["MW"] * p["IN_B"], p["PE"] * p["SIMD"], p["PE"] * p["THR_W"], p["PE"], self.output.width,
-                       p["ACC_W"] + 1, p["THR_W"] + 1]
+            keys = ("MW", "MH", "PE", "SIMD", "IN_B", *(("W_B",) if w_b > 1 else ()), "ACC_W", "VECTORS")
+            ctx.call("bnn::mvau_acc_w" if w_b > 1 else "bnn::mvau_acc", [f"{ns}::{k}" for k in keys],
+                     [src, out, f"{ns}::WEIGHTS"], self.comment + ", raw accumulators")
+        steps = max(1, levels - 1)
+        ctx.widths += [p["MW"] * p["IN_B"], p["PE"] * p["SIMD"] * w_b, p["PE"] * steps * p["THR_W"], p["PE"],
+                       self.output.width, p["ACC_W"] + 1, p["THR_W"] + 1]
