@@ -63,7 +63,7 @@ class AffineOp:
     params: dict[str, np.ndarray]
     eps: float = 0.0
 
-    KINDS: ClassVar[tuple[str, ...]] = ("mul", "add", "sub", "rsub", "div", "batchnorm")
+    KINDS: ClassVar[tuple[str, ...]] = ("mul", "add", "sub", "rsub", "div", "batchnorm", "relu")
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """x: float32 [..., C]; returns float32 [..., C]."""
@@ -78,6 +78,8 @@ class AffineOp:
             return p["c"] - x
         if self.kind == "div":
             return x / p["c"]
+        if self.kind == "relu":  # (Brevitas' QuantReLU exports a Relu before its Quant)
+            return np.maximum(x, np.zeros((), x.dtype))
         # onnxruntime's CPU BatchNormalization: fold to one scale and one bias in float32,
         # then y = x * scale' + bias' (tests/test_affine.py pins this against onnxruntime).
         inv_std = np.float32(1.0) / np.sqrt(p["var"] + np.float32(self.eps))
@@ -487,7 +489,7 @@ def _check_chain(chain: Any) -> str | None:
             return "chain holds a malformed affine step"
         if not isinstance(op.params, dict) or not all(isinstance(k, str) and _array(v, "f") for k, v in op.params.items()):
             return f"affine step '{op.kind}': params must be finite float arrays"
-        need = {"scale", "bias", "mean", "var"} if op.kind == "batchnorm" else {"c"}
+        need = {"scale", "bias", "mean", "var"} if op.kind == "batchnorm" else set() if op.kind == "relu" else {"c"}
         if set(op.params) != need:
             return f"affine step '{op.kind}': params must be {sorted(need)}"
     return None

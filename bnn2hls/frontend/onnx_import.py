@@ -153,6 +153,17 @@ class _Importer:
             raise self.fail("only tensor-valued Constant nodes are supported")
         return Const(numpy_helper.to_array(attrs["value"]))
 
+    def op_Relu(self, x: str) -> Any:
+        """A monotone step of a layer's chain (or of the input's preprocessing): folded into
+        the thresholds by the same exact evaluation as the affine steps."""
+        r = self.role(x)
+        op = AffineOp(kind="relu", params={})
+        if isinstance(r, Host):
+            return Host(shape=r.shape, steps=[*r.steps, ("affine", op)])
+        if isinstance(r, Acc):
+            return Acc(r.layer_index, r.shape, [*r.chain, op], r.flattened)
+        raise self.fail("Relu is supported only after a Conv/Gemm/MatMul (before its quantizer) or on the raw input")
+
     def op_Identity(self, x: str) -> Any:
         return self.role(x)
 
