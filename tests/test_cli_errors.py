@@ -96,28 +96,28 @@ def test_unsupported_op_names_node_and_type(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_non_binary_weights_hand_built(tmp_path, capsys):
+def test_weights_wider_than_8_bits_hand_built(tmp_path, capsys):
     expect_error(capsys, ["compile", tiny_graph(tmp_path, weight_quant_bits=9), "-o", tmp_path / "out"],
                  "w_q", "9-bit weights")
 
 
-def test_non_binary_weights_from_brevitas(tmp_path, capsys):
+def test_weights_wider_than_8_bits_from_brevitas(tmp_path, capsys):
     from brevitas.nn import QuantLinear
 
     from bnn2hls.zoo import _binary_act
 
     import torch
 
-    model = torch.nn.Sequential(_binary_act(), QuantLinear(8, 4, bias=False, weight_bit_width=4))
+    model = torch.nn.Sequential(_binary_act(), QuantLinear(8, 4, bias=False, weight_bit_width=9))
     path = export_qonnx(model, torch.zeros(1, 8), tmp_path / "w4.onnx")
-    expect_error(capsys, ["compile", path, "-o", tmp_path / "out"], "dense0", "4-bit weights")
+    expect_error(capsys, ["compile", path, "-o", tmp_path / "out"], "Quant", "9-bit weights")
 
 
 def test_failed_compile_keeps_existing_out(tmp_path, capsys):
     out = tmp_path / "out"
     assert cli.main(["compile", str(tiny_graph(tmp_path)), "-o", str(out)]) == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    expect_error(capsys, ["compile", tiny_graph(tmp_path, extra_node="Relu"), "-o", out], "Relu")
+    expect_error(capsys, ["compile", tiny_graph(tmp_path, extra_node="Sigmoid"), "-o", out], "Sigmoid")
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith((".out", ".bnn2hls-"))] == []
 
