@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-all bench clean
+.PHONY: demo lint test test-slow test-all bench clean
 
 $(STAMP): pyproject.toml
 	# Verilator's FST tracing (`run --engine rtl --trace`) compiles against lz4 (Debian: liblz4-dev).
@@ -29,7 +29,12 @@ demo: $(STAMP)
 # Two workers: Verilator builds and simulations dominate and run independently.
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
-test: $(STAMP)
+# Lint and type checks (config in pyproject.toml), a few seconds; `make test` runs them first.
+lint: $(STAMP)
+	$(BIN)/ruff check bnn2hls tests sim benchmarks
+	$(BIN)/mypy
+
+test: lint
 	$(PYTEST)
 
 test-slow: $(STAMP)
