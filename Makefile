@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo lint test test-slow test-all bench clean
+.PHONY: demo lint test test-unit test-rtl test-e2e test-slow test-all bench clean
 
 $(STAMP): pyproject.toml
 	# Verilator's FST tracing (`run --engine rtl --trace`) compiles against lz4 (Debian: liblz4-dev).
@@ -36,6 +36,16 @@ lint: $(STAMP)
 
 test: lint
 	$(PYTEST)
+
+# The three tiers of `make test` (markers set per file in tests/conftest.py), `slow` left out as there.
+test-unit: $(STAMP)
+	$(PYTEST) -m 'unit and not slow'
+
+test-rtl: $(STAMP)
+	$(PYTEST) -m 'rtl and not slow'
+
+test-e2e: $(STAMP)
+	$(PYTEST) -m 'e2e and not slow'
 
 test-slow: $(STAMP)
 	$(PYTEST) -m slow
