@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-all bench clean
+.PHONY: demo lint test test-unit test-rtl test-e2e test-slow test-all bench clean
 
 $(STAMP): pyproject.toml
 	# Verilator's FST tracing (`run --engine rtl --trace`) compiles against lz4 (Debian: liblz4-dev).
@@ -29,8 +29,23 @@ demo: $(STAMP)
 # Two workers: Verilator builds and simulations dominate and run independently.
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
-test: $(STAMP)
+# Lint and type checks (config in pyproject.toml), a few seconds; `make test` runs them first.
+lint: $(STAMP)
+	$(BIN)/ruff check bnn2hls tests sim benchmarks
+	$(BIN)/mypy
+
+test: lint
 	$(PYTEST)
+
+# The three tiers of `make test` (markers set per file in tests/conftest.py), `slow` left out as there.
+test-unit: $(STAMP)
+	$(PYTEST) -m 'unit and not slow'
+
+test-rtl: $(STAMP)
+	$(PYTEST) -m 'rtl and not slow'
+
+test-e2e: $(STAMP)
+	$(PYTEST) -m 'e2e and not slow'
 
 test-slow: $(STAMP)
 	$(PYTEST) -m slow

@@ -100,7 +100,7 @@ def run_sweep(work: Path, names: list[str], jobs: int) -> list[dict]:
 
     rows = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for name, result, wall in pool.map(one, names):
+        for name, result, _wall in pool.map(one, names):
             print(f"{name}: yosys {result['yosys_seconds']:.0f} s{' (cached)' if result['cached'] else ''}, "
                   f"LUT {result['network']['lut']}, FF {result['network']['ff']}, BRAM18 {result['network']['bram18']}",
                   file=sys.stderr, flush=True)

@@ -52,7 +52,7 @@ def export(name: str, onnx_dir: Path) -> Path:
         onnx_dir.mkdir(parents=True, exist_ok=True)
         module, example = zoo.build(name, 0)
         with tempfile.TemporaryDirectory(dir=onnx_dir) as tmp:
-            tmp_path = export_qonnx(module, example, Path(tmp) / path.name)
+            export_qonnx(module, example, Path(tmp) / path.name)
             for f in Path(tmp).iterdir():
                 f.replace(onnx_dir / f.name)
     return path

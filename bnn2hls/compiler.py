@@ -152,7 +152,7 @@ def clean_stale(out: Path) -> list[Path]:
     """Remove the temporary directories of earlier compiles of `out` that were killed
     (SIGKILL, power loss): those whose owner process is gone, or that carry no owner file
     and are older than STALE_WITHOUT_OWNER_S. A live compile's directories are kept."""
-    removed = []
+    removed: list[Path] = []
     tag = _name_hash(out)
     try:
         entries = list(out.parent.iterdir())

@@ -36,6 +36,7 @@ def popcount_thresholds(layer: MatrixLayer) -> np.ndarray:
 def popcount_threshold_classes(layer: MatrixLayer) -> np.ndarray:
     """int64 [R, C, 2, C_out] per border class (or [1, 1, 1, C_out] without a table): what a
     threshold memory holds."""
+    assert layer.thresholds is not None
     corr = layer.border.corrections if layer.border is not None else np.zeros((1, 1, 1, layer.out_channels), np.int64)
     total = layer.thresholds[None, None, None, :] + layer.fan_in + corr
     return -((-total) // 2)

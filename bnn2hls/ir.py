@@ -33,9 +33,10 @@ import dataclasses
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import numpy as np
 
@@ -191,8 +192,8 @@ class IntQuant:
 
 # QONNX's rounding modes (qonnx.custom_op.general.quant.resolve_rounding_mode): ROUND is numpy's
 # round-half-to-even.
-ROUNDING_FUNCTIONS = {"ROUND": np.round, "HALF_EVEN": np.round, "FLOOR": np.floor, "CEIL": np.ceil,
-                      "DOWN": np.fix, "ROUND_TO_ZERO": np.fix}
+ROUNDING_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "ROUND": np.round, "HALF_EVEN": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "DOWN": np.fix, "ROUND_TO_ZERO": np.fix}
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,8 @@ class MatrixLayer:
     out_levels: int = 0  # 0: bipolar sign; L >= 2: multi-threshold with L levels
     out_offset: int = 0  # the value of level 0
     inputs: tuple[str, ...] = ()
+
+    kind: ClassVar[str]  # set by Conv and Dense
 
     @property
     def popcount(self) -> bool:
@@ -371,6 +374,10 @@ def signed_width(lo: int, hi: int) -> int:
 
 
 Layer = InputQuant | Conv | Dense | MaxPool | OutputHead
+# Narrower views of `Layer` that a validated network guarantees (for typing):
+Producer = InputQuant | Conv | Dense | MaxPool  # a node whose value another node consumes (has out_shape)
+Consumer = Conv | Dense | MaxPool | OutputHead  # a node that consumes one value (has inputs and in_shape)
+DatapathLayer = Conv | Dense | MaxPool  # a hardware node
 LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, Dense, MaxPool, OutputHead)}
 
 
@@ -391,12 +398,12 @@ class Network:
         return next(layer for layer in self.layers if isinstance(layer, OutputHead))
 
     @property
-    def datapath(self) -> tuple[Layer, ...]:
+    def datapath(self) -> tuple[DatapathLayer, ...]:
         """The hardware nodes, in topological order."""
         return tuple(layer for layer in self.layers if not isinstance(layer, (InputQuant, OutputHead)))
 
     @property
-    def matrix_layers(self) -> list[MatrixLayer]:
+    def matrix_layers(self) -> list[Conv | Dense]:
         return [layer for layer in self.layers if isinstance(layer, MatrixLayer)]
 
     def layer(self, name: str) -> Layer:
@@ -409,17 +416,25 @@ class Network:
         """The nodes whose values `layer` consumes, in input order."""
         return tuple(self.layer(name) for name in getattr(layer, "inputs", ()))
 
-    def producer(self, layer: Layer) -> Layer:
+    @overload
+    def producer(self, layer: OutputHead) -> Conv | Dense: ...  # validate(): the head reads a matrix layer
+    @overload
+    def producer(self, layer: Layer) -> Producer: ...
+
+    def producer(self, layer: Layer) -> Producer:
         """The one node feeding `layer` (every datapath node and the head has exactly one)."""
         (only,) = self.producers(layer)
+        assert not isinstance(only, OutputHead), "validate(): the head's value feeds no node"
         return only
 
     @property
-    def consumers(self) -> dict[str, tuple[Layer, ...]]:
+    def consumers(self) -> dict[str, tuple[Consumer, ...]]:
         """Value (= producing node's name) -> the nodes that consume it."""
-        out: dict[str, list[Layer]] = {layer.name: [] for layer in self.layers}
+        out: dict[str, list[Consumer]] = {layer.name: [] for layer in self.layers}
         for layer in self.layers:
-            for name in getattr(layer, "inputs", ()):
+            if isinstance(layer, InputQuant):  # consumes the graph input
+                continue
+            for name in layer.inputs:
                 out.setdefault(name, []).append(layer)
         return {k: tuple(v) for k, v in out.items()}
 
@@ -446,6 +461,7 @@ def chain_network(name: str, layers: tuple[Layer, ...] | list[Layer], source: di
     nodes: list[Layer] = []
     for i, layer in enumerate(layers):
         if i > 0:
+            assert not isinstance(layer, InputQuant), "only the first node is the input quantizer"
             layer = dataclasses.replace(layer, inputs=(nodes[-1].name,))
         nodes.append(layer)
     return validate(Network(name=name, layers=tuple(nodes), source=dict(source or {})))
@@ -504,7 +520,7 @@ def _check_types(net: Network) -> None:
             raise UserError("IR: every layer needs a known kind and a string name")
 
         def bad(why: str) -> UserError:
-            return UserError(f"IR layer '{layer.name}': {why}")
+            return UserError(f"IR layer '{layer.name}': {why}")  # noqa: B023 (called in this iteration only)
 
         if isinstance(layer, InputQuant):
             if not _ints(layer.source_shape, None, 1) or not layer.source_shape:

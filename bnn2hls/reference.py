@@ -7,6 +7,8 @@ input quantizer and the output head touch floats (on the host, as the source gra
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -50,7 +52,8 @@ def quantize_input(layer: InputQuant, x: np.ndarray) -> np.ndarray:
         y = x / scale + zp
         lo, hi = layer.int_range
         y = np.clip(y, np.float32(lo), np.float32(hi))
-        rounding = {"ROUND": np.round, "HALF_EVEN": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "DOWN": np.fix, "ROUND_TO_ZERO": np.fix}
+        rounding: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+            "ROUND": np.round, "HALF_EVEN": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "DOWN": np.fix, "ROUND_TO_ZERO": np.fix}
         values = (rounding[layer.rounding](y) - zp).astype(np.int32)
     if values.ndim == 4:
         return np.ascontiguousarray(values.transpose(0, 2, 3, 1))
@@ -169,6 +172,7 @@ def matrix_layer(layer: MatrixLayer, x: np.ndarray) -> np.ndarray:
 
 def multi_threshold(layer: MatrixLayer, acc: np.ndarray) -> np.ndarray:
     """int [..., C] accumulators -> int64 levels: out_offset + sum_i ((acc >= T_i) ^ flip)."""
+    assert layer.thresholds is not None and layer.flip is not None
     count = np.zeros(acc.shape, np.int64)
     for i in range(layer.out_levels - 1):
         count += (acc >= layer.thresholds[:, i]) ^ layer.flip

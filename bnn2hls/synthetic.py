@@ -49,13 +49,13 @@ def synthetic_network(name: str, input_spec: tuple[int, int, int, int], layer_sp
     for i, s in enumerate(layer_specs):
         lname = f"{s[0]}{i}"
         if s[0] == "pool":
-            layer = ir.MaxPool(name=lname, in_shape=shape, kernel=(s[1], s[1]), stride=(s[2], s[2]))
+            layer: ir.DatapathLayer = ir.MaxPool(name=lname, in_shape=shape, kernel=(s[1], s[1]), stride=(s[2], s[2]))
         else:
             last = i == matrix_idx[-1]
             if s[0] == "conv":
                 _, mh, k, stride, pad, pe, simd, *mode = s
                 kernel, strides, pads, in_shape = (k, k), (stride, stride), (pad, pad, pad, pad), shape
-                cls = ir.Conv
+                cls: type[ir.Conv | ir.Dense] = ir.Conv
             elif s[0] == "dense":
                 _, mh, pe, simd = s
                 mode = []

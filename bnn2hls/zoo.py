@@ -7,6 +7,8 @@ var=1, whose thresholds are all 0 and would hide threshold and sign-flip bugs.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -28,6 +30,7 @@ def randomize_batchnorm(module: nn.Module, seed: int) -> nn.Module:
     gammas of both signs, and offsets that put thresholds at non-trivial integers."""
     gen = torch.Generator().manual_seed(seed)
     prev_fan_in = 1
+    m: Any  # a BatchNorm or Brevitas' TensorNorm below: both have these buffers and parameters
     with torch.no_grad():
         for m in module.modules():
             weight = getattr(m, "weight", None)

@@ -47,13 +47,15 @@ def make_case(cfg: dict, frames: int, rng: np.random.Generator) -> tuple[list[in
     if b == 1:
         image = rng.integers(0, 2, (frames, h, w, c)).astype(bool)
         padded = pad_binary_image(image, pads)
-        to_word = lambda v: int.from_bytes(np.packbits(v, bitorder="little").tobytes(), "little")
+        def to_word(v: np.ndarray) -> int:
+            return int.from_bytes(np.packbits(v, bitorder="little").tobytes(), "little")
     else:
         assert b == 8, "bench packs multi-bit elements as bytes"
         image = rng.integers(-128, 128, (frames, h, w, c)).astype(np.int8)
         t, l, bt, r = pads
         padded = np.pad(image, ((0, 0), (t, bt), (l, r), (0, 0)))  # multi-bit pads with 0
-        to_word = lambda v: int.from_bytes(v.astype(np.int8).tobytes(), "little")
+        def to_word(v: np.ndarray) -> int:
+            return int.from_bytes(v.astype(np.int8).tobytes(), "little")
     wins = windows(padded, kernel, stride)  # [N, OH, OW, KH*KW*C], (ky, kx, c) order
     rows, _, cols, n_col = classes(cfg)
     inputs = [to_word(image[n, y, x]) for n in range(frames) for y in range(h) for x in range(w)]

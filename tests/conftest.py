@@ -36,3 +36,41 @@ def random_inputs(model_path: Path, n: int, seed: int = 1) -> np.ndarray:
     model = load_model(model_path)
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     return np.random.default_rng(seed).random((n, *dims[1:]), dtype=np.float32)
+
+
+# Test tiers (`make test-unit`, `make test-rtl`, `make test-e2e`), one marker per test, set here by
+# file so that a new file gets its tier in this one place; a file not listed is e2e.
+#   unit: no Verilator, g++ or yosys (passes, IR, importer, reference, cost model, search logic, CLI errors)
+#   rtl:  block benches (Verilator, g++) and generated tops, and anything else running Verilator or yosys
+#   e2e:  whole networks through the CLI and its engines (rtl/hls included), boards and projects, search runs
+TIERS = {
+    "unit": ("test_passes.py", "test_ir_and_outputs.py", "test_hw_graph.py", "test_cost_backends.py",
+             "test_cli_errors.py", "test_report_cli.py", "test_synth_cost.py", "test_search.py",
+             "test_search_candidates.py", "test_search_robustness.py"),
+    "rtl": ("rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_swg_maxpool.py", "rtl/test_generated_top.py",
+            "test_hls_blocks.py"),
+    "e2e": ("test_end_to_end.py", "test_generated_nets.py", "test_multibit.py", "test_property_brevitas.py",
+            "test_user_models.py", "test_artifacts.py", "test_hls.py", "test_boards_projects.py",
+            "rtl/test_network_rtl.py"),
+}
+# Single tests that leave their file's tier ("file::function").
+TEST_TIERS = {
+    "test_search.py::test_search_cli_writes_results_and_resumes": "e2e",  # a whole (small) search through the CLI
+    "test_report_cli.py::test_report_synth_measures_with_yosys": "rtl",
+    "test_synth_cost.py::test_synthesize_small_network_counts_and_cache": "rtl",
+    "test_synth_cost.py::test_estimate_within_20pct_of_yosys_on_a_small_network": "rtl",
+    "test_synth_cost.py::test_report_html_with_synth": "rtl",
+    "test_synth_cost.py::test_layer_wrappers_match_network_synthesis": "rtl",
+    "test_synth_cost.py::test_synthesize_open_families": "rtl",
+}
+_FILE_TIER = {name: tier for tier, names in TIERS.items() for name in names}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    for item in items:
+        path = Path(item.path)
+        name = path.relative_to(here).as_posix() if path.is_relative_to(here) else path.name
+        tier = TEST_TIERS.get(f"{name}::{getattr(item, 'originalname', item.name)}") or _FILE_TIER.get(name, "e2e")
+        item.add_marker(tier)

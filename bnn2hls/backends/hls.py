@@ -27,7 +27,7 @@ from .. import datapath, reference, streams
 from ..errors import UserError
 from ..hw import HwGraph, StreamFormat, lower
 from ..hw.blocks import hls_library
-from ..ir import MatrixLayer, Network
+from ..ir import Network
 from ..resources import resource_dir
 
 BLOCKS = hls_library()

@@ -51,7 +51,7 @@ def files_for(board: Board) -> tuple[str, ...]:
     """The files `generate` writes for this board (sorted)."""
     common = ("Makefile", "README.md", "driver.py", PARAMS_JSON, PARAMS_NPZ)
     if board.is_xilinx:
-        own = ("bnn_axis_adapters.v", "bnn_rtl_accel.v", "hls.tcl", "vivado.tcl")
+        own: tuple[str, ...] = ("bnn_axis_adapters.v", "bnn_rtl_accel.v", "hls.tcl", "vivado.tcl")
     else:
         own = ("bnn_board_top.v", "synth.ys", "board.pcf" if board.family == "ice40" else "board.lpf")
     return tuple(sorted(common + own))
@@ -181,6 +181,7 @@ def _rtl_files(out_dir: Path) -> list[str]:
 
 
 def _uart_plan(board: Board, doc: dict[str, Any], est_cycles: int) -> dict[str, Any]:
+    assert board.uart_baud is not None  # required for open boards (boards._OPEN_REQUIRED)
     div = round(board.clock_mhz * 1e6 / board.uart_baud)
     if not 4 <= div < 1 << 16:
         raise UserError(f"board '{board.name}': {board.uart_baud} baud at {board.clock_mhz:g} MHz is {div} cycles per bit "

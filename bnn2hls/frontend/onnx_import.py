@@ -99,6 +99,7 @@ class _Importer:
         return r.value
 
     def attrs(self) -> dict[str, Any]:
+        assert self.node is not None  # called by the op handlers only
         return {a.name: onnx.helper.get_attribute_value(a) for a in self.node.attribute}
 
     def unique_name(self, base: str) -> str:
@@ -144,6 +145,7 @@ class _Importer:
             chain=tuple(self._channels_last(op, last) for op in out.chain),
             inputs=(last.name,),
         )
+        assert self.input_quant is not None  # every activation descends from it
         return validate(Network(name=self.name, layers=(self.input_quant, *self.layers, head)))
 
     # -- constants and plumbing ---------------------------------------------------------------
@@ -186,7 +188,7 @@ class _Importer:
             raise self.fail("cannot reshape a padded tensor")
         size = int(np.prod(shape))
         if target == [-1, -1]:
-            new = (size,)
+            new: tuple[int, ...] = (size,)
         else:
             if not target or target[0] not in (1, -1, 0):
                 raise self.fail(f"Reshape must keep the batch dimension first, got {target}")
@@ -736,6 +738,7 @@ def check_model(model: onnx.ModelProto, path: Path) -> None:
 def _check_tensor(t: onnx.TensorProto, what: str, uses: set[bool], rank1: bool) -> None:
     if t.data_location == _DT.EXTERNAL:
         raise UserError(f"{what}: its external data was not loaded")
+    dtype: type[np.generic]
     if uses == {True}:
         want, dtype = _DT.INT64, np.int64
     else:

@@ -14,6 +14,7 @@ Multi-bit (first-layer) inputs have a real 0 and are zero-padded in hardware: no
 Sources trained with the pattern itself (pad_mode "alternating") need no table either.
 """
 import dataclasses
+from typing import TypeGuard
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def border_table(layer: Conv) -> BorderTable:
     return BorderTable(row_class=row_class, col_class=col_class, corrections=table)
 
 
-def needs_border_table(layer: object) -> bool:
+def needs_border_table(layer: object) -> TypeGuard[Conv]:
     return isinstance(layer, Conv) and layer.popcount and layer.pad_mode == "zero" and any(layer.pads)
 
 

@@ -51,6 +51,7 @@ def levels_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
     `(acc >= T[o, i-1]) XOR flip[o]`, so level = sum_i ((acc >= T_i) ^ flip) as FINN's
     MultiThreshold counts (flip: the channel's levels fall as the accumulator grows)."""
     quant = layer.act_quant
+    assert quant is not None
     lo, hi = layer.acc_range
     acc = np.arange(lo, hi + 1, dtype=np.int64)
     values = acc.astype(np.float32)[:, None] * layer.acc_scale[None, :]
@@ -61,7 +62,7 @@ def levels_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
     if bad.size:
         raise UserError(f"layer '{layer.name}': the quantized output of channel {bad[0]} is not monotone in the "
                         "accumulator; cannot fold it to thresholds")
-    flip = falling
+    flip = np.asarray(falling)
     thresholds = np.empty((layer.out_channels, layer.out_levels - 1), np.int64)
     for i in range(1, layer.out_levels):
         effective = (level >= i) ^ flip[None, :]

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..errors import UserError
 
@@ -68,7 +68,7 @@ class LocalExecutor:
         h = next(iter(done))
         return h, (None if h.exception() else h.result()), h.exception()
 
-    def kill(self, handles: list[Future] = ()) -> None:
+    def kill(self, handles: Sequence[Future] = ()) -> None:
         """Stop now: kill the workers (running tasks are lost) and drop queued tasks."""
         processes = list((getattr(self._pool, "_processes", None) or {}).values())
         for p in processes:
@@ -121,7 +121,7 @@ class RayExecutor:
         except Exception as exc:  # the task's own exception, wrapped by Ray
             return h, None, exc
 
-    def kill(self, handles: list[Any] = ()) -> None:
+    def kill(self, handles: Sequence[Any] = ()) -> None:
         """Stop now: force-cancel the running tasks, then close."""
         for h in handles:
             try:
@@ -161,6 +161,7 @@ def call_with_timeout(fn: Callable[..., Any], args: tuple, timeout: float) -> An
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_call_in_own_group, args=(send, os.getpid(), fn, args))
     proc.start()
+    assert proc.pid is not None  # set by start()
     send.close()
     try:
         if recv.poll(max(timeout, 0.0)):

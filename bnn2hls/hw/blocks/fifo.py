@@ -37,7 +37,7 @@ class Fifo(Block):
     library_rank = 0
 
     @classmethod
-    def build(cls, ctx: LowerContext) -> Block:
+    def build(cls, ctx: LowerContext) -> Block | None:
         layer, nxt, src = ctx.layer, ctx.next_layer, ctx.src
         out = Stream(layer.name, "fifo", src.width, src.elem_bits, f"{layer.name} -> {nxt.name}")
         return cls(f"u_{layer.name}_fifo", layer, "fifo", src, out, {"WIDTH": src.width, "DEPTH": fifo_depth(nxt)},

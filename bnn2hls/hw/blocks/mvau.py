@@ -27,6 +27,7 @@ def mvau_cycles(layer: MatrixLayer, pe: int | None = None, simd: int | None = No
 def mvau_thresholds(layer: MatrixLayer) -> np.ndarray:
     """int64 [N_CLASSES, MH] (sign) or [N_CLASSES, MH, LEVELS-1] (multi-threshold) in the
     unit's compare domain (popcount for binary x binary)."""
+    assert layer.thresholds is not None
     if layer.out_levels:
         if layer.popcount:  # no border classes here (the importer refuses them)
             return -((-(layer.thresholds + layer.fan_in)) // 2)[None]
@@ -135,7 +136,7 @@ class Mvau(Block):
         block = cls(f"u_{layer.name}_mvau", layer, "mvau", ctx.src, out, params, memories,
                     comment=f"{layer.name}: MVAU MW={mw} MH={mh} PE={pe} SIMD={simd}"
                     + (f" W_B={w_b}" if w_b > 1 else "") + (f" LEVELS={levels}" if levels else ""))
-        block.user_in = True if layer.border is not None else "tied"
+        block.user_in = True if layer.border is not None else "tied"  # type: ignore[misc]  # per instance: depends on the layer
         return block
 
     @classmethod

@@ -83,7 +83,7 @@ class Swg(Block):
 
     def rtl_params(self) -> list[tuple[str, Any]]:
         p = self.params
-        out = [(k, v) for k, v in p.items() if k != "USER_W"]
+        out: list[tuple[str, Any]] = [(k, v) for k, v in p.items() if k != "USER_W"]
         out += [("ROW_CLASS", vector_literal(self.vectors["ROW_CLASS"], p["CLS_W"])),
                 ("COL_CLASS", vector_literal(self.vectors["COL_CLASS"], p["CLS_W"])), ("USER_W", p["USER_W"])]
         return out

@@ -64,7 +64,7 @@ class CatalogBackend(Generic[D]):
     catalog: DeviceCatalog[D]
 
     @staticmethod
-    def estimate_on(net: Network, device: D) -> Cost:
+    def estimate_on(net: Network, device: D, /) -> Cost:
         raise NotImplementedError
 
     def devices(self) -> list[str]:
