@@ -71,6 +71,24 @@ SWEEP: dict[str, tuple[tuple[int, int, int, int], list[tuple]]] = {
     "s_rom_deep": ((1, 1, 784, 1), [("dense", 512, 16, 112), ("dense", 10, 1, 32)]),
     "s_rom_mid": ((1, 1, 784, 1), [("dense", 192, 4, 196), ("dense", 192, 8, 24), ("dense", 10, 1, 64)]),
     "s_rom_sq": ((1, 1, 256, 1), [("dense", 256, 8, 32), ("dense", 256, 4, 64), ("dense", 10, 2, 16)]),
+    # multi-bit weights and multi-threshold activations (BNN-PYNQ W2A2 style: ternary weights
+    # and activations; 4-bit ones; binary weights with 2-bit activations, as the MLPs)
+    "s_w2a2_conv": ((12, 12, 3, 8), [("conv", 16, 3, 1, 0, 4, 9, {"w": 2, "levels": 3}),
+                                      ("conv", 16, 3, 1, 0, 8, 16, {"w": 2, "levels": 3}), ("pool", 2, 2),
+                                      ("dense", 10, 2, 32, {"w": 2})]),
+    "s_w2a2_dense": ((1, 1, 256, 2), [("dense", 128, 8, 32, {"w": 2, "levels": 3}),
+                                       ("dense", 64, 4, 64, {"w": 2, "levels": 3}), ("dense", 10, 2, 16, {"w": 2})]),
+    "s_w1a2_mlp": ((1, 1, 392, 8), [("dense", 128, 8, 28, {"levels": 3}), ("dense", 128, 16, 32, {"levels": 3}),
+                                     ("dense", 10, 2, 64)]),
+    "s_w4a4": ((8, 8, 8, 4), [("conv", 16, 3, 1, 1, 4, 8, {"w": 4, "levels": 16, "offset": -8}),
+                               ("conv", 16, 3, 2, 0, 2, 24, {"w": 4, "levels": 16, "offset": 0}),
+                               ("dense", 10, 5, 16, {"w": 4})]),
+    "s_w2a2_unit": ((6, 6, 4, 2), [("conv", 8, 3, 1, 0, 1, 1, {"w": 2, "levels": 3}),
+                                    ("conv", 8, 3, 1, 0, 2, 4, {"w": 2, "levels": 4, "offset": 0}),
+                                    ("dense", 10, 1, 8, {"w": 2})]),
+    "s_w2a2_wide": ((10, 10, 16, 2), [("conv", 32, 3, 1, 1, 8, 24, {"w": 2, "levels": 3}), ("pool", 2, 2),
+                                       ("conv", 32, 3, 1, 0, 8, 32, {"w": 2, "levels": 3}),
+                                       ("dense", 10, 10, 96, {"w": 2})]),
 }
 
 

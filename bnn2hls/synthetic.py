@@ -4,11 +4,13 @@ training: what cost models and the characterization sweep need when only the str
 matters.
 
     input_spec  = (H, W, C, bits)      the datapath input (bits 1 = binary, else signed ints)
-    layer_specs = [("conv", MH, k, stride, pad, PE, SIMD[, "alternating"]),
+    layer_specs = [("conv", MH, k, stride, pad, PE, SIMD[, "alternating"][, {options}]),
                    ("pool", k, stride),
-                   ("dense", MH, PE, SIMD), ...]
+                   ("dense", MH, PE, SIMD[, {options}]), ...]
+    options: {"w": weight bits (default 1), "levels": L (a multi-threshold output of L levels,
+             default 0: a sign), "offset": the value of level 0 (default -(L // 2))}
 
-The last matrix layer emits raw accumulators (no thresholds), every other one binarizes.
+The last matrix layer emits raw accumulators (no thresholds), every other one thresholds.
 Zero-padded binary convs get their real border table, as `resolve_padding` would give them.
 """
 from __future__ import annotations
@@ -23,10 +25,14 @@ from . import ir
 from .passes.padding import border_table, needs_border_table
 
 
-def _thresholds(rng: np.random.Generator, mh: int, fan_in: int, in_bits: int) -> np.ndarray:
-    """Dot-domain thresholds spread like zoo.randomize_batchnorm's (about sqrt(fan-in))."""
-    scale = math.sqrt(fan_in) * (2 ** (in_bits - 1) if in_bits > 1 else 1)
-    return np.round(rng.normal(0.0, 0.7 * scale, mh)).astype(np.int64)
+def _thresholds(rng: np.random.Generator, mh: int, fan_in: int, in_bits: int, w_bits: int = 1,
+                levels: int = 0) -> np.ndarray:
+    """Dot-domain thresholds spread like zoo.randomize_batchnorm's (about sqrt(fan-in)): one
+    per channel, or L-1 sorted ones per channel for a multi-threshold."""
+    scale = math.sqrt(fan_in) * (2 ** (in_bits - 1) if in_bits > 1 else 1) * (2 ** (w_bits - 1) if w_bits > 1 else 1)
+    if not levels:
+        return np.round(rng.normal(0.0, 0.7 * scale, mh)).astype(np.int64)
+    return np.sort(np.round(rng.normal(0.0, 0.7 * scale, (mh, levels - 1))), axis=1).astype(np.int64)
 
 
 def synthetic_network(name: str, input_spec: tuple[int, int, int, int], layer_specs: list[tuple],
@@ -52,6 +58,9 @@ def synthetic_network(name: str, input_spec: tuple[int, int, int, int], layer_sp
             layer: ir.DatapathLayer = ir.MaxPool(name=lname, in_shape=shape, kernel=(s[1], s[1]), stride=(s[2], s[2]))
         else:
             last = i == matrix_idx[-1]
+            opts = s[-1] if isinstance(s[-1], dict) else {}
+            s = tuple(v for v in s if not isinstance(v, dict))
+            w_bits, levels = int(opts.get("w", 1)), 0 if last else int(opts.get("levels", 0))
             if s[0] == "conv":
                 _, mh, k, stride, pad, pe, simd, *mode = s
                 kernel, strides, pads, in_shape = (k, k), (stride, stride), (pad, pad, pad, pad), shape
@@ -64,14 +73,20 @@ def synthetic_network(name: str, input_spec: tuple[int, int, int, int], layer_sp
             else:
                 raise ValueError(f"synthetic_network: unknown layer kind {s[0]!r} in {s!r}")
             fan_in = kernel[0] * kernel[1] * in_shape[2]
+            if w_bits == 1:
+                weights = rng.random((mh, fan_in)) < 0.5
+            else:  # narrow-range integers, as Brevitas' signed weight quantizers give
+                top = 2 ** (w_bits - 1) - 1
+                weights = rng.integers(-top, top + 1, (mh, fan_in)).astype(np.int8)
             layer = cls(name=lname, in_shape=in_shape, out_channels=mh, kernel=kernel, stride=strides, pads=pads,
-                        input_bits=in_bits, weights=rng.random((mh, fan_in)) < 0.5,
+                        input_bits=in_bits, weights=weights,
                         acc_scale=np.ones(mh, np.float32), binarize=not last, pad_mode=mode[0] if mode else "zero",
-                        thresholds=None if last else _thresholds(rng, mh, fan_in, in_bits),
-                        flip=None if last else rng.random(mh) < 0.3, pe=pe, simd=simd)
+                        thresholds=None if last else _thresholds(rng, mh, fan_in, in_bits, w_bits, levels),
+                        flip=None if last else rng.random(mh) < 0.3, pe=pe, simd=simd, weight_bits=w_bits,
+                        out_levels=levels, out_offset=int(opts.get("offset", -(levels // 2))) if levels else 0)
             if needs_border_table(layer):
                 layer = dataclasses.replace(layer, border=border_table(layer))
-            in_bits = 1
+            in_bits = layer.out_bits
         layers.append(layer)
         shape = layer.out_shape
     layers.append(ir.OutputHead(name="head", in_shape=shape, acc_scale=np.ones(shape[2], np.float32), chain=()))
