@@ -1,5 +1,5 @@
 """How well the analytic cost model (bnn2hls.cost_model.estimate) predicts yosys' LUT counts,
-against two baselines: MACs per frame and FINN-R's MVAU LUT formula (GUIDE.md section 3).
+against two baselines: MACs per frame and FINN-R's MVAU LUT formula (docs/DESIGN.md section 2).
 
 Networks: the zoo's TFC_1W1A, SFC_1W1A, padnet, oddnet, altpadnet at the foldings "unit",
 "mid" and "wide" of tests/rtl/test_network_rtl.py, and CNV_1W1A at BNN-PYNQ's folding and

@@ -415,7 +415,7 @@ def macs(layer: Any) -> int:
 
 
 def finn_lut(layer: Any) -> float:
-    """FINN-R's MVAU LUT estimate (GUIDE.md section 3):
+    """FINN-R's MVAU LUT estimate (docs/DESIGN.md section 2):
     LUT = 300 + 1.1 * PE * (addertree + acc + thr + comp), addertree = (W + A) * (2*SIMD - 1),
     with W = weight bits, A = input bits, acc = ACC_W, thr = THR_W * (number of threshold
     steps = 1 for a sign), comp = THR_W. Layers without a matrix count 0 (FINN gives them no
