@@ -111,7 +111,7 @@ def run_sweep(work: Path, names: list[str], jobs: int) -> list[dict]:
         write_out(net, work / name)
         nets[name] = net
 
-    def one(name: str) -> tuple[str, dict, float]:
+    def one(name: str) -> tuple[str, synth.SynthResult, float]:
         t = time.perf_counter()
         r = synth.synthesize(work / name, family="xc7", mode="network", jobs=1)
         return name, r, time.perf_counter() - t
@@ -119,15 +119,15 @@ def run_sweep(work: Path, names: list[str], jobs: int) -> list[dict]:
     rows = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for name, result, _wall in pool.map(one, names):
-            print(f"{name}: yosys {result['yosys_seconds']:.0f} s{' (cached)' if result['cached'] else ''}, "
-                  f"LUT {result['network']['lut']}, FF {result['network']['ff']}, BRAM18 {result['network']['bram18']}",
+            print(f"{name}: yosys {result.yosys_seconds:.0f} s{' (cached)' if result.cached else ''}, "
+                  f"LUT {result.network.lut}, FF {result.network.ff}, BRAM18 {result.network.bram18}",
                   file=sys.stderr, flush=True)
             blocks = {b.name: b for b in cost_model.network_blocks(nets[name])}
-            for inst, counts in result["stages"].items():
+            for inst, stage in result.stages.items():
                 b = blocks[inst]
                 rows.append({"net": name, "block": inst, "layer": b.layer.name, "module": b.module, "role": b.role,
                              "params": b.params, "tables": b.cost_tables(), "kind": cost_model.block_kind(b),
-                             "synth": {k: counts[k] for k in synth.COUNT_KEYS}, "memories": counts.get("memories", {})})
+                             "synth": stage.counts.to_dict(), "memories": dict(stage.memories)})
     return rows
 
 
@@ -139,7 +139,7 @@ FIT_GROUPS = {"mvau": ("mvau_bin", "mvau_mb", "mvau_last"), "swg": ("swg",), "ma
 
 
 def _features(r: dict) -> dict:
-    return cost_model.features(r["module"], r["params"], r.get("tables"))
+    return cost_model.features(r["module"], r["params"], r.get("tables")).to_dict()
 
 
 def fit(rows: list[dict]) -> dict:

@@ -1,5 +1,5 @@
 """How well the analytic cost model (bnn2hls.cost_model.estimate) predicts yosys' LUT counts,
-against two baselines: MACs per frame and FINN-R's MVAU LUT formula (GUIDE.md section 3).
+against two baselines: MACs per frame and FINN-R's MVAU LUT formula (docs/DESIGN.md section 2).
 
 Networks: the zoo's TFC_1W1A, SFC_1W1A, padnet, oddnet, altpadnet at the foldings "unit",
 "mid" and "wide" of tests/rtl/test_network_rtl.py, CNV_1W1A at BNN-PYNQ's folding and
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.synth_only:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             for (name, style), syn in pool.map(run, todo):
-                print(f"{name}/{style}: yosys {syn['yosys_seconds']:.0f} s, LUT {syn['network']['lut']}", file=sys.stderr)
+                print(f"{name}/{style}: yosys {syn.yosys_seconds:.0f} s, LUT {syn.network.lut}", file=sys.stderr)
         return 0
 
     rows, nets = [], []
@@ -108,24 +108,24 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             est = cost_model.estimate(net)
             est_s = time.perf_counter() - t
-            print(f"{name}/{style}: yosys {syn['yosys_seconds']:.0f} s{' (cached)' if syn['cached'] else ''}; "
-                  f"LUT yosys {syn['network']['lut']} est {est['network']['est_lut']}; "
-                  f"LUTRAM yosys {syn['network']['lutram']} est {est['network']['est_lutram']}; "
-                  f"BRAM18 yosys {syn['network']['bram18']} est {est['network']['est_bram18']}; "
-                  f"FF yosys {syn['network']['ff']} est {est['network']['est_ff']}", file=sys.stderr, flush=True)
+            print(f"{name}/{style}: yosys {syn.yosys_seconds:.0f} s{' (cached)' if syn.cached else ''}; "
+                  f"LUT yosys {syn.network.lut} est {est.resources.lut}; "
+                  f"LUTRAM yosys {syn.network.lutram} est {est.resources.lutram}; "
+                  f"BRAM18 yosys {syn.network.bram18} est {est.resources.bram18}; "
+                  f"FF yosys {syn.network.ff} est {est.resources.ff}", file=sys.stderr, flush=True)
             for layer in net.datapath:
-                y, e = syn["layers"][layer.name], est["layers"][layer.name]
+                y, e = syn.layers[layer.name], est.layers[layer.name].resources
                 rows.append({"net": name, "style": style, "layer": layer.name, "kind": layer.kind,
-                             "matrix": isinstance(layer, ir.MatrixLayer), "yosys_lut": y["lut"],
-                             "yosys_lutram": y["lutram"], "yosys_ff": y["ff"], "yosys_bram18": y["bram18"],
-                             "est_lut": e["est_lut"], "est_lutram": e["est_lutram"], "est_ff": e["est_ff"],
-                             "est_bram18": e["est_bram18"], "macs": cost_model.macs(layer),
+                             "matrix": isinstance(layer, ir.MatrixLayer), "yosys_lut": y.lut,
+                             "yosys_lutram": y.lutram, "yosys_ff": y.ff, "yosys_bram18": y.bram18,
+                             "est_lut": e.lut, "est_lutram": e.lutram, "est_ff": e.ff,
+                             "est_bram18": e.bram18, "macs": cost_model.macs(layer),
                              "finn_lut": cost_model.finn_lut(layer)})
-            n_y, n_e = syn["network"], est["network"]
-            nets.append({"net": name, "style": style, "yosys_lut": n_y["lut"], "est_lut": n_e["est_lut"],
-                         "yosys_lut_total": n_y["lut"] + n_y["lutram"], "est_lut_total": n_e["est_lut_total"],
-                         "yosys_bram18": n_y["bram18"], "est_bram18": n_e["est_bram18"],
-                         "yosys_ff": n_y["ff"], "est_ff": n_e["est_ff"], "yosys_seconds": syn["yosys_seconds"],
+            n_y, n_e = syn.network, est.resources
+            nets.append({"net": name, "style": style, "yosys_lut": n_y.lut, "est_lut": n_e.lut,
+                         "yosys_lut_total": n_y.lut + n_y.lutram, "est_lut_total": n_e.lut_total,
+                         "yosys_bram18": n_y.bram18, "est_bram18": n_e.bram18,
+                         "yosys_ff": n_y.ff, "est_ff": n_e.ff, "yosys_seconds": syn.yosys_seconds,
                          "estimate_seconds": round(est_s, 4)})
     (args.work / "fidelity_rows.json").write_text(json.dumps({"layers": rows, "networks": nets}, indent=1))
 

@@ -2,7 +2,7 @@
 
 Compiles every zoo network at a few foldings (with --board pynq-z2, so project/ is written too)
 into DIR/<net>__<folding>/out, and next to it writes
-- estimate.json: cost_model.estimate(net), every number;
+- estimate.json: cost_model.estimate(net).to_dict(), every number;
 - synth_units.json: what `report --synth` would hand yosys (synth.network_units: per unit its
   top, file names and sha256 of their text, memory file names and sha256, instance -> label).
 
@@ -77,7 +77,7 @@ def compile_one(name: str, label: str, spec: dict, model_path: Path, dest: Path)
     dest.mkdir(parents=True, exist_ok=True)
     compiler.compile_file(model_path, dest / "out", folding=folding, target_fps=target_fps, board=BOARD)
     net = ir.load(dest / "out")
-    (dest / "estimate.json").write_text(json.dumps(cost_model.estimate(net), indent=1, sort_keys=True) + "\n")
+    (dest / "estimate.json").write_text(json.dumps(cost_model.estimate(net).to_dict(), indent=1, sort_keys=True) + "\n")
     with tempfile.TemporaryDirectory() as scratch:
         _, layers, top = synth.network_units(dest / "out", Path(scratch))
     doc = {}

@@ -9,7 +9,7 @@ For each network: compile it with a given folding, then measure
                        unpack, head);
   cycles_per_frame     steady-state interval from simulation, with est_cycles_per_frame.
 
-Foldings: CNV uses BNN-PYNQ's (GUIDE.md section 3); TFC uses the one of FINN's TFC end-to-end
+Foldings: CNV uses BNN-PYNQ's (docs/DESIGN.md section 2); TFC uses the one of FINN's TFC end-to-end
 flow, (16,49) (8,8) (8,8) (10,8).
 
 The last line printed is one JSON object.

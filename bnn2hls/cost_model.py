@@ -25,8 +25,10 @@ each kind being defined by its class (`Block.cost_features`, bnn2hls/hw/blocks/)
 Kinds: mvau_bin (binary input, thresholded), mvau_mb (multi-bit input, thresholded),
 mvau_last (raw accumulators), swg, maxpool, flatten, fifo.
 
-`est_lut` counts logic LUTs (yosys LUT1..LUT6); LUTRAM sites are `est_lutram`, and
-`est_lut_total` is what occupies the device's LUT budget.
+`estimate` returns a `NetworkEstimate` (per layer a `LayerEstimate`, per block a
+`BlockEstimate`), whose `Resources` count logic LUTs (`lut`, yosys LUT1..LUT6), LUTRAM sites
+(`lutram`) and `lut_total`, what occupies the device's LUT budget. Their `to_dict` gives the
+JSON form (report.json's `est_lut`, `est_lutram`, `est_lut_total`, `est_ff`, `est_bram18`).
 """
 from __future__ import annotations
 
@@ -213,16 +215,33 @@ class _Acc:
             self.add("lut", "mem_mux", m.mux_bits)
         return m
 
-    def result(self, kind: str) -> dict[str, Any]:
-        return {"kind": kind, "lut": self.lut, "ff": self.ff, "bram18": self.bram18, "lutram": self.lutram,
-                "memories": self.memories}
+    def result(self, kind: str) -> Features:
+        return Features(kind=kind, lut=self.lut, ff=self.ff, bram18=self.bram18, lutram=self.lutram,
+                        memories=self.memories)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the cost model counts for one block: its kind, the LUT and FF features
+    ({feature: value}, dotted with the kind's coefficients), and the BRAM18 / LUTRAM sites and
+    memory mappings (`map_memory`'s choice per memory: logic | lutram | bram)."""
+
+    kind: str
+    lut: dict[str, float]
+    ff: dict[str, float]
+    bram18: int
+    lutram: int
+    memories: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "lut": dict(self.lut), "ff": dict(self.ff), "bram18": self.bram18,
+                "lutram": self.lutram, "memories": dict(self.memories)}
 
 
 def features(module: str, params: dict[str, int], tables: dict[str, float] | None = None,
-             kind: type[Block] | None = None) -> dict[str, Any]:
-    """{"kind", "lut": {feature: value}, "ff": {feature: value}, "bram18", "lutram", "memories"}
-    of a block of RTL `module` with numeric `params` (and, for an MVAU, `tables`: its
-    `table_stats`; None assumes random contents).
+             kind: type[Block] | None = None) -> Features:
+    """The `Features` of a block of RTL `module` with numeric `params` (and, for an MVAU,
+    `tables`: its `table_stats`; None assumes random contents).
 
     Each kind defines its features (`Block.cost_features`, bnn2hls/hw/blocks/): datapath
     widths, register bits, and for every memory what `map_memory` predicts yosys makes of it."""
@@ -232,7 +251,7 @@ def features(module: str, params: dict[str, int], tables: dict[str, float] | Non
     return a.result(kind.cost_kind_of(params))
 
 
-def block_features(block: Block) -> dict[str, Any]:
+def block_features(block: Block) -> Features:
     """`features` of one block of the hardware graph (with its actual tables)."""
     return features(block.module, block.params, block.cost_tables(), type(block))
 
@@ -253,45 +272,135 @@ def _dot(features: dict[str, float], coeffs: dict[str, float]) -> float:
     return sum(coeffs.get(k, 0.0) * v for k, v in features.items())
 
 
-def estimate_block(block: Block, coeffs: dict[str, Any] | None = None) -> dict[str, Any]:
+def _round(x: float) -> int:
+    return int(round(x))
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Estimated resources: `lut` logic LUTs, `lutram` LUT sites used as distributed RAM,
+    `ff` flip-flops, `bram18` 18 Kbit block-RAM units. `lut_total` (logic + LUTRAM) is what
+    occupies the device's LUT budget. In JSON (report.json, estimate files) the keys are
+    est_lut, est_ff, est_bram18, est_lutram, est_lut_total."""
+
+    lut: int = 0
+    lutram: int = 0
+    ff: int = 0
+    bram18: int = 0
+
+    @property
+    def lut_total(self) -> int:
+        return self.lut + self.lutram
+
+    def __add__(self, other: Resources) -> Resources:
+        return Resources(lut=self.lut + other.lut, lutram=self.lutram + other.lutram, ff=self.ff + other.ff,
+                         bram18=self.bram18 + other.bram18)
+
+    def to_dict(self) -> dict[str, int]:
+        return {"est_lut": self.lut, "est_ff": self.ff, "est_bram18": self.bram18, "est_lutram": self.lutram,
+                "est_lut_total": self.lut_total}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Resources:
+        """From the `est_*` fields of a report.json entry (est_lut_total is derived)."""
+        return cls(lut=int(d["est_lut"]), lutram=int(d["est_lutram"]), ff=int(d["est_ff"]),
+                   bram18=int(d["est_bram18"]))
+
+
+@dataclass(frozen=True)
+class BlockEstimate:
+    """One block's estimate. `lut` / `ff` are rounded; `lut_exact` / `ff_exact` are the model's
+    unrounded values, which a layer sums before rounding."""
+
+    name: str
+    kind: str
+    layer: str
+    role: str
+    lut_exact: float
+    ff_exact: float
+    bram18: int
+    lutram: int
+    memories: dict[str, str]
+
+    @property
+    def lut(self) -> int:
+        return _round(self.lut_exact)
+
+    @property
+    def ff(self) -> int:
+        return _round(self.ff_exact)
+
+    @property
+    def resources(self) -> Resources:
+        return Resources(lut=self.lut, lutram=self.lutram, ff=self.ff, bram18=self.bram18)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "layer": self.layer, "role": self.role, "est_lut": self.lut, "est_ff": self.ff,
+                "est_bram18": self.bram18, "est_lutram": self.lutram, "memories": dict(self.memories)}
+
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    """One IR layer's estimate: the resources of its blocks and its cycle interval."""
+
+    resources: Resources
+    cycles: int  # est_cycles: the layer's initiation interval per frame
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.resources
+        return {"est_lut": r.lut, "est_ff": r.ff, "est_bram18": r.bram18, "est_lutram": r.lutram,
+                "est_cycles": self.cycles, "est_lut_total": r.lut_total}
+
+
+@dataclass(frozen=True)
+class NetworkEstimate:
+    """`estimate`'s result: network totals, per layer (in datapath order) and per block."""
+
+    resources: Resources
+    cycles_per_frame: int  # the bottleneck interval
+    bottleneck: str
+    layers: dict[str, LayerEstimate]
+    blocks: dict[str, BlockEstimate]
+    family: str
+    model: Any  # the coefficient file's version
+
+    def network_dict(self) -> dict[str, Any]:
+        return {**self.resources.to_dict(), "est_cycles_per_frame": self.cycles_per_frame,
+                "bottleneck": self.bottleneck}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"network": self.network_dict(), "layers": {k: v.to_dict() for k, v in self.layers.items()},
+                "blocks": {k: v.to_dict() for k, v in self.blocks.items()}, "family": self.family,
+                "model": self.model}
+
+
+def estimate_block(block: Block, coeffs: dict[str, Any] | None = None) -> BlockEstimate:
     coeffs = coeffs or load_coefficients()
     f = block_features(block)
-    kc = coeffs["kinds"][f["kind"]]
-    return {"kind": f["kind"], "layer": block.layer.name, "role": block.role,
-            "est_lut": max(0.0, _dot(f["lut"], kc["lut"])), "est_ff": max(0.0, _dot(f["ff"], kc["ff"])),
-            "est_bram18": int(f["bram18"]), "est_lutram": int(f["lutram"]), "memories": f["memories"]}
+    kc = coeffs["kinds"][f.kind]
+    return BlockEstimate(name=block.name, kind=f.kind, layer=block.layer.name, role=block.role,
+                         lut_exact=max(0.0, _dot(f.lut, kc["lut"])), ff_exact=max(0.0, _dot(f.ff, kc["ff"])),
+                         bram18=int(f.bram18), lutram=int(f.lutram), memories=f.memories)
 
 
-def estimate(net: Network, coeffs: dict[str, Any] | None = None, graph: HwGraph | None = None) -> dict[str, Any]:
-    """Per-layer and network estimates: est_lut (logic LUTs), est_lutram (LUT sites used as
-    RAM), est_lut_total, est_ff, est_bram18 and the cycle estimates of passes.folding, for
-    the blocks of `graph` (default: `hw.lower(net)`)."""
+def estimate(net: Network, coeffs: dict[str, Any] | None = None, graph: HwGraph | None = None) -> NetworkEstimate:
+    """Per-layer, per-block and network estimates (`Resources`: logic LUTs, LUTRAM sites, FFs,
+    BRAM18) and the cycle estimates of passes.folding, for the blocks of `graph` (default:
+    `hw.lower(net)`). A layer's LUT and FF are its blocks' unrounded sums, rounded."""
     coeffs = coeffs or load_coefficients()
     graph = graph or lower(net)
     cycles = estimate_cycles(net)
-    layers: dict[str, dict[str, Any]] = {}
-    blocks: dict[str, dict[str, Any]] = {}
+    blocks = {block.name: estimate_block(block, coeffs) for block in graph.blocks}
+    layers: dict[str, LayerEstimate] = {}
     for layer in net.datapath:
-        layers[layer.name] = {"est_lut": 0.0, "est_ff": 0.0, "est_bram18": 0, "est_lutram": 0,
-                              "est_cycles": cycles["layers"][layer.name]["interval"]}
-    for block in graph.blocks:
-        e = estimate_block(block, coeffs)
-        blocks[block.name] = e
-        entry = layers[block.layer.name]
-        for key in ("est_lut", "est_ff", "est_bram18", "est_lutram"):
-            entry[key] += e[key]
-    for entry in layers.values():
-        entry["est_lut"] = int(round(entry["est_lut"]))
-        entry["est_ff"] = int(round(entry["est_ff"]))
-        entry["est_lut_total"] = entry["est_lut"] + entry["est_lutram"]
-    network = {key: sum(e[key] for e in layers.values()) for key in ("est_lut", "est_ff", "est_bram18", "est_lutram", "est_lut_total")}
-    network["est_cycles_per_frame"] = cycles["est_cycles_per_frame"]
-    network["bottleneck"] = cycles["bottleneck"]
-    for b in blocks.values():
-        b["est_lut"] = int(round(b["est_lut"]))
-        b["est_ff"] = int(round(b["est_ff"]))
-    return {"network": network, "layers": layers, "blocks": blocks, "family": coeffs.get("family", "xc7"),
-            "model": coeffs.get("version")}
+        mine = [b for b in blocks.values() if b.layer == layer.name]
+        res = Resources(lut=_round(sum((b.lut_exact for b in mine), 0.0)), lutram=sum(b.lutram for b in mine),
+                        ff=_round(sum((b.ff_exact for b in mine), 0.0)), bram18=sum(b.bram18 for b in mine))
+        layers[layer.name] = LayerEstimate(resources=res, cycles=cycles["layers"][layer.name]["interval"])
+    total = sum((e.resources for e in layers.values()), Resources())
+    return NetworkEstimate(resources=total, cycles_per_frame=cycles["est_cycles_per_frame"],
+                           bottleneck=cycles["bottleneck"], layers=layers, blocks=blocks,
+                           family=coeffs.get("family", "xc7"), model=coeffs.get("version"))
 
 
 # --------------------------------------------------------------------------------------
@@ -306,7 +415,7 @@ def macs(layer: Any) -> int:
 
 
 def finn_lut(layer: Any) -> float:
-    """FINN-R's MVAU LUT estimate (GUIDE.md section 3):
+    """FINN-R's MVAU LUT estimate (docs/DESIGN.md section 2):
     LUT = 300 + 1.1 * PE * (addertree + acc + thr + comp), addertree = (W + A) * (2*SIMD - 1),
     with W = weight bits, A = input bits, acc = ACC_W, thr = THR_W * (number of threshold
     steps = 1 for a sign), comp = THR_W. Layers without a matrix count 0 (FINN gives them no

@@ -1,21 +1,24 @@
 """Does a design fit its board, and which layers use the most? Plus the folding that respects
 a board's budget.
 
-`usage(doc)` reads resource use from either source: a `cost_model.estimate` output (or a
-report.json, whose layers carry the same `est_*` fields) or a `synth.synthesize` output (yosys
-counts). `fit_check(doc, board)` turns it into plain lines for the terminal and the HTML
-report. `fold_within_budget` is `--target-fps` with a board: the cheapest folding that reaches
-the frame rate, refused with the best reachable rate when even that does not fit.
+`usage(source)` reads resource use (a `Usage`) from either source: a `cost_model.estimate`
+result (`NetworkEstimate`), a `synth.synthesize` result (`SynthResult`, yosys counts), or
+report.json's dict (its `est_*` fields, or its "synth" section). `fit_check(source, board)`
+turns it into plain lines for the terminal and the HTML report; `check` gives the whole
+`FitResult`. `fold_within_budget` is `--target-fps` with a board: the cheapest folding that
+reaches the frame rate, refused with the best reachable rate when even that does not fit.
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Union
 
-from .cost_model import estimate
+from .cost_model import NetworkEstimate, Resources, estimate
 from .errors import UserError
 from .ir import Network
 from .passes import estimate_cycles, fold_parallelism
+from .synth import SynthCounts, SynthResult
 
 TIGHT = 0.85  # utilization above which placement and routing often fail
 
@@ -38,30 +41,81 @@ def resources(board: Any) -> dict[str, float]:
     return {k: float(v) for k, v in res.items() if isinstance(v, (int, float))}
 
 
-def usage(doc: dict[str, Any]) -> tuple[dict[str, float], dict[str, dict[str, float]], str]:
-    """(network usage, per-layer usage, source) from estimates (a `cost_model.estimate`
-    output or a report.json, whose entries carry the same `est_*` fields) or yosys counts (a
-    `synth.synthesize` output, or report.json's "synth"). Usage keys: lut (logic + LUTRAM
-    sites), lut_logic, lutram, ff, bram18, dsp."""
+@dataclass(frozen=True)
+class Usage:
+    """Resource use against a board's budget: `lut` (logic + LUTRAM sites, + SRLs for yosys
+    counts), `lut_logic`, `lutram`, `ff`, `bram18`, `dsp`."""
 
-    def norm(entry: dict[str, Any]) -> dict[str, float]:
-        if "lut" in entry:  # yosys counts
-            return {"lut": float(entry["lut"] + entry.get("lutram", 0) + entry.get("srl", 0)),
-                    "lut_logic": float(entry["lut"]), "lutram": float(entry.get("lutram", 0)),
-                    "ff": float(entry.get("ff", 0)), "bram18": float(entry.get("bram18", 0)), "dsp": float(entry.get("dsp", 0))}
-        return {"lut": float(entry["est_lut_total"]), "lut_logic": float(entry["est_lut"]),
-                "lutram": float(entry["est_lutram"]), "ff": float(entry["est_ff"]), "bram18": float(entry["est_bram18"]),
-                "dsp": 0.0}  # the Verilog backend instantiates no DSPs
+    lut: float = 0.0
+    lut_logic: float = 0.0
+    lutram: float = 0.0
+    ff: float = 0.0
+    bram18: float = 0.0
+    dsp: float = 0.0
 
-    source = "yosys" if "lut" in doc["network"] else "estimate"
-    return norm(doc["network"]), {name: norm(e) for name, e in doc["layers"].items()}, source
+    def get(self, key: str, default: float = 0.0) -> float:
+        """The use of resource `key` (a board resource name), `default` for one we do not count."""
+        return float(getattr(self, key)) if key in USAGE_KEYS else default
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in USAGE_KEYS}
+
+    @classmethod
+    def of_estimate(cls, r: Resources) -> Usage:
+        return cls(lut=float(r.lut_total), lut_logic=float(r.lut), lutram=float(r.lutram), ff=float(r.ff),
+                   bram18=float(r.bram18), dsp=0.0)  # the Verilog backend instantiates no DSPs
+
+    @classmethod
+    def of_counts(cls, c: SynthCounts) -> Usage:
+        return cls(lut=float(c.lut + c.lutram + c.srl), lut_logic=float(c.lut), lutram=float(c.lutram),
+                   ff=float(c.ff), bram18=float(c.bram18), dsp=float(c.dsp))
+
+
+USAGE_KEYS = ("lut", "lut_logic", "lutram", "ff", "bram18", "dsp")
+
+Source = Union[NetworkEstimate, SynthResult, dict[str, Any]]
+
+
+def usage(source: Source) -> tuple[Usage, dict[str, Usage], str]:
+    """(network usage, per-layer usage, "estimate" | "yosys") of a `NetworkEstimate`, a
+    `SynthResult`, or report.json's dict: the report itself (its `est_*` fields) or its
+    "synth" section (yosys counts)."""
+    if isinstance(source, NetworkEstimate):
+        return (Usage.of_estimate(source.resources),
+                {name: Usage.of_estimate(e.resources) for name, e in source.layers.items()}, "estimate")
+    if isinstance(source, SynthResult):
+        return (Usage.of_counts(source.network),
+                {name: Usage.of_counts(c) for name, c in source.layers.items()}, "yosys")
+    if "lut" in source["network"]:  # report.json's "synth"
+        return (Usage.of_counts(SynthCounts.from_dict(source["network"])),
+                {name: Usage.of_counts(SynthCounts.from_dict(e)) for name, e in source["layers"].items()}, "yosys")
+    return (Usage.of_estimate(Resources.from_dict(source["network"])),
+            {name: Usage.of_estimate(Resources.from_dict(e)) for name, e in source["layers"].items()}, "estimate")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Whether a design fits a board, by which `source` ("estimate" | "yosys"), and the
+    human-readable `lines` of `fit_check`. report.json's "fit" is its `to_dict`."""
+
+    fits: bool
+    source: str
+    lines: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fits": self.fits, "source": self.source, "lines": list(self.lines)}
+
+
+def check(source: Source, board: Any) -> FitResult:
+    """`fits`, the source of the numbers and `fit_check`'s lines in one."""
+    return FitResult(fits=fits(source, board), source=usage(source)[2], lines=fit_check(source, board))
 
 
 def _fmt(x: float) -> str:
     return f"{int(round(x)):,}"
 
 
-def fit_check(estimate_or_synth: dict[str, Any], board: dict[str, Any]) -> list[str]:
+def fit_check(estimate_or_synth: Source, board: Any) -> list[str]:
     """Human-readable lines: per resource use against the board's budget, whether the design
     fits, and which layers dominate LUT and BRAM. `board`: a boards/*.json dict (or a
     bnn2hls.boards.Board); LUT use counts LUTRAM sites too."""
@@ -76,14 +130,14 @@ def fit_check(estimate_or_synth: dict[str, Any], board: dict[str, Any]) -> list[
     for key, label in labels.items():
         if key not in res:
             continue
-        used, avail = net.get(key, 0.0), res[key]
+        used, avail = net.get(key), res[key]
         if avail <= 0:
             share = float("inf") if used > 0 else 0.0
         else:
             share = used / avail
         detail = ""
-        if key == "lut" and net.get("lutram"):
-            detail = f" ({_fmt(net['lut_logic'])} logic + {_fmt(net['lutram'])} as distributed RAM)"
+        if key == "lut" and net.lutram:
+            detail = f" ({_fmt(net.lut_logic)} logic + {_fmt(net.lutram)} as distributed RAM)"
         pct = "n/a" if share == float("inf") else f"{share * 100:.0f} %"
         status = "over budget" if used > avail else ("tight" if share > TIGHT else "ok")
         lines.append(f"{label}: {_fmt(used)} of {_fmt(avail)}{detail} = {pct} -- {status}")
@@ -99,16 +153,16 @@ def fit_check(estimate_or_synth: dict[str, Any], board: dict[str, Any]) -> list[
     else:
         lines.insert(0, f"Fits {name}{part} ({source}).")
     for key, label in (("lut", "LUT"), ("bram18", "BRAM18")):
-        total = sum(u[key] for u in layers.values())
+        total = sum(u.get(key) for u in layers.values())
         if total <= 0:
             continue
-        ranked = sorted(layers.items(), key=lambda kv: -kv[1][key])
+        ranked = sorted(layers.items(), key=lambda kv: -kv[1].get(key))
         top, acc = [], 0.0
         for lname, u in ranked:
-            if u[key] <= 0:
+            if u.get(key) <= 0:
                 break
-            top.append(f"{lname} {u[key] / total * 100:.0f} %")
-            acc += u[key]
+            top.append(f"{lname} {u.get(key) / total * 100:.0f} %")
+            acc += u.get(key)
             if acc >= 0.6 * total or len(top) == 3:
                 break
         lines.append(f"{label} is dominated by {', '.join(top)} (of {_fmt(total)}).")
@@ -118,18 +172,18 @@ def fit_check(estimate_or_synth: dict[str, Any], board: dict[str, Any]) -> list[
 BUDGET_KEYS = ("lut", "ff", "bram18", "dsp")  # what the Verilog backend can use up
 
 
-def fits(estimate_or_synth: dict[str, Any], board: Any) -> bool:
+def fits(estimate_or_synth: Source, board: Any) -> bool:
     used, _, _ = usage(estimate_or_synth)
     res = resources(board)
-    return all(used.get(k, 0.0) <= res[k] for k in BUDGET_KEYS if k in res)
+    return all(used.get(k) <= res[k] for k in BUDGET_KEYS if k in res)
 
 
-def _fold(net: Network, target_cycles: int) -> tuple[Network, dict[str, Any]]:
+def _fold(net: Network, target_cycles: int) -> tuple[Network, NetworkEstimate]:
     folded = fold_parallelism(net, target_cycles)
     return folded, estimate(folded)
 
 
-def fastest_fitting_folding(net: Network, board: Any) -> tuple[Network, dict[str, Any]] | None:
+def fastest_fitting_folding(net: Network, board: Any) -> tuple[Network, NetworkEstimate] | None:
     """The fastest folding (per `fold_parallelism`'s cheapest-per-target rule) whose estimate
     fits the board, or None when even the fully folded network (PE = SIMD = 1) does not.
 
@@ -163,7 +217,7 @@ def fold_within_budget(net: Network, target_fps: float, clock_mhz: float, board:
     b = board_dict(board)
     need = usage(est)[0]
     res = resources(board)
-    over = ", ".join(f"{need[k]:,.0f} {k.upper()} of {res[k]:,.0f}" for k in BUDGET_KEYS if k in res and need.get(k, 0) > res[k])
+    over = ", ".join(f"{need.get(k):,.0f} {k.upper()} of {res[k]:,.0f}" for k in BUDGET_KEYS if k in res and need.get(k) > res[k])
     best = fastest_fitting_folding(net, board)
     if best is None:
         reach = "even the fully folded network (PE = SIMD = 1) does not fit"

@@ -3,6 +3,10 @@
 Written by `compile` from the analytic models alone (cycles from passes.folding, LUT / FF /
 BRAM18 / LUTRAM from cost_model) and, with a board, whether the estimate fits it.
 `bnn2hls report --synth` adds the yosys counts under "synth" (see `add_synthesis`).
+
+This is where the typed results (`cost_model.NetworkEstimate`, `synth.SynthResult`,
+`fit.FitResult`) become JSON: the report is a plain dict, as written to and read from
+report.json.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 
 from . import cost_model, fit
 from .errors import UserError
+from .synth import SynthResult
 from .ir import Conv, MatrixLayer, MaxPool, Network
 from .passes import estimate_cycles
 
@@ -44,7 +49,7 @@ def build_report(net: Network, clock_mhz: float, board: Any = None) -> dict[str,
         entry = layer_summary(layer)
         entry["est_cycles"] = cycles["layers"][layer.name]
         entry["est_cycles_per_frame"] = cycles["layers"][layer.name]["interval"]
-        entry.update({k: resources["layers"][layer.name][k] for k in EST_KEYS})
+        entry.update(resources.layers[layer.name].resources.to_dict())
         layers[layer.name] = entry
     per_frame = cycles["est_cycles_per_frame"]
     doc = {
@@ -57,11 +62,11 @@ def build_report(net: Network, clock_mhz: float, board: Any = None) -> dict[str,
             "bottleneck": cycles["bottleneck"],
             "macs": sum(e.get("macs", 0) for e in layers.values()),
             "outputs": net.head.out_features,
-            **{k: resources["network"][k] for k in EST_KEYS},
+            **resources.resources.to_dict(),
         },
         "layers": layers,
         "layer_order": [layer.name for layer in net.datapath],
-        "cost_model": {"family": resources["family"], "version": resources["model"]},
+        "cost_model": {"family": resources.family, "version": resources.model},
     }
     return with_board(doc, board) if board is not None else doc
 
@@ -76,16 +81,17 @@ def with_board(doc: dict[str, Any], board: Any) -> dict[str, Any]:
 
 def fit_summary(doc: dict[str, Any], board: dict[str, Any]) -> dict[str, Any]:
     """Fit of the best numbers the report has: yosys counts once synthesized, else estimates."""
-    source = doc["synth"] if "synth" in doc else doc
-    return {"fits": fit.fits(source, board), "source": "yosys" if "synth" in doc else "estimate",
-            "lines": fit.fit_check(source, board)}
+    return fit.check(doc["synth"] if "synth" in doc else doc, board).to_dict()
 
 
-def add_synthesis(doc: dict[str, Any], synthesis: dict[str, Any]) -> dict[str, Any]:
+def add_synthesis(doc: dict[str, Any], synthesis: SynthResult) -> dict[str, Any]:
     """report.json with yosys counts: `synth.lut`, `synth.ff`, ... for the network (so a user
     reads them at the top level of "synth") and `synth.layers.<name>` per layer."""
-    keep = {k: synthesis[k] for k in ("family", "mode", "clock_mhz", "yosys_version", "yosys_seconds", "layers")}
-    doc = {**doc, "synth": {**synthesis["network"], **keep, "network": synthesis["network"]}}
+    network = synthesis.network.to_dict()
+    keep = {"family": synthesis.family, "mode": synthesis.mode, "clock_mhz": synthesis.clock_mhz,
+            "yosys_version": synthesis.yosys_version, "yosys_seconds": synthesis.yosys_seconds,
+            "layers": {k: v.to_dict() for k, v in synthesis.layers.items()}}
+    doc = {**doc, "synth": {**network, **keep, "network": dict(network)}}
     if "board" in doc:
         doc["fit"] = fit_summary(doc, doc["board"])
     return doc

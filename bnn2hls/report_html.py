@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from .fit import TIGHT, resources, usage
+from .fit import TIGHT, Usage, resources, usage
 
 PNG_PREFIX = "report_"
 
@@ -47,7 +47,7 @@ def _bar_plot(path: Path, names: list[str], series: list[tuple[str, list[float]]
     plt.close(fig)
 
 
-def _budget_plot(path: Path, usages: list[tuple[str, dict[str, float]]], res: dict[str, float], title: str) -> None:
+def _budget_plot(path: Path, usages: list[tuple[str, Usage]], res: dict[str, float], title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
@@ -89,7 +89,34 @@ def resolve_family(family: str) -> str:
 # --------------------------------------------------------------------------------------
 # Cell counts
 # --------------------------------------------------------------------------------------
-def count_cells(by_type: dict[str, int], family: str) -> dict[str, int]:
+@dataclass(frozen=True)
+class SynthCounts:
+    """Resource counts of a synthesized netlist (see `count_cells`); `a + b` adds them."""
+
+    lut: int = 0
+    ff: int = 0
+    bram18: int = 0
+    dsp: int = 0
+    carry: int = 0
+    lutram: int = 0
+    srl: int = 0
+    muxf: int = 0
+    uram: int = 0
+    bram: int = 0
+
+    def __add__(self, other: SynthCounts) -> SynthCounts:
+        return SynthCounts(**{k: getattr(self, k) + getattr(other, k) for k in COUNT_KEYS})
+
+    def to_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in COUNT_KEYS}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SynthCounts:
+        """From a JSON object holding (some of) COUNT_KEYS; a missing count is 0."""
+        return cls(**{k: int(d.get(k, 0)) for k in COUNT_KEYS})
+
+
+def count_cells(by_type: dict[str, int], family: str) -> SynthCounts:
     """Primitive cell counts (yosys `stat` num_cells_by_type) -> resource counts.
 
     lut: LUT1..LUT6 (xilinx), SB_LUT4 (ice40), LUT4 (ecp5) -- logic LUTs only;
@@ -156,15 +183,92 @@ def count_cells(by_type: dict[str, int], family: str) -> dict[str, int]:
         c["bram18"] = -(-c["bram"] * 4096 // 18432)
     elif family == "ecp5":
         c["bram18"] = c["bram"]
-    return c
+    return SynthCounts(**c)
 
 
-def add_counts(*counts: dict[str, int]) -> dict[str, int]:
-    total = {k: 0 for k in COUNT_KEYS}
-    for c in counts:
-        for k in COUNT_KEYS:
-            total[k] += int(c.get(k, 0))
-    return total
+def add_counts(*counts: SynthCounts) -> SynthCounts:
+    return sum(counts, SynthCounts())
+
+
+@dataclass(frozen=True)
+class StageCounts:
+    """The counts of one block instance: its module, its cells and memory_libmap's decision per
+    memory ({"wmem": "$__XILINX_BLOCKRAM_SDP_" | "logic", ...}); `layer` once assigned to a
+    layer by `synthesize`."""
+
+    module: str
+    counts: SynthCounts
+    memories: dict[str, str] = field(default_factory=dict)
+    layer: str | None = None
+
+    def to_dict(self, with_layer: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {"module": self.module, **self.counts.to_dict(), "memories": dict(self.memories)}
+        if with_layer:
+            d["layer"] = self.layer
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StageCounts:
+        return cls(module=d["module"], counts=SynthCounts.from_dict(d), memories=dict(d.get("memories", {})),
+                   layer=d.get("layer"))
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """One yosys run (`run_unit`). Cached as the "result" of OUT/synth/cache-*.json (`to_dict`,
+    without `cached`)."""
+
+    unit: str
+    top: str
+    family: str
+    total: SynthCounts
+    stages: dict[str, StageCounts]
+    by_type: dict[str, int]
+    yosys_seconds: float
+    yosys_version: str
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unit": self.unit, "top": self.top, "family": self.family, "total": self.total.to_dict(),
+                "stages": {k: v.to_dict(with_layer=False) for k, v in self.stages.items()},
+                "by_type": dict(self.by_type), "yosys_seconds": self.yosys_seconds,
+                "yosys_version": self.yosys_version}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], cached: bool = False) -> UnitResult:
+        return cls(unit=d["unit"], top=d["top"], family=d["family"], total=SynthCounts.from_dict(d["total"]),
+                   stages={k: StageCounts.from_dict(v) for k, v in d["stages"].items()}, by_type=dict(d["by_type"]),
+                   yosys_seconds=d["yosys_seconds"], yosys_version=d["yosys_version"], cached=cached)
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """`synthesize`'s result: counts of the network and per datapath layer (`layer_order`), per
+    block instance (`stages`), and how they were obtained. `yosys_seconds` is the yosys time of
+    these runs as measured when they ran (see `cached`). `network_sum_of_layers` only with
+    mode "both"."""
+
+    family: str
+    mode: str
+    clock_mhz: float
+    yosys_version: str
+    network: SynthCounts
+    layers: dict[str, SynthCounts]
+    stages: dict[str, StageCounts]
+    yosys_seconds: float
+    cached: bool
+    layer_order: list[str]
+    network_sum_of_layers: SynthCounts | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"family": self.family, "mode": self.mode, "clock_mhz": self.clock_mhz,
+                             "yosys_version": self.yosys_version}
+        if self.network_sum_of_layers is not None:
+            d["network_sum_of_layers"] = self.network_sum_of_layers.to_dict()
+        d.update(network=self.network.to_dict(), layers={k: v.to_dict() for k, v in self.layers.items()},
+                 stages={k: v.to_dict() for k, v in self.stages.items()}, yosys_seconds=self.yosys_seconds,
+                 cached=self.cached, layer_order=list(self.layer_order))
+        return d
 
 
 # --------------------------------------------------------------------------------------
@@ -254,7 +358,8 @@ class Unit:
         return _sha(*parts)
 
 
-def _parse(work: Path, unit: Unit, family: str) -> dict[str, Any]:
+def _parse(work: Path, unit: Unit, family: str) -> tuple[SynthCounts, dict[str, StageCounts], dict[str, int]]:
+    """(design counts, per-stage counts, design cells by type) of a finished run in `work`."""
     stat = json.loads((work / "stat.json").read_text())
     modules = stat["modules"]
     top_json = json.loads((work / "top.json").read_text())
@@ -266,7 +371,7 @@ def _parse(work: Path, unit: Unit, family: str) -> dict[str, Any]:
                 return modules[key]["num_cells_by_type"]
         raise KeyError(name)
 
-    stages: dict[str, dict[str, Any]] = {}
+    stage_cells: dict[str, tuple[str, SynthCounts]] = {}
     for inst, cell in top_cells.items():
         label = unit.instances.get(inst.lstrip("\\"))
         if label is None:
@@ -275,7 +380,7 @@ def _parse(work: Path, unit: Unit, family: str) -> dict[str, Any]:
             by_type = module_stat(cell["type"])
         except KeyError:
             continue
-        stages[label] = {"module": cell["type"].split("\\")[-1], **count_cells(by_type, family)}
+        stage_cells[label] = (cell["type"].split("\\")[-1], count_cells(by_type, family))
     # memory_libmap's decisions, per instance: {"wmem": "$__XILINX_BLOCKRAM_SDP_" | "logic", ...}
     log_path = work / "yosys.log"
     decisions: dict[str, dict[str, str]] = {}
@@ -285,17 +390,19 @@ def _parse(work: Path, unit: Unit, family: str) -> dict[str, Any]:
                 re.match(r"using FF mapping for memory (\S*?bnn_\w+)\.(\S+)()$", line)
             if m:
                 decisions.setdefault(m.group(1).lstrip("\\"), {})[m.group(2).split(".")[-1]] = m.group(3) or "logic"
+    memories: dict[str, dict[str, str]] = {}
     for inst, cell in top_cells.items():
         label = unit.instances.get(inst.lstrip("\\"))
-        if label in stages:
-            stages[label]["memories"] = decisions.get(cell["type"].lstrip("\\"), {})
+        if label is not None and label in stage_cells:
+            memories[label] = decisions.get(cell["type"].lstrip("\\"), {})
+    stages = {label: StageCounts(module, counts, memories.get(label, {})) for label, (module, counts) in stage_cells.items()}
     design = stat["design"]["num_cells_by_type"]
-    return {"total": count_cells(design, family), "stages": stages,
-            "by_type": {k: v for k, v in sorted(design.items()) if not k.startswith("$paramod")}}
+    return (count_cells(design, family), stages,
+            {k: v for k, v in sorted(design.items()) if not k.startswith("$paramod")})
 
 
 def run_unit(unit: Unit, synth_dir: Path, family: str, timeout: float | None = None,
-             use_cache: bool = True, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict[str, Any]:
+             use_cache: bool = True, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> UnitResult:
     """Synthesize one unit (or load it from the cache)."""
     family = resolve_family(family)
     cmd = yosys_command()
@@ -306,7 +413,7 @@ def run_unit(unit: Unit, synth_dir: Path, family: str, timeout: float | None = N
         try:
             doc = json.loads(cache.read_text())
             if doc.get("key") == key:
-                return {**doc["result"], "cached": True}
+                return UnitResult.from_dict(doc["result"], cached=True)
         except ValueError:
             pass
     synth_dir.mkdir(parents=True, exist_ok=True)
@@ -333,14 +440,15 @@ def run_unit(unit: Unit, synth_dir: Path, family: str, timeout: float | None = N
             log = (work / "yosys.log").read_text(errors="replace") if (work / "yosys.log").is_file() else ""
             tail = "\n".join((proc.stderr or log).strip().splitlines()[-15:])
             raise UserError(f"synth: {unit.name}: yosys failed (exit {proc.returncode}):\n{tail}")
-        result = {"unit": unit.name, "top": unit.top, "family": family, **_parse(work, unit, family),
-                  "yosys_seconds": round(seconds, 2), "yosys_version": version}
+        total, stages, by_type = _parse(work, unit, family)
+        result = UnitResult(unit=unit.name, top=unit.top, family=family, total=total, stages=stages, by_type=by_type,
+                            yosys_seconds=round(seconds, 2), yosys_version=version)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     tmp = cache.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"key": key, "result": result}, indent=1, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps({"key": key, "result": result.to_dict()}, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, cache)
-    return {**result, "cached": False}
+    return result
 
 
 # --------------------------------------------------------------------------------------
@@ -397,21 +505,19 @@ def network_units(out: Path, scratch: Path | None = None) -> tuple[Any, dict[str
     return net, layers, top
 
 
-def _stage_summary(result: dict[str, Any], stage_layer: dict[str, str]) -> dict[str, dict[str, Any]]:
-    return {name: {**counts, "layer": stage_layer.get(name)} for name, counts in result["stages"].items()}
+def _stage_summary(result: UnitResult, stage_layer: dict[str, str]) -> dict[str, StageCounts]:
+    return {name: StageCounts(s.module, s.counts, s.memories, stage_layer.get(name)) for name, s in result.stages.items()}
 
 
 def synthesize(out: Path, family: str = "xc7", mode: str = "layers", jobs: int | None = None,
                timeout: float | None = None, use_cache: bool = True,
-               clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict[str, Any]:
+               clock_mhz: float = DEFAULT_CLOCK_MHZ) -> SynthResult:
     """Measure the compiled network in OUT with yosys.
 
     mode: "layers" -- one run per layer wrapper (parallel, cached per layer); the network is
     their sum. "network" -- one run of bnn_top; layers are read from its hierarchy.
     "both" -- both, network counts from the bnn_top run.
-    Returns {"network": counts, "layers": {name: counts}, "stages": {instance: counts},
-    "yosys_seconds": the yosys time of these runs (as measured when they ran; see "cached"),
-    "family", "mode", "yosys_version", "cached": bool}. counts: see `count_cells`.
+    Returns a `SynthResult` (counts: see `count_cells`).
     """
     family = resolve_family(family)
     if mode not in ("layers", "network", "both"):
@@ -423,9 +529,10 @@ def synthesize(out: Path, family: str = "xc7", mode: str = "layers", jobs: int |
     jobs = jobs or min(2, os.cpu_count() or 1)
     seconds = 0.0
     cached = True
-    doc: dict[str, Any] = {"family": family, "mode": mode, "clock_mhz": clock_mhz, "yosys_version": yosys_version()}
-    layers: dict[str, dict[str, int]] = {}
-    stages: dict[str, dict[str, Any]] = {}
+    version = yosys_version()
+    sum_of_layers: SynthCounts | None = None
+    layers: dict[str, SynthCounts] = {}
+    stages: dict[str, StageCounts] = {}
     if mode in ("layers", "both"):
         units = list(layer_units.values())
         if mode == "both":
@@ -437,21 +544,21 @@ def synthesize(out: Path, family: str = "xc7", mode: str = "layers", jobs: int |
                                pool.map(lambda u: run_unit(u, synth_dir, family, timeout, use_cache, clock_mhz), units)))
         for name in layer_units:
             r = results[name]
-            layers[name] = r["total"]
+            layers[name] = r.total
             stages.update(_stage_summary(r, stage_layer))
-        seconds += sum(r["yosys_seconds"] for r in results.values())
-        cached = all(r["cached"] for r in results.values())
-        network = results["network"]["total"] if mode == "both" else add_counts(*layers.values())
+        seconds += sum(r.yosys_seconds for r in results.values())
+        cached = all(r.cached for r in results.values())
+        network = results["network"].total if mode == "both" else add_counts(*layers.values())
         if mode == "both":
-            doc["network_sum_of_layers"] = add_counts(*layers.values())
+            sum_of_layers = add_counts(*layers.values())
     else:
         r = run_unit(top_unit, synth_dir, family, timeout, use_cache, clock_mhz)
-        seconds += r["yosys_seconds"]
-        cached = r["cached"]
+        seconds += r.yosys_seconds
+        cached = r.cached
         stages = _stage_summary(r, stage_layer)
         for name in layer_units:
-            layers[name] = add_counts(*(c for s, c in stages.items() if c["layer"] == name))
-        network = r["total"]
-    doc.update(network=network, layers=layers, stages=stages, yosys_seconds=round(seconds, 2), cached=cached,
-               layer_order=list(layer_units))
-    return doc
+            layers[name] = add_counts(*(s.counts for s in stages.values() if s.layer == name))
+        network = r.total
+    return SynthResult(family=family, mode=mode, clock_mhz=clock_mhz, yosys_version=version, network=network,
+                       layers=layers, stages=stages, yosys_seconds=round(seconds, 2), cached=cached,
+                       layer_order=list(layer_units), network_sum_of_layers=sum_of_layers)

@@ -185,7 +185,7 @@ def test_board_round_trips_and_is_read_only():
 
 
 def test_board_figures():
-    """Spot checks against the vendors' data sheets (GUIDE.md section 4 and the notes)."""
+    """Spot checks against the vendors' data sheets (docs/DESIGN.md section 3, and each board file's notes)."""
     zu3 = boards.load_board("ultra96-v2").resources
     assert (zu3["lut"], zu3["ff"], zu3["bram18"], zu3["uram"], zu3["dsp"]) == (70560, 141120, 432, 0, 360)
     z20 = boards.load_board("pynq-z1").resources

@@ -1,4 +1,4 @@
-"""Bad input (GUIDE.md section 6): one `error:` line naming the culprit, exit 2, no traceback,
+"""Bad input (docs/DESIGN.md section 5): one `error:` line naming the culprit, exit 2, no traceback,
 and no OUT left behind (an existing OUT is left untouched)."""
 from __future__ import annotations
 

@@ -90,9 +90,9 @@ def test_cost_model_synth_and_cycles_read_the_graph(compiled, name):
     names = [b.name for b in graph.blocks]
     assert [b.name for b in cost_model.network_blocks(net)] == names
     est = cost_model.estimate(net)
-    assert list(est["blocks"]) == names
-    assert [e["layer"] for e in est["blocks"].values()] == [b.layer.name for b in graph.blocks]
-    assert [e["kind"] for e in est["blocks"].values()] == [b.cost_kind for b in graph.blocks]
+    assert list(est.blocks) == names
+    assert [e.layer for e in est.blocks.values()] == [b.layer.name for b in graph.blocks]
+    assert [e.kind for e in est.blocks.values()] == [b.cost_kind for b in graph.blocks]
     # synth: one unit per layer holding exactly that layer's blocks and memories
     _, units, top = synth.network_units(out)
     assert list(top.instances) == names

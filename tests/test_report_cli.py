@@ -34,11 +34,12 @@ def test_compile_records_estimates_and_fit(odd_out):
     net = ir.load(odd_out)
     est = cost_model.estimate(net)
     n = doc["network"]
-    assert n["est_lut"] == est["network"]["est_lut"] > 0 and n["est_bram18"] == est["network"]["est_bram18"]
+    assert n["est_lut"] == est.resources.lut > 0 and n["est_bram18"] == est.resources.bram18
+    assert n["est_lut_total"] == est.resources.lut_total
     assert n["est_fps"] >= 20000
     for layer in net.datapath:
         entry = doc["layers"][layer.name]
-        assert entry["est_lut"] == est["layers"][layer.name]["est_lut"] > 0
+        assert entry["est_lut"] == est.layers[layer.name].resources.lut > 0
         assert "est_bram18" in entry and "est_ff" in entry
     assert doc["board"]["name"] == "pynq-z2" and doc["fit"]["fits"] is True
     assert doc["fit"]["lines"][0].startswith("Fits pynq-z2")

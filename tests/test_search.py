@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from bnn2hls import fit
 from bnn2hls.cli import main
 from bnn2hls.search import backends, deepbit
 from bnn2hls.search.candidates import WIDTHS, Candidate, predicted_network
@@ -84,6 +85,9 @@ def test_fpga_backend_folds_for_the_target_and_for_the_budget():
     best = fpga.estimate(net, "pynq-z2", min_fps=None)  # fastest that fits
     assert best.fits and best.fps >= fast.fps
     assert set(fast.details["folding"]["layers"]) == {layer.name for layer in net.matrix_layers}
+    # the details are plain JSON: the estimate's network dict and per-layer usage dicts
+    assert fast.details["network"]["est_lut_total"] == fast.objective
+    assert all(list(u) == list(fit.USAGE_KEYS) for u in fast.details["layers"].values())
 
 
 def test_plan_trains_the_frontier_first_and_cheaper_probes_after():

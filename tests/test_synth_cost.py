@@ -2,6 +2,7 @@
 HTML report (bnn2hls.report_html)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -68,11 +69,16 @@ def test_count_cells_per_family():
     xc7 = synth.count_cells({"LUT2": 3, "LUT6": 2, "FDRE": 5, "FDSE": 1, "RAMB36E1": 2, "RAMB18E1": 1, "CARRY4": 4,
                              "RAM32M": 2, "RAM64M": 1, "DSP48E1": 1, "MUXF7": 2, "INV": 3,
                              "$paramod$abc\\bnn_fifo": 1}, "xc7")
-    assert (xc7["lut"], xc7["ff"], xc7["bram18"], xc7["carry"], xc7["lutram"], xc7["dsp"]) == (5, 6, 5, 4, 12, 1)
+    assert (xc7.lut, xc7.ff, xc7.bram18, xc7.carry, xc7.lutram, xc7.dsp) == (5, 6, 5, 4, 12, 1)
     ice = synth.count_cells({"SB_LUT4": 7, "SB_DFFE": 3, "SB_DFF": 1, "SB_RAM40_4K": 5, "SB_CARRY": 2}, "ice40")
-    assert (ice["lut"], ice["ff"], ice["bram"], ice["carry"]) == (7, 4, 5, 2)
+    assert (ice.lut, ice.ff, ice.bram, ice.carry) == (7, 4, 5, 2)
     ecp5 = synth.count_cells({"LUT4": 9, "TRELLIS_FF": 4, "DP16KD": 2, "CCU2C": 1}, "ecp5")
-    assert (ecp5["lut"], ecp5["ff"], ecp5["bram18"]) == (9, 4, 2)
+    assert (ecp5.lut, ecp5.ff, ecp5.bram18) == (9, 4, 2)
+    total = synth.add_counts(xc7, ice, ecp5)
+    assert total == xc7 + ice + ecp5 and total.lut == 5 + 7 + 9 and total.bram == 3 + 5 + 2
+    assert list(total.to_dict()) == list(synth.COUNT_KEYS)
+    assert synth.SynthCounts.from_dict(total.to_dict()) == total
+    assert synth.SynthCounts.from_dict({"lut": 3}) == synth.SynthCounts(lut=3)
     assert synth.resolve_family("zynq7000") == "xc7" and synth.resolve_family("zynqmp") == "xcup"
 
 
@@ -94,12 +100,31 @@ def test_estimate_cnv_is_fast_and_complete():
     t = time.perf_counter()
     est = cost_model.estimate(net)
     assert time.perf_counter() - t < 1.0
-    assert set(est["layers"]) == {layer.name for layer in net.datapath}
-    n = est["network"]
-    assert n["est_cycles_per_frame"] == estimate_cycles(net)["est_cycles_per_frame"]
+    assert set(est.layers) == {layer.name for layer in net.datapath}
+    assert est.cycles_per_frame == estimate_cycles(net)["est_cycles_per_frame"]
+    n = est.resources
     # BNN-PYNQ's folding on xc7z020 published 26,072 LUT: ours is the same order of magnitude
-    assert 10_000 < n["est_lut_total"] < 60_000 and n["est_bram18"] > 10 and n["est_ff"] > 5_000
-    assert est["layers"]["conv1"]["est_lut"] > est["layers"]["pool2"]["est_lut"]
+    assert 10_000 < n.lut_total < 60_000 and n.bram18 > 10 and n.ff > 5_000
+    assert est.layers["conv1"].resources.lut > est.layers["pool2"].resources.lut
+    # layers sum their blocks' unrounded LUTs; the network sums its layers
+    assert n == sum((e.resources for e in est.layers.values()), cost_model.Resources())
+    conv1 = [b for b in est.blocks.values() if b.layer == "conv1"]
+    assert est.layers["conv1"].resources.lut == round(sum(b.lut_exact for b in conv1))
+    assert est.layers["conv1"].resources.bram18 == sum(b.bram18 for b in conv1)
+
+
+def test_estimate_to_dict_is_the_json_form():
+    est = cost_model.estimate(cnv_shaped_network())
+    d = est.to_dict()
+    assert list(d) == ["network", "layers", "blocks", "family", "model"]
+    assert list(d["network"]) == ["est_lut", "est_ff", "est_bram18", "est_lutram", "est_lut_total",
+                                  "est_cycles_per_frame", "bottleneck"]
+    assert list(d["layers"]["conv1"]) == ["est_lut", "est_ff", "est_bram18", "est_lutram", "est_cycles", "est_lut_total"]
+    block = next(iter(d["blocks"].values()))
+    assert list(block) == ["kind", "layer", "role", "est_lut", "est_ff", "est_bram18", "est_lutram", "memories"]
+    assert all(isinstance(v, int) for v in d["network"].values() if not isinstance(v, str))
+    assert d["network"]["est_lut_total"] == d["network"]["est_lut"] + d["network"]["est_lutram"]
+    assert cost_model.Resources.from_dict(d["layers"]["conv1"]) == est.layers["conv1"].resources
 
 
 def test_finn_lut_and_macs_baselines():
@@ -119,13 +144,21 @@ def test_fit_check_flags_over_budget():
     assert any("dominated by" in line for line in lines)
     ok = fit.fit_check(est, PYNQ_Z2)
     assert ok[0].startswith("Fits pynq-z2"), ok
-    # yosys-style counts work too
+    # a report.json (its est_* fields) gives the same lines
+    doc = {"network": est.network_dict(), "layers": {k: v.to_dict() for k, v in est.layers.items()}}
+    assert fit.fit_check(doc, tiny) == lines and fit.usage(doc)[0] == fit.usage(est)[0]
+    # yosys-style counts work too (report.json's "synth")
     syn = {"network": {"lut": 900, "lutram": 200, "ff": 10, "bram18": 1, "dsp": 0},
            "layers": {"a": {"lut": 800, "lutram": 0, "ff": 5, "bram18": 1, "dsp": 0},
                       "b": {"lut": 100, "lutram": 200, "ff": 5, "bram18": 0, "dsp": 0}}}
     lines = fit.fit_check(syn, {"resources": {"lut": 1000, "ff": 100, "bram18": 4, "dsp": 0}})
     assert lines[0].startswith("Does NOT fit") and "LUT by 100" in lines[0]
     assert any(line.startswith("LUT is dominated by a 73 %") for line in lines), lines
+    used, layers, source = fit.usage(syn)
+    assert source == "yosys" and used == fit.Usage(lut=1100, lut_logic=900, lutram=200, ff=10, bram18=1, dsp=0)
+    result = fit.check(syn, {"resources": {"lut": 1000, "ff": 100, "bram18": 4, "dsp": 0}})
+    assert result == fit.FitResult(fits=False, source="yosys", lines=lines)
+    assert list(result.to_dict()) == ["fits", "source", "lines"]
 
 
 def _check_pngs(page: Path) -> list[Path]:
@@ -200,28 +233,34 @@ def small_synth(small_out):
 def test_synthesize_small_network_counts_and_cache(small_out, small_synth):
     r = small_synth
     net = ir.load(small_out)
-    assert list(r["layers"]) == [layer.name for layer in net.datapath]
-    n = r["network"]
-    assert 500 < n["lut"] < 20_000 and 500 < n["ff"] < 20_000 and n["carry"] > 0
-    assert all(c["lut"] > 0 and c["ff"] > 0 for c in r["layers"].values())
+    assert list(r.layers) == [layer.name for layer in net.datapath] == r.layer_order
+    n = r.network
+    assert 500 < n.lut < 20_000 and 500 < n.ff < 20_000 and n.carry > 0
+    assert all(c.lut > 0 and c.ff > 0 for c in r.layers.values())
     # the network is the sum of its layers (the hierarchy is kept)
-    assert sum(c["lut"] for c in r["layers"].values()) == n["lut"]
-    assert r["yosys_seconds"] > 0 and "Yosys" in r["yosys_version"]
-    assert list((small_out / "synth").glob("cache-*.json"))
+    assert sum(c.lut for c in r.layers.values()) == n.lut
+    assert r.yosys_seconds > 0 and "Yosys" in r.yosys_version
+    assert all(s.layer in r.layers for s in r.stages.values())
+    caches = list((small_out / "synth").glob("cache-*.json"))
+    assert caches
+    # the cache file is the run's to_dict, written with sorted keys; reading it back gives the same result
+    doc = json.loads(caches[0].read_text())
+    unit = synth.UnitResult.from_dict(doc["result"])
+    assert caches[0].read_text() == json.dumps({"key": doc["key"], "result": unit.to_dict()}, indent=1, sort_keys=True) + "\n"
     t = time.perf_counter()
     again = synth.synthesize(small_out, family="xc7", mode="network")
     assert time.perf_counter() - t < 10
-    assert again["cached"] is True
-    assert {k: v for k, v in again.items() if k != "cached"} == {k: v for k, v in r.items() if k != "cached"}
+    assert again.cached is True
+    assert dataclasses.replace(again, cached=False) == dataclasses.replace(r, cached=False)
 
 
 @needs_yosys
 def test_estimate_within_20pct_of_yosys_on_a_small_network(small_out, small_synth):
     est = cost_model.estimate(ir.load(small_out))
-    y, e = small_synth["network"], est["network"]
-    assert abs(e["est_lut"] - y["lut"]) <= 0.20 * y["lut"], (e, y)
-    assert abs(e["est_ff"] - y["ff"]) <= 0.20 * y["ff"], (e, y)
-    assert e["est_bram18"] == y["bram18"]
+    y, e = small_synth.network, est.resources
+    assert abs(e.lut - y.lut) <= 0.20 * y.lut, (e, y)
+    assert abs(e.ff - y.ff) <= 0.20 * y.ff, (e, y)
+    assert e.bram18 == y.bram18
 
 
 @needs_yosys
@@ -237,9 +276,9 @@ def test_report_html_with_synth(small_out, small_synth):
 @pytest.mark.slow
 def test_layer_wrappers_match_network_synthesis(small_out, small_synth):
     layers = synth.synthesize(small_out, family="xc7", mode="layers")
-    for name, counts in small_synth["layers"].items():
-        assert abs(layers["layers"][name]["lut"] - counts["lut"]) <= 0.05 * counts["lut"] + 5, name
-        assert layers["layers"][name]["ff"] == counts["ff"], name
+    for name, counts in small_synth.layers.items():
+        assert abs(layers.layers[name].lut - counts.lut) <= 0.05 * counts.lut + 5, name
+        assert layers.layers[name].ff == counts.ff, name
 
 
 @needs_yosys
@@ -247,7 +286,7 @@ def test_layer_wrappers_match_network_synthesis(small_out, small_synth):
 def test_synthesize_open_families(small_out):
     for family in ("ice40", "ecp5"):
         r = synth.synthesize(small_out, family=family, mode="network")
-        assert r["network"]["lut"] > 500 and r["network"]["ff"] > 500, (family, r["network"])
+        assert r.network.lut > 500 and r.network.ff > 500, (family, r.network)
 
 
 @pytest.mark.slow
@@ -262,4 +301,4 @@ def test_estimate_real_cnv_under_a_second(exported):
     t = time.perf_counter()
     est = cost_model.estimate(net)
     assert time.perf_counter() - t < 1.0
-    assert 10_000 < est["network"]["est_lut_total"] < 60_000
+    assert 10_000 < est.resources.lut_total < 60_000

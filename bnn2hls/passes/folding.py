@@ -7,7 +7,7 @@ implement each layer (bnn2hls/hw/blocks LAYER_BLOCKS). Per block, in cycles per 
   flatten:         one input pixel per cycle (never slower than the layer feeding it)
   max-pool:        one input pixel per cycle: H*W
 A layer's interval is the max of its blocks'; the network's is the max over layers (the
-bottleneck). FINN's own sliding-window formula (GUIDE.md section 3), which describes FINN's
+bottleneck). FINN's own sliding-window formula (docs/DESIGN.md section 2), which describes FINN's
 SIMD-chunked generator rather than ours, is reported alongside as `finn_swg`.
 """
 import dataclasses

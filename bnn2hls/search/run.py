@@ -226,10 +226,10 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     report_html.write_html(doc, wdir / "out")
     m, used = doc["synth"], fit.usage(doc["synth"])[0]
     predicted = winner["predicted"]["objective"]
-    verified["measured"] = {"lut": m["lut"], "lutram": m["lutram"], "lut_total": int(used["lut"]), "ff": m["ff"],
+    verified["measured"] = {"lut": m["lut"], "lutram": m["lutram"], "lut_total": int(used.lut), "ff": m["ff"],
                           "bram18": m["bram18"], "dsp": m["dsp"], "carry": m["carry"]}
     verified["predicted_lut_total"] = predicted
-    verified["lut_error_pct"] = round((predicted - used["lut"]) / max(1.0, used["lut"]) * 100, 1)
+    verified["lut_error_pct"] = round((predicted - used.lut) / max(1.0, used.lut) * 100, 1)
     verified["measured_fits"] = doc["fit"]["fits"]  # yosys counts against the board
     clock = doc["network"]["clock_mhz"]
     verified["measured_fps"] = clock * 1e6 / sim.perf["cycles_per_frame"]

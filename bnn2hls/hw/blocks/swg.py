@@ -27,7 +27,7 @@ def padded_pixels(layer: Conv) -> int:
 
 
 def finn_swg_cycles(layer: Conv, simd: int | None = None) -> int:
-    """FINN's own sliding-window formula (GUIDE.md section 3), for FINN's SIMD-chunked
+    """FINN's own sliding-window formula (docs/DESIGN.md section 2), for FINN's SIMD-chunked
     generator; reported alongside ours."""
     simd = simd or layer.simd
     _, w, c = layer.in_shape

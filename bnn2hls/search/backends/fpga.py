@@ -16,6 +16,7 @@ from typing import Any
 
 from ... import fit
 from ...boards import list_boards, load_board
+from ...cost_model import NetworkEstimate
 from ...cost_model import estimate as estimate_resources
 from ...ir import Network
 from ...passes import estimate_cycles, fold_parallelism
@@ -29,7 +30,7 @@ def folding_of(net: Network) -> dict[str, Any]:
     return {"layers": {layer.name: {"pe": layer.pe, "simd": layer.simd} for layer in net.matrix_layers}}
 
 
-def choose_folding(net: Network, board: Any, min_fps: float | None) -> tuple[Network, dict[str, Any]]:
+def choose_folding(net: Network, board: Any, min_fps: float | None) -> tuple[Network, NetworkEstimate]:
     """(folded network, its resource estimate) by the rule in the module docstring."""
     if min_fps is not None:
         folded = fold_parallelism(net, max(1, int(board.clock_mhz * 1e6 // min_fps)))
@@ -61,9 +62,9 @@ class FpgaBackend:
             backend=self.name, device=board.name,
             fps=clock_hz / cycles["est_cycles_per_frame"],
             latency_s=cycles["est_latency_cycles"] / clock_hz,
-            usage={k: used.get(k, 0.0) for k in budget}, budget=budget,
-            objective_name="lut", objective=float(est["network"]["est_lut_total"]),
+            usage={k: used.get(k) for k in budget}, budget=budget,
+            objective_name="lut", objective=float(est.resources.lut_total),
             details={"folding": folding_of(folded), "cycles_per_frame": cycles["est_cycles_per_frame"],
                      "bottleneck": cycles["bottleneck"], "clock_mhz": board.clock_mhz,
-                     "network": est["network"], "layers": layers},
+                     "network": est.network_dict(), "layers": {name: u.to_dict() for name, u in layers.items()}},
         )
