@@ -15,6 +15,7 @@ import cocotb
 import numpy as np
 
 from axis import CycleCounter, collect, drive, record_transfers, start_clock_and_reset
+from stimulus import pool_image
 from bnn2hls.reference import maxpool_layer, windows
 
 # Fixed latency allowed on top of frames * H * W cycles (input queue, output register, last take).
@@ -36,15 +37,7 @@ def to_word(pixel: np.ndarray, b: int = 1) -> int:
 def make_case(cfg: dict, frames: int, rng: np.random.Generator) -> tuple[list[int], list[int]]:
     c, h, w, b = cfg["C"], cfg["H"], cfg["W"], cfg.get("B", 1)
     kernel, stride = (cfg["KH"], cfg["KW"]), (cfg["SH"], cfg["SW"])
-    if b == 1:
-        # Sparse-ish +1s so that OR results are not almost always all-ones.
-        image = rng.random((frames, h, w, c)) < 0.2
-    else:
-        # Skewed low so that the maximum is not almost always the top value; both ends present.
-        lo, hi = -(2 ** (b - 1)), 2 ** (b - 1) - 1
-        image = np.minimum(rng.integers(lo, hi + 1, (frames, h, w, c)), rng.integers(lo, hi + 1, (frames, h, w, c)))
-        image[0, 0, 0, :] = hi
-        image[0, -1, -1, :] = lo
+    image = pool_image(rng, frames, h, w, c, b)
     oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
     layer = SimpleNamespace(kernel=kernel, stride=stride, out_shape=(oh, ow, c))
     pooled = maxpool_layer(layer, image)  # [N, OH, OW, C]

@@ -17,6 +17,7 @@ from bnn2hls.backends.mvau_memories import (acc_width, clamp_thresholds, flip_wo
                                             threshold_words, weight_words)
 from bnn2hls.reference import maxpool_layer
 from bnn2hls.resources import resource_dir
+from sim.stimulus import pool_image
 from tests.rtl.test_mvau import random_thresholds, random_weights
 
 CXXFLAGS = ("-std=c++17", "-O1", "-Wall", "-Wextra")
@@ -208,12 +209,7 @@ def test_hls_maxpool(name, tmp_path):
     c, b, h, w, (kh, kw), (sh, sw) = MAXPOOL_CASES[name]
     frames = 3
     rng = np.random.default_rng(sum(map(ord, name)))
-    if b == 1:
-        image = rng.random((frames, h, w, c)) < 0.2
-    else:
-        lo, hi = -(2 ** (b - 1)), 2 ** (b - 1) - 1
-        image = np.minimum(rng.integers(lo, hi + 1, (frames, h, w, c)), rng.integers(lo, hi + 1, (frames, h, w, c)))
-        image[0, 0, 0, :] = hi
+    image = pool_image(rng, frames, h, w, c, b)
     oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
     pooled = maxpool_layer(SimpleNamespace(kernel=(kh, kw), stride=(sh, sw), out_shape=(oh, ow, c)), image)
     expected = [pack_fields(pooled[n, y, x].astype(np.int64), b) for n in range(frames) for y in range(oh) for x in range(ow)]
