@@ -86,9 +86,8 @@ SWEEP: dict[str, tuple[tuple[int, int, int, int], list[tuple]]] = {
     "s_w2a2_unit": ((6, 6, 4, 2), [("conv", 8, 3, 1, 0, 1, 1, {"w": 2, "levels": 3}),
                                     ("conv", 8, 3, 1, 0, 2, 4, {"w": 2, "levels": 4, "offset": 0}),
                                     ("dense", 10, 1, 8, {"w": 2})]),
-    "s_w2a2_wide": ((10, 10, 16, 2), [("conv", 32, 3, 1, 1, 8, 24, {"w": 2, "levels": 3}), ("pool", 2, 2),
-                                       ("conv", 32, 3, 1, 0, 8, 32, {"w": 2, "levels": 3}),
-                                       ("dense", 10, 10, 96, {"w": 2})]),
+    "s_w2a2_pool": ((8, 8, 8, 2), [("conv", 16, 3, 1, 1, 4, 12, {"w": 2, "levels": 3}), ("pool", 2, 2),
+                                    ("dense", 10, 2, 32, {"w": 2})]),
 }
 
 
