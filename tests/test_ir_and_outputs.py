@@ -56,6 +56,39 @@ def test_validate_rejects_inconsistent_ir(exported):
         ir.validate(net.replace_layer(dataclasses.replace(conv, in_shape=(9, 9, 9))))
 
 
+def test_graph_ir_names_its_edges_and_checks_them(exported, tmp_path):
+    """Nodes name the values they consume; the boundaries are found by kind; validate checks
+    each edge and refuses forks and joins (the engines take chains for now)."""
+    path, _ = exported("padnet")
+    net = build_network(load_model(path), "padnet")
+    conv0, conv1 = net.matrix_layers[:2]
+    assert conv0.inputs == (net.input_quant.name,) and conv1.inputs == (conv0.name,)
+    assert net.producer(net.head) is net.matrix_layers[-1]
+    assert [c.name for c in net.consumers[conv0.name]] == [conv1.name]
+    assert net.element_bits(net.input_quant) == 8 and net.element_bits(conv0) == 1
+    # an edge from the wrong producer: shape and element width are checked per edge
+    with pytest.raises(UserError, match=f"input_bits=8, but '{conv0.name}' gives 1-bit"):
+        ir.validate(net.replace_layer(dataclasses.replace(conv1, input_bits=8)))
+    with pytest.raises(UserError, match="forks"):
+        ir.validate(net.replace_layer(dataclasses.replace(conv1, inputs=(net.input_quant.name,))))
+    with pytest.raises(UserError, match="not produced by an earlier node"):
+        ir.validate(net.replace_layer(dataclasses.replace(conv0, inputs=(conv1.name,))))
+    with pytest.raises(UserError, match="joins"):
+        ir.validate(net.replace_layer(dataclasses.replace(conv1, inputs=(conv0.name, net.input_quant.name))))
+
+
+def test_old_ir_format_is_refused_with_a_clear_error(exported, tmp_path, capsys):
+    path, _ = exported("oddnet")
+    out = tmp_path / "out"
+    assert cli.main(["compile", str(path), "-o", str(out)]) == 0
+    doc = json.loads((out / "ir.json").read_text())
+    assert doc["format"] == 2
+    doc["format"] = 1
+    (out / "ir.json").write_text(json.dumps(doc))
+    with pytest.raises(UserError, match="format 1 .*compile the model again"):
+        ir.load(out)
+
+
 def test_report_cycles_follow_finn_formulas(exported, tmp_path):
     path, _ = exported("CNV_1W1A")
     folding = {"layers": {"conv0": {"pe": 16, "simd": 3}, "conv1": {"pe": 32, "simd": 32}, "conv2": {"pe": 16, "simd": 32},
