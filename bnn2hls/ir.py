@@ -64,7 +64,7 @@ class AffineOp:
     params: dict[str, np.ndarray]
     eps: float = 0.0
 
-    KINDS: ClassVar[tuple[str, ...]] = ("mul", "add", "sub", "rsub", "div", "batchnorm", "relu")
+    KINDS: ClassVar[tuple[str, ...]] = ("mul", "add", "sub", "rsub", "div", "batchnorm", "relu", "prelu")
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """x: float32 [..., C]; returns float32 [..., C]."""
@@ -81,6 +81,8 @@ class AffineOp:
             return x / p["c"]
         if self.kind == "relu":  # (Brevitas' QuantReLU exports a Relu before its Quant)
             return np.maximum(x, np.zeros((), x.dtype))
+        if self.kind == "prelu":  # onnxruntime: x < 0 ? slope * x : x
+            return np.where(x < 0, x * p["c"], x)
         # onnxruntime's CPU BatchNormalization: fold to one scale and one bias in float32,
         # then y = x * scale' + bias' (tests/test_affine.py pins this against onnxruntime).
         inv_std = np.float32(1.0) / np.sqrt(p["var"] + np.float32(self.eps))

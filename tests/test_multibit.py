@@ -105,3 +105,51 @@ def test_user_written_multibit_net(tmp_path):
     layers = {e["name"]: e for e in doc["layers"]}
     assert (layers["conv0"]["weight_bits"], layers["conv0"]["out_levels"], layers["conv0"]["out_offset"]) == (4, 4, 0)
     assert (layers["conv1"]["weight_bits"], layers["conv1"]["out_levels"]) == (3, 8)
+
+
+class _PReluNet(nn.Module):
+    """ReActNet-style RPReLU (shift, PReLU, shift) and a plain per-channel PReLU before the
+    sign of a binary conv net: folded into the thresholds."""
+
+    def __init__(self, slope_sign: float = 1.0):
+        super().__init__()
+        self.inp = zoo._input_quant_8bit()
+        self.conv0 = zoo._conv(3, 6, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(6)
+        self.shift_in = nn.Parameter(torch.randn(1, 6, 1, 1) * 0.3)
+        self.prelu0 = nn.PReLU(6, init=0.25)
+        self.shift_out = nn.Parameter(torch.randn(1, 6, 1, 1) * 0.3)
+        self.act0 = zoo._binary_act()
+        self.conv1 = zoo._conv(6, 8, 3)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.prelu1 = nn.PReLU(8, init=0.1 * slope_sign)
+        self.shift1 = nn.Parameter(torch.full((8, 1, 1), -1.0 if slope_sign < 0 else 0.0))
+        self.act1 = zoo._binary_act()
+        self.fc = zoo._linear(8 * 4 * 4, 5, bias=True)
+
+    def forward(self, x):
+        x = self.act0(self.prelu0(self.bn0(self.conv0(self.inp(x))) + self.shift_in) + self.shift_out)
+        x = self.act1(self.prelu1(self.bn1(self.conv1(x))) + self.shift1)
+        return self.fc(torch.flatten(x, 1))
+
+
+def test_prelu_and_rprelu_before_the_sign(tmp_path):
+    torch.manual_seed(0)
+    module = _PReluNet()
+    zoo.randomize_batchnorm(module, 1)
+    with torch.no_grad():
+        module.prelu0.weight.copy_(torch.rand(6) * 0.5 + 0.05)
+    path = export_qonnx(module.eval(), torch.zeros(1, 3, 6, 6), tmp_path / "p.onnx")
+    check_all_engines(path, tmp_path / "out", tmp_path, frames=6)
+
+
+def test_prelu_with_a_negative_slope_then_a_shift_is_refused(tmp_path, capsys):
+    """slope < 0 then a negative shift: the sign goes +, -, + along the accumulator (no
+    threshold can express it). A negative slope alone is fine: the sign is then constant."""
+    module = _PReluNet(slope_sign=-1.0)
+    zoo.randomize_batchnorm(module, 1)
+    path = export_qonnx(module.eval(), torch.zeros(1, 3, 6, 6), tmp_path / "p.onnx")
+    assert cli.main(["compile", str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: layer 'conv1'") and "not monotone" in err[0]
+    assert not (tmp_path / "out").exists()

@@ -166,6 +166,22 @@ class _Importer:
             return Acc(r.layer_index, r.shape, [*r.chain, op], r.flattened)
         raise self.fail("Relu is supported only after a Conv/Gemm/MatMul (before its quantizer) or on the raw input")
 
+    def op_PRelu(self, x: str, slope: str) -> Any:
+        """PReLU before a sign or quantizer (ReActNet's RPReLU is shift, PReLU, shift): one
+        more step of the chain, folded by the same exact evaluation. The slope broadcasts by
+        the ONNX rule, like any other constant of the chain; a negative slope makes the
+        chain non-monotone, which the threshold pass refuses."""
+        r = self.role(x)
+        c = self.const(slope, "PRelu slope").astype(np.float32)
+        if isinstance(r, Host):
+            self._broadcast(c, r.shape)
+            return Host(shape=r.shape, steps=[*r.steps, ("affine", AffineOp(kind="prelu", params={"c": c}))])
+        if isinstance(r, Acc):
+            shape = r.shape if not r.flattened else (int(np.prod(r.shape)),)
+            per_channel = self._per_channel(c, shape, channel_axis=None if r.flattened else 0)
+            return Acc(r.layer_index, r.shape, [*r.chain, AffineOp(kind="prelu", params={"c": per_channel})], r.flattened)
+        raise self.fail("PRelu is supported only after a Conv/Gemm/MatMul (before its quantizer) or on the raw input")
+
     def op_Identity(self, x: str) -> Any:
         return self.role(x)
 
