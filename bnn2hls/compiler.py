@@ -26,7 +26,7 @@ from .backends import rtl as rtl_backend
 from .boards import Board, load_board
 from .errors import UserError
 from .frontend.onnx_import import import_model, load_model, model_digest
-from .passes import apply_folding_spec, fold_parallelism, fold_thresholds, resolve_padding
+from .passes import apply_folding_spec, fold_parallelism, fold_thresholds, move_pool_flips, resolve_padding
 from .passes.thresholds import tie_warnings
 
 DEFAULT_CLOCK_MHZ = 100.0
@@ -46,6 +46,7 @@ def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | N
     # Read before folding: the check evaluates the layers' float chains.
     warnings = list(tie_warnings(net))
     net = fold_thresholds(net)
+    net = move_pool_flips(net)  # before resolve_padding: it may negate a consumer's weights
     net = resolve_padding(net)
     if folding is not None:
         net = apply_folding_spec(net, folding)

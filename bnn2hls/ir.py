@@ -334,13 +334,18 @@ class BorderTable:
 
 @dataclass(frozen=True)
 class MaxPool:
-    """Max-pool of binary values (OR of the bit encodings); no padding."""
+    """Max-pool, no padding: the OR of sign bits, or the signed max of multi-level values.
+
+    `before_activation`: the source pools its producer's pre-activation values (BinaryNet's
+    conv -> MaxPool -> BatchNorm -> sign); only in the raw IR, until passes.pool_order moves
+    the producer's flips past the pool."""
 
     name: str
     in_shape: tuple[int, int, int]
     kernel: tuple[int, int]
     stride: tuple[int, int]
     inputs: tuple[str, ...] = ()
+    before_activation: bool = False
 
     kind: ClassVar[str] = "maxpool"
 

@@ -153,3 +153,38 @@ def test_prelu_with_a_negative_slope_then_a_shift_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: layer 'conv1'") and "not monotone" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+class _BinaryNetOrder(nn.Module):
+    """BinaryNet / XNOR-Net layer order: conv -> MaxPool -> BatchNorm -> sign, with negative
+    gammas (the pool then acts as an AND on those channels), into a padded conv and a dense
+    layer after a second pooled conv."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = zoo._input_quant_8bit()
+        self.conv0 = zoo._conv(3, 8, 3, padding=1, bias=True)
+        self.pool0 = nn.MaxPool2d(2)
+        self.bn0 = nn.BatchNorm2d(8)
+        self.act0 = zoo._binary_act()
+        self.conv1 = zoo._conv(8, 6, 3, padding=1)
+        self.pool1 = nn.MaxPool2d(2)
+        self.bn1 = nn.BatchNorm2d(6)
+        self.act1 = zoo._binary_act()
+        self.fc = zoo._linear(6 * 2 * 2, 5, bias=True)
+
+    def forward(self, x):
+        x = self.act0(self.bn0(self.pool0(self.conv0(self.inp(x)))))
+        x = self.act1(self.bn1(self.pool1(self.conv1(x))))
+        return self.fc(torch.flatten(x, 1))
+
+
+def test_binarynet_order_maxpool_before_batchnorm(tmp_path):
+    torch.manual_seed(2)
+    module = _BinaryNetOrder()
+    zoo.randomize_batchnorm(module, 2)
+    assert (module.bn0.weight < 0).any() and (module.bn1.weight < 0).any()
+    path = export_qonnx(module.eval(), torch.zeros(1, 3, 8, 8), tmp_path / "b.onnx")
+    doc = check_all_engines(path, tmp_path / "out", tmp_path, frames=8)
+    assert [e["kind"] for e in doc["layers"]] == ["input_quant", "conv", "maxpool", "conv", "maxpool", "dense",
+                                                  "output_head"]

@@ -68,6 +68,9 @@ class Acc:
     shape: tuple[int, ...]
     chain: list[AffineOp] = field(default_factory=list)
     flattened: bool = False  # only the output head may flatten a conv's accumulators
+    # A max-pool of the accumulators before the activation (BinaryNet's conv -> MaxPool ->
+    # BatchNorm -> sign): (kernel, stride); `shape` is then the pooled shape.
+    pool: tuple[tuple[int, int], tuple[int, int]] | None = None
 
 
 class _Importer:
@@ -137,6 +140,8 @@ class _Importer:
         out = self.roles.get(graph.output[0].name)
         if not isinstance(out, Acc):
             raise UserError(f"graph output '{graph.output[0].name}': must be the (affine) output of the last Conv/Gemm/MatMul")
+        if out.pool is not None:
+            raise UserError(f"graph output '{graph.output[0].name}': a max-pool of the last layer's accumulators is not supported")
         last = self.layers[out.layer_index]
         head = OutputHead(
             name="head",
@@ -163,7 +168,7 @@ class _Importer:
         if isinstance(r, Host):
             return Host(shape=r.shape, steps=[*r.steps, ("affine", op)])
         if isinstance(r, Acc):
-            return Acc(r.layer_index, r.shape, [*r.chain, op], r.flattened)
+            return dataclasses.replace(r, chain=[*r.chain, op])
         raise self.fail("Relu is supported only after a Conv/Gemm/MatMul (before its quantizer) or on the raw input")
 
     def op_PRelu(self, x: str, slope: str) -> Any:
@@ -179,7 +184,7 @@ class _Importer:
         if isinstance(r, Acc):
             shape = r.shape if not r.flattened else (int(np.prod(r.shape)),)
             per_channel = self._per_channel(c, shape, channel_axis=None if r.flattened else 0)
-            return Acc(r.layer_index, r.shape, [*r.chain, AffineOp(kind="prelu", params={"c": per_channel})], r.flattened)
+            return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="prelu", params={"c": per_channel})])
         raise self.fail("PRelu is supported only after a Conv/Gemm/MatMul (before its quantizer) or on the raw input")
 
     def op_Identity(self, x: str) -> Any:
@@ -225,7 +230,7 @@ class _Importer:
             if len(r.shape) == 1 and len(new) == 1:
                 return r
             raise self.fail(f"only flattening (C, H, W) activations is supported, not {r.shape} -> {new}")
-        if isinstance(r, Acc) and (new == r.shape or len(new) == 1):
+        if isinstance(r, Acc) and (new == r.shape or len(new) == 1) and r.pool is None:
             return Acc(r.layer_index, r.shape, r.chain, flattened=r.flattened or new != r.shape)
         raise self.fail("cannot reshape an accumulator; place the Reshape after the sign")
 
@@ -327,6 +332,8 @@ class _Importer:
         layer = self.layers[r.layer_index]
         if layer.binarize:
             raise self.fail("the layer's output is already quantized")
+        if r.pool is not None:
+            raise self.fail("a max-pool before a multi-bit quantizer is not supported (pool after it, or binarize)")
         if isinstance(layer, Conv) and layer.input_bits == 1 and layer.pad_mode == "zero" and any(layer.pads):
             raise self.fail(f"a multi-level quantizer after the zero-padded binary conv '{layer.name}' is not supported "
                             "(its border classes would need multi-level thresholds)")
@@ -357,7 +364,8 @@ class _Importer:
             self.layers[r.layer_index] = dataclasses.replace(
                 layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain)
             )
-            return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), producer=layer.name)
+            producer = layer.name if r.pool is None else self._pool_layer(layer, r.pool, before_activation=True).name
+            return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), producer=producer)
         if isinstance(r, Act) and r.bits == 1:
             return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), flattened_from=r.flattened_from,
                        producer=r.producer)
@@ -422,7 +430,7 @@ class _Importer:
         if isinstance(ra, Acc):
             shape = ra.shape if not ra.flattened else (int(np.prod(ra.shape)),)
             per_channel = self._per_channel(c, shape, channel_axis=None if ra.flattened else 0)
-            return Acc(ra.layer_index, ra.shape, [*ra.chain, AffineOp(kind=kind, params={"c": per_channel})], ra.flattened)
+            return dataclasses.replace(ra, chain=[*ra.chain, AffineOp(kind=kind, params={"c": per_channel})])
         raise self.fail("elementwise op on a quantized activation is not supported (only on the raw input or before a sign)")
 
     def _broadcast(self, c: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -474,7 +482,7 @@ class _Importer:
                 raise self.fail(f"BatchNormalization {key} has {v.size} entries for {channels} channels")
             params[key] = v.reshape((channels,) + (1,) * (len(r.shape) - 1))
         eps = float(self.attrs().get("epsilon", 1e-5))
-        return Acc(r.layer_index, r.shape, [*r.chain, AffineOp(kind="batchnorm", params=params, eps=eps)])
+        return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="batchnorm", params=params, eps=eps)])
 
     def _channels_last(self, op: AffineOp, layer: MatrixLayer) -> AffineOp:
         """Re-lay a per-channel constant from the source's [1, C, 1, 1]/[C, 1, 1] to [C]."""
@@ -648,10 +656,8 @@ class _Importer:
             acc.chain.append(AffineOp(kind="add", params={"c": c}))
         return acc
 
-    def op_MaxPool(self, x: str) -> Act:
+    def op_MaxPool(self, x: str) -> Any:
         r = self.role(x)
-        if not isinstance(r, Act) or len(r.shape) != 3:
-            raise self.fail("MaxPool is supported only on quantized (C, H, W) activations (place it after the quantizer)")
         attrs = self.attrs()
         if any(attrs.get("pads", [0, 0, 0, 0])) or attrs.get("ceil_mode", 0) or \
                 attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
@@ -660,12 +666,43 @@ class _Importer:
             raise self.fail("dilated MaxPool is not supported")
         kernel = tuple(attrs["kernel_shape"])
         stride = tuple(attrs.get("strides", kernel))
+        if isinstance(r, Acc):
+            return self._pool_accumulators(r, kernel, stride)
+        if not isinstance(r, Act) or len(r.shape) != 3:
+            raise self.fail("MaxPool is supported only on quantized (C, H, W) activations (place it after the quantizer)")
         c, h, w = r.shape
         layer = MaxPool(name=self.unique_name(f"maxpool{sum(isinstance(l, MaxPool) for l in self.layers)}"),
                         in_shape=(h, w, c), kernel=kernel, stride=stride, inputs=(r.producer,))
         self.layers.append(layer)
         oh, ow, _ = layer.out_shape
         return Act(shape=(c, oh, ow), bits=r.bits, scale=r.scale, producer=layer.name)
+
+    def _pool_accumulators(self, r: Acc, kernel: tuple[int, ...], stride: tuple[int, ...]) -> Acc:
+        """BinaryNet's order, conv -> MaxPool -> BatchNorm -> sign: the pool is kept pending
+        until the sign, then placed after the layer (see passes.pool_order: the max of the
+        accumulators before a monotone step is the OR of the steps, or the AND where the
+        step falls). The steps before the pool must not reverse the order of the values."""
+        layer = self.layers[r.layer_index]
+        if r.pool is not None or r.flattened or len(r.shape) != 3 or not isinstance(layer, Conv):
+            raise self.fail("MaxPool of accumulators is supported once, on a conv's (C, H, W) output, before its sign")
+        for op in r.chain:
+            increasing = op.kind in ("add", "sub") or (op.kind in ("mul", "div") and bool(np.all(op.params["c"] > 0)))
+            if not increasing:
+                raise self.fail(f"a '{op.kind}' before the MaxPool may reverse the order of the values; only "
+                                "biases and positive scales may come between the conv and a pool of its accumulators")
+        c, h, w = r.shape
+        oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
+        if min(oh, ow) < 1:
+            raise self.fail(f"MaxPool {kernel} does not fit a {h}x{w} map")
+        return dataclasses.replace(r, shape=(c, oh, ow), pool=((kernel[0], kernel[1]), (stride[0], stride[1])))
+
+    def _pool_layer(self, layer: MatrixLayer, pool: tuple[tuple[int, int], tuple[int, int]], before_activation: bool) -> MaxPool:
+        (kh, kw), (sh, sw) = pool
+        node = MaxPool(name=self.unique_name(f"maxpool{sum(isinstance(l, MaxPool) for l in self.layers)}"),
+                       in_shape=layer.out_shape, kernel=(kh, kw), stride=(sh, sw), inputs=(layer.name,),
+                       before_activation=before_activation)
+        self.layers.append(node)
+        return node
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""move_pool_flips: a max-pool of pre-activation values (BinaryNet's conv -> MaxPool ->
+BatchNorm -> sign) on a datapath that pools sign bits.
+
+The source computes, per channel, `step(max over the window of acc)` with `step` the folded
+sign: `(acc >= T) XOR flip`, monotone in acc. Where the step rises (flip 0) that equals the
+OR of the steps over the window; where it falls (flip 1) it is `NOT (max acc >= T)`, i.e.
+`OR(acc >= T) XOR 1`. So with the producer emitting the unflipped bits `acc >= T`, an OR
+pool gives `OR(...) XOR flip` for every channel: the flip moves past the pool.
+
+It then lands in the consumer: a flipped input bit of channel c is the value -s instead of
+s, so negating the weights that read channel c gives the same dot product. The consumer's
+thresholds do not change; its border table (computed after this pass) uses the negated
+weights, as the hardware does.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..errors import UserError
+from ..ir import MatrixLayer, MaxPool, Network, validate
+
+
+def move_pool_flips(net: Network) -> Network:
+    for pool in [layer for layer in net.layers if isinstance(layer, MaxPool) and layer.before_activation]:
+        producer = net.producer(pool)
+        (consumer,) = net.consumers[pool.name]
+        if not isinstance(producer, MatrixLayer) or producer.flip is None or producer.out_levels:
+            raise UserError(f"layer '{pool.name}': a max-pool before the activation needs a sign-thresholded producer")
+        if not isinstance(consumer, MatrixLayer) or consumer.input_bits != 1:
+            raise UserError(f"layer '{pool.name}': a max-pool before the activation must feed a matrix layer "
+                            f"(it feeds '{consumer.name}')")
+        flip = np.asarray(producer.flip, bool)
+        # A conv's window columns are (ky, kx, c), a dense layer's flattened (h, w, c): the
+        # channel of column j is j mod C either way.
+        columns = flip[np.arange(consumer.fan_in) % pool.out_shape[2]]
+        if consumer.weight_bits == 1:
+            weights = consumer.weights ^ columns[None, :]
+        else:
+            if np.any(consumer.weights[:, columns] == -(2 ** (consumer.weight_bits - 1))):
+                raise UserError(f"layer '{consumer.name}': cannot negate its most negative {consumer.weight_bits}-bit "
+                                f"weight to take the flips of '{producer.name}' past '{pool.name}'")
+            weights = np.where(columns[None, :], -consumer.weights, consumer.weights).astype(np.int8)
+        net = net.replace_layer(dataclasses.replace(producer, flip=np.zeros_like(flip)))
+        net = net.replace_layer(dataclasses.replace(pool, before_activation=False))
+        net = net.replace_layer(dataclasses.replace(consumer, weights=weights))
+    return validate(net)
