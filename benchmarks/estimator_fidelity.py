@@ -49,9 +49,10 @@ def configs(quick: bool) -> list[tuple[str, str]]:
     out = [(n, s) for n in SMALL for s in styles]
     if not quick:
         out += [("CNV_1W1A", "bnn_pynq"), ("CNV_1W1A", "mid")]
-        # multi-bit: binary weights with 2-bit activations, and BNN-PYNQ's W2A2 CNV. (yosys
-        # took 286 s on mlp_1w2a "mid"; "wide", with 3,584 unrolled 8-bit add/subtract lanes in
-        # its first layer, and CNV_2W2A at BNN-PYNQ's folding ran past 30 minutes each.)
+        # multi-bit: binary weights with 2-bit activations, and BNN-PYNQ's W2A2 CNV. yosys is
+        # slow on these: 286 s for mlp_1w2a "mid"; CNV_2W2A at BNN-PYNQ's folding ran past 30
+        # minutes on 2 busy cores (mlp_1w2a "wide", 3,584 unrolled 8-bit add/subtract lanes in
+        # its first layer, too, so it is left out).
         out += [("mlp_1w2a", "mid"), ("CNV_2W2A", "bnn_pynq")]
     return out
 
