@@ -174,8 +174,6 @@ class IntQuant:
     narrow: bool
     rounding: str = "ROUND"
 
-    ROUNDING: ClassVar[tuple[str, ...]] = ("ROUND", "HALF_EVEN", "FLOOR", "CEIL", "DOWN", "ROUND_TO_ZERO")
-
     @property
     def int_range(self) -> tuple[int, int]:
         if self.signed:
@@ -196,6 +194,7 @@ class IntQuant:
 # round-half-to-even.
 ROUNDING_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "ROUND": np.round, "HALF_EVEN": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "DOWN": np.fix, "ROUND_TO_ZERO": np.fix}
+ROUNDING_MODES = tuple(ROUNDING_FUNCTIONS)
 
 
 @dataclass(frozen=True)
@@ -478,7 +477,6 @@ def chain_network(name: str, layers: tuple[Layer, ...] | list[Layer], source: di
 # Validation
 # --------------------------------------------------------------------------------------
 MAX_INPUT_BITS = 16
-ROUNDING_MODES = ("ROUND", "HALF_EVEN", "FLOOR", "CEIL", "DOWN", "ROUND_TO_ZERO")
 
 
 def _is_int(v: Any) -> bool:

@@ -7,7 +7,6 @@ input quantizer and the output head touch floats (on the host, as the source gra
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -15,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import datapath, padding_pattern
 from .errors import UserError
 from .passes.padding import needs_border_table
-from .ir import InputQuant, MatrixLayer, MaxPool, Network, OutputHead, apply_chain
+from .ir import ROUNDING_FUNCTIONS, InputQuant, MatrixLayer, MaxPool, Network, OutputHead, apply_chain
 
 # Rows per block of the XOR-popcount loop: a block's [rows, C_out] uint64 XOR temporary of
 # 2**14 elements (128 KiB) and its counts stay in the L2 cache while all words are summed.
@@ -52,9 +51,7 @@ def quantize_input(layer: InputQuant, x: np.ndarray) -> np.ndarray:
         y = x / scale + zp
         lo, hi = layer.int_range
         y = np.clip(y, np.float32(lo), np.float32(hi))
-        rounding: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-            "ROUND": np.round, "HALF_EVEN": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "DOWN": np.fix, "ROUND_TO_ZERO": np.fix}
-        values = (rounding[layer.rounding](y) - zp).astype(np.int32)
+        values = (ROUNDING_FUNCTIONS[layer.rounding](y) - zp).astype(np.int32)
     if values.ndim == 4:
         return np.ascontiguousarray(values.transpose(0, 2, 3, 1))
     return values.reshape(n, 1, 1, -1)

@@ -27,7 +27,8 @@ from onnx import numpy_helper
 
 from .. import padding_pattern
 from ..errors import UserError
-from ..ir import AffineOp, Conv, Dense, InputQuant, IntQuant, MatrixLayer, MaxPool, Network, OutputHead, validate
+from ..ir import (ROUNDING_MODES, AffineOp, Conv, Dense, InputQuant, IntQuant, MatrixLayer, MaxPool, Network, OutputHead,
+                  validate)
 
 
 # ---------------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ class _Importer:
         if isinstance(r, Host):
             if s.size != 1 or zp.size != 1:
                 raise self.fail("the input quantizer needs a scalar scale and zero point")
-            if rounding.upper() not in ("ROUND", "HALF_EVEN", "FLOOR", "CEIL", "DOWN", "ROUND_TO_ZERO"):
+            if rounding.upper() not in ROUNDING_MODES:
                 raise self.fail(f"unsupported rounding mode {rounding!r}")
             if bits > 16:
                 raise self.fail(f"input quantizer of {bits} bits: at most 16 are supported")
@@ -327,7 +328,7 @@ class _Importer:
         if bits > 8:
             raise self.fail(f"{bits}-bit hidden activations: at most 8 bits are supported")
         scale, zero = self._quant_scalars(s, zp, "activation quantizer")
-        if rounding not in IntQuant.ROUNDING:
+        if rounding not in ROUNDING_MODES:
             raise self.fail(f"unsupported rounding mode {rounding!r}")
         layer = self.layers[r.layer_index]
         if layer.binarize:
