@@ -5,9 +5,9 @@ node; `inputs` names the values a node consumes. `layers` holds the nodes in top
 order, and the network answers who produces and who consumes each value. Its boundaries are
 the `InputQuant` (the host quantizes the source's input; it consumes the graph input) and the
 `OutputHead` (the host turns the last accumulators into the source's outputs); between them
-run the datapath nodes (`Conv`, `Dense`, `MaxPool`). Every datapath tensor is laid out
-channels-last (H, W, C), the order in which the hardware streams it. The engines and the
-hardware lowering take straight chains for now: `validate` refuses forks and joins.
+run the datapath nodes (`Conv`, `Dense`, `MaxPool`, `Join`, `Threshold`). Every datapath tensor is laid out
+channels-last (H, W, C), the order in which the hardware streams it. A value may feed several
+nodes (a fork); a `Join` consumes two (a residual add).
 
 Bit encoding everywhere: value +1 <-> bit 1 (True), value -1 <-> bit 0 (False).
 
@@ -355,6 +355,82 @@ class MaxPool:
 
 
 @dataclass(frozen=True)
+class Join:
+    """A residual join: the elementwise integer sum of two values of the same shape,
+
+        sum = (a << shifts[0]) + (b << shifts[1])
+
+    with a, b the operands' integers (a sign bit counts as +-1). The source adds the
+    dequantized tensors, a * operand_scales[0] + b * operand_scales[1] in float32; the
+    importer admits scales whose ratio is a power of two, so one unit of `sum` is the smaller
+    scale (`unit_scale`) and the sum is exact. What follows a join (a `Threshold`, the head)
+    reads its source value from the operands (passes.thresholds evaluates the source's float
+    sum of every operand pair, so ties of the float add are caught, not assumed away)."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    operand_scales: tuple[float, float]
+    shifts: tuple[int, int] = (0, 0)
+    inputs: tuple[str, ...] = ()
+
+    kind: ClassVar[str] = "add"
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return self.in_shape
+
+    @property
+    def unit_scale(self) -> float:
+        """The source value of one unit of the sum."""
+        return min(self.operand_scales)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A standalone activation on an integer value (a `Join`'s sum, a pool's sum): per channel,
+    a sign (`out_levels == 0`: bit = (x >= T) XOR flip) or FINN's MultiThreshold
+    (`out_levels = L >= 2`: out_offset + the number of the L-1 thresholds passed), exactly as a
+    matrix layer's fused activation.
+
+    Raw IR: `chain` (the float ops the source applies to its value of x) and `act_quant` (None:
+    a sign); fold_thresholds replaces them by `thresholds` and `flip`."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    chain: tuple[AffineOp, ...] = ()
+    act_quant: IntQuant | None = None
+    thresholds: np.ndarray | None = None  # int64 [C] (sign) or [C, L-1]
+    flip: np.ndarray | None = None  # bool [C]
+    out_levels: int = 0
+    out_offset: int = 0
+    inputs: tuple[str, ...] = ()
+
+    kind: ClassVar[str] = "threshold"
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return self.in_shape
+
+    @property
+    def out_channels(self) -> int:
+        return self.in_shape[2]
+
+    @property
+    def binarize(self) -> bool:
+        return True
+
+    @property
+    def out_range(self) -> tuple[int, int]:
+        if self.out_levels == 0:
+            return -1, 1
+        return self.out_offset, self.out_offset + self.out_levels - 1
+
+    @property
+    def out_bits(self) -> int:
+        return 1 if self.out_levels == 0 else signed_width(*self.out_range)
+
+
+@dataclass(frozen=True)
 class OutputHead:
     """Host-side affine head: y = chain(acc * acc_scale) in float32, per output channel."""
 
@@ -379,12 +455,12 @@ def signed_width(lo: int, hi: int) -> int:
     return bits
 
 
-Layer = InputQuant | Conv | Dense | MaxPool | OutputHead
+Layer = InputQuant | Conv | Dense | MaxPool | Join | Threshold | OutputHead
 # Narrower views of `Layer` that a validated network guarantees (for typing):
-Producer = InputQuant | Conv | Dense | MaxPool  # a node whose value another node consumes (has out_shape)
-Consumer = Conv | Dense | MaxPool | OutputHead  # a node that consumes one value (has inputs and in_shape)
-DatapathLayer = Conv | Dense | MaxPool  # a hardware node
-LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, Dense, MaxPool, OutputHead)}
+Producer = InputQuant | Conv | Dense | MaxPool | Join | Threshold  # a node whose value another node consumes
+Consumer = Conv | Dense | MaxPool | Join | Threshold | OutputHead  # a node that consumes values (has inputs, in_shape)
+DatapathLayer = Conv | Dense | MaxPool | Join | Threshold  # a hardware node
+LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, Dense, MaxPool, Join, Threshold, OutputHead)}
 
 
 @dataclass(frozen=True)
@@ -453,7 +529,39 @@ class Network:
             return layer.out_bits
         if isinstance(layer, MaxPool):
             return self.element_bits(self.producer(layer))
+        if isinstance(layer, Threshold):
+            return layer.out_bits
+        if isinstance(layer, Join):
+            return signed_width(*self.value_range(layer))
         return 0
+
+    def is_bipolar(self, layer: Layer) -> bool:
+        """Whether the value `layer` produces is sign bits (bit 1 = +1, bit 0 = -1)."""
+        if isinstance(layer, InputQuant):
+            return layer.bipolar
+        if isinstance(layer, (MatrixLayer, Threshold)):
+            return layer.binarize and layer.out_levels == 0
+        if isinstance(layer, MaxPool):
+            return self.is_bipolar(self.producer(layer))
+        return False
+
+    def value_range(self, layer: Layer) -> tuple[int, int]:
+        """The integers the value of `layer` takes (sign bits: -1 and 1; the last matrix
+        layer's accumulators: its `acc_range`)."""
+        if isinstance(layer, InputQuant):
+            return layer.value_range
+        if isinstance(layer, MatrixLayer):
+            return layer.out_range if layer.binarize else layer.acc_range
+        if isinstance(layer, Threshold):
+            return layer.out_range
+        if isinstance(layer, MaxPool):
+            return self.value_range(self.producer(layer))
+        if isinstance(layer, Join):
+            ranges = [self.value_range(p) for p in self.producers(layer)]
+            lo = sum(r[0] << s for r, s in zip(ranges, layer.shifts))
+            hi = sum(r[1] << s for r, s in zip(ranges, layer.shifts))
+            return lo, hi
+        raise TypeError(f"'{layer.name}' produces no integer value")
 
     def replace_layer(self, new: Layer) -> Network:
         return dataclasses.replace(
@@ -521,7 +629,7 @@ def _check_types(net: Network) -> None:
     if not isinstance(net.name, str) or not isinstance(net.source, dict) or not isinstance(net.layers, tuple):
         raise UserError("IR: name must be a string, source an object and layers a list")
     for layer in net.layers:
-        if not isinstance(layer, (InputQuant, MatrixLayer, MaxPool, OutputHead)) or not isinstance(layer.name, str):
+        if not isinstance(layer, (InputQuant, MatrixLayer, MaxPool, Join, Threshold, OutputHead)) or not isinstance(layer.name, str):
             raise UserError("IR: every layer needs a known kind and a string name")
 
         def bad(why: str) -> UserError:
@@ -588,6 +696,29 @@ def _check_types(net: Network) -> None:
         elif isinstance(layer, MaxPool):
             if not _ints(layer.in_shape, 3, 1) or not _ints(layer.kernel, 2, 1) or not _ints(layer.stride, 2, 1):
                 raise bad("in_shape must be 3 positive integers, kernel and stride 2")
+        elif isinstance(layer, Join):
+            if not _ints(layer.in_shape, 3, 1) or not _ints(layer.shifts, 2, 0) or max(layer.shifts) > 16:
+                raise bad("in_shape must be 3 positive integers and shifts 2 integers in [0, 16]")
+            if not (isinstance(layer.operand_scales, tuple) and len(layer.operand_scales) == 2 and
+                    all(_is_real(v) and v > 0 for v in layer.operand_scales)):
+                raise bad("operand_scales must be 2 positive finite numbers")
+        elif isinstance(layer, Threshold):
+            if not _ints(layer.in_shape, 3, 1):
+                raise bad("in_shape must be 3 positive integers")
+            for key in ("out_levels", "out_offset"):
+                if not _is_int(getattr(layer, key)):
+                    raise bad(f"{key} must be an integer, not {getattr(layer, key)!r}")
+            if layer.act_quant is not None and not isinstance(layer.act_quant, IntQuant):
+                raise bad("act_quant must be folded into thresholds before saving")
+            if layer.thresholds is not None and not _array(layer.thresholds, "i"):
+                raise bad("thresholds must be an integer array")
+            if layer.flip is not None and not _array(layer.flip, "b"):
+                raise bad("flip must be a bool array")
+            if (layer.thresholds is None) != (layer.flip is None):
+                raise bad("thresholds and flip come together")
+            why = _check_chain(layer.chain)
+            if why:
+                raise bad(why)
         else:
             if not _ints(layer.in_shape, 3, 1) or not _array(layer.acc_scale, "f"):
                 raise bad("in_shape must be 3 positive integers and acc_scale a finite float array")
@@ -613,12 +744,29 @@ def validate(net: Network) -> Network:
         raise UserError("IR: the network has no matrix layer")
     feeds_head = net.producer(net.head)
     for layer in (*net.datapath, net.head):
-        # Per edge: the producer's value must be what this node takes.
-        source = net.producer(layer)
-        shape, bits = tuple(source.out_shape), net.element_bits(source)
-        flattens = isinstance(layer, Dense) and int(np.prod(layer.in_shape)) == int(np.prod(shape))
-        if tuple(layer.in_shape) != shape and not flattens:
-            raise bad(layer, f"input shape {tuple(layer.in_shape)} != {source.name}'s output {shape}")
+        # Per edge: each producer's value must be what this node takes.
+        for source in net.producers(layer):
+            assert not isinstance(source, OutputHead)  # _check_graph: the head's value feeds no node
+            shape = tuple(source.out_shape)
+            flattens = isinstance(layer, Dense) and int(np.prod(layer.in_shape)) == int(np.prod(shape))
+            if tuple(layer.in_shape) != shape and not flattens:
+                raise bad(layer, f"input shape {tuple(layer.in_shape)} != {source.name}'s output {shape}")
+        source = net.producers(layer)[0]
+        assert not isinstance(source, OutputHead)
+        bits = net.element_bits(source)
+        if isinstance(layer, Join):
+            continue  # any two integer values of one shape add (the shifts align their scales)
+        if isinstance(layer, Threshold):
+            if net.is_bipolar(source):
+                raise bad(layer, f"thresholds a sum, not the sign bits of '{source.name}'")
+            if layer.out_levels == 1 or layer.out_levels < 0:
+                raise bad(layer, f"out_levels={layer.out_levels}: 0 (sign) or at least 2")
+            if layer.thresholds is not None:
+                c = layer.out_channels
+                t_shape = (c,) if layer.out_levels == 0 else (c, layer.out_levels - 1)
+                if layer.thresholds.shape != t_shape or layer.flip is None or layer.flip.shape != (c,):
+                    raise bad(layer, f"thresholds must be {t_shape} and flip one per channel")
+            continue
         if isinstance(layer, OutputHead):
             if not isinstance(source, MatrixLayer) or source.binarize:
                 raise bad(layer, f"must take the raw accumulators of a matrix layer, not '{source.name}'")
@@ -665,8 +813,8 @@ def validate(net: Network) -> Network:
 
 
 def _check_graph(net: Network) -> None:
-    """Names, boundaries, topological order; forks and joins are refused until the engines
-    and the hardware lowering handle them."""
+    """Names, boundaries, topological order, arity (a `Join` takes two values, every other
+    node but the input quantizer one); a value may feed several nodes (a fork)."""
     names = [layer.name for layer in net.layers]
     if len(set(names)) != len(names):
         raise UserError("IR: layer names are not unique")
@@ -676,24 +824,23 @@ def _check_graph(net: Network) -> None:
     seen: set[str] = set()
     for layer in net.layers:
         inputs = tuple(getattr(layer, "inputs", ()))
-        if not all(isinstance(n, str) for n in inputs):
+        if not isinstance(getattr(layer, "inputs", ()), tuple) or not all(isinstance(n, str) for n in inputs):
             raise UserError(f"IR layer '{layer.name}': inputs must be node names")
-        if isinstance(layer, InputQuant):
-            if inputs:
-                raise UserError(f"IR layer '{layer.name}': the input quantizer consumes the graph input only")
-        elif len(inputs) != 1:
-            raise UserError(f"IR layer '{layer.name}': takes {len(inputs)} inputs; nodes with several inputs "
-                            "(joins) are not supported yet")
+        expect = 0 if isinstance(layer, InputQuant) else 2 if isinstance(layer, Join) else 1
+        if len(inputs) != expect:
+            raise UserError(f"IR layer '{layer.name}': a {layer.kind} node takes {expect} input(s), not {len(inputs)}")
         for name in inputs:
             if name not in seen:
                 raise UserError(f"IR layer '{layer.name}': input '{name}' is not produced by an earlier node")
         seen.add(layer.name)
     for name, consumers in net.consumers.items():
         producer = net.layer(name)
-        if len(consumers) > 1:
-            raise UserError(f"IR layer '{name}': its value feeds {len(consumers)} nodes; forks are not supported yet")
+        if isinstance(producer, OutputHead) and consumers:
+            raise UserError(f"IR layer '{name}': the output head's value feeds no node")
         if not consumers and not isinstance(producer, OutputHead):
             raise UserError(f"IR layer '{name}': its value is never used")
+        if len(consumers) > 1 and any(isinstance(c, OutputHead) for c in consumers):
+            raise UserError(f"IR layer '{name}': the value feeding the output head feeds no other node")
 
 
 # --------------------------------------------------------------------------------------

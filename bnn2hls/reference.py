@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import datapath, padding_pattern
 from .errors import UserError
 from .passes.padding import needs_border_table
-from .ir import ROUNDING_FUNCTIONS, InputQuant, MatrixLayer, MaxPool, Network, OutputHead, apply_chain
+from .ir import ROUNDING_FUNCTIONS, InputQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, Threshold, apply_chain
 
 # Rows per block of the XOR-popcount loop: a block's [rows, C_out] uint64 XOR temporary of
 # 2**14 elements (128 KiB) and its counts stay in the L2 cache while all words are summed.
@@ -167,7 +167,25 @@ def matrix_layer(layer: MatrixLayer, x: np.ndarray) -> np.ndarray:
     return multi_threshold(layer, acc)
 
 
-def multi_threshold(layer: MatrixLayer, acc: np.ndarray) -> np.ndarray:
+def integers(x: np.ndarray) -> np.ndarray:
+    """A value as int64 integers: sign bits become -1/+1."""
+    return np.where(x, 1, -1).astype(np.int64) if x.dtype == np.bool_ else x.astype(np.int64)
+
+
+def join_layer(layer: Join, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The residual sum (a << shifts[0]) + (b << shifts[1]), int64."""
+    return (integers(a) << layer.shifts[0]) + (integers(b) << layer.shifts[1])
+
+
+def threshold_layer(layer: Threshold, x: np.ndarray) -> np.ndarray:
+    """A standalone activation: sign bits, or int64 levels."""
+    assert layer.thresholds is not None and layer.flip is not None
+    if layer.out_levels == 0:
+        return (x >= layer.thresholds) ^ layer.flip
+    return multi_threshold(layer, x)
+
+
+def multi_threshold(layer: MatrixLayer | Threshold, acc: np.ndarray) -> np.ndarray:
     """int [..., C] accumulators -> int64 levels: out_offset + sum_i ((acc >= T_i) ^ flip)."""
     assert layer.thresholds is not None and layer.flip is not None
     count = np.zeros(acc.shape, np.int64)
@@ -216,7 +234,7 @@ def maxpool_layer(layer: MaxPool, x: np.ndarray) -> np.ndarray:
 
 def run(net: Network, x: np.ndarray, batch: int = 64) -> np.ndarray:
     """float32 [N, *source_shape] -> float32 [N, outputs]."""
-    if any(isinstance(l, MatrixLayer) and l.binarize and l.thresholds is None for l in net.layers):
+    if any(isinstance(l, (MatrixLayer, Threshold)) and l.binarize and l.thresholds is None for l in net.layers):
         raise ValueError("reference.run needs a compiled network (fold_thresholds first)")
     if any(needs_border_table(l) and l.border is None for l in net.layers):
         raise ValueError("reference.run needs a compiled network (resolve_padding first)")
@@ -232,7 +250,16 @@ def run_datapath(net: Network, inputs: np.ndarray, head: bool = False) -> np.nda
     source's float outputs."""
     values: dict[str, np.ndarray] = {net.input_quant.name: inputs}
     for layer in net.datapath:
-        x = values[net.producer(layer).name]
-        values[layer.name] = matrix_layer(layer, x) if isinstance(layer, MatrixLayer) else maxpool_layer(layer, x)
+        xs = [values[name] for name in layer.inputs]
+        if isinstance(layer, MatrixLayer):
+            values[layer.name] = matrix_layer(layer, xs[0])
+        elif isinstance(layer, MaxPool):
+            values[layer.name] = maxpool_layer(layer, xs[0])
+        elif isinstance(layer, Join):
+            values[layer.name] = join_layer(layer, *xs)
+        elif isinstance(layer, Threshold):
+            values[layer.name] = threshold_layer(layer, xs[0])
+        else:
+            raise TypeError(f"reference: no kernel for {layer.kind} node '{layer.name}'")
     acc = values[net.producer(net.head).name]
     return apply_head(net.head, acc) if head else acc

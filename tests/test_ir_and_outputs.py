@@ -58,7 +58,7 @@ def test_validate_rejects_inconsistent_ir(exported):
 
 def test_graph_ir_names_its_edges_and_checks_them(exported, tmp_path):
     """Nodes name the values they consume; the boundaries are found by kind; validate checks
-    each edge and refuses forks and joins (the engines take chains for now)."""
+    each edge; only a Join takes two values (tests/test_graph_ir.py builds forks and joins)."""
     path, _ = exported("padnet")
     net = build_network(load_model(path), "padnet")
     conv0, conv1 = net.matrix_layers[:2]
@@ -69,11 +69,11 @@ def test_graph_ir_names_its_edges_and_checks_them(exported, tmp_path):
     # an edge from the wrong producer: shape and element width are checked per edge
     with pytest.raises(UserError, match=f"input_bits=8, but '{conv0.name}' gives 1-bit"):
         ir.validate(net.replace_layer(dataclasses.replace(conv1, input_bits=8)))
-    with pytest.raises(UserError, match="forks"):
+    with pytest.raises(UserError, match=f"'{conv0.name}': its value is never used"):
         ir.validate(net.replace_layer(dataclasses.replace(conv1, inputs=(net.input_quant.name,))))
     with pytest.raises(UserError, match="not produced by an earlier node"):
         ir.validate(net.replace_layer(dataclasses.replace(conv0, inputs=(conv1.name,))))
-    with pytest.raises(UserError, match="joins"):
+    with pytest.raises(UserError, match="a conv node takes 1 input"):
         ir.validate(net.replace_layer(dataclasses.replace(conv1, inputs=(conv0.name, net.input_quant.name))))
 
 

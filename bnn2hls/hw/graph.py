@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import UserError
 from ..ir import Dense, Network
 from .blocks import FIFO_KIND, LAYER_BLOCKS
 from .blocks.base import Block, LowerContext, Stream
@@ -99,6 +100,12 @@ class HwGraph:
 
 def lower(net: Network) -> HwGraph:
     """The hardware dataflow graph of `net` (see the module docstring)."""
+    for layer in net.datapath:
+        if type(layer) not in LAYER_BLOCKS:
+            raise UserError(f"node '{layer.name}' ({layer.kind}): no hardware block implements it yet")
+        if len(net.consumers[layer.name]) > 1:
+            raise UserError(f"node '{layer.name}': its value feeds {len(net.consumers[layer.name])} nodes; "
+                            "the hardware lowering takes chains only for now")
     fmt = stream_format(net)
     graph = HwGraph(net, fmt, Stream(None, "in", fmt.in_width, fmt.in_bits, "input pixels"))
     # The stream carrying each IR value; validate() admits chains only, so every value has
