@@ -5,7 +5,7 @@ node; `inputs` names the values a node consumes. `layers` holds the nodes in top
 order, and the network answers who produces and who consumes each value. Its boundaries are
 the `InputQuant` (the host quantizes the source's input; it consumes the graph input) and the
 `OutputHead` (the host turns the last accumulators into the source's outputs); between them
-run the datapath nodes (`Conv`, `Dense`, `MaxPool`, `Join`, `Threshold`). Every datapath tensor is laid out
+run the datapath nodes (`Conv`, `Dense`, `MaxPool`, `SumPool`, `Join`, `Threshold`). Every datapath tensor is laid out
 channels-last (H, W, C), the order in which the hardware streams it. A value may feed several
 nodes (a fork); a `Join` consumes two (a residual add).
 
@@ -355,6 +355,51 @@ class MaxPool:
 
 
 @dataclass(frozen=True)
+class SumPool:
+    """Sum pooling, no padding: per channel, the integer sum over each kh x kw window of the
+    input value (a sign bit counts as +-1); a global pool is one window of the whole map.
+
+    The source averages: it computes the float32 sum of the dequantized inputs (q x
+    `input_scale`) and divides it by `divisor` (onnxruntime's AveragePool, GlobalAveragePool
+    and ReduceMean divide, they do not multiply by 1/N). Where that sum is exact (the scale's
+    significand and the sum's bits fit float32's 24), the source's mean of the integer sum S is
+    float32(float32(S * input_scale) / divisor) -- `source_mean` -- and what follows (a
+    `Threshold`, a `Dense`, the head) folds 1/divisor into its own scale or thresholds.
+    `input_scale` is 1.0 where the input is the raw accumulators of the last matrix layer
+    (their per-channel scale goes to the head)."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    input_scale: float = 1.0
+    inputs: tuple[str, ...] = ()
+
+    kind: ClassVar[str] = "sumpool"
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, c = self.in_shape
+        return ((h - self.kernel[0]) // self.stride[0] + 1, (w - self.kernel[1]) // self.stride[1] + 1, c)
+
+    @property
+    def divisor(self) -> int:
+        """The window's element count: the source's mean is the sum divided by it."""
+        return self.kernel[0] * self.kernel[1]
+
+    @property
+    def is_global(self) -> bool:
+        """One window covering the whole map (GlobalAveragePool, ReduceMean over H and W)."""
+        return tuple(self.kernel) == tuple(self.in_shape[:2])
+
+    def source_mean(self, sums: np.ndarray) -> np.ndarray:
+        """float32: the source's mean of integer window sums (exact where the sum is, see the
+        class docstring; passes.thresholds checks that)."""
+        products = np.asarray(sums, np.float32) * np.float32(self.input_scale)
+        return (products.astype(np.float32) / np.float32(self.divisor)).astype(np.float32)
+
+
+@dataclass(frozen=True)
 class Join:
     """A residual join: the elementwise integer sum of two values of the same shape,
 
@@ -455,12 +500,12 @@ def signed_width(lo: int, hi: int) -> int:
     return bits
 
 
-Layer = InputQuant | Conv | Dense | MaxPool | Join | Threshold | OutputHead
+Layer = InputQuant | Conv | Dense | MaxPool | SumPool | Join | Threshold | OutputHead
 # Narrower views of `Layer` that a validated network guarantees (for typing):
-Producer = InputQuant | Conv | Dense | MaxPool | Join | Threshold  # a node whose value another node consumes
-Consumer = Conv | Dense | MaxPool | Join | Threshold | OutputHead  # a node that consumes values (has inputs, in_shape)
-DatapathLayer = Conv | Dense | MaxPool | Join | Threshold  # a hardware node
-LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, Dense, MaxPool, Join, Threshold, OutputHead)}
+Producer = InputQuant | Conv | Dense | MaxPool | SumPool | Join | Threshold  # a node whose value another node consumes
+Consumer = Conv | Dense | MaxPool | SumPool | Join | Threshold | OutputHead  # a node that consumes values (has inputs, in_shape)
+DatapathLayer = Conv | Dense | MaxPool | SumPool | Join | Threshold  # a hardware node
+LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, Dense, MaxPool, SumPool, Join, Threshold, OutputHead)}
 
 
 @dataclass(frozen=True)
@@ -499,7 +544,7 @@ class Network:
         return tuple(self.layer(name) for name in getattr(layer, "inputs", ()))
 
     @overload
-    def producer(self, layer: OutputHead) -> Conv | Dense: ...  # validate(): the head reads a matrix layer
+    def producer(self, layer: OutputHead) -> Conv | Dense | SumPool: ...  # validate(): a matrix layer or its sum pool
     @overload
     def producer(self, layer: Layer) -> Producer: ...
 
@@ -531,7 +576,7 @@ class Network:
             return self.element_bits(self.producer(layer))
         if isinstance(layer, Threshold):
             return layer.out_bits
-        if isinstance(layer, Join):
+        if isinstance(layer, (Join, SumPool)):
             return signed_width(*self.value_range(layer))
         return 0
 
@@ -556,12 +601,25 @@ class Network:
             return layer.out_range
         if isinstance(layer, MaxPool):
             return self.value_range(self.producer(layer))
+        if isinstance(layer, SumPool):
+            lo, hi = self.value_range(self.producer(layer))
+            return lo * layer.divisor, hi * layer.divisor
         if isinstance(layer, Join):
             ranges = [self.value_range(p) for p in self.producers(layer)]
             lo = sum(r[0] << s for r, s in zip(ranges, layer.shifts))
             hi = sum(r[1] << s for r, s in zip(ranges, layer.shifts))
             return lo, hi
         raise TypeError(f"'{layer.name}' produces no integer value")
+
+    def head_accumulators(self) -> Conv | Dense:
+        """The matrix layer whose raw accumulators reach the head (directly, or summed by a
+        `SumPool` in between)."""
+        source = self.producer(self.head)
+        if isinstance(source, SumPool):
+            inner = self.producer(source)
+            assert isinstance(inner, MatrixLayer), "validate(): a head's pool sums raw accumulators"
+            return inner  # type: ignore[return-value]  # Conv | Dense
+        return source
 
     def replace_layer(self, new: Layer) -> Network:
         return dataclasses.replace(
@@ -629,7 +687,7 @@ def _check_types(net: Network) -> None:
     if not isinstance(net.name, str) or not isinstance(net.source, dict) or not isinstance(net.layers, tuple):
         raise UserError("IR: name must be a string, source an object and layers a list")
     for layer in net.layers:
-        if not isinstance(layer, (InputQuant, MatrixLayer, MaxPool, Join, Threshold, OutputHead)) or not isinstance(layer.name, str):
+        if not isinstance(layer, (InputQuant, MatrixLayer, MaxPool, SumPool, Join, Threshold, OutputHead)) or not isinstance(layer.name, str):
             raise UserError("IR: every layer needs a known kind and a string name")
 
         def bad(why: str) -> UserError:
@@ -696,6 +754,11 @@ def _check_types(net: Network) -> None:
         elif isinstance(layer, MaxPool):
             if not _ints(layer.in_shape, 3, 1) or not _ints(layer.kernel, 2, 1) or not _ints(layer.stride, 2, 1):
                 raise bad("in_shape must be 3 positive integers, kernel and stride 2")
+        elif isinstance(layer, SumPool):
+            if not _ints(layer.in_shape, 3, 1) or not _ints(layer.kernel, 2, 1) or not _ints(layer.stride, 2, 1):
+                raise bad("in_shape must be 3 positive integers, kernel and stride 2")
+            if not _is_real(layer.input_scale) or layer.input_scale <= 0:
+                raise bad("input_scale must be a positive finite number")
         elif isinstance(layer, Join):
             if not _ints(layer.in_shape, 3, 1) or not _ints(layer.shifts, 2, 0) or max(layer.shifts) > 16:
                 raise bad("in_shape must be 3 positive integers and shifts 2 integers in [0, 16]")
@@ -742,7 +805,9 @@ def validate(net: Network) -> Network:
         raise bad(iq, "needs 1 to 16 bits, an integer zero point and a positive scale")
     if not net.matrix_layers:
         raise UserError("IR: the network has no matrix layer")
-    feeds_head = net.producer(net.head)
+    feeds_head: Layer = net.producer(net.head)
+    if isinstance(feeds_head, SumPool):  # the head reads the sums of the last layer's accumulators
+        feeds_head = net.producer(feeds_head)
     for layer in (*net.datapath, net.head):
         # Per edge: each producer's value must be what this node takes.
         for source in net.producers(layer):
@@ -768,8 +833,9 @@ def validate(net: Network) -> Network:
                     raise bad(layer, f"thresholds must be {t_shape} and flip one per channel")
             continue
         if isinstance(layer, OutputHead):
-            if not isinstance(source, MatrixLayer) or source.binarize:
-                raise bad(layer, f"must take the raw accumulators of a matrix layer, not '{source.name}'")
+            summed = net.producer(source) if isinstance(source, SumPool) else source
+            if not isinstance(summed, MatrixLayer) or summed.binarize:
+                raise bad(layer, f"must take the raw accumulators of a matrix layer (or their sum pool), not '{source.name}'")
         elif isinstance(layer, MatrixLayer):
             if layer.input_bits != bits:
                 raise bad(layer, f"input_bits={layer.input_bits}, but '{source.name}' gives {bits}-bit elements")
@@ -807,7 +873,7 @@ def validate(net: Network) -> Network:
                 raise bad(layer, f"PE={layer.pe} does not divide {layer.out_channels} output channels")
             if layer.fan_in % layer.simd:
                 raise bad(layer, f"SIMD={layer.simd} does not divide fan-in {layer.fan_in}")
-        elif isinstance(layer, MaxPool) and min(layer.out_shape[:2]) < 1:
+        elif isinstance(layer, (MaxPool, SumPool)) and min(layer.out_shape[:2]) < 1:
             raise bad(layer, "output is empty")
     return net
 

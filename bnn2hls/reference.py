@@ -14,7 +14,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import datapath, padding_pattern
 from .errors import UserError
 from .passes.padding import needs_border_table
-from .ir import ROUNDING_FUNCTIONS, InputQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, Threshold, apply_chain
+from .ir import (ROUNDING_FUNCTIONS, InputQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold,
+                 apply_chain)
 
 # Rows per block of the XOR-popcount loop: a block's [rows, C_out] uint64 XOR temporary of
 # 2**14 elements (128 KiB) and its counts stay in the L2 cache while all words are summed.
@@ -232,6 +233,19 @@ def maxpool_layer(layer: MaxPool, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def sumpool_layer(layer: SumPool, x: np.ndarray) -> np.ndarray:
+    """[N, H, W, C] -> int64 [N, OH, OW, C]: the integer sum over each window (sign bits count
+    +-1), one strided slice per kernel tap as in `maxpool_layer`."""
+    (kh, kw), (sy, sx) = layer.kernel, layer.stride
+    oh, ow, _ = layer.out_shape
+    values = integers(x)
+    out = np.zeros((len(x), oh, ow, x.shape[3]), np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            out += values[:, ky : ky + sy * (oh - 1) + 1 : sy, kx : kx + sx * (ow - 1) + 1 : sx]
+    return out
+
+
 def run(net: Network, x: np.ndarray, batch: int = 64) -> np.ndarray:
     """float32 [N, *source_shape] -> float32 [N, outputs]."""
     if any(isinstance(l, (MatrixLayer, Threshold)) and l.binarize and l.thresholds is None for l in net.layers):
@@ -255,6 +269,8 @@ def run_datapath(net: Network, inputs: np.ndarray, head: bool = False) -> np.nda
             values[layer.name] = matrix_layer(layer, xs[0])
         elif isinstance(layer, MaxPool):
             values[layer.name] = maxpool_layer(layer, xs[0])
+        elif isinstance(layer, SumPool):
+            values[layer.name] = sumpool_layer(layer, xs[0])
         elif isinstance(layer, Join):
             values[layer.name] = join_layer(layer, *xs)
         elif isinstance(layer, Threshold):

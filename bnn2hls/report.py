@@ -17,7 +17,7 @@ from typing import Any
 from . import cost_model, fit
 from .errors import UserError
 from .synth import SynthResult
-from .ir import Conv, MatrixLayer, MaxPool, Network
+from .ir import Conv, MatrixLayer, MaxPool, Network, SumPool
 from .passes import estimate_cycles
 
 REPORT_FILE = "report.json"
@@ -36,7 +36,7 @@ def layer_summary(layer: Any) -> dict[str, Any]:
         if isinstance(layer, Conv):
             entry.update(kernel=list(layer.kernel), stride=list(layer.stride), pads=list(layer.pads), pad_mode=layer.pad_mode,
                          border_classes=0 if layer.border is None else int(layer.border.corrections[..., 0].size))
-    elif isinstance(layer, MaxPool):
+    elif isinstance(layer, (MaxPool, SumPool)):
         entry.update(kernel=list(layer.kernel), stride=list(layer.stride))
     return entry
 

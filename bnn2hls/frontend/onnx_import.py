@@ -8,6 +8,8 @@ The importer walks the graph once in topological order and gives every tensor a 
   Padded      a binary activation padded by a Pad node (zeros, or the FBNA pattern when an
               Add of the pattern follows: bnn2hls.nn.AlternatingPad2d)
   Acc         a matrix layer's output plus the per-channel float ops applied to it since
+  Mean        an average pool of an Act: the datapath's integer window sums (a SumPool node)
+              plus the per-channel float ops applied to the mean since (until a quantizer)
 
 A node is accepted only if its inputs' roles fit one of the patterns below; anything else is
 a UserError naming the node and its op type. The result is the *raw* IR: matrix layers still
@@ -28,7 +30,7 @@ from onnx import numpy_helper
 from .. import padding_pattern
 from ..errors import UserError
 from ..ir import (ROUNDING_MODES, AffineOp, Conv, Dense, InputQuant, IntQuant, MatrixLayer, MaxPool, Network, OutputHead,
-                  validate)
+                  SumPool, Threshold, signed_width, validate)
 
 
 # ---------------------------------------------------------------------------------------
@@ -72,6 +74,32 @@ class Acc:
     # A max-pool of the accumulators before the activation (BinaryNet's conv -> MaxPool ->
     # BatchNorm -> sign): (kernel, stride); `shape` is then the pooled shape.
     pool: tuple[tuple[int, int], tuple[int, int]] | None = None
+    # An average pool of the last layer's accumulators before the output (a GAP head):
+    # (kernel, stride); `shape` is then the pooled shape and the head reads a SumPool.
+    avg: tuple[tuple[int, int], tuple[int, int]] | None = None
+
+
+@dataclass
+class Mean:
+    """The source's average pool of a quantized activation. `act` is the pooled value as the
+    datapath carries it: the integer window sums of the SumPool node `act.producer`, with
+    `act.scale` the source value of one unit (the input's scale / the window size). `chain`:
+    per-channel float ops the source applies to the mean since, before a quantizer."""
+
+    act: Act
+    chain: list[AffineOp] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.act.shape
+
+    @property
+    def channel_axis(self) -> int | None:
+        """The channel axis of the (possibly flattened) mean: a flattened 1x1 map is its channels."""
+        if len(self.act.shape) == 3:
+            return 0
+        src = self.act.flattened_from
+        return 0 if src is not None and src[1:] == (1, 1) else None
 
 
 class _Importer:
@@ -139,17 +167,31 @@ class _Importer:
         if len(graph.output) != 1:
             raise UserError(f"graph: expected exactly one output, found {len(graph.output)}")
         out = self.roles.get(graph.output[0].name)
+        if isinstance(out, Mean):
+            raise UserError(f"graph output '{graph.output[0].name}': an average pool of quantized values cannot be the "
+                            "output; follow it with a QuantLinear/QuantConv, or pool the last layer's outputs")
         if not isinstance(out, Acc):
             raise UserError(f"graph output '{graph.output[0].name}': must be the (affine) output of the last Conv/Gemm/MatMul")
         if out.pool is not None:
             raise UserError(f"graph output '{graph.output[0].name}': a max-pool of the last layer's accumulators is not supported")
         last = self.layers[out.layer_index]
+        feed: MatrixLayer | SumPool = last
+        acc_scale = last.acc_scale
+        if out.avg is not None:
+            # A GAP head: the datapath sums the accumulators; 1/divisor joins their scale (the
+            # steps before the pool are affine, so the source's mean of them is their value at
+            # the mean accumulator, up to float rounding).
+            (kh, kw), (sh, sw) = out.avg
+            feed = SumPool(name=self.unique_name(f"avgpool{sum(isinstance(l, SumPool) for l in self.layers)}"),
+                           in_shape=last.out_shape, kernel=(kh, kw), stride=(sh, sw), inputs=(last.name,))
+            self.layers.append(feed)
+            acc_scale = (last.acc_scale / np.float32(feed.divisor)).astype(np.float32)
         head = OutputHead(
             name="head",
-            in_shape=last.out_shape,
-            acc_scale=last.acc_scale,
+            in_shape=feed.out_shape,
+            acc_scale=acc_scale,
             chain=tuple(self._channels_last(op, last) for op in out.chain),
-            inputs=(last.name,),
+            inputs=(feed.name,),
         )
         assert self.input_quant is not None  # every activation descends from it
         return validate(Network(name=self.name, layers=(self.input_quant, *self.layers, head)))
@@ -168,7 +210,7 @@ class _Importer:
         op = AffineOp(kind="relu", params={})
         if isinstance(r, Host):
             return Host(shape=r.shape, steps=[*r.steps, ("affine", op)])
-        if isinstance(r, Acc):
+        if isinstance(r, (Acc, Mean)):
             return dataclasses.replace(r, chain=[*r.chain, op])
         raise self.fail("Relu is supported only after a Conv/Gemm/MatMul (before its quantizer) or on the raw input")
 
@@ -185,6 +227,9 @@ class _Importer:
         if isinstance(r, Acc):
             shape = r.shape if not r.flattened else (int(np.prod(r.shape)),)
             per_channel = self._per_channel(c, shape, channel_axis=None if r.flattened else 0)
+            return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="prelu", params={"c": per_channel})])
+        if isinstance(r, Mean):
+            per_channel = self._per_channel(c, r.shape, channel_axis=r.channel_axis)
             return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="prelu", params={"c": per_channel})])
         raise self.fail("PRelu is supported only after a Conv/Gemm/MatMul (before its quantizer) or on the raw input")
 
@@ -224,16 +269,23 @@ class _Importer:
         if isinstance(r, Host):
             return Host(shape=new, steps=[*r.steps, ("reshape", new)])
         if isinstance(r, Act):
-            if new == r.shape:
-                return r
-            if len(r.shape) == 3 and len(new) == 1:
-                return Act(shape=new, bits=r.bits, scale=r.scale, flattened_from=r.shape, producer=r.producer)
-            if len(r.shape) == 1 and len(new) == 1:
-                return r
-            raise self.fail(f"only flattening (C, H, W) activations is supported, not {r.shape} -> {new}")
+            return self._reshape_act(r, new)
+        if isinstance(r, Mean):
+            if r.chain and new != r.shape and (len(new) != 1 or r.channel_axis is None):
+                raise self.fail("flattening a pooled map before its quantizer is supported only for a 1x1 map")
+            return Mean(self._reshape_act(r.act, new), r.chain)
         if isinstance(r, Acc) and (new == r.shape or len(new) == 1) and r.pool is None:
-            return Acc(r.layer_index, r.shape, r.chain, flattened=r.flattened or new != r.shape)
+            return dataclasses.replace(r, flattened=r.flattened or new != r.shape)
         raise self.fail("cannot reshape an accumulator; place the Reshape after the sign")
+
+    def _reshape_act(self, r: Act, new: tuple[int, ...]) -> Act:
+        if new == r.shape:
+            return r
+        if len(r.shape) == 3 and len(new) == 1:
+            return Act(shape=new, bits=r.bits, scale=r.scale, flattened_from=r.shape, producer=r.producer)
+        if len(r.shape) == 1 and len(new) == 1:
+            return r
+        raise self.fail(f"only flattening (C, H, W) activations is supported, not {r.shape} -> {new}")
 
     # -- quantizers ---------------------------------------------------------------------------
     def op_BipolarQuant(self, x: str, scale: str) -> Any:
@@ -281,6 +333,14 @@ class _Importer:
             )
         if isinstance(r, Acc):
             return self._multi_level(r, s, zp, bits, signed, narrow, rounding)
+        if isinstance(r, Mean):
+            if bits > 8:
+                raise self.fail(f"{bits}-bit hidden activations: at most 8 bits are supported")
+            scale, zero = self._quant_scalars(s, zp, "activation quantizer")
+            if rounding not in ROUNDING_MODES:
+                raise self.fail(f"unsupported rounding mode {rounding!r}")
+            quant = IntQuant(scale=scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
+            return self._threshold_mean(r, quant, scale)
         raise self.fail(f"a {bits}-bit quantizer here is not supported (only on the raw input, on weights, or "
                         "after a Conv/Gemm/MatMul and its per-channel float ops)")
 
@@ -325,6 +385,8 @@ class _Importer:
         becomes a multi-threshold unit whose output is q - zero_point."""
         if r.flattened:
             raise self.fail("quantize before flattening")
+        if r.avg is not None:
+            raise self.fail(AVG_OF_ACCUMULATORS)
         if bits > 8:
             raise self.fail(f"{bits}-bit hidden activations: at most 8 bits are supported")
         scale, zero = self._quant_scalars(s, zp, "activation quantizer")
@@ -359,6 +421,8 @@ class _Importer:
                 raise self.fail("binarize before flattening")
             if scale.size != 1:
                 raise self.fail("activation quantizers need a scalar scale")
+            if r.avg is not None:
+                raise self.fail(AVG_OF_ACCUMULATORS)
             layer = self.layers[r.layer_index]
             if layer.binarize:
                 raise self.fail("the layer's output is already binarized")
@@ -370,7 +434,28 @@ class _Importer:
         if isinstance(r, Act) and r.bits == 1:
             return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), flattened_from=r.flattened_from,
                        producer=r.producer)
+        if isinstance(r, Mean):
+            if scale.size != 1:
+                raise self.fail("activation quantizers need a scalar scale")
+            return self._threshold_mean(r, None, float(scale.reshape(-1)[0]))
         raise self.fail("cannot binarize this tensor")
+
+    def _threshold_mean(self, r: Mean, quant: IntQuant | None, scale: float) -> Act:
+        """A quantizer after an average pool (and its float ops): a standalone `Threshold` on
+        the pool's integer sums (a sign for `quant` None); passes.thresholds reads its
+        thresholds off the source's float mean of every reachable sum."""
+        pool = self._layer(r.act.producer)
+        assert isinstance(pool, SumPool)
+        c = pool.out_shape[2]
+        chain = tuple(self._per_channel_op(op, c, pool.name) for op in r.chain)
+        levels: dict[str, Any] = {} if quant is None else {
+            "act_quant": quant, "out_levels": quant.int_range[1] - quant.int_range[0] + 1,
+            "out_offset": quant.int_range[0] - quant.zero_point}
+        node = Threshold(name=self.unique_name(f"threshold{sum(isinstance(l, Threshold) for l in self.layers)}"),
+                         in_shape=pool.out_shape, chain=chain, inputs=(pool.name,), **levels)
+        self.layers.append(node)
+        return Act(shape=r.act.shape, bits=node.out_bits, scale=scale, flattened_from=r.act.flattened_from,
+                   producer=node.name)
 
     def _make_input_quant(self, host: Host, **quant: Any) -> Act:
         if self.input_quant is not None:
@@ -432,6 +517,9 @@ class _Importer:
             shape = ra.shape if not ra.flattened else (int(np.prod(ra.shape)),)
             per_channel = self._per_channel(c, shape, channel_axis=None if ra.flattened else 0)
             return dataclasses.replace(ra, chain=[*ra.chain, AffineOp(kind=kind, params={"c": per_channel})])
+        if isinstance(ra, Mean):
+            per_channel = self._per_channel(c, ra.shape, channel_axis=ra.channel_axis)
+            return dataclasses.replace(ra, chain=[*ra.chain, AffineOp(kind=kind, params={"c": per_channel})])
         raise self.fail("elementwise op on a quantized activation is not supported (only on the raw input or before a sign)")
 
     def _broadcast(self, c: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -471,8 +559,10 @@ class _Importer:
 
     def op_BatchNormalization(self, x: str, scale: str, bias: str, mean: str, var: str) -> Acc:
         r = self.role(x)
-        if not isinstance(r, Acc) or r.flattened:
-            raise self.fail("BatchNormalization must follow a Conv/Gemm/MatMul")
+        if isinstance(r, Mean) and r.channel_axis is not None:
+            pass  # BatchNorm of a pooled mean, before its quantizer
+        elif not isinstance(r, Acc) or r.flattened:
+            raise self.fail("BatchNormalization must follow a Conv/Gemm/MatMul (or an average pool, before a quantizer)")
         channels = r.shape[0]
         params = {}
         for key, tensor in (("scale", scale), ("bias", bias), ("mean", mean), ("var", var)):
@@ -487,12 +577,16 @@ class _Importer:
 
     def _channels_last(self, op: AffineOp, layer: MatrixLayer) -> AffineOp:
         """Re-lay a per-channel constant from the source's [1, C, 1, 1]/[C, 1, 1] to [C]."""
+        return self._per_channel_op(op, layer.out_channels, layer.name)
+
+    @staticmethod
+    def _per_channel_op(op: AffineOp, channels: int, name: str) -> AffineOp:
         params = {}
         for key, v in op.params.items():
             flat = np.asarray(v, np.float32).reshape(-1)
-            if flat.size not in (1, layer.out_channels):
-                raise UserError(f"layer '{layer.name}': per-channel constant of {flat.size} entries for {layer.out_channels} channels")
-            params[key] = np.broadcast_to(flat, (layer.out_channels,)).astype(np.float32)
+            if flat.size not in (1, channels):
+                raise UserError(f"layer '{name}': per-channel constant of {flat.size} entries for {channels} channels")
+            params[key] = np.broadcast_to(flat, (channels,)).astype(np.float32)
         return AffineOp(kind=op.kind, params=params, eps=op.eps)
 
     # -- padding --------------------------------------------------------------------------------
@@ -548,6 +642,10 @@ class _Importer:
             return r.act, r.pads, r.mode
         if isinstance(r, Act):
             return r, (0, 0, 0, 0), "zero"
+        if isinstance(r, Mean):
+            if r.chain:
+                raise self.fail("the float ops after an average pool must end in a quantizer before this layer")
+            return r.act, (0, 0, 0, 0), "zero"
         raise self.fail("input must be a quantized activation (binary, or the quantized network input)")
 
     def _weight_scale(self, scale: np.ndarray, weight_shape: tuple[int, ...], out_axis: int) -> np.ndarray:
@@ -684,7 +782,7 @@ class _Importer:
         accumulators before a monotone step is the OR of the steps, or the AND where the
         step falls). The steps before the pool must not reverse the order of the values."""
         layer = self.layers[r.layer_index]
-        if r.pool is not None or r.flattened or len(r.shape) != 3 or not isinstance(layer, Conv):
+        if r.pool is not None or r.avg is not None or r.flattened or len(r.shape) != 3 or not isinstance(layer, Conv):
             raise self.fail("MaxPool of accumulators is supported once, on a conv's (C, H, W) output, before its sign")
         for op in r.chain:
             increasing = op.kind in ("add", "sub") or (op.kind in ("mul", "div") and bool(np.all(op.params["c"] > 0)))
@@ -697,6 +795,89 @@ class _Importer:
             raise self.fail(f"MaxPool {kernel} does not fit a {h}x{w} map")
         return dataclasses.replace(r, shape=(c, oh, ow), pool=((kernel[0], kernel[1]), (stride[0], stride[1])))
 
+    # -- average pooling ---------------------------------------------------------------------------
+    def op_GlobalAveragePool(self, x: str) -> Any:
+        r = self.role(x)
+        shape = getattr(r, "shape", ())
+        if len(shape) != 3:
+            raise self.fail(f"GlobalAveragePool needs a (C, H, W) input, got {shape}")
+        return self._average(r, (shape[1], shape[2]), (1, 1), flatten=False)
+
+    def op_ReduceMean(self, x: str, axes: str = "") -> Any:
+        """x.mean((2, 3)), x.mean(dim=[-1, -2]), AdaptiveAvgPool2d(1): a global average pool
+        (axes from the input since opset 18, the attribute before; keepdims=0 flattens)."""
+        attrs = self.attrs()
+        r = self.role(x)
+        shape = getattr(r, "shape", ())
+        if len(shape) != 3:
+            raise self.fail(f"ReduceMean is supported over H and W of a (C, H, W) tensor, not of {shape}")
+        given = [int(v) for v in self.const(axes, "ReduceMean axes").reshape(-1)] if axes else list(attrs.get("axes", []))
+        if sorted(a % 4 for a in given) != [2, 3]:
+            raise self.fail(f"ReduceMean over axes {given}: only the spatial axes (2, 3) are supported (a global average pool)")
+        return self._average(r, (shape[1], shape[2]), (1, 1), flatten=not attrs.get("keepdims", 1))
+
+    def op_AveragePool(self, x: str) -> Any:
+        attrs = self.attrs()
+        r = self.role(x)
+        shape = getattr(r, "shape", ())
+        if len(shape) != 3:
+            raise self.fail(f"AveragePool needs a (C, H, W) input, got {shape}")
+        kernel = tuple(int(k) for k in attrs["kernel_shape"])
+        stride = tuple(int(v) for v in attrs.get("strides", [1, 1]))
+        if any(attrs.get("pads", [0, 0, 0, 0])) or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+            raise self.fail("AveragePool with padding is not supported (its border windows divide by fewer or padded "
+                            "elements); pad the map explicitly before a quantizer, or pool without padding")
+        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            raise self.fail("dilated AveragePool is not supported")
+        if len(kernel) != 2 or len(stride) != 2:
+            raise self.fail(f"AveragePool must be 2-D, got kernel {list(kernel)}")
+        _, h, w = shape
+        if attrs.get("ceil_mode", 0) and ((h - kernel[0]) % stride[0] or (w - kernel[1]) % stride[1]):
+            raise self.fail("AveragePool with ceil_mode adds partial windows here (they average fewer elements); "
+                            "not supported")
+        return self._average(r, (kernel[0], kernel[1]), (stride[0], stride[1]), flatten=False)
+
+    def op_Trunc(self, *inputs: str) -> Any:
+        raise self.fail("Brevitas' TruncAvgPool2d / TruncAdaptiveAvgPool2d (an average pool truncated to a bit width) "
+                        "is not supported; use nn.AvgPool2d / nn.AdaptiveAvgPool2d followed by a quantizer")
+
+    def _average(self, r: Any, kernel: tuple[int, int], stride: tuple[int, int], flatten: bool) -> Any:
+        """An average pool: of a quantized activation (a SumPool node; the mean's scale is the
+        input's over the window size), or of the last layer's accumulators before the output."""
+        if isinstance(r, Acc):
+            layer = self.layers[r.layer_index]
+            if r.pool is not None or r.avg is not None or r.flattened or not isinstance(layer, Conv):
+                raise self.fail("an average pool of accumulators is supported once, on a conv's (C, H, W) output")
+            for op in r.chain:
+                if op.kind not in ("mul", "add", "sub", "rsub", "div", "batchnorm"):
+                    raise self.fail(f"a '{op.kind}' before an average pool of the accumulators does not commute with "
+                                    "the mean; quantize before pooling")
+            c, h, w = r.shape
+            oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
+            if min(oh, ow) < 1:
+                raise self.fail(f"average pool {kernel} does not fit a {h}x{w} map")
+            return dataclasses.replace(r, shape=(c, oh, ow), avg=(kernel, stride), flattened=flatten)
+        if not isinstance(r, Act) or len(r.shape) != 3:
+            raise self.fail("an average pool is supported on quantized (C, H, W) activations (after a quantizer) or on "
+                            "the last layer's accumulators before the output")
+        c, h, w = r.shape
+        pool = SumPool(name=self.unique_name(f"avgpool{sum(isinstance(l, SumPool) for l in self.layers)}"),
+                       in_shape=(h, w, c), kernel=kernel, stride=stride, input_scale=r.scale, inputs=(r.producer,))
+        oh, ow, _ = pool.out_shape
+        if min(oh, ow) < 1:
+            raise self.fail(f"average pool {kernel} does not fit a {h}x{w} map")
+        self.layers.append(pool)
+        assert self.input_quant is not None
+        lo, hi = Network(self.name, (self.input_quant, *self.layers)).value_range(pool)
+        bits = signed_width(lo, hi)
+        if bits > 16:
+            raise self.fail(f"the pooled sums need {bits} bits; at most 16 are supported")
+        act = Act(shape=(c, oh, ow), bits=bits, scale=r.scale / pool.divisor, producer=pool.name)
+        return Mean(self._reshape_act(act, (c * oh * ow,)) if flatten else act)
+
+    def _layer(self, name: str) -> Any:
+        return next(layer for layer in self.layers if layer.name == name)
+
     def _pool_layer(self, layer: MatrixLayer, pool: tuple[tuple[int, int], tuple[int, int]], before_activation: bool) -> MaxPool:
         (kh, kw), (sh, sw) = pool
         node = MaxPool(name=self.unique_name(f"maxpool{sum(isinstance(l, MaxPool) for l in self.layers)}"),
@@ -706,13 +887,17 @@ class _Importer:
         return node
 
 
+AVG_OF_ACCUMULATORS = ("an average pool of a layer's accumulators is supported only before the output; "
+                      "quantize before pooling")
+
+
 # ---------------------------------------------------------------------------------------
 # Public entry points
 # ---------------------------------------------------------------------------------------
 MIN_OPSET = 11  # Pad's pads as an input, Reshape's shape as an input
 MAX_OPSET = onnx.defs.onnx_opset_version()
 # (op type, input index) that take int64 tensors; every other constant input must be float32
-INT64_INPUTS = {("Reshape", 1), ("Pad", 1), ("Pad", 3)}
+INT64_INPUTS = {("Reshape", 1), ("Pad", 1), ("Pad", 3), ("ReduceMean", 1)}
 FLOAT_PARAM_RANK1 = {"BatchNormalization": (1, 2, 3, 4)}  # scale, bias, mean, var: 1-D
 _DT = onnx.TensorProto
 

@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import UserError
-from ..ir import MatrixLayer, Network, apply_chain
+from ..ir import IntQuant, MatrixLayer, MaxPool, Network, SumPool, Threshold, apply_chain
 
 
 def threshold_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
@@ -70,11 +70,58 @@ def levels_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
     return thresholds, flip
 
 
+def read_steps(name: str, lo: int, decision: np.ndarray, quant: IntQuant | None, out_offset: int,
+               out_levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds and flips from the source's decision at every integer lo, lo+1, ...:
+    `decision` [range, C] holds the sign (bool) or the quantizer's q - zero_point; it must be
+    monotone per channel."""
+    hi = lo + len(decision) - 1
+    if quant is None:
+        ups = np.diff(decision.astype(np.int8), axis=0)
+        falling = (ups < 0).sum(axis=0)
+        bad = np.nonzero(((ups > 0).sum(axis=0) + falling) > 1)[0]
+        if bad.size:
+            raise UserError(f"layer '{name}': the sign of channel {bad[0]} is not monotone in its input; "
+                            "cannot fold it to a threshold")
+        flip = falling > 0
+        effective = decision ^ flip[None, :]
+        return np.where(effective.any(axis=0), lo + effective.argmax(axis=0), hi + 1).astype(np.int64), flip
+    level = decision - out_offset
+    steps = np.diff(level, axis=0)
+    rising, falling_any = (steps > 0).any(axis=0), (steps < 0).any(axis=0)
+    bad = np.nonzero(rising & falling_any)[0]
+    if bad.size:
+        raise UserError(f"layer '{name}': the quantized output of channel {bad[0]} is not monotone in its input; "
+                        "cannot fold it to thresholds")
+    flip = np.asarray(falling_any)
+    thresholds = np.empty((decision.shape[1], out_levels - 1), np.int64)
+    for i in range(1, out_levels):
+        effective = (level >= i) ^ flip[None, :]
+        thresholds[:, i - 1] = np.where(effective.any(axis=0), lo + effective.argmax(axis=0), hi + 1)
+    return thresholds, flip
+
+
+def pool_threshold(net: Network, layer: Threshold, pool: SumPool) -> tuple[np.ndarray, np.ndarray]:
+    """A `Threshold` on a `SumPool`'s integer sums S: the source quantizes its float mean
+    (`SumPool.source_mean`) after the chain; read the steps off every reachable S."""
+    lo, hi = net.value_range(pool)
+    sums = np.arange(lo, hi + 1, dtype=np.int64)
+    mean = np.broadcast_to(pool.source_mean(sums)[:, None], (len(sums), layer.out_channels))
+    y = apply_chain(layer.chain, mean)
+    decision = y >= 0 if layer.act_quant is None else layer.act_quant.quantize(y)
+    return read_steps(layer.name, lo, decision, layer.act_quant, layer.out_offset, layer.out_levels)
+
+
 def fold_thresholds(net: Network) -> Network:
     layers = []
     for layer in net.layers:
         if isinstance(layer, MatrixLayer) and layer.binarize and layer.thresholds is None:
             thresholds, flip = levels_of(layer) if layer.act_quant is not None else threshold_of(layer)
+            layer = dataclasses.replace(layer, chain=(), thresholds=thresholds, flip=flip, act_quant=None)
+        elif isinstance(layer, Threshold) and layer.thresholds is None and isinstance(net.producer(layer), SumPool):
+            pool = net.producer(layer)
+            assert isinstance(pool, SumPool)
+            thresholds, flip = pool_threshold(net, layer, pool)
             layer = dataclasses.replace(layer, chain=(), thresholds=thresholds, flip=flip, act_quant=None)
         layers.append(layer)
     return dataclasses.replace(net, layers=tuple(layers))
@@ -93,7 +140,7 @@ def _significant_bits(value: float) -> int:
     return max(1, m.bit_length() - ((m & -m).bit_length() - 1)) if m else 1
 
 
-def float_ties(layer: MatrixLayer, input_scale: float | None) -> list[tuple[int, int]]:
+def float_ties(layer: MatrixLayer, input_scale: float | None, input_error: float = 0.0) -> list[tuple[int, int]]:
     """(channel, accumulator) pairs at which the source's sign is decided by float rounding.
 
     The source computes the accumulator as a float32 sum of products (input value x weight
@@ -108,12 +155,15 @@ def float_ties(layer: MatrixLayer, input_scale: float | None) -> list[tuple[int,
 
     `input_scale` is the scale of a multi-bit input (its products q x scale x weight round
     twice; None: unknown, taken as inexact); binary inputs times binary weights are
-    +-acc_scale exactly.
+    +-acc_scale exactly. `input_error`: how far (in input units) the source's own value of an
+    input element may be from the integer the datapath carries (a pooled mean, `pool_error`).
     """
     lo, hi = layer.acc_range
     peak = max(-lo, hi) // layer.fan_in
     sum_bits = int(layer.fan_in * peak).bit_length()
     delta = layer.fan_in * (layer.fan_in + 2) * peak * 2.0**-_FLOAT32_MANTISSA
+    w_peak = 1 if layer.weight_bits == 1 else 2 ** (layer.weight_bits - 1)
+    delta += layer.fan_in * w_peak * input_error
     acc = np.arange(lo, hi + 1, dtype=np.int64)
     if layer.input_bits == 1 and not any(layer.pads):
         acc = acc[(acc - layer.fan_in) % 2 == 0]  # dot = 2 * matches - fan_in
@@ -126,7 +176,7 @@ def float_ties(layer: MatrixLayer, input_scale: float | None) -> list[tuple[int,
         else:
             weight_scale = np.float32(np.float64(layer.acc_scale[o]) / input_scale)
             product_bits = _significant_bits(input_scale) + _significant_bits(float(weight_scale))
-        if product_bits + sum_bits <= _FLOAT32_MANTISSA:
+        if product_bits + sum_bits <= _FLOAT32_MANTISSA and not input_error:
             continue  # every product and partial sum is exact
         chain = tuple(_channel_op(op, o) for op in layer.chain)
         scale = np.float64(layer.acc_scale[o])
@@ -155,17 +205,73 @@ def apply_chain_f64(chain, x: np.ndarray) -> np.ndarray:
     return x
 
 
+def pool_error(net: Network, pool: SumPool) -> float:
+    """How far (in units of the sum) the source's float32 sum of the pooled elements may be
+    from the exact integer sum: 0 where every partial sum is exact (the input scale's
+    significand plus the sum's bits fit float32's 24), else the recursive-summation bound."""
+    lo, hi = net.value_range(net.producer(pool))
+    peak = max(-lo, hi, 1)
+    n = pool.divisor
+    if _significant_bits(pool.input_scale) + int(n * peak).bit_length() <= _FLOAT32_MANTISSA:
+        return 0.0
+    return (n + 1) * n * peak * 2.0**-_FLOAT32_MANTISSA
+
+
+def pool_ties(net: Network, layer: Threshold, pool: SumPool) -> list[tuple[int, int]]:
+    """(channel, sum) pairs at which the source's decision after a pooled mean is decided by
+    the rounding of its float sum (empty where the sum is exact: `SumPool.source_mean` is then
+    the source's value bit for bit)."""
+    error = pool_error(net, pool)
+    if not error:
+        return []
+    lo, hi = net.value_range(pool)
+    sums = np.arange(lo, hi + 1, dtype=np.int64)
+    scale = np.float64(pool.input_scale) / pool.divisor
+    decide = (lambda y: y >= 0) if layer.act_quant is None else (lambda y: layer.act_quant.quantize(y, np.float64))
+    ties = []
+    for o in range(layer.out_channels):
+        chain = tuple(_channel_op(op, o) for op in layer.chain)
+        below = decide(apply_chain_f64(chain, (sums - error) * scale))
+        above = decide(apply_chain_f64(chain, (sums + error) * scale))
+        ties += [(o, int(v)) for v in sums[below != above]]
+    return ties
+
+
+def _input_scale(net: Network, layer: MatrixLayer) -> tuple[float | None, float]:
+    """(the scale of the integers entering `layer` where known exactly, the source's error on
+    them in input units): see `float_ties`."""
+    source = net.producer(layer)
+    while isinstance(source, MaxPool):
+        source = net.producer(source)  # a max-pool passes its input's values on
+    if source is net.input_quant:
+        return net.input_quant.scale, 0.0
+    if isinstance(source, SumPool):
+        return None, pool_error(net, source) + 2.0**-_FLOAT32_MANTISSA * max(map(abs, net.value_range(source)))
+    quant = getattr(source, "act_quant", None)
+    return (quant.scale if quant is not None else None), 0.0
+
+
 def tie_warnings(net: Network) -> tuple[str, ...]:
-    """One line per binarizing layer that has float ties (see `float_ties`)."""
+    """One line per binarizing layer that has float ties (see `float_ties`, `pool_ties`)."""
     lines = []
-    input_scale: float | None = net.input_quant.scale  # of the values entering each layer
     for layer in net.datapath:
+        if isinstance(layer, Threshold) and layer.thresholds is None and isinstance(net.producer(layer), SumPool):
+            pool = net.producer(layer)
+            assert isinstance(pool, SumPool)
+            found = pool_ties(net, layer, pool)
+            if found:
+                o, v = found[0]
+                lines.append(f"layer '{layer.name}': the source's activation after the average pool '{pool.name}' is "
+                             f"decided by the float rounding of its sum at {len(found)} reachable sum(s) (first: channel "
+                             f"{o}, sum {v}); bnn2hls uses the exact mean there, the source may not (power-of-two "
+                             "scales avoid this)")
+            continue
         if not isinstance(layer, MatrixLayer):
             continue
-        scale, input_scale = input_scale, (layer.act_quant.scale if layer.act_quant is not None else None)
         if not layer.binarize or layer.thresholds is not None:
             continue  # folded already: the chain is gone
-        ties = float_ties(layer, scale)
+        scale, error = _input_scale(net, layer)
+        ties = float_ties(layer, scale, error)
         if ties:
             channels = sorted({o for o, _ in ties})
             o, a = ties[0]
