@@ -15,7 +15,7 @@ and the output bit is that comparison XOR the channel's flip bit.
 """
 import numpy as np
 
-from .ir import MatrixLayer
+from .ir import MatrixLayer, Network, SumPool
 
 
 def corrections_at_positions(layer: MatrixLayer) -> np.ndarray:
@@ -40,3 +40,42 @@ def popcount_threshold_classes(layer: MatrixLayer) -> np.ndarray:
     corr = layer.border.corrections if layer.border is not None else np.zeros((1, 1, 1, layer.out_channels), np.int64)
     total = layer.thresholds[None, None, None, :] + layer.fan_in + corr
     return -((-total) // 2)
+
+
+def window_sums(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+    """int64 [N, OH, OW, C]: the sum over each window of int [N, H, W, C] (one strided slice
+    per kernel tap: kh*kw flat passes)."""
+    (kh, kw), (sy, sx), (oh, ow) = kernel, stride, out_hw
+    out = np.zeros((x.shape[0], oh, ow, x.shape[3]), np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            out += x[:, ky : ky + sy * (oh - 1) + 1 : sy, kx : kx + sx * (ow - 1) + 1 : sx]
+    return out
+
+
+def _head_offset(net: Network) -> tuple[bool, np.ndarray]:
+    """(whether the accelerator's output fields are popcounts, the int64 [OH, OW, C] term
+    `off` with  source = 2 * fields - off): a last binary layer emits popcounts p, and
+    2p - MW - corr is the source's accumulator; a sum pool after it sums p, so its term is
+    the window sum of MW + corr."""
+    feed = net.producer(net.head)
+    last = net.head_accumulators()
+    if not last.popcount:
+        return False, np.zeros(0, np.int64)
+    off = (last.fan_in + corrections_at_positions(last))[None]
+    if isinstance(feed, SumPool):
+        off = window_sums(off, feed.kernel, feed.stride, feed.out_shape[:2])
+    return True, off[0]
+
+
+def head_values(net: Network, fields: np.ndarray) -> np.ndarray:
+    """The accelerator's output fields [N, OH, OW, C] -> what the head reads (the source's
+    accumulators, or their window sums)."""
+    popcount, off = _head_offset(net)
+    return 2 * fields - off[None] if popcount else fields
+
+
+def head_fields(net: Network, values: np.ndarray) -> np.ndarray:
+    """The inverse of `head_values` (the testbenches' expected words)."""
+    popcount, off = _head_offset(net)
+    return (values + off[None]) // 2 if popcount else values

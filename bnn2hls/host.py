@@ -26,9 +26,7 @@ def decode_outputs(net: Network, words: list[int], frames: int, fmt: dict[str, A
     if len(words) != expected:
         raise UserError(f"the accelerator produced {len(words)} of {expected} output words")
     fields = streams.unpack_words(words, fmt["out_fields"], fmt["out_field_width"], fmt["out_signed"])
-    last = net.producer(net.head)
-    oh, ow = last.out_hw
-    acc = fields.reshape(frames, oh, ow, last.out_channels)
-    if last.popcount:  # popcount -> the zero-padded source's accumulator
-        acc = 2 * acc - last.fan_in - datapath.corrections_at_positions(last)[None]
+    oh, ow, c = net.head.in_shape
+    # popcounts -> the zero-padded source's accumulators (or their window sums)
+    acc = datapath.head_values(net, fields.reshape(frames, oh, ow, c))
     return reference.apply_head(net.head, acc)

@@ -235,15 +235,8 @@ def maxpool_layer(layer: MaxPool, x: np.ndarray) -> np.ndarray:
 
 def sumpool_layer(layer: SumPool, x: np.ndarray) -> np.ndarray:
     """[N, H, W, C] -> int64 [N, OH, OW, C]: the integer sum over each window (sign bits count
-    +-1), one strided slice per kernel tap as in `maxpool_layer`."""
-    (kh, kw), (sy, sx) = layer.kernel, layer.stride
-    oh, ow, _ = layer.out_shape
-    values = integers(x)
-    out = np.zeros((len(x), oh, ow, x.shape[3]), np.int64)
-    for ky in range(kh):
-        for kx in range(kw):
-            out += values[:, ky : ky + sy * (oh - 1) + 1 : sy, kx : kx + sx * (ow - 1) + 1 : sx]
-    return out
+    +-1)."""
+    return datapath.window_sums(integers(x), layer.kernel, layer.stride, layer.out_shape[:2])
 
 
 def run(net: Network, x: np.ndarray, batch: int = 64) -> np.ndarray:

@@ -63,6 +63,9 @@ GENERATED_NAMES = {"Makefile", "README.md", "driver.py", PARAMS_JSON, PARAMS_NPZ
 
 def _last_layer(net: ir.Network) -> ir.MatrixLayer:
     last = net.producer(net.head)
+    if isinstance(last, ir.SumPool):
+        raise UserError(f"project: the board driver does not yet read the sums of the average pool '{last.name}' "
+                        "before the output")
     if tuple(net.head.in_shape) != tuple(last.out_shape):
         raise UserError(f"project: the output head's input {tuple(net.head.in_shape)} is not the last matrix layer's "
                         f"output {tuple(last.out_shape)} (a layer after '{last.name}' is not supported)")

@@ -336,11 +336,11 @@ class _Importer:
         if isinstance(r, Mean):
             if bits > 8:
                 raise self.fail(f"{bits}-bit hidden activations: at most 8 bits are supported")
-            scale, zero = self._quant_scalars(s, zp, "activation quantizer")
+            act_scale, zero = self._quant_scalars(s, zp, "activation quantizer")
             if rounding not in ROUNDING_MODES:
                 raise self.fail(f"unsupported rounding mode {rounding!r}")
-            quant = IntQuant(scale=scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
-            return self._threshold_mean(r, quant, scale)
+            quant = IntQuant(scale=act_scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
+            return self._threshold_mean(r, quant, act_scale)
         raise self.fail(f"a {bits}-bit quantizer here is not supported (only on the raw input, on weights, or "
                         "after a Conv/Gemm/MatMul and its per-channel float ops)")
 
@@ -798,7 +798,7 @@ class _Importer:
     # -- average pooling ---------------------------------------------------------------------------
     def op_GlobalAveragePool(self, x: str) -> Any:
         r = self.role(x)
-        shape = getattr(r, "shape", ())
+        shape: tuple[int, ...] = getattr(r, "shape", ())
         if len(shape) != 3:
             raise self.fail(f"GlobalAveragePool needs a (C, H, W) input, got {shape}")
         return self._average(r, (shape[1], shape[2]), (1, 1), flatten=False)
@@ -808,7 +808,7 @@ class _Importer:
         (axes from the input since opset 18, the attribute before; keepdims=0 flattens)."""
         attrs = self.attrs()
         r = self.role(x)
-        shape = getattr(r, "shape", ())
+        shape: tuple[int, ...] = getattr(r, "shape", ())
         if len(shape) != 3:
             raise self.fail(f"ReduceMean is supported over H and W of a (C, H, W) tensor, not of {shape}")
         given = [int(v) for v in self.const(axes, "ReduceMean axes").reshape(-1)] if axes else list(attrs.get("axes", []))
@@ -819,7 +819,7 @@ class _Importer:
     def op_AveragePool(self, x: str) -> Any:
         attrs = self.attrs()
         r = self.role(x)
-        shape = getattr(r, "shape", ())
+        shape: tuple[int, ...] = getattr(r, "shape", ())
         if len(shape) != 3:
             raise self.fail(f"AveragePool needs a (C, H, W) input, got {shape}")
         kernel = tuple(int(k) for k in attrs["kernel_shape"])

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
-from ..ir import Dense, Network
-from .blocks import FIFO_KIND, LAYER_BLOCKS
+from ..ir import Dense, Network, SumPool
+from .blocks import FIFO_KIND, LAYER_BLOCKS, sumpool_format
 from .blocks.base import Block, LowerContext, Stream
 from .mvau_memories import acc_width
 
@@ -57,16 +57,20 @@ def pixel_width(shape: tuple[int, int, int], bits: int) -> int:
 
 
 def stream_format(net: Network) -> StreamFormat:
-    """One word per input pixel in; one word per output pixel of the last matrix layer out,
-    one accumulator field per channel (streams.py)."""
+    """One word per input pixel in; one word per output pixel of the node feeding the head out
+    (the last matrix layer: one accumulator field per channel; a sum pool of its accumulators:
+    one sum field per channel) (streams.py)."""
     (first,) = net.consumers[net.input_quant.name]
-    last = net.producer(net.head)
     in_shape = first.in_shape if not isinstance(first, Dense) else net.input_quant.out_shape
     bits0 = element_bits(net, first)
-    oh, ow = last.out_hw
+    feed = net.producer(net.head)
+    oh, ow, c = feed.out_shape
+    if isinstance(feed, SumPool):
+        field_width, signed = sumpool_format(net, feed).out_bits, True
+    else:
+        field_width, signed = acc_width(feed.fan_in, feed.input_bits, feed.weight_bits), not feed.popcount
     return StreamFormat(in_width=pixel_width(in_shape, bits0), in_bits=bits0, in_pixels=in_shape[0] * in_shape[1],
-                        out_fields=last.out_channels, out_field_width=acc_width(last.fan_in, last.input_bits, last.weight_bits),
-                        out_signed=not last.popcount, out_pixels=oh * ow)
+                        out_fields=c, out_field_width=field_width, out_signed=signed, out_pixels=oh * ow)
 
 
 @dataclass

@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import UserError
-from ..ir import IntQuant, MatrixLayer, MaxPool, Network, SumPool, Threshold, apply_chain
+from ..ir import Conv, Dense, IntQuant, MatrixLayer, MaxPool, Network, SumPool, Threshold, apply_chain
 
 
 def threshold_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
@@ -237,10 +237,10 @@ def pool_ties(net: Network, layer: Threshold, pool: SumPool) -> list[tuple[int, 
     return ties
 
 
-def _input_scale(net: Network, layer: MatrixLayer) -> tuple[float | None, float]:
+def _input_scale(net: Network, layer: Conv | Dense) -> tuple[float | None, float]:
     """(the scale of the integers entering `layer` where known exactly, the source's error on
     them in input units): see `float_ties`."""
-    source = net.producer(layer)
+    source = net.producers(layer)[0]
     while isinstance(source, MaxPool):
         source = net.producer(source)  # a max-pool passes its input's values on
     if source is net.input_quant:
