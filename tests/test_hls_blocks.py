@@ -2,7 +2,8 @@
 testbench streams random vectors / frames through one block (g++ -std=c++17 against the
 ap_types headers of the hls4ml wheel, as bnn2hls/hls_sim.py builds) and prints the output
 words, which must equal a numpy model exactly: bnn::mvau_* (binary / multi-bit inputs and
-weights; sign, multi-threshold and raw outputs) and bnn::maxpool (binary OR, signed max)."""
+weights; sign, multi-threshold and raw outputs), bnn::maxpool (binary OR, signed max) and bnn::sumpool
+(global and windowed sums)."""
 from __future__ import annotations
 
 import re
@@ -15,7 +16,7 @@ import pytest
 
 from bnn2hls.backends.mvau_memories import (acc_width, clamp_thresholds, flip_words, signed_width, thr_width,
                                             threshold_words, weight_words)
-from bnn2hls.reference import maxpool_layer
+from bnn2hls.reference import maxpool_layer, sumpool_layer
 from bnn2hls.resources import resource_dir
 from sim.stimulus import pool_image
 from tests.rtl.test_mvau import random_thresholds, random_weights
@@ -223,6 +224,45 @@ int main() {{
         for (int i = 0; i < {h * w}; i++) in.write(from_chunks<{c * b}>(P[f * {h * w} + i]));
         bnn::maxpool<{tmpl}>(in, out);
         while (!out.empty()) print_hex<{c * b}>(out.read());
+    }}
+    return 0;
+}}
+"""
+    assert compile_and_run(src, tmp_path) == expected
+
+
+# --------------------------------------------------------------------------------- sum-pool
+# (C, B, SIGNED, OB, H, W, (KH, KW), (SH, SW))
+SUMPOOL_CASES = {
+    "global_signs": (6, 1, 1, 7, 5, 4, (5, 4), (1, 1)),
+    "global_unsigned_popcounts": (3, 5, 0, 11, 4, 5, (4, 5), (1, 1)),
+    "b3_k2_s2": (4, 3, 1, 6, 7, 9, (2, 2), (2, 2)),
+    "b1_k3x2_s1x2": (5, 1, 1, 4, 6, 7, (3, 2), (1, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(SUMPOOL_CASES))
+def test_hls_sumpool(name, tmp_path):
+    c, b, signed, ob, h, w, (kh, kw), (sh, sw) = SUMPOOL_CASES[name]
+    frames = 3
+    rng = np.random.default_rng(sum(map(ord, name)))
+    lo, hi = (-(2 ** (b - 1)), 2 ** (b - 1) - 1) if signed else (0, 2**b - 1)
+    image = rng.random((frames, h, w, c)) < 0.5 if b == 1 else rng.integers(lo, hi + 1, (frames, h, w, c))
+    if b > 1:
+        image[0], image[1] = hi, lo  # the extreme sums
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    sums = sumpool_layer(SimpleNamespace(kernel=(kh, kw), stride=(sh, sw), out_shape=(oh, ow, c)), image)
+    expected = [pack_fields(sums[n, y, x], ob) for n in range(frames) for y in range(oh) for x in range(ow)]
+    pixels = [pack_fields(image[n, y, x].astype(np.int64), b) for n in range(frames) for y in range(h) for x in range(w)]
+    src = '#include "bnn_sumpool.h"\n' + TB_HELPERS + word_table("P", pixels, c * b)
+    src += f"""
+int main() {{
+    for (int f = 0; f < {frames}; f++) {{
+        hls::stream<ap_uint<{c * b}> > in;
+        hls::stream<ap_uint<{c * ob}> > out;
+        for (int i = 0; i < {h * w}; i++) in.write(from_chunks<{c * b}>(P[f * {h * w} + i]));
+        bnn::sumpool<{c}, {h}, {w}, {kh}, {kw}, {sh}, {sw}, {b}, {signed}, {ob}>(in, out);
+        while (!out.empty()) print_hex<{c * ob}>(out.read());
     }}
     return 0;
 }}
