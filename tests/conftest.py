@@ -51,11 +51,15 @@ TIERS = {
             "rtl/test_generated_top.py", "test_hls_blocks.py"),
     "e2e": ("test_end_to_end.py", "test_generated_nets.py", "test_multibit.py", "test_property_brevitas.py",
             "test_user_models.py", "test_artifacts.py", "test_hls.py", "test_boards_projects.py",
-            "rtl/test_network_rtl.py"),
+            "rtl/test_network_rtl.py", "test_pooling.py"),
 }
 # Single tests that leave their file's tier ("file::function").
 TEST_TIERS = {
     "test_search.py::test_search_cli_writes_results_and_resumes": "e2e",  # a whole (small) search through the CLI
+    "test_pooling.py::test_quantizer_after_pool_reference": "unit",
+    "test_pooling.py::test_mean_keepdim_and_global_average_pool": "unit",
+    "test_pooling.py::test_refused_forms": "unit",
+    "test_pooling.py::test_head_pool_ir_roundtrip": "unit",
     "test_report_cli.py::test_report_synth_measures_with_yosys": "rtl",
     "test_synth_cost.py::test_synthesize_small_network_counts_and_cache": "rtl",
     "test_synth_cost.py::test_estimate_within_20pct_of_yosys_on_a_small_network": "rtl",
