@@ -6,6 +6,8 @@ engine; its hardware block is not built yet); the forms that cannot be done exac
 with one error line."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import onnx
 import pytest
@@ -19,7 +21,7 @@ from bnn2hls.frontend.torch_export import export_qonnx
 from bnn2hls.ir import Network
 
 from .test_cli_errors import expect_error
-from .test_multibit import check_all_engines
+from .test_topologies import _prepared, check_topology
 
 
 def _sign():
@@ -130,23 +132,37 @@ def export(tmp_path, kind: str, seed: int = 0, **kw):
     return export_qonnx(module, x, tmp_path / f"{kind}.onnx")
 
 
-# (net, --target-fps): the default folding (one lane) and a wider one; the second folding of
-# each net is `slow`. At the wider ones the pool's H*W cycles may pace the network.
+# The nets the hardware covers, each at the default folding (one lane) and a wider one, through
+# the acceptance check of issue 12 (ref, hls, rtl and rtl under 40 % gaps / 50 % stalls equal
+# QONNX; RTL cycles within 5 % of the estimate). The windowed ones are `slow` (the sum-pool
+# bench covers their block in the default suite).
 CASES = [
-    ("gap_linear", None), pytest.param("gap_linear", 40000, marks=pytest.mark.slow),
-    ("gap_head", 40000), pytest.param("gap_head", None, marks=pytest.mark.slow),
-    ("avg_linear", None), pytest.param("avg_linear", 60000, marks=pytest.mark.slow),
-    ("avg_head", 60000), pytest.param("avg_head", None, marks=pytest.mark.slow),
+    ("gap_linear", 40000),
+    ("gap_head", 40000),
+    pytest.param("avg_linear", 60000, marks=pytest.mark.slow),
+    pytest.param("avg_head", 60000, marks=pytest.mark.slow),
     pytest.param("avg_hidden", 30000, marks=pytest.mark.slow),
 ]
 
 
 @pytest.mark.parametrize(("kind", "target_fps"), CASES)
 def test_engines_equal_qonnx(kind, target_fps, tmp_path):
-    doc = check_all_engines(export(tmp_path, kind), tmp_path / "out", tmp_path, target_fps)
-    pools = [entry for entry in doc["layers"] if entry["kind"] == "sumpool"]
-    assert len(pools) == 1
-    assert (pools[0]["kernel"] == pools[0]["in_shape"][:2]) == kind.startswith("gap")
+    module = _prepared(functools.partial(PoolNet, kind), 0)  # type: ignore[arg-type]  # a module factory
+    hidden = [m for m in module.modules() if isinstance(m, nn.BatchNorm1d)]
+    if hidden:  # (_prepared measures the 2-d BatchNorms only) the hidden sign must vary too
+        for m in hidden:
+            m.reset_running_stats()
+            m.momentum = None
+        module.train()
+        with torch.no_grad():
+            for _ in range(4):
+                module(torch.rand(32, 3, module.hw, module.hw) * 2.2 - 1.1)
+        module.eval()
+    docs = check_topology(module, (3, module.hw, module.hw), tmp_path, (None, target_fps))
+    for doc in docs:
+        pools = [entry for entry in doc["layers"] if entry["kind"] == "sumpool"]
+        assert len(pools) == 1
+        assert (pools[0]["kernel"] == pools[0]["in_shape"][:2]) == kind.startswith("gap")
 
 
 def reference_equals_qonnx(path, frames: int = 32) -> Network:
