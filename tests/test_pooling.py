@@ -147,7 +147,7 @@ CASES = [
 
 @pytest.mark.parametrize(("kind", "target_fps"), CASES)
 def test_engines_equal_qonnx(kind, target_fps, tmp_path):
-    module = _prepared(functools.partial(PoolNet, kind), 0)  # type: ignore[arg-type]  # a module factory
+    module = _prepared(functools.partial(PoolNet, kind), 0)  # a module factory for _prepared
     hidden = [m for m in module.modules() if isinstance(m, nn.BatchNorm1d)]
     if hidden:  # (_prepared measures the 2-d BatchNorms only) the hidden sign must vary too
         for m in hidden:
@@ -273,3 +273,32 @@ def test_head_pool_ir_roundtrip(tmp_path):
     conv = net.head_accumulators()
     np.testing.assert_array_equal(net.head.acc_scale, (conv.acc_scale / np.float32(16)).astype(np.float32))
     assert net.value_range(pool) == (conv.acc_range[0] * 16, conv.acc_range[1] * 16)
+
+
+def _input_pool_net(scale: float, c: np.ndarray) -> Network:
+    """input (8 bits, `scale`) -> 2x2 average pool -> (mean - c) -> sign -> dense -> head."""
+    from bnn2hls import ir
+
+    iq = ir.InputQuant(name="input_quant", source_shape=(2, 4, 4), preprocess=(), bits=8, scale=scale, out_shape=(4, 4, 2))
+    pool = ir.SumPool(name="avgpool0", in_shape=(4, 4, 2), kernel=(2, 2), stride=(2, 2), input_scale=scale)
+    sign = ir.Threshold(name="threshold0", in_shape=(2, 2, 2), chain=(ir.AffineOp("sub", {"c": c.astype(np.float32)}),))
+    dense = ir.Dense(name="dense0", in_shape=(1, 1, 8), out_channels=3, kernel=(1, 1), stride=(1, 1), pads=(0, 0, 0, 0),
+                     input_bits=1, weights=np.ones((3, 8), bool), acc_scale=np.ones(3, np.float32), binarize=False)
+    head = ir.OutputHead(name="head", in_shape=(1, 1, 3), acc_scale=np.ones(3, np.float32), chain=())
+    return ir.chain_network("pool_ties", [iq, pool, sign, dense, head])
+
+
+def test_pool_tie_warning():
+    """A threshold within the rounding of the source's float sum (scale 0.1: the products and
+    sums round) is reported, naming the threshold and the pool; with a power-of-two scale the
+    sums are exact and the thresholds read off `SumPool.source_mean` are the source's."""
+    from bnn2hls.passes.thresholds import fold_thresholds, tie_warnings
+
+    c = np.array([37 * 0.1 / 4, 0.3333], np.float64)  # channel 0: the exact mean of the sum 37
+    (line,) = tie_warnings(_input_pool_net(0.1, c))
+    assert "'threshold0'" in line and "'avgpool0'" in line and "channel 0, sum 37" in line
+    exact = _input_pool_net(0.125, np.array([37 * 0.125 / 4, 0.3333]))
+    assert tie_warnings(exact) == ()
+    folded = fold_thresholds(exact).layer("threshold0")
+    # the mean 37 * 0.125 / 4 is the threshold itself (>= 0 is +1); 0.3333 / (0.125 / 4) = 10.67 -> 11
+    assert folded.thresholds.tolist() == [37, 11] and not folded.flip.any()
