@@ -53,29 +53,25 @@ def window_sums(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
     return out
 
 
-def _head_offset(net: Network) -> tuple[bool, np.ndarray]:
-    """(whether the accelerator's output fields are popcounts, the int64 [OH, OW, C] term
-    `off` with  source = 2 * fields - off): a last binary layer emits popcounts p, and
-    2p - MW - corr is the source's accumulator; a sum pool after it sums p, so its term is
-    the window sum of MW + corr."""
+def head_offset(net: Network) -> np.ndarray:
+    """For a network whose accelerator emits popcounts (a last binary x binary layer): the
+    int64 [OH, OW, C] term `off` with  source = 2 * fields - off. The last layer emits
+    popcounts p, and 2p - MW - corr is the source's accumulator; a sum pool after it sums p,
+    so its term is the window sum of MW + corr."""
     feed = net.producer(net.head)
     last = net.head_accumulators()
-    if not last.popcount:
-        return False, np.zeros(0, np.int64)
     off = (last.fan_in + corrections_at_positions(last))[None]
     if isinstance(feed, SumPool):
         off = window_sums(off, feed.kernel, feed.stride, feed.out_shape[:2])
-    return True, off[0]
+    return np.ascontiguousarray(off[0], np.int64)
 
 
 def head_values(net: Network, fields: np.ndarray) -> np.ndarray:
     """The accelerator's output fields [N, OH, OW, C] -> what the head reads (the source's
     accumulators, or their window sums)."""
-    popcount, off = _head_offset(net)
-    return 2 * fields - off[None] if popcount else fields
+    return 2 * fields - head_offset(net)[None] if net.head_accumulators().popcount else fields
 
 
 def head_fields(net: Network, values: np.ndarray) -> np.ndarray:
     """The inverse of `head_values` (the testbenches' expected words)."""
-    popcount, off = _head_offset(net)
-    return (values + off[None]) // 2 if popcount else values
+    return (values + head_offset(net)[None]) // 2 if net.head_accumulators().popcount else values

@@ -61,6 +61,7 @@ TEST_TIERS = {
     "test_pooling.py::test_refused_forms": "unit",
     "test_pooling.py::test_head_pool_ir_roundtrip": "unit",
     "test_pooling.py::test_pool_tie_warning": "unit",
+    "test_pooling.py::test_board_driver_reads_the_pooled_sums": "unit",
     "test_report_cli.py::test_report_synth_measures_with_yosys": "rtl",
     "test_synth_cost.py::test_synthesize_small_network_counts_and_cache": "rtl",
     "test_synth_cost.py::test_estimate_within_20pct_of_yosys_on_a_small_network": "rtl",

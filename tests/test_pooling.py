@@ -7,6 +7,7 @@ with one error line."""
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import onnx
@@ -55,7 +56,7 @@ def _linear(fin, fout, bias=True):
 class PoolNet(nn.Module):
     """input quant -> conv -> BN -> sign, then per `kind`:
     gap_linear  conv -> BN -> sign -> AdaptiveAvgPool2d(1) -> flatten -> QuantLinear
-    gap_head    conv (10 classes) -> x.mean((2, 3))  (a GAP of the raw accumulators)
+    gap_head    zero-padded conv (10 classes) -> x.mean((2, 3))  (a GAP of the raw accumulators)
     avg_linear  AvgPool2d(2) -> flatten -> QuantLinear (the sums are its multi-bit input)
     avg_hidden  AvgPool2d(2) -> flatten -> QuantLinear -> BN -> sign -> QuantLinear
     avg_head    conv -> AvgPool2d(2) of the raw outputs -> flatten
@@ -74,8 +75,8 @@ class PoolNet(nn.Module):
         if kind in ("gap_linear", "mean_keep"):
             self.conv1, self.bn1, self.sign1 = _conv(8, 16), nn.BatchNorm2d(16), _sign()
             self.fc = _linear(16, 10)
-        elif kind == "gap_head":
-            self.conv1 = _conv(8, 10, bias=True)
+        elif kind == "gap_head":  # zero-padded: the border correction of its popcounts is pooled too
+            self.conv1 = _conv(8, 10, bias=True, padding=1)
         elif kind == "avg_head":
             self.conv1 = _conv(8, 4, bias=True)
         elif kind in ("avg_linear", "avg_hidden", "avg_quant"):
@@ -269,10 +270,10 @@ def test_head_pool_ir_roundtrip(tmp_path):
 
     net = ir.load(tmp_path / "out")
     pool = net.producer(net.head)
-    assert isinstance(pool, ir.SumPool) and pool.is_global and pool.divisor == 16
+    assert isinstance(pool, ir.SumPool) and pool.is_global and pool.divisor == 36
     conv = net.head_accumulators()
-    np.testing.assert_array_equal(net.head.acc_scale, (conv.acc_scale / np.float32(16)).astype(np.float32))
-    assert net.value_range(pool) == (conv.acc_range[0] * 16, conv.acc_range[1] * 16)
+    np.testing.assert_array_equal(net.head.acc_scale, (conv.acc_scale / np.float32(36)).astype(np.float32))
+    assert net.value_range(pool) == (conv.acc_range[0] * 36, conv.acc_range[1] * 36)
 
 
 def _input_pool_net(scale: float, c: np.ndarray) -> Network:
@@ -302,3 +303,29 @@ def test_pool_tie_warning():
     folded = fold_thresholds(exact).layer("threshold0")
     # the mean 37 * 0.125 / 4 is the threshold itself (>= 0 is +1); 0.3333 / (0.125 / 4) = 10.67 -> 11
     assert folded.thresholds.tolist() == [37, 11] and not folded.flip.any()
+
+
+@pytest.mark.parametrize("kind", ["gap_head", "avg_head"])
+def test_board_driver_reads_the_pooled_sums(kind, tmp_path):
+    """The board driver turns the accelerator's sums of popcounts into the source's outputs
+    (the window sums of fan_in and the border correction come off), as `run` does."""
+    from bnn2hls import boards, compiler, datapath, ir, streams
+
+    from .test_boards_projects import DRIVER_BOARDS, Compiled, load_driver, make_project, random_inputs, to_stream_bytes
+
+    path = export(tmp_path, kind)
+    out = tmp_path / "out"
+    compiler.compile_file(path, out)
+    c = Compiled(ir.load(out), json.loads((out / "rtl" / "stream.json").read_text()), out, path)
+    last = c.net.head_accumulators()
+    assert last.popcount and (kind != "gap_head" or np.any(datapath.corrections_at_positions(last)))
+    x = random_inputs(path, 6, seed=4) * 2 - 0.5
+    sums = reference.run_datapath(c.net, reference.quantize_input(c.net.input_quant, x))
+    fields = datapath.head_fields(c.net, sums).reshape(-1, c.stream["out_fields"])
+    words = streams.pack_words(fields, c.stream["out_field_width"])
+    expect = reference.run(c.net, x)
+    for name in DRIVER_BOARDS:
+        d = boards.load_board(name).stream_width_bits
+        codec = load_driver(make_project(c, name)).StreamCodec()
+        lanes = np.frombuffer(to_stream_bytes(words, c.stream["out_width"], d), codec.lane_dtype)
+        np.testing.assert_array_equal(codec.unpack_output(lanes, 6), expect)

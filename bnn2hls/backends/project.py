@@ -33,7 +33,8 @@ from ..errors import UserError
 from ..passes import estimate_cycles
 from ..resources import resource_dir
 from . import rtl as rtl_backend
-from ..hw.mvau_memories import acc_width, clog2
+from ..hw.graph import stream_format
+from ..hw.mvau_memories import clog2
 
 DRIVER_FORMAT = 1
 PARAMS_JSON = "driver_params.json"
@@ -62,13 +63,12 @@ GENERATED_NAMES = {"Makefile", "README.md", "driver.py", PARAMS_JSON, PARAMS_NPZ
 
 
 def _last_layer(net: ir.Network) -> ir.MatrixLayer:
-    last = net.producer(net.head)
-    if isinstance(last, ir.SumPool):
-        raise UserError(f"project: the board driver does not yet read the sums of the average pool '{last.name}' "
-                        "before the output")
-    if tuple(net.head.in_shape) != tuple(last.out_shape):
-        raise UserError(f"project: the output head's input {tuple(net.head.in_shape)} is not the last matrix layer's "
-                        f"output {tuple(last.out_shape)} (a layer after '{last.name}' is not supported)")
+    """The matrix layer whose accumulators (or their sum pool) the head reads."""
+    last = net.head_accumulators()
+    feed = net.producer(net.head)
+    if tuple(net.head.in_shape) != tuple(feed.out_shape):
+        raise UserError(f"project: the output head's input {tuple(net.head.in_shape)} is not the output "
+                        f"{tuple(feed.out_shape)} of '{feed.name}'")
     return last
 
 
@@ -77,17 +77,9 @@ def check_stream(net: ir.Network, stream: dict[str, Any]) -> None:
     missing = [k for k in STREAM_KEYS if k not in stream]
     if missing:
         raise UserError(f"rtl/stream.json: missing {', '.join(missing)}")
-    iq, last = net.input_quant, _last_layer(net)
-    oh, ow = last.out_hw
-    expect = {
-        "in_bits": iq.stream_bits,
-        "in_width": iq.out_shape[2] * iq.stream_bits,
-        "out_fields": last.out_channels,
-        "out_field_width": acc_width(last.fan_in, last.input_bits, last.weight_bits),
-        "out_signed": not last.popcount,
-        "out_pixels": oh * ow,
-    }
-    expect["out_width"] = expect["out_fields"] * expect["out_field_width"]
+    _last_layer(net)
+    fmt = stream_format(net).to_dict()
+    expect = {k: fmt[k] for k in STREAM_KEYS}
     wrong = [f"{k}={stream[k]!r} (expected {v!r})" for k, v in expect.items() if stream[k] != v]
     if wrong:
         raise UserError(f"rtl/stream.json does not match network '{net.name}': {', '.join(wrong)}; recompile")
@@ -136,12 +128,17 @@ def driver_params(net: ir.Network, board: Board, stream: dict[str, Any]) -> tupl
     }
     popcount = last.popcount
     correction = None
-    if popcount and last.border is not None:
+    fan_in = last.fan_in
+    if popcount and isinstance(net.producer(head), ir.SumPool):
+        # the popcounts' window sums: source = 2 * sum - (window sum of fan_in + correction)
+        arrays["output.correction"] = datapath.head_offset(net)
+        correction, fan_in = "output.correction", 0
+    elif popcount and last.border is not None:
         arrays["output.correction"] = datapath.corrections_at_positions(last).astype(np.int64)
         correction = "output.correction"
     arrays["output.acc_scale"] = np.ascontiguousarray(head.acc_scale)
     doc_output = {
-        "shape": [int(v) for v in last.out_shape],
+        "shape": [int(v) for v in head.in_shape],
         "pixels": stream["out_pixels"],
         "fields": stream["out_fields"],
         "field_width": stream["out_field_width"],
@@ -149,7 +146,7 @@ def driver_params(net: ir.Network, board: Board, stream: dict[str, Any]) -> tupl
         "width": stream["out_width"],
         "stream_words": stream_words(stream["out_width"], d),
         "popcount": popcount,
-        "fan_in": last.fan_in,
+        "fan_in": fan_in,
         "correction": correction,
         "acc_scale": "output.acc_scale",
         "chain": [_affine_entry(op, f"output.chain.{i}", arrays) for i, op in enumerate(head.chain)],
