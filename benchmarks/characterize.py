@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # name: (input (H, W, C, bits), layers); layer specs:
 #   ("conv", MH, k, stride, pad, PE, SIMD[, "alternating"])  ("pool", k, stride)  ("dense", MH, PE, SIMD)
+#   ("avgpool", k, stride)  ("gap",) (sum pools)
 # The last matrix layer of each network emits raw accumulators.
 SWEEP: dict[str, tuple[tuple[int, int, int, int], list[tuple]]] = {
     "s_conv8b": ((16, 16, 3, 8), [("conv", 16, 3, 1, 1, 4, 3), ("conv", 24, 3, 2, 1, 8, 8), ("pool", 2, 2),
@@ -58,6 +59,15 @@ SWEEP: dict[str, tuple[tuple[int, int, int, int], list[tuple]]] = {
                               ("dense", 10, 10, 32)]),
     "s_unit_dense": ((1, 1, 256, 1), [("dense", 256, 1, 1), ("dense", 128, 1, 2), ("dense", 10, 1, 1)]),
     "s_unit_conv": ((10, 10, 8, 1), [("conv", 16, 3, 1, 0, 1, 1), ("conv", 16, 3, 1, 1, 1, 1), ("dense", 10, 1, 4)]),
+    # sum pools (average pooling): global of sign bits, of a last layer's popcounts, windowed
+    # of sign bits and of multi-bit levels
+    "s_gap": ((6, 6, 32, 1), [("conv", 32, 3, 1, 0, 8, 32), ("gap",), ("dense", 10, 2, 32)]),
+    "s_gap_head": ((8, 8, 8, 1), [("conv", 10, 3, 1, 0, 2, 8), ("gap",)]),
+    "s_avgpool": ((12, 12, 8, 1), [("conv", 16, 3, 1, 0, 4, 24), ("avgpool", 2, 2), ("dense", 10, 5, 20)]),
+    "s_avgpool_mb": ((10, 10, 4, 2), [("conv", 12, 3, 1, 0, 3, 12, {"levels": 3}), ("avgpool", 3, 1),
+                                      ("conv", 8, 3, 1, 0, 2, 12)]),
+    "s_gap_wide": ((5, 5, 16, 1), [("conv", 64, 3, 1, 0, 8, 16), ("gap",), ("dense", 10, 2, 64)]),
+    "s_avgpool_k3": ((9, 9, 4, 1), [("conv", 24, 3, 1, 0, 4, 12), ("avgpool", 3, 2), ("dense", 10, 2, 24)]),
     "s_bram_fifo": ((32, 32, 16, 1), [("conv", 32, 3, 1, 1, 8, 16), ("conv", 32, 3, 1, 1, 16, 32), ("pool", 4, 4),
                                        ("dense", 10, 2, 64)]),
     "s_mb_a": ((12, 12, 3, 8), [("conv", 16, 3, 1, 0, 2, 9), ("conv", 16, 3, 2, 0, 4, 48), ("dense", 10, 5, 8)]),
@@ -134,7 +144,7 @@ def run_sweep(work: Path, names: list[str], jobs: int) -> list[dict]:
 # lanes vs lanes_mb, no thresholds for the last layer), and pooling gives the multi-bit and
 # last-layer coefficients enough samples.
 FIT_GROUPS = {"mvau": ("mvau_bin", "mvau_mb", "mvau_last"), "swg": ("swg",), "maxpool": ("maxpool",),
-              "flatten": ("flatten",), "fifo": ("fifo",)}
+              "sumpool": ("sumpool",), "flatten": ("flatten",), "fifo": ("fifo",)}
 
 
 def _features(r: dict) -> dict:

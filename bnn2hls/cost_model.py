@@ -23,7 +23,7 @@ each kind being defined by its class (`Block.cost_features`, bnn2hls/hw/blocks/)
    kinds are fitted together (they share the datapath).
 
 Kinds: mvau_bin (binary input, thresholded), mvau_mb (multi-bit input, thresholded),
-mvau_last (raw accumulators), swg, maxpool, sumpool (not fitted yet: hand-set coefficients), flatten, fifo.
+mvau_last (raw accumulators), swg, maxpool, sumpool, flatten, fifo.
 
 `estimate` returns a `NetworkEstimate` (per layer a `LayerEstimate`, per block a
 `BlockEstimate`), whose `Resources` count logic LUTs (`lut`, yosys LUT1..LUT6), LUTRAM sites

@@ -48,14 +48,20 @@ def synthetic_network(name: str, input_spec: tuple[int, int, int, int], layer_sp
     h, w, c, bits = input_spec
     rng = np.random.default_rng(sum(map(ord, name)) if seed is None else seed)
     shape = (h, w, c)
-    matrix_idx = [i for i, s in enumerate(layer_specs) if s[0] != "pool"]
+    matrix_idx = [i for i, s in enumerate(layer_specs) if s[0] in ("conv", "dense")]
     layers: list = [ir.InputQuant(name="input", source_shape=(c, h, w) if source_shape is None else tuple(source_shape),
                                   preprocess=tuple(preprocess), bits=bits, scale=1.0, out_shape=shape)]
     in_bits = bits
+    values = layers[0].value_range  # the integers the current value takes
     for i, s in enumerate(layer_specs):
         lname = f"{s[0]}{i}"
         if s[0] == "pool":
             layer: ir.DatapathLayer = ir.MaxPool(name=lname, in_shape=shape, kernel=(s[1], s[1]), stride=(s[2], s[2]))
+        elif s[0] in ("avgpool", "gap"):  # a sum pool: ("avgpool", k, stride) or ("gap",) over the whole map
+            kernel, strides = ((s[1], s[1]), (s[2], s[2])) if s[0] == "avgpool" else (shape[:2], (1, 1))
+            layer = ir.SumPool(name=lname, in_shape=shape, kernel=kernel, stride=strides)
+            values = (values[0] * layer.divisor, values[1] * layer.divisor)
+            in_bits = ir.signed_width(*values)
         else:
             last = i == matrix_idx[-1]
             opts = s[-1] if isinstance(s[-1], dict) else {}
@@ -86,7 +92,7 @@ def synthetic_network(name: str, input_spec: tuple[int, int, int, int], layer_sp
                         out_levels=levels, out_offset=int(opts.get("offset", -(levels // 2))) if levels else 0)
             if needs_border_table(layer):
                 layer = dataclasses.replace(layer, border=border_table(layer))
-            in_bits = layer.out_bits
+            in_bits, values = layer.out_bits, layer.out_range
         layers.append(layer)
         shape = layer.out_shape
     layers.append(ir.OutputHead(name="head", in_shape=shape, acc_scale=np.ones(shape[2], np.float32), chain=()))

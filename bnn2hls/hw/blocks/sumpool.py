@@ -73,7 +73,7 @@ class SumPoolBlock(Block):
         a.add("lut", "ctr", clog2(h + 2) + clog2(w + 2))
         a.add("ff", "ctr", clog2(h + 2) + clog2(w + 2))
         if kh == h and kw == w:
-            a.add("lut", "adder", sums)
+            a.add("lut", "acc", sums)  # accumulator adders and their clear-at-emit mux
             a.add("ff", "regs", 2 * sums)  # accumulators and the output register
             return
         if kh > 1:
@@ -81,7 +81,7 @@ class SumPoolBlock(Block):
                 a.ram("line_buffer", w, (kh - 1) * pix, a.EMU_PLAIN)
             else:
                 a.add("ff", "regs", (kh - 1) * pix)
-        a.add("lut", "adder", (kh * kw - 1) * sums)
+        a.add("lut", "win_add", (kh * kw - 1) * sums)
         a.add("ff", "regs", (kw - 1) * sums + sums)
 
     def hls(self, ctx: Any) -> None:
