@@ -20,7 +20,8 @@ Invariants (checked by `validate`):
 - a matrix layer's weight matrix is [out_channels, kh*kw*in_channels], columns ordered
   (ky, kx, c) -- the order of the sliding window;
 - every matrix layer ends in a sign or multi-threshold (`binarize`) but the one that feeds the
-  `OutputHead`, which emits its integer accumulators;
+  `OutputHead` (directly, or through a `SumPool` of its accumulators: a GAP head), which
+  emits its integer accumulators;
 - after `fold_thresholds` a binarizing layer has integer `thresholds` and `flip` bits and no
   `chain`; after `resolve_padding` a zero-padded binary conv has its `border` table;
 - PE divides out_channels and SIMD divides the fan-in.
