@@ -307,11 +307,11 @@ class _Importer:
         if isinstance(r, (Sum, Act)):
             if bits > 8:
                 raise self.fail(f"{bits}-bit hidden activations: at most 8 bits are supported")
-            scale, zero = self._quant_scalars(s, zp, "activation quantizer")
+            q_scale, zero = self._quant_scalars(s, zp, "activation quantizer")
             if rounding not in ROUNDING_MODES:
                 raise self.fail(f"unsupported rounding mode {rounding!r}")
-            quant = IntQuant(scale=scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
-            return self._threshold(r, quant, scale) if isinstance(r, Sum) else self._requantize(r, quant, scale)
+            quant = IntQuant(scale=q_scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
+            return self._threshold(r, quant, q_scale) if isinstance(r, Sum) else self._requantize(r, quant, q_scale)
         raise self.fail(f"a {bits}-bit quantizer here is not supported (only on the raw input, on weights, "
                         "after a Conv/Gemm/MatMul or a residual Add and their per-channel float ops, or on a "
                         "quantized activation)")
@@ -598,7 +598,7 @@ class _Importer:
         raise self.fail(f"constant of shape {list(c.shape)} varies {where}; only a scalar or one value per channel "
                         f"(shape [C, 1, 1] or [1, C, 1, 1] for conv outputs) folds into the thresholds")
 
-    def op_BatchNormalization(self, x: str, scale: str, bias: str, mean: str, var: str) -> Acc:
+    def op_BatchNormalization(self, x: str, scale: str, bias: str, mean: str, var: str) -> Acc | Sum:
         r = self.role(x)
         if not isinstance(r, (Acc, Sum)) or (isinstance(r, Acc) and r.flattened):
             raise self.fail("BatchNormalization must follow a Conv/Gemm/MatMul or a residual Add")
