@@ -183,7 +183,7 @@ class _ResidualBlock(nn.Module):
     or a 1x1 strided conv -> BN -> q where the shape changes), then BN and a 2-bit act. Every
     activation quantizer is BNN-PYNQ's 2-bit one (a constant scale of 1.0: levels -1, 0, +1),
     so both operands of the add share a scale and the join adds integers. `residual=False`
-    drops the shortcut: the plain counterpart of the same size."""
+    drops the shortcut (and q): the plain counterpart with the same weights."""
 
     def __init__(self, cin: int, cout: int, stride: int, residual: bool = True):
         super().__init__()
@@ -197,9 +197,9 @@ class _ResidualBlock(nn.Module):
         self.out = _act_2bit()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.q(self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x))))))
+        y = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
         if self.residual:
-            y = y + (x if self.shortcut is None else self.shortcut(x))
+            y = self.q(y) + (x if self.shortcut is None else self.shortcut(x))
         return self.out(self.bn_out(y))
 
 

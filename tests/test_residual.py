@@ -230,3 +230,32 @@ def test_refused_residual_patterns(kind, needles, tmp_path, capsys):
     expect_error(capsys, ["compile", path, "-o", tmp_path / "out"], *needles)
     assert not (tmp_path / "out").exists()
 
+
+
+def test_demo_residual_model_reference_equals_qonnx(tmp_path):
+    """The residual demo's model (untrained, BatchNorm randomized): BatchNorm on each sum."""
+    from bnn2hls import zoo
+
+    module = zoo.randomize_batchnorm(zoo.mnist_resnet(True, (4, 8)), 3).eval()
+    path = export_qonnx(module, torch.zeros(1, 1, 28, 28), tmp_path / "m.onnx")
+    model = load_model(path)
+    net = build_network(model, "m", target_fps=5000)
+    x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
+    np.testing.assert_allclose(reference.run(net, x), qonnx_runner.run(model, x), rtol=1e-5, atol=1e-5)
+    joins = [layer for layer in net.layers if isinstance(layer, ir.Join)]
+    assert len(joins) == 2 and all(net.consumers[j.name][0].chain == () for j in joins)  # folded
+
+
+def test_demo_no_rtl_needs_residual(tmp_path, capsys):
+    expect_error(capsys, ["demo", "--no-rtl", "-o", tmp_path / "d"], "--no-rtl", "--residual")
+
+
+@pytest.mark.slow
+def test_residual_demo_on_the_reference(tmp_path, capsys):
+    from bnn2hls.demo import run_residual_demo
+
+    assert run_residual_demo(tmp_path / "d", seconds=30.0, rtl=False) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line for line in lines if line.startswith(("residual ", "plain "))}
+    assert "2 residual joins" in rows["residual"] and "0 residual joins" in rows["plain"]
+    assert all("agreement 1000/1000" in row for row in rows.values())
