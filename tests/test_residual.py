@@ -116,6 +116,47 @@ def test_shared_quantizer_and_a_chain_after_the_add(tmp_path):
     assert net.layer("act0").out_levels == 0 and net.layer("act0").flip.any()
 
 
+class _BrevitasAdds(nn.Module):
+    """The two other ways a Brevitas user writes a residual add: Brevitas' own QuantEltwiseAdd
+    (an input quantizer on each operand, an output quantizer on the sum, then another
+    quantizer re-applied to it), and a shared quantizer with a float scale and a zero point
+    (ShiftedUint8, 3 bits) on two conv branches."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        import brevitas.nn as qnn
+        from brevitas.quant import Int8ActPerTensorFixedPoint, ShiftedUint8ActPerTensorFloat
+        from bnn2hls.zoo import _input_quant_8bit
+
+        self.kind = kind
+        self.inp = _input_quant_8bit()
+        self.conv0, self.bn0, self.q0 = _res_conv(3, 4, 3, 1, 1, 1), nn.BatchNorm2d(4), _const_act(2, False)
+        self.conv1, self.bn1 = _res_conv(4, 4, 3, 1, 1, 1), nn.BatchNorm2d(4)
+        self.conv_s, self.bn_s = _res_conv(4, 4, 1, 1, 0, 1), nn.BatchNorm2d(4)
+        if kind == "eltwise":
+            self.add = qnn.QuantEltwiseAdd(input_quant=Int8ActPerTensorFixedPoint, output_quant=Int8ActPerTensorFixedPoint,
+                                           input_bit_width=3, output_bit_width=3)
+        else:
+            self.q = qnn.QuantIdentity(act_quant=ShiftedUint8ActPerTensorFloat, bit_width=3)
+        self.out = _const_act(2, False)
+        self.fc = _res_fc(4 * 8 * 8, 3)
+
+    def forward(self, x):
+        x = self.q0(self.bn0(self.conv0(self.inp(x))))
+        y, s = self.bn1(self.conv1(x)), self.bn_s(self.conv_s(x))
+        z = self.add(y, s) if self.kind == "eltwise" else self.q(y) + self.q(s)
+        return self.fc(torch.flatten(self.out(z), 1))
+
+
+@pytest.mark.parametrize("kind", ["eltwise", "zero_point"])
+def test_quant_eltwise_add_and_a_shared_zero_point_quantizer(kind, tmp_path):
+    net = check_against_qonnx(_user_case(_BrevitasAdds(kind), 0), tmp_path)
+    (join,) = [layer for layer in net.layers if isinstance(layer, ir.Join)]
+    assert join.inputs == ("conv1", "conv2") and join.shifts == (0, 0)
+    if kind == "zero_point":
+        assert net.layer("conv1").out_offset != 0  # q - zero_point enters the sum
+
+
 # ---------------------------------------------------------------------------------------
 # The standalone activation's fold, on a hand-built join
 # ---------------------------------------------------------------------------------------
