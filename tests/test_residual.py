@@ -21,19 +21,19 @@ from .test_cli_errors import expect_error
 from .test_property_brevitas import argmax_is_a_tie
 
 
-def _frames(n: int, seed: int) -> np.ndarray:
-    """Random frames plus frames on the input quantizer's grid and past its clamps."""
+def _frames(n: int, seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Random frames, and every third on the 8-bit input quantizer's grid."""
     rng = np.random.default_rng(seed)
-    x = rng.random((n, 3, 8, 8), dtype=np.float32) * 2.4 - 1.2
-    x[::3] = rng.integers(-128, 128, (len(x[::3]), 3, 8, 8)).astype(np.float32) / 128
+    x = rng.random((n, *shape), dtype=np.float32) * 2.4 - 1.2
+    x[::3] = rng.integers(-128, 128, (len(x[::3]), *shape)).astype(np.float32) / 128
     return x
 
 
-def check_against_qonnx(case, tmp_path, frames: int = 8):
+def check_against_qonnx(case, tmp_path, frames: int = 8, shape: tuple[int, ...] = (3, 8, 8)):
     path = export_qonnx(case.module, case.example, tmp_path / "m.onnx")
     model = load_model(path)
     net = build_network(model, "m")
-    x = _frames(frames, 5)
+    x = _frames(frames, 5, shape)
     y, expect = reference.run(net, x), qonnx_runner.run(model, x)
     assert len({tuple(r) for r in expect.round(4)}) > 1, "the outputs should vary with the input"
     np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-5)
@@ -300,3 +300,38 @@ def test_residual_demo_on_the_reference(tmp_path, capsys):
     rows = {line.split()[0]: line for line in lines if line.startswith(("residual ", "plain "))}
     assert "2 residual joins" in rows["residual"] and "0 residual joins" in rows["plain"]
     assert all("agreement 1000/1000" in row for row in rows.values())
+
+
+class _DenseResidual(nn.Module):
+    """A residual MLP: 1-D joins (the operands are dense layers' 2-bit outputs), and the
+    accumulators of one layer quantized twice (refused)."""
+
+    def __init__(self, twice: bool = False):
+        super().__init__()
+        from bnn2hls.zoo import _input_quant_8bit, _linear
+
+        self.twice = twice
+        self.inp = _input_quant_8bit()
+        self.fc0, self.bn0, self.q0 = _linear(12, 16), nn.BatchNorm1d(16), _const_act(2, False)
+        self.fc1, self.bn1, self.q1 = _linear(16, 16), nn.BatchNorm1d(16), _const_act(2, False)
+        self.q2, self.out = _const_act(2, False, max_val=2.0), _const_act(1, False)
+        self.fc2 = _linear(16, 4, bias=True)
+
+    def forward(self, x):
+        x = self.q0(self.bn0(self.fc0(self.inp(x))))
+        y = self.bn1(self.fc1(x))
+        s = self.q1(y) + (self.q2(y) if self.twice else x)
+        return self.fc2(self.out(s))
+
+
+def test_dense_residual_and_a_layer_quantized_twice(tmp_path, capsys):
+    from bnn2hls import zoo
+
+    from .brevitas_nets import Case
+
+    module = zoo.randomize_batchnorm(_DenseResidual(), 2).eval()
+    net = check_against_qonnx(Case(None, module, torch.zeros(1, 12), "dense residual"), tmp_path, shape=(12,))
+    (join,) = [layer for layer in net.layers if isinstance(layer, ir.Join)]
+    assert join.in_shape == (1, 1, 16) and join.inputs == ("dense1", "dense0")
+    path = export_qonnx(zoo.randomize_batchnorm(_DenseResidual(twice=True), 2).eval(), torch.zeros(1, 12), tmp_path / "t.onnx")
+    expect_error(capsys, ["compile", path, "-o", tmp_path / "out"], "(Quant)", "output of 'dense1' is quantized a second time")

@@ -364,7 +364,8 @@ class _Importer:
             raise self.fail(f"unsupported rounding mode {rounding!r}")
         layer = self.layers[r.layer_index]
         if layer.binarize:
-            raise self.fail("the layer's output is already quantized")
+            raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
+                            "quantized value wherever it is needed")
         if r.pool is not None:
             raise self.fail("a max-pool before a multi-bit quantizer is not supported (pool after it, or binarize)")
         if isinstance(layer, Conv) and layer.input_bits == 1 and layer.pad_mode == "zero" and any(layer.pads):
@@ -393,7 +394,8 @@ class _Importer:
                 raise self.fail("activation quantizers need a scalar scale")
             layer = self.layers[r.layer_index]
             if layer.binarize:
-                raise self.fail("the layer's output is already binarized")
+                raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
+                                "quantized value wherever it is needed")
             self.layers[r.layer_index] = dataclasses.replace(
                 layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain)
             )
