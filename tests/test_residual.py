@@ -335,3 +335,23 @@ def test_dense_residual_and_a_layer_quantized_twice(tmp_path, capsys):
     assert join.in_shape == (1, 1, 16) and join.inputs == ("dense1", "dense0")
     path = export_qonnx(zoo.randomize_batchnorm(_DenseResidual(twice=True), 2).eval(), torch.zeros(1, 12), tmp_path / "t.onnx")
     expect_error(capsys, ["compile", path, "-o", tmp_path / "out"], "(Quant)", "output of 'dense1' is quantized a second time")
+
+
+def test_join_of_two_sign_bits_with_a_shift_and_falling_channels():
+    """Sums of sign bits are not contiguous ((+-1 << 1) + +-1: -3, -1, 1, 3); thresholds sit on
+    reachable sums, and a falling chain sets the flip."""
+    net = _join_net((1.0, 1.0), ())
+    iq = ir.InputQuant(name="input", source_shape=(4,), preprocess=(), bits=1, scale=1.0, out_shape=(1, 1, 4))
+    d0 = net.layer("dense0")
+    d0 = ir.Dense(**{**d0.__dict__, "input_bits": 1, "thresholds": np.array([0, 1, -1, 2]), "out_levels": 0,
+                     "out_offset": 0})
+    chain = (_affine("mul", [1.0, -1.0, 0.5, -2.0]), _affine("add", [0.5, 0.5, -1.0, 2.5]))
+    join = ir.Join(name="add0", in_shape=(1, 1, 4), operand_scales=(2.0, 1.0), shifts=(1, 0), inputs=("dense0", "input"))
+    act = ir.Threshold(name="act0", in_shape=(1, 1, 4), chain=chain, inputs=("add0",))
+    net = ir.validate(ir.Network("j", (iq, d0, join, act, *net.layers[4:])))
+    act = fold_thresholds(net).layer("act0")
+    assert list(act.flip) == [False, True, False, True]
+    for a in (-1, 1):
+        for b in (-1, 1):
+            source = ir.apply_chain(chain, np.full((1, 4), np.float32(a * 2.0) + np.float32(b)))[0] >= 0
+            np.testing.assert_array_equal(reference.threshold_layer(act, np.full(4, 2 * a + b)), source)
