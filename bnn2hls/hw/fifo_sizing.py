@@ -148,7 +148,7 @@ def need_maps(net: object, root: object, eager: bool, edge_depth: object) -> dic
         for i, p in enumerate(net.producers(layer)):
             if p.name not in maps:
                 continue
-            need = _frames(layer_need(layer, i, net), _items(p.out_shape))
+            need = _frames(layer_need(layer, i, net), _items(p.out_shape))  # type: ignore[union-attr]
             if eager:
                 k = np.minimum(np.arange(len(need)) + IN_FLIGHT, len(need) - 1)
                 need = need[k] + edge_depth(p, layer)  # type: ignore[operator]

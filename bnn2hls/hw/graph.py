@@ -158,7 +158,7 @@ def lower(net: Network) -> HwGraph:
     for layer in net.datapath:
         producers = net.producers(layer)
         srcs = [edges[(p.name, layer.name)] for p in producers]
-        ctx = LowerContext(net=net, layer=layer, bits=net.element_bits(producers[0]), prev_shape=producers[0].out_shape,
+        ctx = LowerContext(net=net, layer=layer, bits=net.element_bits(producers[0]), prev_shape=producers[0].out_shape,  # type: ignore[union-attr]
                            src=srcs[0], srcs=srcs)
         for kind in LAYER_BLOCKS[type(layer)]:
             block = kind.build(ctx)

@@ -23,7 +23,7 @@ LAYER_BLOCKS: dict[type, tuple[type[Block], ...]] = {
     Join: (JoinBlock,),
     Threshold: (ThresholdBlock,),
 }
-FIFO_KIND: type[Block] = Fifo
+FIFO_KIND: type[Fifo] = Fifo
 FORK_KIND: type[Fork] = Fork
 
 

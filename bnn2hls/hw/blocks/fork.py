@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..mvau_memories import clog2
 from .base import Block, Stream
 
 
