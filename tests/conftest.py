@@ -50,7 +50,7 @@ TIERS = {
     "rtl": ("rtl/test_residual.py", "rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_swg_maxpool.py", "rtl/test_generated_top.py",
             "test_hls_blocks.py"),
     "e2e": ("test_end_to_end.py", "test_generated_nets.py", "test_multibit.py", "test_property_brevitas.py",
-            "test_user_models.py", "test_artifacts.py", "test_hls.py", "test_boards_projects.py",
+            "test_user_models.py", "test_artifacts.py", "test_hls.py", "test_boards_projects.py", "test_topologies.py",
             "rtl/test_network_rtl.py"),
 }
 # Single tests that leave their file's tier ("file::function").
