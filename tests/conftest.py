@@ -55,6 +55,7 @@ TIERS = {
 }
 # Single tests that leave their file's tier ("file::function").
 TEST_TIERS = {
+    "test_residual.py::test_resnet_style_through_every_engine": "e2e",  # Verilator and g++ builds
     "test_search.py::test_search_cli_writes_results_and_resumes": "e2e",  # a whole (small) search through the CLI
     "test_report_cli.py::test_report_synth_measures_with_yosys": "rtl",
     "test_synth_cost.py::test_synthesize_small_network_counts_and_cache": "rtl",

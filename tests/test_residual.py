@@ -355,3 +355,13 @@ def test_join_of_two_sign_bits_with_a_shift_and_falling_channels():
         for b in (-1, 1):
             source = ir.apply_chain(chain, np.full((1, 4), np.float32(a * 2.0) + np.float32(b)))[0] >= 0
             np.testing.assert_array_equal(reference.threshold_layer(act, np.full(4, 2 * a + b)), source)
+
+
+@pytest.mark.parametrize("variant", ["binary", pytest.param("2bit", marks=pytest.mark.slow)])
+def test_resnet_style_through_every_engine(variant, tmp_path):
+    """Issue 12's residual acceptance net at two foldings: ref, hls, rtl and rtl with 40 % input
+    gaps and 50 % output stalls equal QONNX; the RTL's cycles per frame equal the estimate."""
+    from .test_topologies import check_topology
+
+    docs = check_topology(resnet_case(variant, seed=1).module, (3, 8, 8), tmp_path, (None, 30000), frames=4)
+    assert [e["kind"] for e in docs[0]["layers"]].count("add") == 3
