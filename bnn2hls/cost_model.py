@@ -23,7 +23,7 @@ each kind being defined by its class (`Block.cost_features`, bnn2hls/hw/blocks/)
    kinds are fitted together (they share the datapath).
 
 Kinds: mvau_bin (binary input, thresholded), mvau_mb (multi-bit input, thresholded),
-mvau_last (raw accumulators), swg, maxpool, sumpool, flatten, fifo.
+mvau_last (raw accumulators), swg, maxpool, sumpool, flatten, fifo, fork, join, threshold.
 
 `estimate` returns a `NetworkEstimate` (per layer a `LayerEstimate`, per block a
 `BlockEstimate`), whose `Resources` count logic LUTs (`lut`, yosys LUT1..LUT6), LUTRAM sites
@@ -48,7 +48,7 @@ from .ir import MatrixLayer, Network
 from .passes.folding import estimate_cycles
 
 COEFFS_PATH = Path(__file__).resolve().parent / "data" / "cost_model.json"
-KINDS = ("mvau_bin", "mvau_mb", "mvau_last", "swg", "maxpool", "sumpool", "flatten", "fifo")
+KINDS = ("mvau_bin", "mvau_mb", "mvau_last", "swg", "maxpool", "sumpool", "flatten", "fifo", "fork", "join", "threshold")
 
 
 # --------------------------------------------------------------------------------------

@@ -14,13 +14,19 @@ changes. The chain is monotone (affine per channel), so the bit is a single step
 
 flip is set where the step goes down (negative gamma or a negative scale). A channel whose
 bit never changes gets T at the end of the range (constant output).
+
+A standalone activation (`Threshold`) is folded the same way. After a residual join the
+source adds the two dequantized operands, fl32(fl32(a*sa) + fl32(b*sb)); that float sum is
+evaluated for every reachable operand pair (a, b) and the outputs grouped by the integer sum
+the hardware sees. Where two pairs with the same sum give different outputs (float rounding
+of the add), no threshold on the sum can equal the source, and the pass refuses.
 """
 import dataclasses
 
 import numpy as np
 
 from ..errors import UserError
-from ..ir import Conv, Dense, IntQuant, MatrixLayer, MaxPool, Network, SumPool, Threshold, apply_chain
+from ..ir import Conv, Dense, Join, MatrixLayer, MaxPool, Network, SumPool, Threshold, apply_chain
 
 
 def threshold_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
@@ -70,46 +76,77 @@ def levels_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
     return thresholds, flip
 
 
-def read_steps(name: str, lo: int, decision: np.ndarray, quant: IntQuant | None, out_offset: int,
-               out_levels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Thresholds and flips from the source's decision at every integer lo, lo+1, ...:
-    `decision` [range, C] holds the sign (bool) or the quantizer's q - zero_point; it must be
-    monotone per channel."""
-    hi = lo + len(decision) - 1
-    if quant is None:
-        ups = np.diff(decision.astype(np.int8), axis=0)
-        falling = (ups < 0).sum(axis=0)
-        bad = np.nonzero(((ups > 0).sum(axis=0) + falling) > 1)[0]
-        if bad.size:
-            raise UserError(f"layer '{name}': the sign of channel {bad[0]} is not monotone in its input; "
-                            "cannot fold it to a threshold")
-        flip = falling > 0
-        effective = decision ^ flip[None, :]
-        return np.where(effective.any(axis=0), lo + effective.argmax(axis=0), hi + 1).astype(np.int64), flip
-    level = decision - out_offset
-    steps = np.diff(level, axis=0)
-    rising, falling_any = (steps > 0).any(axis=0), (steps < 0).any(axis=0)
-    bad = np.nonzero(rising & falling_any)[0]
+def _values(net: Network, layer) -> np.ndarray:
+    """The integers the value of `layer` takes (sign bits: -1 and +1 only)."""
+    if net.is_bipolar(layer):
+        return np.array([-1, 1], np.int64)
+    lo, hi = net.value_range(layer)
+    return np.arange(lo, hi + 1, dtype=np.int64)
+
+
+def source_values(net: Network, layer: Threshold) -> tuple[np.ndarray, np.ndarray]:
+    """(x int64 [M], v float32 [M]): every reachable integer input of the standalone activation
+    (repeated where several operand pairs of a join give the same sum) and the source's float
+    value there, before the chain. After a join: fl32(fl32(a*sa) + fl32(b*sb)) for every pair,
+    as QONNX's Quant outputs and onnxruntime's Add compute it; after a sum pool, the source's
+    float mean of every reachable sum (`SumPool.source_mean`; `tie_warnings` checks that its
+    float sum is exact); otherwise the integer itself (the importer starts the chain with the
+    scale)."""
+    producer = net.producer(layer)
+    if isinstance(producer, SumPool):
+        x = _values(net, producer)
+        return x, producer.source_mean(x)
+    if not isinstance(producer, Join):
+        x = _values(net, producer)
+        return x, x.astype(np.float32)
+    pa, pb = net.producers(producer)
+    a, b = _values(net, pa), _values(net, pb)
+    sa, sb = (np.float32(s) for s in producer.operand_scales)
+    fa = (a.astype(np.float32) * sa).astype(np.float32)
+    fb = (b.astype(np.float32) * sb).astype(np.float32)
+    v = (fa[:, None] + fb[None, :]).astype(np.float32).reshape(-1)
+    x = ((a[:, None] << producer.shifts[0]) + (b[None, :] << producer.shifts[1])).reshape(-1)
+    return x, v
+
+
+def threshold_node_of(net: Network, layer: Threshold) -> tuple[np.ndarray, np.ndarray]:
+    """thresholds (int64 [C] for a sign, [C, L-1] for levels) and flip [C] of a standalone
+    activation, read off the source's exact float evaluation at every reachable input. The
+    thresholds are reachable inputs (or one past the largest): a join's sums need not be
+    contiguous (two sign bits sum to -2, 0 or 2)."""
+    x, v = source_values(net, layer)
+    c = layer.out_channels
+    y = apply_chain(layer.chain, np.broadcast_to(v[:, None], (len(v), c)))
+    if layer.act_quant is None:
+        level = (y >= 0).astype(np.int64)  # the sign as the levels 0 and 1
+        steps = 1
+    else:
+        level = layer.act_quant.quantize(y) - layer.out_offset
+        steps = layer.out_levels - 1
+    keys, first, inverse = np.unique(x, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    by_key = level[first]  # [keys, C]
+    rows, channels = np.nonzero(level != by_key[inverse])
+    if rows.size:
+        row, o = int(rows[0]), int(channels[0])
+        other = int(first[inverse[row]])
+        raise UserError(f"layer '{layer.name}': the source's output of channel {o} at the integer input {int(x[row])} "
+                        f"depends on how it is reached (float values {float(v[other])!r} and {float(v[row])!r}: "
+                        "float rounding of the residual add); cannot fold it to thresholds (power-of-two operand "
+                        "scales avoid this)")
+    deltas = np.diff(by_key, axis=0)
+    rising, falling = (deltas > 0).any(axis=0), (deltas < 0).any(axis=0)
+    bad = np.nonzero(rising & falling)[0]
     if bad.size:
-        raise UserError(f"layer '{name}': the quantized output of channel {bad[0]} is not monotone in its input; "
-                        "cannot fold it to thresholds")
-    flip = np.asarray(falling_any)
-    thresholds = np.empty((decision.shape[1], out_levels - 1), np.int64)
-    for i in range(1, out_levels):
-        effective = (level >= i) ^ flip[None, :]
-        thresholds[:, i - 1] = np.where(effective.any(axis=0), lo + effective.argmax(axis=0), hi + 1)
-    return thresholds, flip
-
-
-def pool_threshold(net: Network, layer: Threshold, pool: SumPool) -> tuple[np.ndarray, np.ndarray]:
-    """A `Threshold` on a `SumPool`'s integer sums S: the source quantizes its float mean
-    (`SumPool.source_mean`) after the chain; read the steps off every reachable S."""
-    lo, hi = net.value_range(pool)
-    sums = np.arange(lo, hi + 1, dtype=np.int64)
-    mean = np.broadcast_to(pool.source_mean(sums)[:, None], (len(sums), layer.out_channels))
-    y = apply_chain(layer.chain, mean)
-    decision = y >= 0 if layer.act_quant is None else layer.act_quant.quantize(y)
-    return read_steps(layer.name, lo, decision, layer.act_quant, layer.out_offset, layer.out_levels)
+        raise UserError(f"layer '{layer.name}': the {'sign' if layer.act_quant is None else 'quantized output'} of "
+                        f"channel {bad[0]} is not monotone in its input; cannot fold it to thresholds")
+    flip = np.asarray(falling)
+    beyond = int(keys[-1]) + 1
+    thresholds = np.empty((c, steps), np.int64)
+    for i in range(1, steps + 1):
+        effective = (by_key >= i) ^ flip[None, :]
+        thresholds[:, i - 1] = np.where(effective.any(axis=0), keys[effective.argmax(axis=0)], beyond)
+    return (thresholds[:, 0] if layer.act_quant is None else thresholds), flip
 
 
 def fold_thresholds(net: Network) -> Network:
@@ -118,10 +155,9 @@ def fold_thresholds(net: Network) -> Network:
         if isinstance(layer, MatrixLayer) and layer.binarize and layer.thresholds is None:
             thresholds, flip = levels_of(layer) if layer.act_quant is not None else threshold_of(layer)
             layer = dataclasses.replace(layer, chain=(), thresholds=thresholds, flip=flip, act_quant=None)
-        elif isinstance(layer, Threshold) and layer.thresholds is None and isinstance(net.producer(layer), SumPool):
-            pool = net.producer(layer)
-            assert isinstance(pool, SumPool)
-            thresholds, flip = pool_threshold(net, layer, pool)
+        elif isinstance(layer, Threshold) and layer.thresholds is None:
+            # `net` (not the layers folded so far): the producers' value ranges read the raw IR
+            thresholds, flip = threshold_node_of(net, layer)
             layer = dataclasses.replace(layer, chain=(), thresholds=thresholds, flip=flip, act_quant=None)
         layers.append(layer)
     return dataclasses.replace(net, layers=tuple(layers))
@@ -252,7 +288,10 @@ def _input_scale(net: Network, layer: Conv | Dense) -> tuple[float | None, float
 
 
 def tie_warnings(net: Network) -> tuple[str, ...]:
-    """One line per binarizing layer that has float ties (see `float_ties`, `pool_ties`)."""
+    """One line per binarizing layer that has float ties (see `float_ties`, `pool_ties`).
+    Activations after a join have none: the source's join is an elementwise add, evaluated
+    exactly as the source does for every operand pair (`threshold_node_of`), not a sum in an
+    unknown order."""
     lines = []
     for layer in net.datapath:
         if isinstance(layer, Threshold) and layer.thresholds is None and isinstance(net.producer(layer), SumPool):

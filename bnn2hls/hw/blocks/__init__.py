@@ -2,25 +2,31 @@
 
 `LAYER_BLOCKS` is the lowering rule: the kinds that implement each IR layer type, in stream
 order (a kind may leave itself out of a given layer); `FIFO_KIND` follows every layer but the
-last."""
+last (one per consumer, behind a `FORK_KIND`, where a value feeds several layers)."""
 from __future__ import annotations
 
-from ...ir import Conv, Dense, MaxPool, SumPool
+from ...ir import Conv, Dense, Join, MaxPool, SumPool, Threshold
 from .base import REGISTRY, Block, LowerContext, Memory, Stream
 from .fifo import Fifo, WindowFifo, fifo_depth
 from .flatten import Flatten
+from .fork import Fork
+from .join import JoinBlock
 from .maxpool import MaxPoolBlock
 from .mvau import Mvau, mvau_cycles, mvau_thresholds
 from .sumpool import SumPoolBlock, sumpool_format
 from .swg import Swg
+from .threshold import ThresholdBlock
 
 LAYER_BLOCKS: dict[type, tuple[type[Block], ...]] = {
     Conv: (Swg, WindowFifo, Mvau),
     Dense: (Flatten, Mvau),
     MaxPool: (MaxPoolBlock,),
     SumPool: (SumPoolBlock,),
+    Join: (JoinBlock,),
+    Threshold: (ThresholdBlock,),
 }
-FIFO_KIND: type[Block] = Fifo
+FIFO_KIND: type[Fifo] = Fifo
+FORK_KIND: type[Fork] = Fork
 
 
 def kinds() -> list[type[Block]]:
@@ -49,6 +55,6 @@ def hls_library() -> tuple[str, ...]:
     return tuple(sorted({"bnn_common.h", *(f for kind in REGISTRY for f in kind.hls_files)}))
 
 
-__all__ = ["Block", "Stream", "Memory", "LowerContext", "Fifo", "WindowFifo", "Flatten", "MaxPoolBlock", "SumPoolBlock", "Mvau",
-           "Swg", "LAYER_BLOCKS", "FIFO_KIND", "kinds", "by_module", "rtl_library", "hls_library", "fifo_depth",
-           "mvau_cycles", "mvau_thresholds", "sumpool_format"]
+__all__ = ["Block", "Stream", "Memory", "LowerContext", "Fifo", "WindowFifo", "Flatten", "MaxPoolBlock", "SumPoolBlock",
+           "Mvau", "Swg", "Fork", "JoinBlock", "ThresholdBlock", "LAYER_BLOCKS", "FIFO_KIND", "FORK_KIND", "kinds", "by_module",
+           "rtl_library", "hls_library", "fifo_depth", "mvau_cycles", "mvau_thresholds", "sumpool_format"]
