@@ -1,9 +1,8 @@
 """Average pooling as Brevitas users write it (nn.AdaptiveAvgPool2d(1), x.mean((2, 3)),
 nn.AvgPool2d), compiled to integer sum pools: every engine equals the QONNX executor running
 the export (allclose 1e-5, same argmax) and the RTL's steady-state interval equals the estimate
-(within 5 %); a quantizer after a pool is folded from the source's float mean (the reference
-engine; its hardware block is not built yet); the forms that cannot be done exactly are refused
-with one error line."""
+(within 5 %); a quantizer after a pool is folded from the source's float mean; the forms that
+cannot be done exactly are refused with one error line."""
 from __future__ import annotations
 
 import functools
@@ -143,12 +142,15 @@ CASES = [
     pytest.param("avg_linear", 60000, marks=pytest.mark.slow),
     pytest.param("avg_head", 60000, marks=pytest.mark.slow),
     pytest.param("avg_hidden", 30000, marks=pytest.mark.slow),
+    ("avg_quant", 60000),  # a quantizer after the pool: the threshold block on the sums
+    pytest.param("avg_quant3", 60000, marks=pytest.mark.slow),
 ]
 
 
 @pytest.mark.parametrize(("kind", "target_fps"), CASES)
 def test_engines_equal_qonnx(kind, target_fps, tmp_path):
-    module = _prepared(functools.partial(PoolNet, kind), 0)  # a module factory for _prepared
+    bits = 3 if kind == "avg_quant3" else 1
+    module = _prepared(functools.partial(PoolNet, kind.rstrip("3"), bits=bits), 0)  # a module factory for _prepared
     hidden = [m for m in module.modules() if isinstance(m, nn.BatchNorm1d)]
     if hidden:  # (_prepared measures the 2-d BatchNorms only) the hidden sign must vary too
         for m in hidden:
@@ -178,16 +180,14 @@ def reference_equals_qonnx(path, frames: int = 32) -> Network:
 
 
 @pytest.mark.parametrize("bits", [1, 3])
-def test_quantizer_after_pool_reference(bits, tmp_path, capsys):
+def test_quantizer_after_pool_reference(bits, tmp_path):
     """AvgPool2d(2) -> BatchNorm -> QuantIdentity: a Threshold on the sums, its thresholds read
-    off the source's float mean of every reachable sum; ref equals QONNX. The hardware of a
-    standalone threshold is not built yet: compile says so in one line."""
+    off the source's float mean of every reachable sum; ref equals QONNX."""
     path = export(tmp_path, "avg_quant", bits=bits)
     net = reference_equals_qonnx(path)
     kinds = [layer.kind for layer in net.layers]
     assert kinds == ["input_quant", "conv", "sumpool", "threshold", "dense", "output_head"]
     assert net.source["warnings"] == []  # sign bits with scale 1: the source's sums are exact
-    expect_error(capsys, ["compile", path, "-o", tmp_path / "out"], "threshold")
 
 
 def test_mean_keepdim_and_global_average_pool(tmp_path):
