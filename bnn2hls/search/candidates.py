@@ -208,9 +208,10 @@ def predicted_network(c: Candidate, seed: int = 0) -> ir.Network:
 
 
 def structure(net: ir.Network) -> list[tuple]:
-    """What cost models see of a network, without names or contents: one tuple per layer
-    (kind, shapes, kernel/stride/pads, input bits, binarize, thresholded, folding)."""
-    rows: list[tuple] = []
+    """What cost models see of a network, without contents: one tuple per layer (kind, shapes,
+    kernel/stride/pads, input bits, binarize, thresholded, folding), and the matrix layers'
+    names (a folding names them)."""
+    rows: list[tuple] = [tuple(layer.name for layer in net.matrix_layers)]
     for layer in net.layers:
         if isinstance(layer, ir.InputQuant):
             rows.append((layer.kind, tuple(layer.source_shape), tuple(layer.out_shape), layer.bits))

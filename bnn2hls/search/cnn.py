@@ -112,32 +112,36 @@ def input_quant(source_shape: tuple[int, int, int], bits: int) -> ir.InputQuant:
 def predicted_network(name: str, source_shape: tuple[int, int, int], classes: int, depth: int, width: int,
                       residual: bool, input_bits: int, seed: int = 0) -> ir.Network:
     """The compiled IR of a cnn candidate with random contents and PE = SIMD = 1: the nodes,
-    shapes, element bits and edges `compiler.build_network` gives the trained model."""
+    shapes, element bits, edges and names (the importer's: conv0.., maxpool0.., add0..,
+    act0.., dense0; a folding is applied by matrix-layer name) `compiler.build_network` gives
+    the trained model."""
     from ..synthetic import _thresholds
 
     rng = np.random.default_rng(seed)
     iq = input_quant(source_shape, input_bits)
     nodes: list[Any] = [iq]
     prev, shape, bits = iq.name, iq.out_shape, iq.stream_bits
-    n = 0
+    count = {"conv": 0, "maxpool": 0, "add": 0, "act": 0}
+
+    def node_name(kind: str) -> str:
+        count[kind] += 1
+        return f"{kind}{count[kind] - 1}"
 
     def conv(in_shape: tuple[int, int, int], in_bits: int, levels: int, src: str) -> ir.Conv:
-        nonlocal n
         fan_in = KERNEL * KERNEL * in_shape[2]
         zero = in_bits > 1  # the 8-bit input is zero-padded, sign bits get the border pattern
-        layer = ir.Conv(name=f"conv{n}", in_shape=in_shape, out_channels=width, kernel=(KERNEL, KERNEL), stride=(1, 1),
+        layer = ir.Conv(name=node_name("conv"), in_shape=in_shape, out_channels=width, kernel=(KERNEL, KERNEL), stride=(1, 1),
                         pads=(1, 1, 1, 1), input_bits=in_bits, weights=rng.random((width, fan_in)) < 0.5,
                         acc_scale=np.ones(width, np.float32), binarize=True, pad_mode="zero" if zero else "alternating",
                         thresholds=_thresholds(rng, width, fan_in, in_bits, levels=levels),
                         flip=rng.random(width) < 0.3, out_levels=levels, out_offset=-(levels // 2) if levels else 0,
                         inputs=(src,))
-        n += 1
         return layer
 
     for op in layer_plan(depth, source_shape[1:], residual):
         if op.kind == "pool":
-            pool = ir.MaxPool(name=f"pool{n}", in_shape=shape, kernel=(POOL, POOL), stride=(POOL, POOL), inputs=(prev,))
-            n += 1
+            pool = ir.MaxPool(name=node_name("maxpool"), in_shape=shape, kernel=(POOL, POOL), stride=(POOL, POOL),
+                              inputs=(prev,))
             nodes.append(pool)
             prev, shape = pool.name, pool.out_shape
             continue
@@ -147,15 +151,14 @@ def predicted_network(name: str, source_shape: tuple[int, int, int], classes: in
             prev, shape, bits = layer.name, layer.out_shape, 1
             continue
         layer = conv(shape, bits, RESIDUAL_LEVELS, prev)
-        join = ir.Join(name=f"add{n}", in_shape=layer.out_shape, operand_scales=(1.0, 1.0), inputs=(layer.name, prev))
+        join = ir.Join(name=node_name("add"), in_shape=layer.out_shape, operand_scales=(1.0, 1.0), inputs=(layer.name, prev))
         # the sum is -2..2: a sign threshold at a reachable sum
-        act = ir.Threshold(name=f"act{n}", in_shape=layer.out_shape, thresholds=rng.integers(-2, 3, width),
+        act = ir.Threshold(name=node_name("act"), in_shape=layer.out_shape, thresholds=rng.integers(-2, 3, width),
                            flip=rng.random(width) < 0.3, inputs=(join.name,))
-        n += 1
         nodes += [layer, join, act]
         prev, shape, bits = act.name, act.out_shape, 1
     fan_in = int(np.prod(shape))
-    fc = ir.Dense(name=f"fc{n}", in_shape=(1, 1, fan_in), out_channels=classes, kernel=(1, 1), stride=(1, 1),
+    fc = ir.Dense(name="dense0", in_shape=(1, 1, fan_in), out_channels=classes, kernel=(1, 1), stride=(1, 1),
                   pads=(0, 0, 0, 0), input_bits=bits, weights=rng.random((classes, fan_in)) < 0.5,
                   acc_scale=np.ones(classes, np.float32), binarize=False, inputs=(prev,))
     head = ir.OutputHead(name="head", in_shape=fc.out_shape, acc_scale=np.ones(classes, np.float32), chain=(),
