@@ -263,27 +263,31 @@ def test_cnn_search_user_errors(tmp_path, capsys, argv, message):
     assert not (tmp_path / "s").exists()
 
 
-def test_cnn_search_on_digits(tmp_path, capsys):
-    """A small cnn search through the CLI (gpu: no verification reserve to wait for), with the
-    residual switch: every planned candidate is trained, or (residual, before the compiler
-    builds joins) recorded as failed with its error line."""
+def test_cnn_search_on_digits(tmp_path):
+    """A small cnn search (gpu, channels 8..16, depth 2) with the residual switch: every
+    planned candidate is trained, and a residual one either compiles or (before the compiler
+    builds joins) is recorded as failed with its error line."""
+    from bnn2hls.search.run import RunOptions, run_search
+
+    gpu = backends.get("gpu")
+    spec = _spec(dataset="digits", backend="gpu", device=gpu.default_device(), min_fps=None, residual="both",
+                 depths=(2,), widths=(8, 12, 16))
     out = tmp_path / "s"
-    argv = ["search", "--family", "cnn", "--residual", "both", "--backend", "gpu", "--dataset", "digits",
-            "--depths", "2", "--max-minutes", "3", "--no-verify", "--quiet", "--workers", "2", "-o", str(out)]
-    assert main(argv) == 0
-    printed = capsys.readouterr().out
+    doc = run_search(spec, out, RunOptions(max_minutes=3, workers=2, progress=False, verify=False))
     recs = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert {r["key"] for r in recs} >= {"digits-cnn-d2-c128", "digits-cnn-d2-c128-res"}
+    assert sorted(r["key"] for r in recs) == ["digits-cnn-d2-c16", "digits-cnn-d2-c16-res", "digits-cnn-d2-c8",
+                                              "digits-cnn-d2-c8-res"]
     for r in recs:
         if r.get("failed"):
             assert r["candidate"]["residual"] and not r["feasible"] and r["error"].count("\n") == 0
         else:
             assert r["agree"] == 1.0 and r["accuracy"] > 0.5
-    doc = json.loads((out / "pareto.json").read_text())
     assert doc["settings"]["family"] == "cnn" and doc["winner"]["candidate"]["family"] == "cnn"
     assert doc["residual"]["winner_uses_shortcuts"] is not None
-    assert "residual (both): the winner" in printed and "shortcuts on gpu" in printed
+    assert set(doc["residual"]["shortcut_cost"]) == {"fpga", "gpu", "rram"}
     assert len(doc["failed"]) == sum(bool(r.get("failed")) for r in recs)
+    assert len(doc["residual"]["pairs"]) == 2 - len(doc["failed"])
+    assert (out / "pareto.png").is_file()
 
 
 @pytest.mark.slow
