@@ -296,6 +296,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     v = w.get("verified")
     if v and v.get("timed_out"):
         print(f"  verification stopped by the time budget after {v['budget_s']:.0f} s")
+    elif v and "error" in v:
+        print(f"  verification failed: {v['error']}")
     elif v:
         line = f"  compiled -> {args.out / v['out']}; QONNX executor {'equal' if v['onnx_equal'] else 'DIFFERS'}"
         if "rtl_bit_exact" in v:

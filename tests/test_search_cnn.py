@@ -263,17 +263,26 @@ def test_cnn_search_user_errors(tmp_path, capsys, argv, message):
     assert not (tmp_path / "s").exists()
 
 
-def test_cnn_search_on_digits(tmp_path):
+def test_cnn_search_on_digits(tmp_path, monkeypatch):
     """A small cnn search (gpu, channels 8..16, depth 2) with the residual switch: every
     planned candidate is trained, and a residual one either compiles or (before the compiler
-    builds joins) is recorded as failed with its error line."""
+    builds joins) is recorded as failed with its error line. A winner whose verification
+    raises (a residual one the hardware does not build yet) is reported, not a crash."""
+    from bnn2hls.errors import UserError
+    from bnn2hls.search import run
     from bnn2hls.search.run import RunOptions, run_search
+
+    def refuse(fn, args, timeout):
+        raise UserError("node 'fork0': no cost coefficients\nsecond line")
+
+    monkeypatch.setattr(run, "call_with_timeout", refuse)
 
     gpu = backends.get("gpu")
     spec = _spec(dataset="digits", backend="gpu", device=gpu.default_device(), min_fps=None, residual="both",
                  depths=(2,), widths=(8, 12, 16))
     out = tmp_path / "s"
-    doc = run_search(spec, out, RunOptions(max_minutes=3, workers=2, progress=False, verify=False))
+    doc = run_search(spec, out, RunOptions(max_minutes=3, workers=2, progress=False, verify=True))
+    assert doc["winner"]["verified"] == {"error": "UserError: node 'fork0': no cost coefficients"}
     recs = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert sorted(r["key"] for r in recs) == ["digits-cnn-d2-c16", "digits-cnn-d2-c16-res", "digits-cnn-d2-c8",
                                               "digits-cnn-d2-c8-res"]

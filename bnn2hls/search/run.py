@@ -421,6 +421,9 @@ def run_search(spec: deepbit.SearchSpec, out: Path, opts: RunOptions, board: str
                 doc["winner"]["verified"] = {"timed_out": True, "budget_s": round(max(left, 0.0), 1)}
                 print(f"time budget: verifying the winner did not finish in the {max(left, 0.0):.0f} s left; "
                       f"it was stopped (winner/ is incomplete)", file=sys.stderr)
+            except Exception as exc:  # noqa: BLE001 -- e.g. a residual winner the hardware does not build yet
+                doc["winner"]["verified"] = {"error": error_line(exc)}
+                print(f"verifying the winner failed: {error_line(exc)}", file=sys.stderr)
     if spec.family == "cnn":
         doc["residual"] = residual_report(spec, mine, winner, board)
     (out / "pareto.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
