@@ -207,6 +207,9 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     from ..compiler import compile_file, load_source_model
 
     wdir = out / "winner"
+    # yosys results of an earlier, interrupted verification of the same winner: keyed by the
+    # synthesized sources (bnn2hls.synth), so a rerun resumes the synthesis where it stopped
+    synth_cache = {p.name: p.read_bytes() for p in (wdir / "out" / "synth").glob("cache-*.json")}
     if wdir.exists():
         shutil.rmtree(wdir)
     wdir.mkdir()
@@ -219,6 +222,10 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     fpga_board = spec.device if spec.backend == "fpga" else board
     t0 = time.monotonic()
     net = compile_file(model, wdir / "out", folding=folding, board=fpga_board)
+    if synth_cache:
+        (wdir / "out" / "synth").mkdir(exist_ok=True)
+        for name, data in synth_cache.items():
+            (wdir / "out" / "synth" / name).write_bytes(data)
     verified: dict[str, Any] = {"compile_s": round(time.monotonic() - t0, 2), "out": "winner/out"}
     _, _, x_test, y_test = load_split(spec.dataset)
     x = np.array(x_test)
