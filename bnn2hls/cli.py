@@ -52,14 +52,20 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--jobs", type=int, default=2, help="--synth: parallel yosys runs")
 
     s = sub.add_parser("search", help="hardware-aware architecture search (Deepbit): cost charts + binary search over width")
+    s.add_argument("--family", choices=("mlp", "cnn"), default="mlp",
+                   help="mlp: depth x width binarized MLPs; cnn: depth binary 3x3 convs x channels (fixed pooling and classifier rule)")
     s.add_argument("--board", help="FPGA board: the fpga backend's device (default pynq-z2); the winner is compiled for it")
     s.add_argument("--dataset", required=True, help="mnist5k (5,000 MNIST digits) or digits (8x8)")
     s.add_argument("--backend", default="fpga", help="cost backend: fpga, gpu, rram or an installed plug-in")
     s.add_argument("--device", help="gpu/rram device (default: the backend's default device)")
     s.add_argument("--objective", choices=("lut", "fps", "latency"), default="lut",
                    help="Pareto cost axis: lut = the backend's own cost (FPGA LUTs, GPU latency, RRAM energy)")
-    s.add_argument("--min-fps", type=float, help="throughput target (fpga default: 400000)")
-    s.add_argument("--depths", default="1,2,3,4", help="hidden-layer counts to search (1 to 16), comma separated")
+    s.add_argument("--min-fps", type=float, help="throughput target (fpga default: 400000 for mlp, 50000 for cnn)")
+    s.add_argument("--depths", default="1,2,3,4",
+                   help="depths to search, comma separated: hidden layers (mlp, 1 to 16) or binary convs (cnn, 1 to 8)")
+    s.add_argument("--residual", choices=("off", "on", "both"), default="off",
+                   help="cnn: a shortcut around every conv of equal in/out shape: never, always, or both as a search dimension")
+    s.add_argument("--input-bits", type=int, choices=(1, 8), default=1, help="cnn: binary (1) or 8-bit input")
     s.add_argument("--max-minutes", type=float, default=10.0,
                    help="time budget of the whole run, including verifying the winner")
     s.add_argument("--executor", choices=("local", "ray"), default="local")
@@ -252,7 +258,7 @@ def _print_report(doc: dict) -> None:
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from .search import backends
-    from .search.deepbit import SearchSpec, parse_depths
+    from .search.deepbit import SearchSpec, default_widths, parse_depths
     from .search.run import RunOptions, check_budget, default_min_fps, run_search
 
     check_budget(args.max_minutes, args.backend, not args.no_verify)
@@ -264,10 +270,13 @@ def _cmd_search(args: argparse.Namespace) -> int:
         device = args.board or backend.default_device()
     else:
         device = args.device or backend.default_device()
-    depths = parse_depths(args.depths)
-    min_fps = args.min_fps if args.min_fps is not None else default_min_fps(args.backend)
+    if args.family == "mlp" and (args.residual != "off" or args.input_bits != 1):
+        raise UserError("--residual and --input-bits are options of the cnn family (--family cnn)")
+    depths = parse_depths(args.depths, args.family)
+    min_fps = args.min_fps if args.min_fps is not None else default_min_fps(args.backend, args.family)
     spec = SearchSpec(dataset=args.dataset, backend=args.backend, device=device, objective=args.objective,
-                      min_fps=min_fps, depths=depths, seed=args.seed)
+                      min_fps=min_fps, depths=depths, widths=default_widths(args.family), seed=args.seed,
+                      family=args.family, residual=args.residual, input_bits=args.input_bits)
     opts = RunOptions(max_minutes=args.max_minutes, executor=args.executor, address=args.address,
                       workers=args.workers, progress=not args.quiet, verify=not args.no_verify)
     doc = run_search(spec, args.out, opts, board=args.board)
@@ -275,6 +284,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for p in doc["front"]:
         print(f"  {p['key']:<22} accuracy {p['accuracy']:.3f}  {p['predicted']['objective_name']} "
               f"{p['predicted']['objective']:,.1f}  {_rate(p['predicted']['fps'])} frames/s")
+    for f in doc.get("failed", []):
+        print(f"  {f['key']:<22} failed to compile (torch accuracy {f['torch_accuracy']:.3f}): {f['error']}")
     w = doc["winner"]
     if w is None:
         if doc["trained"] == 0:
@@ -288,6 +299,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     v = w.get("verified")
     if v and v.get("timed_out"):
         print(f"  verification stopped by the time budget after {v['budget_s']:.0f} s")
+    elif v and "error" in v:
+        print(f"  verification failed: {v['error']}")
     elif v:
         line = f"  compiled -> {args.out / v['out']}; QONNX executor {'equal' if v['onnx_equal'] else 'DIFFERS'}"
         if "rtl_bit_exact" in v:
@@ -295,6 +308,18 @@ def _cmd_search(args: argparse.Namespace) -> int:
                      f"{v['rtl_cycles_per_frame']:.0f} cycles/frame; yosys {v['measured']['lut_total']:,} LUT "
                      f"(predicted {v['predicted_lut_total']:,.0f}, {v['lut_error_pct']:+.1f} %)")
         print(line)
+    res = doc.get("residual")
+    if res is not None:
+        print(f"residual ({res['searched']}): the winner {'uses' if res['winner_uses_shortcuts'] else 'does not use'} shortcuts"
+              + "".join(f"; d{p['depth']} c{p['width']} accuracy {p['accuracy_off']:.3f} -> {p['accuracy_on']:.3f} with them"
+                        for p in res["pairs"]))
+        for name, row in (res.get("shortcut_cost") or {}).items():
+            if "objective_delta_pct" in row:
+                print(f"  shortcuts on {name} ({row['device']}): {row['on']['objective_name']} "
+                      f"{row['off']['objective']:,.1f} -> {row['on']['objective']:,.1f} ({row['objective_delta_pct']:+.1f} %), "
+                      f"latency {row['latency_delta_pct']:+.1f} %")
+            else:
+                print(f"  shortcuts on {name} ({row['device']}): not priced ({row['on'].get('error') or row['off'].get('error')})")
     print(f"results: {args.out / 'results.jsonl'}, {args.out / 'pareto.json'}, {args.out / 'pareto.png'}")
     return 0
 

@@ -46,7 +46,8 @@ def random_inputs(model_path: Path, n: int, seed: int = 1) -> np.ndarray:
 TIERS = {
     "unit": ("test_passes.py", "test_ir_and_outputs.py", "test_hw_graph.py", "test_cost_backends.py",
              "test_cli_errors.py", "test_report_cli.py", "test_synth_cost.py", "test_search.py",
-             "test_search_candidates.py", "test_search_robustness.py", "test_docs.py", "test_graph_ir.py", "test_residual.py"),
+             "test_search_candidates.py", "test_search_robustness.py", "test_docs.py", "test_graph_ir.py", "test_residual.py",
+             "test_search_cnn.py"),
     "rtl": ("rtl/test_residual.py", "rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_swg_maxpool.py", "rtl/test_sumpool.py",
             "rtl/test_generated_top.py", "test_hls_blocks.py"),
     "e2e": ("test_end_to_end.py", "test_generated_nets.py", "test_multibit.py", "test_property_brevitas.py",
@@ -57,6 +58,8 @@ TIERS = {
 TEST_TIERS = {
     "test_residual.py::test_resnet_style_through_every_engine": "e2e",  # Verilator and g++ builds
     "test_search.py::test_search_cli_writes_results_and_resumes": "e2e",  # a whole (small) search through the CLI
+    "test_search_cnn.py::test_cnn_search_on_digits": "e2e",
+    "test_search_cnn.py::test_cnn_search_verifies_the_winner_on_the_fpga": "e2e",
     "test_pooling.py::test_quantizer_after_pool_reference": "unit",
     "test_pooling.py::test_mean_keepdim_and_global_average_pool": "unit",
     "test_pooling.py::test_refused_forms": "unit",

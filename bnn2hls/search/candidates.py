@@ -1,8 +1,12 @@
-"""The search space: binarized MLPs of a given depth and width on an offline dataset.
+"""The search space: binarized MLPs or convnets of a given depth and width on an offline dataset.
 
-A `Candidate` is (dataset, depth, width): `depth` hidden layers of `width` neurons, each
-binary weights -> BatchNorm -> sign, then a binary linear layer to the classes and a final
-BatchNorm1d (BNN-PYNQ's TensorNorm), as `bnn2hls.demo` builds its 784-256-256-10 model.
+A `Candidate` is (dataset, depth, width[, family, residual, input_bits]). The mlp family (the
+default): `depth` hidden layers of `width` neurons, each binary weights -> BatchNorm -> sign,
+then a binary linear layer to the classes and a final BatchNorm1d (BNN-PYNQ's TensorNorm), as
+`bnn2hls.demo` builds its 784-256-256-10 model. The cnn family: `depth` binary 3x3 convs of
+`width` channels, max-pools and a binary dense classifier by the fixed rule of
+`bnn2hls.search.cnn`, optionally with a shortcut around every conv of equal in/out shape
+(`residual`) and an 8-bit input (`input_bits`).
 
 Three views of a candidate:
 - `predicted_network(c)`: its IR with random contents (`bnn2hls.synthetic`), instantly and
@@ -69,6 +73,11 @@ SPLIT_SEED = 0
 # powers of two divide most rungs. 13 rungs: a binary search needs at most 4 probes.
 WIDTHS: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 
+# The cnn family's epochs: a 28x28 conv stack costs far more per image than an MLP (one thread,
+# mnist5k: cnn-d2-c16 ~5 s per epoch, cnn-d4-c64 ~40 s), and 3 epochs reach 90+ %.
+CNN_EPOCHS = {"mnist5k": 3, "digits": 6}
+FAMILIES = ("mlp", "cnn")
+
 # Training defaults for `training.train_binarized` (Adam, cosine schedule, latent weights clipped
 # to [-1, 1]; the demo uses the same loop).
 # Epochs are per dataset (`Dataset.epochs`): 8 on mnist5k (40 steps each; one thread:
@@ -104,35 +113,67 @@ def load_split(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
 @dataclass(frozen=True)
 class Candidate:
     dataset: str
-    depth: int  # hidden layers
-    width: int  # neurons per hidden layer
+    depth: int  # hidden layers (mlp) or binary convs (cnn)
+    width: int  # neurons per hidden layer (mlp) or channels per conv (cnn)
+    family: str = "mlp"
+    residual: bool = False  # cnn: a shortcut around every conv of equal in/out shape
+    input_bits: int = 1  # cnn: 1 (sign of 2x - 1) or 8
 
     def __post_init__(self) -> None:
         dataset(self.dataset)
+        if self.family not in FAMILIES:
+            raise ValueError(f"Candidate: family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
         if not (isinstance(self.depth, int) and self.depth >= 1):
             raise ValueError(f"Candidate: depth must be an int >= 1, got {self.depth!r}")
         if not (isinstance(self.width, int) and self.width >= 1):
             raise ValueError(f"Candidate: width must be an int >= 1, got {self.width!r}")
+        if self.family == "mlp" and (self.residual or self.input_bits != 1):
+            raise ValueError("Candidate: residual and input_bits are cnn options")
+        if self.input_bits not in (1, 8) or not isinstance(self.residual, bool):
+            raise ValueError(f"Candidate: input_bits must be 1 or 8 and residual a bool, got {self.input_bits!r}, "
+                             f"{self.residual!r}")
+        if self.residual and self.depth < 2:
+            raise ValueError("Candidate: a cnn of depth 1 has no conv of equal in/out shape to put a shortcut around")
 
     @property
     def key(self) -> str:
-        return f"{self.dataset}-d{self.depth}-w{self.width}"
+        if self.family == "mlp":
+            return f"{self.dataset}-d{self.depth}-w{self.width}"
+        return (f"{self.dataset}-cnn-d{self.depth}-c{self.width}" + ("-res" if self.residual else "")
+                + ("" if self.input_bits == 1 else f"-in{self.input_bits}"))
 
     @property
     def info(self) -> Dataset:
         return dataset(self.dataset)
 
     @property
+    def epochs(self) -> int:
+        """Default training length."""
+        return self.info.epochs if self.family == "mlp" else CNN_EPOCHS[self.dataset]
+
+    @property
     def topology(self) -> str:
-        """e.g. "784-256-256-10"."""
+        """e.g. "784-256-256-10", or "c16-c16r-mp-fc10" (cnn; r: with a shortcut)."""
+        if self.family == "cnn":
+            from .cnn import topology
+
+            return topology(self.depth, self.width, self.info.shape[1:], self.residual, self.info.classes)
         return "-".join(map(str, (self.info.features, *[self.width] * self.depth, self.info.classes)))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields; an mlp candidate's are (dataset, depth, width) alone, as before the cnn
+        family (so old results.jsonl files read back the same)."""
+        d = asdict(self)
+        if self.family == "mlp":
+            for k in ("family", "residual", "input_bits"):
+                d.pop(k)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Candidate:
-        return cls(dataset=str(d["dataset"]), depth=int(d["depth"]), width=int(d["width"]))
+        return cls(dataset=str(d["dataset"]), depth=int(d["depth"]), width=int(d["width"]),
+                   family=str(d.get("family", "mlp")), residual=bool(d.get("residual", False)),
+                   input_bits=int(d.get("input_bits", 1)))
 
 
 def _as_candidate(c: Candidate | dict[str, Any]) -> Candidate:
@@ -154,6 +195,10 @@ def predicted_network(c: Candidate, seed: int = 0) -> ir.Network:
     from ..synthetic import synthetic_network
 
     info = c.info
+    if c.family == "cnn":
+        from . import cnn
+
+        return cnn.predicted_network(c.key, info.shape, info.classes, c.depth, c.width, c.residual, c.input_bits, seed)
     layers = [("dense", c.width, 1, 1)] * c.depth + [("dense", info.classes, 1, 1)]
     preprocess = (("affine", ir.AffineOp("mul", {"c": np.array(2.0, np.float32)})),
                   ("affine", ir.AffineOp("sub", {"c": np.array(1.0, np.float32)})),
@@ -163,18 +208,25 @@ def predicted_network(c: Candidate, seed: int = 0) -> ir.Network:
 
 
 def structure(net: ir.Network) -> list[tuple]:
-    """What cost models see of a network, without names or contents: one tuple per layer
-    (kind, shapes, kernel/stride/pads, input bits, binarize, thresholded, folding)."""
-    rows: list[tuple] = []
+    """What cost models see of a network, without contents: one tuple per layer (kind, shapes,
+    kernel/stride/pads, input bits, binarize, thresholded, folding), and the matrix layers'
+    names (a folding names them)."""
+    rows: list[tuple] = [tuple(layer.name for layer in net.matrix_layers)]
     for layer in net.layers:
         if isinstance(layer, ir.InputQuant):
             rows.append((layer.kind, tuple(layer.source_shape), tuple(layer.out_shape), layer.bits))
         elif isinstance(layer, ir.MatrixLayer):
             rows.append((layer.kind, tuple(layer.in_shape), tuple(layer.out_shape), layer.kernel, layer.stride,
                          layer.pads, layer.input_bits, layer.binarize, layer.thresholds is not None,
-                         layer.border is not None, tuple(layer.weights.shape), layer.pe, layer.simd))
+                         layer.border is not None, tuple(layer.weights.shape), layer.pe, layer.simd, layer.out_levels,
+                         layer.pad_mode))
         elif isinstance(layer, ir.MaxPool):
             rows.append((layer.kind, tuple(layer.in_shape), tuple(layer.out_shape), layer.kernel, layer.stride))
+        elif isinstance(layer, ir.Join):
+            rows.append((layer.kind, tuple(layer.in_shape), tuple(layer.shifts),
+                         tuple(net.element_bits(p) for p in net.producers(layer))))
+        elif isinstance(layer, ir.Threshold):
+            rows.append((layer.kind, tuple(layer.in_shape), layer.out_levels))
         else:
             rows.append((layer.kind, tuple(layer.in_shape)))
     return rows
@@ -192,6 +244,10 @@ def build_model(c: Candidate):
     from ..zoo import _binary_act, _linear, _Sequential
 
     info = c.info
+    if c.family == "cnn":
+        from . import cnn
+
+        return cnn.build_model(info.shape, info.classes, c.depth, c.width, c.residual, c.input_bits)
     layers: list = [nn.Flatten(), _binary_act()]
     fan_in = info.features
     for _ in range(c.depth):
@@ -232,7 +288,7 @@ def train_candidate(c: Candidate, seed: int = 0, epochs: int | None = None, thre
     The caller's torch RNG state and thread count are left as found.
     """
     c = _as_candidate(c)
-    epochs = c.info.epochs if epochs is None else epochs
+    epochs = c.epochs if epochs is None else epochs
     if epochs < 1:
         raise ValueError("train_candidate: epochs must be >= 1")
     x_train, y_train, x_test, y_test = load_split(c.dataset)
@@ -284,7 +340,12 @@ def evaluate_candidate(c: Candidate | dict[str, Any], seed: int = 0, out_dir: st
 
     `deadline` (wall clock, `time.time()`: the search's time budget) is a hard stop: if it
     passes before or during training, nothing is exported and the dict is only
-    {candidate, key, seed, interrupted: True, seconds}."""
+    {candidate, key, seed, interrupted: True, seconds}.
+
+    A trained model that does not export, compile or run in the reference engine (a residual
+    candidate before the compiler builds joins, say) is a failed candidate, not a crash: the
+    dict is {candidate, key, seed, failed: True, error (one line), accuracy (torch),
+    train_seconds, epochs_done, stopped_early, seconds}."""
     from .. import reference
 
     t0 = time.monotonic()
@@ -298,11 +359,17 @@ def evaluate_candidate(c: Candidate | dict[str, Any], seed: int = 0, out_dir: st
     except DeadlineReached:
         return {"candidate": c.to_dict(), "key": c.key, "seed": seed, "interrupted": True,
                 "seconds": round(time.monotonic() - t0, 3)}
-    path = export_candidate(result.model, c, out_dir / "model.onnx")
-    net = compiled_network(path, c)
+    trained = {"train_seconds": round(result.train_seconds, 3), "epochs_done": result.epochs_done,
+               "stopped_early": result.stopped_early}
     _, _, x_test, y_test = load_split(c.dataset)
-    torch_out = _predict(result.model, x_test)
-    ref_out = reference.run(net, np.array(x_test))
+    try:
+        path = export_candidate(result.model, c, out_dir / "model.onnx")
+        net = compiled_network(path, c)
+        torch_out = _predict(result.model, x_test)
+        ref_out = reference.run(net, np.array(x_test))
+    except Exception as exc:  # noqa: BLE001 -- recorded as a failed candidate, with its error line
+        return {"candidate": c.to_dict(), "key": c.key, "seed": seed, "failed": True, "error": error_line(exc),
+                "accuracy": result.accuracy, **trained, "seconds": round(time.monotonic() - t0, 3)}
     torch_pred, ref_pred = torch_out.argmax(1), ref_out.argmax(1)
     return {
         "candidate": c.to_dict(),
@@ -312,14 +379,18 @@ def evaluate_candidate(c: Candidate | dict[str, Any], seed: int = 0, out_dir: st
         "reference_accuracy": float((ref_pred == y_test).mean()),
         "agree": float((torch_pred == ref_pred).mean()),
         "n_test": int(len(y_test)),
-        "train_seconds": round(result.train_seconds, 3),
-        "epochs_done": result.epochs_done,
-        "stopped_early": result.stopped_early,
+        **trained,
         "seconds": round(time.monotonic() - t0, 3),
         "model": str(path),
     }
 
 
+def error_line(exc: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
 __all__ = ["Candidate", "Dataset", "DATASETS", "WIDTHS", "EPOCHS", "TrainResult", "build_model", "predicted_network",
            "structure", "train_candidate", "export_candidate", "compiled_network", "evaluate_candidate", "load_split",
-           "dataset"]
+           "dataset", "error_line", "FAMILIES", "CNN_EPOCHS"]

@@ -16,6 +16,14 @@
    it back and trains only what is missing.
 4. **Finalist.** The most accurate feasible candidate (ties: the cheaper) is the winner; the
    caller (`search.run`) compiles, simulates and synthesizes it.
+
+Families (`SearchSpec.family`): "mlp" (depth = hidden layers, width on `WIDTHS`) and "cnn"
+(depth = binary 3x3 convs, width = channels on `cnn.CONV_WIDTHS`; `bnn2hls.search.cnn`). For
+the cnn family `residual` is a search dimension: "off", "on" (a shortcut around every conv of
+equal in/out shape) or "both" (each depth >= 2 is searched with and without shortcuts, two
+binary searches, and both frontiers are trained). A candidate whose cost a backend cannot
+predict (it raises: a node it has no hardware or cost coefficients for) is infeasible, and the plan keeps its
+error line (`Plan.unpriced`).
 """
 from __future__ import annotations
 
@@ -27,7 +35,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import UserError
-from .candidates import WIDTHS, Candidate, predicted_network
+from .candidates import FAMILIES, WIDTHS, Candidate, error_line, predicted_network
+from .cnn import CONV_WIDTHS
+from .cnn import MAX_DEPTH as CNN_MAX_DEPTH
 from .cost import Cost, CostBackend
 
 OBJECTIVES = ("lut", "fps", "latency")
@@ -36,9 +46,18 @@ OBJECTIVES = ("lut", "fps", "latency")
 # MLP already takes about 15 s per mnist5k epoch. Deeper binarized MLPs of this kind do not
 # train in minutes, and asking for thousands of depths only stalls planning.
 MAX_DEPTH = 16
+RESIDUAL = ("off", "on", "both")
 
 
-def parse_depths(text: str) -> tuple[int, ...]:
+def max_depth(family: str) -> int:
+    return CNN_MAX_DEPTH if family == "cnn" else MAX_DEPTH
+
+
+def default_widths(family: str) -> tuple[int, ...]:
+    return CONV_WIDTHS if family == "cnn" else WIDTHS
+
+
+def parse_depths(text: str, family: str = "mlp") -> tuple[int, ...]:
     """`--depths`: comma-separated integers in 1..MAX_DEPTH (duplicates allowed), sorted and
     deduplicated. Empty items are refused."""
     items = text.split(",")
@@ -48,8 +67,9 @@ def parse_depths(text: str) -> tuple[int, ...]:
         depths = {int(item) for item in items}
     except ValueError:
         raise UserError(f"--depths {text}: expected comma-separated integers, e.g. 1,2,3,4") from None
-    if min(depths) < 1 or max(depths) > MAX_DEPTH:
-        raise UserError(f"--depths {text}: depths must be between 1 and {MAX_DEPTH}")
+    top = max_depth(family)
+    if min(depths) < 1 or max(depths) > top:
+        raise UserError(f"--depths {text}: depths must be between 1 and {top}" + (" for the cnn family" if family == "cnn" else ""))
     return tuple(sorted(depths))
 
 
@@ -65,9 +85,29 @@ class SearchSpec:
     probes: int = 3  # cheaper widths trained per depth after the frontier, time permitting
     probe_step: int = 2  # rungs between probes
     seed: int = 0
+    family: str = "mlp"  # mlp | cnn
+    residual: str = "off"  # cnn: off | on | both
+    input_bits: int = 1  # cnn: 1 | 8
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings (search.json); the cnn fields only where they differ from an mlp
+        search's, so an mlp search directory written before them resumes."""
+        d = asdict(self)
+        for k, default in (("family", "mlp"), ("residual", "off"), ("input_bits", 1)):
+            if d[k] == default:
+                d.pop(k)
+        return d
+
+    def residual_options(self, depth: int) -> tuple[bool, ...]:
+        """With or without shortcuts at this depth (a depth-1 cnn has no conv to put one around)."""
+        if self.family != "cnn" or self.residual == "off" or depth < 2:
+            return (False,)
+        return (True,) if self.residual == "on" else (False, True)
+
+    def candidate(self, depth: int, width: int, residual: bool = False) -> Candidate:
+        if self.family == "mlp":
+            return Candidate(self.dataset, depth, width)
+        return Candidate(self.dataset, depth, width, family="cnn", residual=residual, input_bits=self.input_bits)
 
 
 # --------------------------------------------------------------------------------------
@@ -80,8 +120,9 @@ def predict(backend: CostBackend, spec: SearchSpec, c: Candidate) -> Cost:
     return backend.estimate(predicted_network(c, spec.seed), spec.device, min_fps)
 
 
-def feasible(cost: Cost, spec: SearchSpec) -> bool:
-    return cost.meets(spec.min_fps)
+def feasible(cost: Cost | None, spec: SearchSpec) -> bool:
+    """Fits and meets the target; an unpriced candidate (None) is not feasible."""
+    return cost is not None and cost.meets(spec.min_fps)
 
 
 def axis_value(cost: Cost, objective: str) -> float:
@@ -103,18 +144,19 @@ class Probe:
     """One prediction made by the binary search."""
 
     candidate: Candidate
-    cost: Cost
+    cost: Cost | None  # None: the backend could not price it (Plan.unpriced has the error line)
     feasible: bool
 
 
-def widest_feasible(predict_fn: Callable[[Candidate], Cost], spec: SearchSpec, depth: int) -> tuple[int | None, list[Probe]]:
+def widest_feasible(predict_fn: Callable[[Candidate], Cost | None], spec: SearchSpec, depth: int,
+                    residual: bool = False) -> tuple[int | None, list[Probe]]:
     """Index of the widest feasible rung of `spec.widths` at this depth (None: not even the
     narrowest fits), and the predictions made on the way (about log2(len(widths)))."""
     lo, hi, best = 0, len(spec.widths) - 1, None
     probes: list[Probe] = []
     while lo <= hi:
         mid = (lo + hi) // 2
-        c = Candidate(spec.dataset, depth, spec.widths[mid])
+        c = spec.candidate(depth, spec.widths[mid], residual)
         cost = predict_fn(c)
         ok = feasible(cost, spec)
         probes.append(Probe(c, cost, ok))
@@ -133,32 +175,38 @@ class Plan:
     order: list[Candidate]  # frontier first, then probe rounds
     predictions: dict[str, Cost]  # candidate key -> predicted cost
     chart: list[Probe] = field(default_factory=list)  # the binary searches' predictions
+    unpriced: dict[str, str] = field(default_factory=dict)  # candidate key -> why the backend could not price it
 
 
 def plan_search(backend: CostBackend, spec: SearchSpec) -> Plan:
     predictions: dict[str, Cost] = {}
+    unpriced: dict[str, str] = {}
 
-    def predict_cached(c: Candidate) -> Cost:
-        if c.key not in predictions:
-            predictions[c.key] = predict(backend, spec, c)
-        return predictions[c.key]
+    def predict_cached(c: Candidate) -> Cost | None:
+        if c.key not in predictions and c.key not in unpriced:
+            try:
+                predictions[c.key] = predict(backend, spec, c)
+            except Exception as exc:  # noqa: BLE001 -- e.g. a node the backend's hardware or cost model lacks
+                unpriced[c.key] = error_line(exc)
+        return predictions.get(c.key)
 
     frontier, chart, tops = [], [], {}
     for depth in spec.depths:
-        top, probes = widest_feasible(predict_cached, spec, depth)
-        chart += probes
-        if top is not None:
-            tops[depth] = top
-            frontier.append(Candidate(spec.dataset, depth, spec.widths[top]))
+        for residual in spec.residual_options(depth):
+            top, probes = widest_feasible(predict_cached, spec, depth, residual)
+            chart += probes
+            if top is not None:
+                tops[(depth, residual)] = top
+                frontier.append(spec.candidate(depth, spec.widths[top], residual))
     order = list(frontier)
     for k in range(1, spec.probes + 1):
-        for depth, top in tops.items():
+        for (depth, residual), top in tops.items():
             rung = top - k * spec.probe_step
             if rung >= 0:
-                c = Candidate(spec.dataset, depth, spec.widths[rung])
+                c = spec.candidate(depth, spec.widths[rung], residual)
                 predict_cached(c)
                 order.append(c)
-    return Plan(frontier=frontier, order=order, predictions=predictions, chart=chart)
+    return Plan(frontier=frontier, order=order, predictions=predictions, chart=chart, unpriced=unpriced)
 
 
 # --------------------------------------------------------------------------------------
@@ -237,7 +285,8 @@ def append_result(path: Path, record: dict[str, Any]) -> None:
 
 
 def pareto_front(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Feasible records not dominated in (accuracy higher, axis lower), sorted by axis."""
+    """Feasible records not dominated in (accuracy higher, axis lower), sorted by axis
+    (failed candidates are never feasible)."""
     pts = sorted((r for r in records if r["feasible"]), key=lambda r: (r["axis"], -r["accuracy"]))
     front, best_acc = [], -1.0
     for r in pts:
@@ -262,5 +311,14 @@ def check_spec(spec: SearchSpec, backend: CostBackend) -> None:
         raise UserError(f"{kind} {spec.device}: unknown {spec.backend} device (known: {', '.join(backend.devices())})")
     if spec.min_fps is not None and not (spec.min_fps > 0 and math.isfinite(spec.min_fps)):
         raise UserError(f"--min-fps {spec.min_fps:g}: must be a finite number > 0")
-    if not spec.depths or any(not 1 <= d <= MAX_DEPTH for d in spec.depths):
-        raise UserError(f"--depths {','.join(map(str, spec.depths))}: depths must be between 1 and {MAX_DEPTH}")
+    if spec.family not in FAMILIES:
+        raise UserError(f"--family {spec.family}: must be one of {', '.join(FAMILIES)}")
+    if spec.family == "mlp" and (spec.residual != "off" or spec.input_bits != 1):
+        raise UserError("--residual and --input-bits are options of the cnn family (--family cnn)")
+    if spec.residual not in RESIDUAL:
+        raise UserError(f"--residual {spec.residual}: must be one of {', '.join(RESIDUAL)}")
+    if spec.input_bits not in (1, 8):
+        raise UserError(f"--input-bits {spec.input_bits}: must be 1 or 8")
+    top = max_depth(spec.family)
+    if not spec.depths or any(not 1 <= d <= top for d in spec.depths):
+        raise UserError(f"--depths {','.join(map(str, spec.depths))}: depths must be between 1 and {top}")

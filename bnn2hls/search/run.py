@@ -2,7 +2,9 @@
 
 Output directory (kept between runs, so a rerun resumes):
 - `search.json`   the settings; a rerun with other settings is refused
-- `results.jsonl` one line per trained candidate, appended as each one completes
+- `results.jsonl` one line per trained candidate, appended as each one completes (a candidate
+                  that trained but did not compile is a line with `failed` and its `error`;
+                  a rerun retries it)
 - `candidates/<key>/model.onnx` every trained candidate's QONNX export
 - `pareto.json`   the accuracy/cost front, every prediction of the binary searches, the winner
                   with its measured numbers
@@ -29,7 +31,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import backends, deepbit
-from .candidates import DATASETS, Candidate, evaluate_candidate, load_split
+from .candidates import DATASETS, Candidate, error_line, evaluate_candidate, load_split, predicted_network
 from .cost import Cost
 from .executors import TimedOut, call_with_timeout, check_executor, make_executor
 
@@ -56,11 +58,16 @@ class RunOptions:
     verify: bool = True  # compile, simulate and synthesize the winner
 
 
-def default_min_fps(backend: str) -> float | None:
-    """The FPGA's default throughput target: 400k frames/s (250 cycles per frame at 100 MHz),
-    the regime of FINN's MNIST MLPs, where a PYNQ-Z2's LUTs bound the width of a binarized MLP
-    mid-ladder. GPUs and RRAM crossbars have no folding knob and no default target."""
-    return 400_000.0 if backend == "fpga" else None
+DEFAULT_MIN_FPS = {"mlp": 400_000.0, "cnn": 50_000.0}
+
+
+def default_min_fps(backend: str, family: str = "mlp") -> float | None:
+    """The FPGA's default throughput target. mlp: 400k frames/s (250 cycles per frame at
+    100 MHz), the regime of FINN's MNIST MLPs, where a PYNQ-Z2's LUTs bound the width of a
+    binarized MLP mid-ladder. cnn: 50k frames/s (2,000 cycles per frame: a 28x28 map streams
+    one pixel per cycle, so no convnet on it passes ~110k), where the PYNQ-Z2 bounds the channel
+    count mid-ladder (48-96). GPUs and RRAM crossbars have no folding knob and no default target."""
+    return DEFAULT_MIN_FPS.get(family, DEFAULT_MIN_FPS["mlp"]) if backend == "fpga" else None
 
 
 def _check_dir(out: Path, spec: deepbit.SearchSpec) -> None:
@@ -92,6 +99,14 @@ def _cost_summary(cost: Cost) -> dict[str, Any]:
 
 
 def _record(spec: deepbit.SearchSpec, c: Candidate, cost: Cost, result: dict[str, Any], out: Path) -> dict[str, Any]:
+    if result.get("failed"):  # trained, but did not export or compile: never feasible, never on the front
+        return {
+            "result_key": deepbit.result_key(c, spec), "key": c.key, "candidate": c.to_dict(), "seed": spec.seed,
+            "failed": True, "error": result["error"], "accuracy": None, "torch_accuracy": result["accuracy"],
+            "train_seconds": result["train_seconds"], "epochs_done": result["epochs_done"],
+            "stopped_early": result["stopped_early"], "predicted": _cost_summary(cost), "feasible": False,
+            "axis": deepbit.axis_value(cost, spec.objective),
+        }
     return {
         "result_key": deepbit.result_key(c, spec), "key": c.key, "candidate": c.to_dict(), "seed": spec.seed,
         # the compiled network's accuracy: what the hardware computes (torch's is kept too)
@@ -121,7 +136,8 @@ def train_within_budget(spec: deepbit.SearchSpec, plan: deepbit.Plan, out: Path,
         print(f"{results_path}: dropped {dropped} damaged line{'s' if dropped != 1 else ''} (an interrupted write); "
               f"{'its candidate is' if dropped == 1 else 'their candidates are'} retrained", file=sys.stderr)
     done = deepbit.load_results(results_path)
-    todo = [c for c in plan.order if deepbit.result_key(c, spec) not in done]
+    # a failed candidate (it did not compile) is retried: the compiler may have learnt since
+    todo = [c for c in plan.order if deepbit.result_key(c, spec) not in done or done[deepbit.result_key(c, spec)].get("failed")]
     bar = _progress(len(plan.order), len(plan.order) - len(todo), opts.progress)
     if not todo:
         bar.close()
@@ -162,6 +178,10 @@ def train_within_budget(spec: deepbit.SearchSpec, plan: deepbit.Plan, out: Path,
             deepbit.append_result(results_path, rec)
             done[rec["result_key"]] = rec
             bar.update(1)
+            if rec.get("failed"):
+                bar.write(f"  {c.key:<22} {c.topology:<22} FAILED (torch accuracy {rec['torch_accuracy']:.3f}): {rec['error']}",
+                          file=sys.stderr)
+                continue
             bar.write(f"  {c.key:<22} {c.topology:<22} accuracy {rec['accuracy']:.3f}  "
                       f"predicted {rec['predicted']['objective_name']} {rec['predicted']['objective']:,.0f}  "
                       f"{'fits' if rec['feasible'] else 'does not fit'}  ({result['train_seconds']:.1f} s)",
@@ -187,6 +207,9 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     from ..compiler import compile_file, load_source_model
 
     wdir = out / "winner"
+    # yosys results of an earlier, interrupted verification of the same winner: keyed by the
+    # synthesized sources (bnn2hls.synth), so a rerun resumes the synthesis where it stopped
+    synth_cache = {p.name: p.read_bytes() for p in (wdir / "out" / "synth").glob("cache-*.json")}
     if wdir.exists():
         shutil.rmtree(wdir)
     wdir.mkdir()
@@ -199,6 +222,10 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     fpga_board = spec.device if spec.backend == "fpga" else board
     t0 = time.monotonic()
     net = compile_file(model, wdir / "out", folding=folding, board=fpga_board)
+    if synth_cache:
+        (wdir / "out" / "synth").mkdir(exist_ok=True)
+        for name, data in synth_cache.items():
+            (wdir / "out" / "synth" / name).write_bytes(data)
     verified: dict[str, Any] = {"compile_s": round(time.monotonic() - t0, 2), "out": "winner/out"}
     _, _, x_test, y_test = load_split(spec.dataset)
     x = np.array(x_test)
@@ -237,6 +264,62 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     return verified
 
 
+def shortcut_costs(spec: deepbit.SearchSpec, c: Candidate, board: str | None = None) -> dict[str, Any]:
+    """What the shortcuts of a cnn candidate cost on each built-in backend: its predicted
+    cost without and with them (same depth and width), at each backend's default device (the
+    fpga at the search's board and target, or pynq-z2 at the cnn default target). A backend
+    that cannot price the residual network says why (`error`)."""
+    plain = Candidate(c.dataset, c.depth, c.width, family="cnn", residual=False, input_bits=c.input_bits)
+    res = Candidate(c.dataset, c.depth, c.width, family="cnn", residual=True, input_bits=c.input_bits)
+    out: dict[str, Any] = {}
+    for name in ("fpga", "gpu", "rram"):
+        backend = backends.get(name)
+        if name == spec.backend:
+            device, min_fps = spec.device, spec.min_fps
+        else:
+            device = (board or backend.default_device()) if name == "fpga" else backend.default_device()
+            min_fps = default_min_fps(name, "cnn")
+        row: dict[str, Any] = {"device": device, "min_fps": min_fps}
+        for label, cand in (("off", plain), ("on", res)):
+            try:
+                cost = backend.estimate(predicted_network(cand, spec.seed), device, min_fps)
+            except Exception as exc:  # noqa: BLE001 -- reported, as the plan reports unpriced candidates
+                row[label] = {"error": error_line(exc)}
+                continue
+            row[label] = {"objective_name": cost.objective_name, "objective": cost.objective, "fps": cost.fps,
+                          "latency_us": cost.latency_s * 1e6, "fits": cost.fits, "usage": dict(cost.usage)}
+        if "objective" in row["off"] and "objective" in row["on"]:
+            row["objective_delta_pct"] = round((row["on"]["objective"] / row["off"]["objective"] - 1) * 100, 2)
+            row["latency_delta_pct"] = round((row["on"]["latency_us"] / row["off"]["latency_us"] - 1) * 100, 2)
+        out[name] = row
+    return out
+
+
+def residual_report(spec: deepbit.SearchSpec, records: list[dict[str, Any]], winner: dict[str, Any] | None,
+                    board: str | None = None) -> dict[str, Any]:
+    """The residual switch in pareto.json: what was searched, whether the winner uses
+    shortcuts, every (depth, width) trained both ways (accuracy and predicted cost without and
+    with), and what the winner's shortcuts cost on each backend (`shortcut_costs`)."""
+    doc: dict[str, Any] = {"searched": spec.residual, "winner_uses_shortcuts": None, "pairs": [], "shortcut_cost": None}
+    by_shape: dict[tuple[int, int], dict[bool, dict[str, Any]]] = {}
+    for r in records:
+        cand = r["candidate"]
+        by_shape.setdefault((cand["depth"], cand["width"]), {})[bool(cand.get("residual", False))] = r
+    for (depth, width), pair in sorted(by_shape.items()):
+        if len(pair) == 2:
+            off, on = pair[False], pair[True]
+            doc["pairs"].append({"depth": depth, "width": width, "accuracy_off": off["accuracy"],
+                                 "accuracy_on": on["accuracy"], "objective_name": off["predicted"]["objective_name"],
+                                 "objective_off": off["predicted"]["objective"], "objective_on": on["predicted"]["objective"],
+                                 "feasible_off": off["feasible"], "feasible_on": on["feasible"]})
+    if winner is not None:
+        c = Candidate.from_dict(winner["candidate"])
+        doc["winner_uses_shortcuts"] = c.residual
+        if c.depth >= 2:
+            doc["shortcut_cost"] = shortcut_costs(spec, c, board)
+    return doc
+
+
 def plot_pareto(records: list[dict[str, Any]], front: list[dict[str, Any]], winner: dict[str, Any] | None,
                 label: str, path: Path, objective: str) -> None:
     import matplotlib
@@ -246,12 +329,15 @@ def plot_pareto(records: list[dict[str, Any]], front: list[dict[str, Any]], winn
 
     sign = -1.0 if objective == "fps" else 1.0  # plot fps as fps, not its negation
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
-    depths = sorted({r["candidate"]["depth"] for r in records})
-    for d in depths:
-        pts = [r for r in records if r["candidate"]["depth"] == d]
+    def group(r: dict[str, Any]) -> tuple[int, bool]:
+        return r["candidate"]["depth"], bool(r["candidate"].get("residual", False))
+
+    for d, res in sorted({group(r) for r in records}):
+        pts = [r for r in records if group(r) == (d, res)]
         ok = [r for r in pts if r["feasible"]]
         bad = [r for r in pts if not r["feasible"]]
-        sc = ax.scatter([sign * r["axis"] for r in ok], [r["accuracy"] for r in ok], label=f"depth {d}", s=28)
+        sc = ax.scatter([sign * r["axis"] for r in ok], [r["accuracy"] for r in ok], label=f"depth {d}" + (" residual" if res else ""), s=28,
+                        marker="s" if res else "o")
         if bad:
             ax.scatter([sign * r["axis"] for r in bad], [r["accuracy"] for r in bad], marker="x", color=sc.get_facecolor()[0])
     if front:
@@ -299,17 +385,23 @@ def run_search(spec: deepbit.SearchSpec, out: Path, opts: RunOptions, board: str
     plan_s = time.monotonic() - t0
     if not plan.frontier:
         target = f" at --min-fps {spec.min_fps:g}" if spec.min_fps is not None else ""
+        why = f" (unpriced: {next(iter(plan.unpriced.values()))})" if plan.unpriced else ""
         raise UserError(f"no candidate fits {spec.device}{target}: even width {spec.widths[0]} is predicted "
-                        f"infeasible at every depth")
+                        f"infeasible at every depth{why}")
     out = Path(out).resolve()
     _check_dir(out, spec)  # only now: a refused search leaves no directory behind
     print(f"cost charts: {len(plan.chart)} predictions in {plan_s:.2f} s; widest feasible per depth: "
-          + ", ".join(f"d{c.depth} w{c.width}" for c in plan.frontier), file=sys.stderr)
+          + ", ".join(f"d{c.depth}{'r' if c.residual else ''} w{c.width}" for c in plan.frontier), file=sys.stderr)
+    for key, error in plan.unpriced.items():
+        print(f"cost charts: {key} not priced by the {spec.backend} backend (infeasible): {error}", file=sys.stderr)
     budget_s = opts.max_minutes * 60
     reserve = max(FINALIST_MIN_S.get(spec.backend, 60.0), FINALIST_SHARE.get(spec.backend, 0.2) * budget_s) if opts.verify else 0.0
     deadline = start + max(budget_s - reserve, 0.0)
     results = train_within_budget(spec, plan, out, opts, deadline)
-    mine = [r for r in results.values() if r["seed"] == spec.seed and r["candidate"]["dataset"] == spec.dataset]
+    ours = [r for r in results.values() if r["seed"] == spec.seed and r["candidate"]["dataset"] == spec.dataset
+            and r["candidate"].get("family", "mlp") == spec.family]
+    mine = [r for r in ours if not r.get("failed")]
+    failed = [r for r in ours if r.get("failed")]
     front = deepbit.pareto_front(mine)
     winner = deepbit.pick_winner(mine)
     cost_name = next(iter(plan.predictions.values())).objective_name
@@ -317,9 +409,14 @@ def run_search(spec: deepbit.SearchSpec, out: Path, opts: RunOptions, board: str
     doc: dict[str, Any] = {
         "settings": spec.to_dict(), "axis": label, "trained": len(mine),
         "front": [{k: r[k] for k in ("key", "candidate", "accuracy", "axis", "predicted")} for r in front],
-        "chart": [{"key": p.candidate.key, "feasible": p.feasible, **_cost_summary(p.cost)} for p in plan.chart],
+        "chart": [{"key": p.candidate.key, "feasible": p.feasible,
+                   **(_cost_summary(p.cost) if p.cost is not None else {"unpriced": plan.unpriced.get(p.candidate.key)})}
+                  for p in plan.chart],
+        "failed": [{k: r[k] for k in ("key", "candidate", "error", "torch_accuracy")} for r in failed],
         "winner": None,
     }
+    if plan.unpriced:
+        doc["unpriced"] = dict(plan.unpriced)
     if winner is not None:
         doc["winner"] = {k: winner[k] for k in ("key", "candidate", "accuracy", "torch_accuracy", "axis", "predicted", "model")}
         if opts.verify:
@@ -331,6 +428,11 @@ def run_search(spec: deepbit.SearchSpec, out: Path, opts: RunOptions, board: str
                 doc["winner"]["verified"] = {"timed_out": True, "budget_s": round(max(left, 0.0), 1)}
                 print(f"time budget: verifying the winner did not finish in the {max(left, 0.0):.0f} s left; "
                       f"it was stopped (winner/ is incomplete)", file=sys.stderr)
+            except Exception as exc:  # noqa: BLE001 -- e.g. a residual winner the hardware does not build yet
+                doc["winner"]["verified"] = {"error": error_line(exc)}
+                print(f"verifying the winner failed: {error_line(exc)}", file=sys.stderr)
+    if spec.family == "cnn":
+        doc["residual"] = residual_report(spec, mine, winner, board)
     (out / "pareto.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     plot_pareto(mine, front, winner, label, out / "pareto.png", spec.objective)
     doc["seconds"] = round(time.monotonic() - start, 1)

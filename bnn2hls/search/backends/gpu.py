@@ -32,8 +32,13 @@ Memory (DRAM roofline; L2 would be faster for small layers, so this is conservat
     t_mem  = bytes / DRAM bandwidth
 
 The input is the layer's input tensor (an implicit GEMM reads every input pixel once); for a
-Dense layer it is exactly M * K * b / 8. A max-pool is its own memory-bound kernel
-(in + out bits).
+Dense layer it is exactly M * K * b / 8; the output is packed at the layer's output bits (1
+for a sign, 2 for the 3-level output of a conv feeding a residual join). A max-pool is its own
+memory-bound kernel (in + out bits). So is a residual join (`ir.Join`): one elementwise kernel
+that reads both operands (at their element bits) and writes the sum, with the activation
+after it (`ir.Threshold`) fused in (it then writes the activation's bits, and the threshold
+is no kernel of its own); a standalone activation is a memory-bound kernel too. A join thus
+costs one launch and its operands' traffic: at batch 1 the launch dominates.
 
     t_layer = max(t_compute, t_mem) + t_launch
 
@@ -92,7 +97,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...ir import MatrixLayer, MaxPool, Network
+from ...ir import Join, MatrixLayer, MaxPool, Network, Threshold
 from ..cost import Cost
 from .devices import CatalogBackend, DeviceCatalog
 
@@ -216,7 +221,7 @@ def matrix_bytes(layer: MatrixLayer, batch: int, last: bool) -> dict[str, int]:
     return {
         "weights": math.ceil(layer.fan_in * layer.out_channels / 8),
         "act_in": math.ceil(batch * h * w * c * layer.input_bits / 8),
-        "act_out": outputs * ACC_BYTES if last else math.ceil(outputs / 8),
+        "act_out": outputs * ACC_BYTES if last else math.ceil(outputs * layer.out_bits / 8),
     }
 
 
@@ -226,10 +231,37 @@ def pool_bytes(layer: MaxPool, batch: int) -> dict[str, int]:
     return {"weights": 0, "act_in": math.ceil(batch * h * w * c / 8), "act_out": math.ceil(batch * oh * ow * c / 8)}
 
 
-def layer_cost(layer: MatrixLayer | MaxPool, dev: GpuDevice, batch: int, last: bool,
-               cuda_graphs: bool = True) -> dict[str, Any]:
-    """One kernel's roofline at `batch`: a JSON-able dict with the time and its parts."""
+def elementwise_bytes(net: Network, layer: Join | Threshold, batch: int) -> dict[str, int]:
+    """A join (with the activation after it fused in) or a standalone activation: every
+    operand read at its element bits, the result written at its bits."""
+    h, w, c = layer.in_shape
+    pixels = batch * h * w * c
+    read = sum(net.element_bits(p) for p in net.producers(layer))
+    written = net.element_bits(layer)
+    if isinstance(layer, Join):
+        fused = fused_activation(net, layer)
+        if fused is not None:
+            written = fused.out_bits
+    return {"weights": 0, "act_in": math.ceil(pixels * read / 8), "act_out": math.ceil(pixels * written / 8)}
+
+
+def fused_activation(net: Network, join: Join) -> Threshold | None:
+    """The activation fused into a join's kernel: its only consumer, if that is a Threshold."""
+    consumers = net.consumers[join.name]
+    return consumers[0] if len(consumers) == 1 and isinstance(consumers[0], Threshold) else None
+
+
+def layer_cost(layer: MatrixLayer | MaxPool | Join | Threshold, dev: GpuDevice, batch: int, last: bool,
+               cuda_graphs: bool = True, net: Network | None = None) -> dict[str, Any]:
+    """One kernel's roofline at `batch`: a JSON-able dict with the time and its parts (`net`:
+    the network, which a join or activation needs for its operands' bits)."""
     launch = dev.launch_seconds(cuda_graphs)
+    if isinstance(layer, (Join, Threshold)):
+        assert net is not None, "layer_cost: a join or activation needs its network"
+        moved = elementwise_bytes(net, layer, batch)
+        t_mem = sum(moved.values()) / dev.bandwidth_bytes_per_s
+        return {"name": layer.name, "kind": layer.kind, "batch": batch, "path": "elementwise", "bytes": moved,
+                "compute_s": 0.0, "memory_s": t_mem, "launch_s": launch, "bound": "memory", "time_s": t_mem + launch}
     if isinstance(layer, MatrixLayer):
         g = layer_gemm(layer, batch)
         moved = matrix_bytes(layer, batch, last)
@@ -251,9 +283,12 @@ def layer_cost(layer: MatrixLayer | MaxPool, dev: GpuDevice, batch: int, last: b
 
 
 def network_layers(net: Network, dev: GpuDevice, batch: int, cuda_graphs: bool = True) -> list[dict[str, Any]]:
+    """One entry per kernel: matrix layers, pools, joins (with their activation fused in) and
+    standalone activations."""
     last = net.matrix_layers[-1]
-    return [layer_cost(layer, dev, batch, layer is last, cuda_graphs) for layer in net.datapath
-            if isinstance(layer, (MatrixLayer, MaxPool))]
+    fused = {a.name for a in (fused_activation(net, j) for j in net.datapath if isinstance(j, Join)) if a is not None}
+    return [layer_cost(layer, dev, batch, layer is last, cuda_graphs, net) for layer in net.datapath
+            if isinstance(layer, (MatrixLayer, MaxPool, Join, Threshold)) and layer.name not in fused]
 
 
 def estimate_on(net: Network, dev: GpuDevice, cuda_graphs: bool = True) -> Cost:

@@ -42,7 +42,11 @@ Energy per pass and layer:
                   shift-add and the final threshold compare)
 
 A max-pool is a digital OR over the window in the inter-layer buffer: out_H * out_W cycles,
-(kh * kw - 1) ORs per output bit (charged as adds). Buffers, interconnect, leakage and the
+(kh * kw - 1) ORs per output bit (charged as adds). A residual join (`ir.Join`) is a digital
+add per element in the buffer, and the activation after it (`ir.Threshold`) a compare per
+element (charged as an add): each out_H * out_W cycles (the channels in parallel) and
+H * W * C adds. The shortcut needs no crossbar: a residual network uses the arrays of the
+plain one. Buffers, interconnect, leakage and the
 host are not modelled. The ADC resolution (`adc_bits`) is informational: partial sums wider
 than the ADC are quantized, which costs accuracy, not time, in this model.
 
@@ -61,7 +65,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...ir import MatrixLayer, MaxPool, Network
+from ...ir import Join, MatrixLayer, MaxPool, Network, Threshold
 from ..cost import Cost
 from .devices import CatalogBackend, DeviceCatalog
 
@@ -180,10 +184,27 @@ def pool_layer_cost(layer: MaxPool, dev: RramDevice) -> dict[str, Any]:
             "energy_j": energy["digital_j"]}
 
 
+def elementwise_layer_cost(layer: Join | Threshold, dev: RramDevice) -> dict[str, Any]:
+    """A join's add or an activation's compare, per element, in the digital buffer."""
+    h, w, c = layer.in_shape
+    ops = h * w * c
+    energy = {"digital_j": ops * dev.add_energy_pj * 1e-12}
+    return {"name": layer.name, "kind": layer.kind, "arrays": 0, "passes": h * w,
+            "time_s": h * w * dev.t_add_ns * 1e-9, "digital_adds": ops, "energy": energy,
+            "energy_j": energy["digital_j"]}
+
+
+def node_cost(layer: MatrixLayer | MaxPool | Join | Threshold, dev: RramDevice) -> dict[str, Any]:
+    if isinstance(layer, MatrixLayer):
+        return matrix_layer_cost(layer, dev)
+    if isinstance(layer, MaxPool):
+        return pool_layer_cost(layer, dev)
+    return elementwise_layer_cost(layer, dev)
+
+
 def estimate_on(net: Network, dev: RramDevice) -> Cost:
     """The cost of `net` on a device given by its parameters (see the module docstring)."""
-    layers = [matrix_layer_cost(layer, dev) if isinstance(layer, MatrixLayer) else pool_layer_cost(layer, dev)
-              for layer in net.datapath if isinstance(layer, (MatrixLayer, MaxPool))]
+    layers = [node_cost(layer, dev) for layer in net.datapath if isinstance(layer, (MatrixLayer, MaxPool, Join, Threshold))]
     arrays = sum(entry["arrays"] for entry in layers)
     energy = sum(entry["energy_j"] for entry in layers)
     bottleneck = max(layers, key=lambda entry: entry["time_s"])
