@@ -5,16 +5,17 @@ order (a kind may leave itself out of a given layer); `FIFO_KIND` follows every 
 last."""
 from __future__ import annotations
 
-from ...ir import Conv, Dense, MaxPool
+from ...ir import Conv, Dense, DepthwiseConv, MaxPool
 from .base import REGISTRY, Block, LowerContext, Memory, Stream
 from .fifo import Fifo, WindowFifo, fifo_depth
 from .flatten import Flatten
 from .maxpool import MaxPoolBlock
-from .mvau import Mvau, mvau_cycles, mvau_thresholds
+from .mvau import Mvau, Vvau, mvau_cycles, mvau_thresholds
 from .swg import Swg
 
 LAYER_BLOCKS: dict[type, tuple[type[Block], ...]] = {
     Conv: (Swg, WindowFifo, Mvau),
+    DepthwiseConv: (Swg, WindowFifo, Vvau),
     Dense: (Flatten, Mvau),
     MaxPool: (MaxPoolBlock,),
 }
@@ -47,6 +48,6 @@ def hls_library() -> tuple[str, ...]:
     return tuple(sorted({"bnn_common.h", *(f for kind in REGISTRY for f in kind.hls_files)}))
 
 
-__all__ = ["Block", "Stream", "Memory", "LowerContext", "Fifo", "WindowFifo", "Flatten", "MaxPoolBlock", "Mvau",
+__all__ = ["Block", "Stream", "Memory", "LowerContext", "Fifo", "WindowFifo", "Flatten", "MaxPoolBlock", "Mvau", "Vvau",
            "Swg", "LAYER_BLOCKS", "FIFO_KIND", "kinds", "by_module", "rtl_library", "hls_library", "fifo_depth",
            "mvau_cycles", "mvau_thresholds"]
