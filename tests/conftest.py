@@ -47,10 +47,10 @@ TIERS = {
     "unit": ("test_passes.py", "test_ir_and_outputs.py", "test_hw_graph.py", "test_cost_backends.py",
              "test_cli_errors.py", "test_report_cli.py", "test_synth_cost.py", "test_search.py",
              "test_search_candidates.py", "test_search_robustness.py", "test_docs.py", "test_graph_ir.py"),
-    "rtl": ("rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_swg_maxpool.py", "rtl/test_generated_top.py",
+    "rtl": ("rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_vvau.py", "rtl/test_swg_maxpool.py", "rtl/test_generated_top.py",
             "test_hls_blocks.py"),
     "e2e": ("test_end_to_end.py", "test_generated_nets.py", "test_multibit.py", "test_property_brevitas.py",
-            "test_user_models.py", "test_artifacts.py", "test_hls.py", "test_boards_projects.py",
+            "test_user_models.py", "test_artifacts.py", "test_depthwise.py", "test_hls.py", "test_boards_projects.py",
             "rtl/test_network_rtl.py"),
 }
 # Single tests that leave their file's tier ("file::function").

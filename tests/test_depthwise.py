@@ -1,0 +1,86 @@
+"""Depthwise convolution (QuantConv2d(C, C, k, groups=C)) through the real CLI: Brevitas
+depthwise-separable nets (tests/brevitas_nets.py DepthwiseSeparableNet: depthwise 3x3 convs,
+one with stride 2, zero padding, pointwise 1x1 convs, randomized BatchNorm, binary and 2-bit)
+give the QONNX executor's outputs on every engine at two foldings, and the RTL's steady-state
+interval is the estimate's (within 5 %), also where a VVAU is the bottleneck. Other groupings
+are refused with one line naming the node."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from bnn2hls import cli
+from bnn2hls.frontend.torch_export import export_qonnx
+
+from .brevitas_nets import depthwise_case
+from .test_multibit import check_all_engines
+
+
+def _export(bits, tmp_path):
+    case = depthwise_case(bits)
+    return export_qonnx(case.module, case.example, tmp_path / f"dw{bits}.onnx")
+
+
+@pytest.mark.parametrize("bits,target_fps", [
+    (1, None),
+    (2, 30000),
+    pytest.param(1, 30000, marks=pytest.mark.slow),
+    pytest.param(2, None, marks=pytest.mark.slow),
+])
+def test_depthwise_separable_net(bits, target_fps, tmp_path):
+    doc = check_all_engines(_export(bits, tmp_path), tmp_path / "out", tmp_path, target_fps, frames=6)
+    dw = [e for e in doc["layers"] if e["kind"] == "dwconv"]
+    assert [(d["stride"], d["pads"]) for d in dw] == [([1, 1], [1, 1, 1, 1]), ([2, 2], [1, 1, 1, 1])]
+    assert all(d["weight_bits"] == bits and d["in_shape"][2] == d["out_channels"] for d in dw)
+    # binary inputs: the zero padding is corrected per channel (border classes); 2-bit: a real 0
+    assert all((d["border"] is not None) == (bits == 1) for d in dw)
+    if target_fps:
+        assert any(d["pe"] > 1 or d["simd"] > 1 for d in dw)
+
+
+def test_vvau_as_the_bottleneck(tmp_path):
+    """A folding where the first depthwise conv (unit folding: 8 channels x 9 taps x 64
+    windows = 4608 cycles) paces the network, the others folded wide."""
+    path = _export(1, tmp_path)
+    spec = {"layers": {"conv0": {"pe": 8, "simd": 27}, "dwconv0": {"pe": 1, "simd": 1},
+                       "conv1": {"pe": 16, "simd": 8}, "dwconv1": {"pe": 4, "simd": 3},
+                       "conv2": {"pe": 16, "simd": 16}, "dense0": {"pe": 10, "simd": 64}}}
+    (tmp_path / "fold.json").write_text(json.dumps(spec))
+    out = tmp_path / "out"
+    assert cli.main(["compile", str(path), "-o", str(out), "--folding", str(tmp_path / "fold.json")]) == 0
+    report = json.loads((out / "report.json").read_text())["network"]
+    assert report["bottleneck"] == "dwconv0" and report["est_cycles_per_frame"] == 8 * 9 * 64, report["bottleneck"]
+    x = np.random.default_rng(5).random((4, 3, 8, 8), dtype=np.float32) * 2 - 1
+    np.save(tmp_path / "x.npy", x)
+    for engine in ("onnx", "rtl"):
+        assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--engine", engine,
+                         "-o", str(tmp_path / f"{engine}.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "rtl.npy"), np.load(tmp_path / "onnx.npy"), rtol=1e-5, atol=1e-5)
+    perf = json.loads((out / "sim" / "rtl_perf.json").read_text())
+    assert abs(perf["cycles_per_frame"] / perf["est_cycles_per_frame"] - 1) <= 0.05, perf
+
+
+class _Grouped(nn.Module):
+    def __init__(self, groups: int, cout: int):
+        super().__init__()
+        import brevitas.nn as qnn
+        from brevitas.quant import Int8ActPerTensorFloat, SignedBinaryWeightPerTensorConst
+
+        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat)
+        self.conv = qnn.QuantConv2d(4, cout, 3, groups=groups, bias=True, weight_quant=SignedBinaryWeightPerTensorConst)
+
+    def forward(self, x):
+        return torch.flatten(self.conv(self.inp(x)), 1)
+
+
+@pytest.mark.parametrize("groups,cout", [(2, 4), (4, 8)])
+def test_other_groupings_are_refused_with_one_line(groups, cout, tmp_path, capsys):
+    """Two channels per group, and a channel multiplier of 2 (groups = C_in, C_out = 2 C_in)."""
+    path = export_qonnx(_Grouped(groups, cout).eval(), torch.zeros(1, 4, 6, 6), tmp_path / "g.onnx")
+    assert cli.main(["compile", str(path), "-o", str(tmp_path / "out")]) != 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and "(Conv)" in err[0] and f"group={groups}" in err[0], err
