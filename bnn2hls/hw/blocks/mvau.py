@@ -7,7 +7,7 @@ Its memories (weights, thresholds per border class, flip bits) are arrays in the
 hls_lib/rtl/README.md, packed by hw/mvau_memories.py."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -87,8 +87,8 @@ def table_stats(layer: MatrixLayer) -> dict[str, float]:
 class Mvau(Block):
     kind = "mvau"
     module = "bnn_mvau"
-    rtl_files = ("bnn_mvau.sv",)
-    hls_files = ("bnn_mvau.h",)
+    rtl_files: ClassVar[tuple[str, ...]] = ("bnn_mvau.sv",)
+    hls_files: ClassVar[tuple[str, ...]] = ("bnn_mvau.h",)
     library_rank = 4
 
     @classmethod
