@@ -51,6 +51,7 @@ TIERS = {
             "test_hls_blocks.py"),
     "e2e": ("test_end_to_end.py", "test_generated_nets.py", "test_multibit.py", "test_property_brevitas.py",
             "test_user_models.py", "test_artifacts.py", "test_depthwise.py", "test_hls.py", "test_boards_projects.py",
+            "test_topologies.py",
             "rtl/test_network_rtl.py"),
 }
 # Single tests that leave their file's tier ("file::function").

@@ -1,6 +1,7 @@
 """The cost-backend registry and the GPU (roofline) and RRAM (crossbar) cost models: hand-computed
-values on toy devices with round parameters, monotonicity, the shipped device tables, and the
-deep-vs-wide preference that makes the two backends pick different network shapes."""
+values on toy devices with round parameters, monotonicity, the shipped device tables, the GPU
+backend's calibration on recorded H100 measurements, and the deep-vs-wide preference that makes
+the two backends pick different network shapes."""
 from __future__ import annotations
 
 import json
@@ -269,6 +270,91 @@ def test_gpu_pool_is_a_memory_bound_kernel():
     assert cost.details["launches"] == 3
 
 
+def test_gpu_cuda_core_efficiency_scales_the_popc_peak():
+    half = gpu.GpuDevice(**{**TOY_GPU.__dict__, "cuda_core_efficiency": 0.5})
+    net = build((1, 1, 100, 1), [("dense", 20)])
+    (layer,) = gpu.estimate_on(net, half).details["layers"]
+    assert layer["cuda_core_s"] == pytest.approx(80 / (0.5 * 32e9))
+    assert layer["tensor_core_s"] == pytest.approx(2 * 8 * 24 * 128 / 1e13)  # the tensor path is not scaled
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="cuda_core_efficiency"):
+            gpu.GpuDevice(**{**TOY_GPU.__dict__, "cuda_core_efficiency": bad})
+    with pytest.raises(ValueError, match="launch overheads"):
+        gpu.GpuDevice(**{**TOY_GPU.__dict__, "launch_overhead_graph_us": -1.0})
+
+
+@pytest.mark.parametrize("device", ["h100-sxm5-80gb", "toy"])
+def test_gpu_cuda_graphs_save_the_launch_difference(device):
+    """Graph replay and plain launches differ by exactly (plain - graph) launch cost per kernel,
+    at batch 1 and at the throughput batch; the backend (and so the search) uses graphs."""
+    dev = gpu.load_device(device) if device != "toy" else gpu.GpuDevice(
+        **{**TOY_GPU.__dict__, "launch_overhead_graph_us": 1.0})
+    assert dev.launch_overhead_graph_us is not None and dev.launch_overhead_graph_us < dev.launch_overhead_us
+    diff = (dev.launch_overhead_us - dev.launch_overhead_graph_us) * 1e-6
+    for depth in (1, 3):
+        net = mlp(256, depth)
+        graph, plain = gpu.estimate_on(net, dev), gpu.estimate_on(net, dev, cuda_graphs=False)
+        kernels = depth + 1
+        assert graph.details["cuda_graphs"] and not plain.details["cuda_graphs"]
+        assert graph.details["launches"] == plain.details["launches"] == kernels
+        assert plain.latency_s - graph.latency_s == pytest.approx(kernels * diff)
+        assert plain.details["batch_time_s"] - graph.details["batch_time_s"] == pytest.approx(kernels * diff)
+        assert graph.details["launch_s_total"] == pytest.approx(kernels * dev.launch_overhead_graph_us * 1e-6)
+        assert all(layer["launch_s"] == pytest.approx(dev.launch_overhead_graph_us * 1e-6)
+                   for layer in graph.details["layers"])
+    if device != "toy":
+        assert gpu.GpuBackend().estimate(net, device).latency_s == graph.latency_s
+
+
+def test_gpu_uncalibrated_devices_keep_their_datasheet_numbers():
+    net = mlp(256, 2)
+    for name in gpu.GpuBackend().devices():
+        dev = gpu.load_device(name)
+        if name == "h100-sxm5-80gb":
+            assert dev.launch_overhead_graph_us is not None and dev.cuda_core_efficiency < 1.0
+            continue
+        # no graph figure: both modes are charged the plain launch cost; the full POPC peak
+        assert dev.launch_overhead_graph_us is None and dev.cuda_core_efficiency == 1.0
+        assert gpu.estimate_on(net, dev).latency_s == gpu.estimate_on(net, dev, cuda_graphs=False).latency_s
+    jetson = gpu.load_device("jetson-orin-nano-8gb")
+    assert (jetson.launch_overhead_us, jetson.sms, jetson.boost_clock_mhz) == (15, 8, 625)
+
+
+def test_gpu_h100_calibration_meets_the_targets():
+    """The recorded H100 measurements (benchmarks/data/gpu_h100_mlp.json): batch-1 CUDA-graph
+    latency Spearman >= 0.95 and MAPE <= 25 %, batch-1024 throughput MAPE <= 30 %; and the
+    device file holds what benchmarks/gpu_calibration.py fits (rounded)."""
+    from benchmarks import gpu_calibration as cal
+
+    doc = json.loads(cal.DATA.read_text())
+    assert {"measured", "hardware", "script", "post_processing", "used_by"} <= set(doc["provenance"])
+    rows = cal.load()
+    assert len(rows) == 32 and {(m.depth, m.width) for m in rows} == {
+        (d, w) for d in (1, 2, 3, 4) for w in (16, 32, 64, 128, 256, 512, 768, 1024)}
+    dev = gpu.load_device(cal.DEVICE)
+    figures = cal.figures(dev, rows)
+    assert figures["latency_graph_b1"]["spearman"] >= 0.95
+    assert figures["latency_graph_b1"]["mape_pct"] <= 25.0
+    assert figures["fps_b1024"]["mape_pct"] <= 30.0
+    assert cal.targets_met(figures)
+    fitted = cal.fit(dev, rows)
+    for field, value in fitted.items():
+        assert getattr(dev, field) == pytest.approx(value, abs=0.006), field
+    # the uncalibrated entry missed both, as the issue reported
+    before = cal.figures(cal.uncalibrated(dev), rows)
+    assert before["latency_graph_b1"]["mape_pct"] > 100 and before["fps_b1024"]["mape_pct"] > 30
+
+
+def test_gpu_calibration_figures():
+    from benchmarks import gpu_calibration as cal
+
+    assert cal.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert cal.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert cal.spearman([1, 1, 2], [1, 2, 3]) == pytest.approx(np.corrcoef([1.5, 1.5, 3], [1, 2, 3])[0, 1])
+    assert cal.mape_pct([110, 90], [100, 100]) == pytest.approx(10.0)
+
+
+
 # --------------------------------------------------------------------------------------
 # RRAM: hand-computed crossbar model
 # --------------------------------------------------------------------------------------
@@ -418,3 +504,17 @@ def test_cost_caps_admit_different_shapes():
     # the RRAM macro's stays usable
     assert max(w for w, d in rram_ok if d == 4) >= 256
     assert (1024, 1) in gpu_ok - rram_ok and (256, 4) in rram_ok - gpu_ok
+
+
+def test_gpu_search_plans_on_the_calibrated_h100():
+    """The search's cost charts with `--backend gpu --device h100-sxm5-80gb`: every depth affords
+    the widest rung (no budget binds), and the objective is the CUDA-graph batch-1 latency."""
+    from bnn2hls.search import deepbit
+
+    spec = deepbit.SearchSpec(dataset="mnist5k", backend="gpu", device="h100-sxm5-80gb", objective="lut", min_fps=None)
+    plan = deepbit.plan_search(backends.get("gpu"), spec)
+    assert {c.depth: c.width for c in plan.frontier} == {1: 1024, 2: 1024, 3: 1024, 4: 1024}
+    costs = [plan.predictions[c.key] for c in plan.frontier]
+    assert all(c.details["cuda_graphs"] and c.objective == pytest.approx(c.latency_s * 1e6) for c in costs)
+    # about 2.2 us per layer kernel: 4.4 us at depth 1, 11 us at depth 4 (measured 4.8 and 11.0)
+    assert [round(c.objective) for c in costs] == [4, 7, 9, 11]
