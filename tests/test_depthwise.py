@@ -2,7 +2,9 @@
 depthwise-separable nets (tests/brevitas_nets.py DepthwiseSeparableNet: depthwise 3x3 convs,
 one with stride 2, zero padding, pointwise 1x1 convs, randomized BatchNorm, binary and 2-bit)
 give the QONNX executor's outputs on every engine at two foldings, and the RTL's steady-state
-interval is the estimate's (within 5 %), also where a VVAU is the bottleneck. Other groupings
+interval is the estimate's (within 5 %), also where a VVAU is the bottleneck (and the outputs
+stay exact with 40 % input gaps and 50 % output stalls). The binary net's acceptance run
+(two foldings, stalls) is tests/test_topologies.py::test_depthwise_separable. Other groupings
 are refused with one line naming the node."""
 from __future__ import annotations
 
@@ -26,10 +28,11 @@ def _export(bits, tmp_path):
 
 
 @pytest.mark.parametrize("bits,target_fps", [
-    (1, None),
+    (2, None),
     (2, 30000),
+    # the binary net at these foldings, with stalls: tests/test_topologies.py
+    pytest.param(1, None, marks=pytest.mark.slow),
     pytest.param(1, 30000, marks=pytest.mark.slow),
-    pytest.param(2, None, marks=pytest.mark.slow),
 ])
 def test_depthwise_separable_net(bits, target_fps, tmp_path):
     doc = check_all_engines(_export(bits, tmp_path), tmp_path / "out", tmp_path, target_fps, frames=6)
@@ -56,12 +59,14 @@ def test_vvau_as_the_bottleneck(tmp_path):
     assert report["bottleneck"] == "dwconv0" and report["est_cycles_per_frame"] == 8 * 9 * 64, report["bottleneck"]
     x = np.random.default_rng(5).random((4, 3, 8, 8), dtype=np.float32) * 2 - 1
     np.save(tmp_path / "x.npy", x)
-    for engine in ("onnx", "rtl"):
-        assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--engine", engine,
-                         "-o", str(tmp_path / f"{engine}.npy")]) == 0
-    np.testing.assert_allclose(np.load(tmp_path / "rtl.npy"), np.load(tmp_path / "onnx.npy"), rtol=1e-5, atol=1e-5)
-    perf = json.loads((out / "sim" / "rtl_perf.json").read_text())
-    assert abs(perf["cycles_per_frame"] / perf["est_cycles_per_frame"] - 1) <= 0.05, perf
+    for engine, extra in (("onnx", ()), ("rtl", ()), ("rtl_stalls", ("--gap-pct", "40", "--stall-pct", "50"))):
+        assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--engine", engine.split("_")[0],
+                         "-o", str(tmp_path / f"{engine}.npy"), *extra]) == 0
+        if engine == "rtl":
+            perf = json.loads((out / "sim" / "rtl_perf.json").read_text())
+            assert abs(perf["cycles_per_frame"] / perf["est_cycles_per_frame"] - 1) <= 0.05, perf
+    for engine in ("rtl", "rtl_stalls"):
+        np.testing.assert_allclose(np.load(tmp_path / f"{engine}.npy"), np.load(tmp_path / "onnx.npy"), rtol=1e-5, atol=1e-5)
 
 
 class _Grouped(nn.Module):
