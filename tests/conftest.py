@@ -63,6 +63,7 @@ TEST_TIERS = {
     "test_synth_cost.py::test_report_html_with_synth": "rtl",
     "test_synth_cost.py::test_layer_wrappers_match_network_synthesis": "rtl",
     "test_synth_cost.py::test_synthesize_open_families": "rtl",
+    "test_depthwise.py::test_estimate_within_20pct_of_yosys_on_a_depthwise_net": "rtl",
 }
 _FILE_TIER = {name: tier for tier, names in TIERS.items() for name in names}
 

@@ -20,6 +20,7 @@ from bnn2hls.frontend.torch_export import export_qonnx
 
 from .brevitas_nets import depthwise_case
 from .test_multibit import check_all_engines
+from .test_synth_cost import needs_yosys
 
 
 def _export(bits, tmp_path):
@@ -89,3 +90,24 @@ def test_other_groupings_are_refused_with_one_line(groups, cout, tmp_path, capsy
     assert cli.main(["compile", str(path), "-o", str(tmp_path / "out")]) != 0
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and "(Conv)" in err[0] and f"group={groups}" in err[0], err
+
+
+@needs_yosys
+@pytest.mark.slow
+def test_estimate_within_20pct_of_yosys_on_a_depthwise_net(tmp_path):
+    """`report --synth` territory: the 2-bit net at a folding with PE, SIMD > 1 in its VVAUs,
+    yosys (synth_xilinx, xc7) against the cost model, per network and per depthwise layer
+    (logic + LUTRAM). Measured: network +4 %, VVAU layers 0 % and +9 %; the binary net at the
+    default folding +2 %, its VVAUs -3 % and +5 %."""
+    from bnn2hls import cost_model, ir, synth
+    out = tmp_path / "out"
+    assert cli.main(["compile", str(_export(2, tmp_path)), "-o", str(out), "--target-fps", "30000"]) == 0
+    net = ir.load(out)
+    measured = synth.synthesize(out, family="xc7", mode="network", jobs=1)
+    est = cost_model.estimate(net)
+    y, e = measured.network, est.resources
+    assert abs(e.lut_total - (y.lut + y.lutram)) <= 0.20 * (y.lut + y.lutram), (e, y)
+    for layer in net.datapath:
+        if layer.kind == "dwconv":
+            got, want = est.layers[layer.name].resources.lut_total, measured.layers[layer.name]
+            assert abs(got - (want.lut + want.lutram)) <= 0.20 * (want.lut + want.lutram), (layer.name, got, want)
