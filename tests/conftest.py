@@ -64,6 +64,8 @@ TEST_TIERS = {
     "test_synth_cost.py::test_layer_wrappers_match_network_synthesis": "rtl",
     "test_synth_cost.py::test_synthesize_open_families": "rtl",
     "test_depthwise.py::test_estimate_within_20pct_of_yosys_on_a_depthwise_net": "rtl",
+    "test_depthwise.py::test_border_correction_per_channel": "unit",
+    "test_depthwise.py::test_validate_refuses_a_depthwise_conv_changing_the_channel_count": "unit",
 }
 _FILE_TIER = {name: tier for tier, names in TIERS.items() for name in names}
 

@@ -8,6 +8,7 @@ stay exact with 40 % input gaps and 50 % output stalls). The binary net's accept
 are refused with one line naming the node."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -111,3 +112,43 @@ def test_estimate_within_20pct_of_yosys_on_a_depthwise_net(tmp_path):
         if layer.kind == "dwconv":
             got, want = est.layers[layer.name].resources.lut_total, measured.layers[layer.name]
             assert abs(got - (want.lut + want.lutram)) <= 0.20 * (want.lut + want.lutram), (layer.name, got, want)
+
+
+@pytest.mark.parametrize("stride,pads", [((1, 1), (1, 1, 1, 1)), ((2, 2), (1, 1, 1, 1)), ((2, 1), (0, 2, 1, 0))])
+def test_border_correction_per_channel(stride, pads):
+    """A binary depthwise conv padded with the FBNA pattern plus its border table gives the
+    zero-padded source's accumulators: channel c's out-of-bounds taps read channel c's
+    pattern only (reference engine, last-layer form: raw accumulators)."""
+    from bnn2hls import ir, reference
+    from bnn2hls.passes.padding import border_table
+
+    rng = np.random.default_rng(sum(stride) + sum(pads))
+    h, w, c, k = 6, 7, 5, (3, 3)
+    layer = ir.DepthwiseConv(name="dw", in_shape=(h, w, c), out_channels=c, kernel=k, stride=stride, pads=pads,
+                             input_bits=1, weights=rng.random((c, 9)) < 0.5, acc_scale=np.ones(c, np.float32),
+                             binarize=False)
+    layer = dataclasses.replace(layer, border=border_table(layer))
+    x = rng.random((3, h, w, c)) < 0.5
+    got = reference.matrix_layer(layer, x)
+    t, l, b, r = pads
+    values = np.pad(np.where(x, 1, -1), ((0, 0), (t, b), (l, r), (0, 0)))  # the source's zeros
+    oh, ow = layer.out_hw
+    want = np.zeros((3, oh, ow, c), np.int64)
+    for oy in range(oh):
+        for ox in range(ow):
+            win = values[:, oy * stride[0]: oy * stride[0] + 3, ox * stride[1]: ox * stride[1] + 3]  # [N, 3, 3, C]
+            want[:, oy, ox] = np.einsum("nyxc,cyx->nc", win, np.where(layer.weights, 1, -1).reshape(c, 3, 3))
+    np.testing.assert_array_equal(got, want)
+
+
+def test_validate_refuses_a_depthwise_conv_changing_the_channel_count():
+    from bnn2hls import ir
+    from bnn2hls.errors import UserError
+
+    layer = ir.DepthwiseConv(name="dw", in_shape=(4, 4, 3), out_channels=6, kernel=(3, 3), stride=(1, 1),
+                             pads=(0, 0, 0, 0), input_bits=1, weights=np.zeros((6, 9), bool),
+                             acc_scale=np.ones(6, np.float32), binarize=False)
+    iq = ir.InputQuant(name="input_quant", source_shape=(3, 4, 4), preprocess=(), bits=1, scale=1.0, out_shape=(4, 4, 3))
+    head = ir.OutputHead(name="head", in_shape=(2, 2, 6), acc_scale=np.ones(6, np.float32), chain=())
+    with pytest.raises(UserError, match="'dw'.*depthwise"):
+        ir.chain_network("n", [iq, layer, head])
