@@ -66,6 +66,8 @@ TEST_TIERS = {
     "test_depthwise.py::test_estimate_within_20pct_of_yosys_on_a_depthwise_net": "rtl",
     "test_depthwise.py::test_border_correction_per_channel": "unit",
     "test_depthwise.py::test_validate_refuses_a_depthwise_conv_changing_the_channel_count": "unit",
+    "test_depthwise.py::test_pool_before_activation_feeding_a_depthwise_conv": "unit",
+    "test_depthwise.py::test_other_groupings_are_refused_with_one_line": "unit",
 }
 _FILE_TIER = {name: tier for tier, names in TIERS.items() for name in names}
 

@@ -152,3 +152,45 @@ def test_validate_refuses_a_depthwise_conv_changing_the_channel_count():
     head = ir.OutputHead(name="head", in_shape=(2, 2, 6), acc_scale=np.ones(6, np.float32), chain=())
     with pytest.raises(UserError, match="'dw'.*depthwise"):
         ir.chain_network("n", [iq, layer, head])
+
+
+class _PoolBeforeDepthwise(nn.Module):
+    """BinaryNet's order in front of a depthwise conv: conv -> MaxPool -> BatchNorm (negative
+    gammas) -> sign -> depthwise conv: the falling channels' flips move into the depthwise
+    weights, one row per channel (passes/pool_order.py)."""
+
+    def __init__(self):
+        super().__init__()
+        import brevitas.nn as qnn
+        from brevitas.quant import Int8ActPerTensorFloat
+
+        from .brevitas_nets import _sign, _weight_quant
+
+        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat)
+        self.conv0 = qnn.QuantConv2d(3, 6, 3, padding=1, bias=False, weight_quant=_weight_quant("tensor"))
+        self.pool, self.bn0, self.act0 = nn.MaxPool2d(2), nn.BatchNorm2d(6), _sign()
+        self.dw = qnn.QuantConv2d(6, 6, 3, groups=6, bias=False, weight_quant=_weight_quant("tensor"))
+        self.bn1, self.act1 = nn.BatchNorm2d(6), _sign()
+        self.fc = qnn.QuantLinear(6 * 2 * 2, 4, bias=True, weight_quant=_weight_quant("tensor"))
+
+    def forward(self, x):
+        x = self.act0(self.bn0(self.pool(self.conv0(self.inp(x)))))
+        x = self.act1(self.bn1(self.dw(x)))
+        return self.fc(torch.flatten(x, 1))
+
+
+def test_pool_before_activation_feeding_a_depthwise_conv(tmp_path):
+    from .brevitas_nets import randomize_batchnorm
+
+    torch.manual_seed(1)
+    module = _PoolBeforeDepthwise()
+    randomize_batchnorm(module, 1)
+    with torch.no_grad():
+        module.bn0.weight.copy_(torch.tensor([1.0, -1.0, 0.5, -0.7, 1.2, -0.3]))
+    module.inp.train()
+    with torch.no_grad():
+        module(torch.randn(16, 3, 8, 8))
+    module.eval()
+    path = export_qonnx(module, torch.zeros(1, 3, 8, 8), tmp_path / "m.onnx")
+    doc = check_all_engines(path, tmp_path / "out", tmp_path, engines=("ref",), frames=8)
+    assert [e["kind"] for e in doc["layers"]][1:4] == ["conv", "maxpool", "dwconv"]
