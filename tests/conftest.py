@@ -68,6 +68,7 @@ TEST_TIERS = {
     "test_depthwise.py::test_validate_refuses_a_depthwise_conv_changing_the_channel_count": "unit",
     "test_depthwise.py::test_pool_before_activation_feeding_a_depthwise_conv": "unit",
     "test_depthwise.py::test_other_groupings_are_refused_with_one_line": "unit",
+    "test_depthwise.py::test_folding_presets_and_target_choose_channels_and_taps": "unit",
 }
 _FILE_TIER = {name: tier for tier, names in TIERS.items() for name in names}
 

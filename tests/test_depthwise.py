@@ -194,3 +194,24 @@ def test_pool_before_activation_feeding_a_depthwise_conv(tmp_path):
     path = export_qonnx(module, torch.zeros(1, 3, 8, 8), tmp_path / "m.onnx")
     doc = check_all_engines(path, tmp_path / "out", tmp_path, engines=("ref",), frames=8)
     assert [e["kind"] for e in doc["layers"]][1:4] == ["conv", "maxpool", "dwconv"]
+
+
+def test_folding_presets_and_target_choose_channels_and_taps(tmp_path):
+    """PE divides the channels, SIMD the kh*kw taps; the cycle formula is
+    (C/PE) * (kh*kw/SIMD) * output pixels, and --target-fps meets its target with it."""
+    from bnn2hls.compiler import build_network
+    from bnn2hls.frontend.onnx_import import load_model
+    from bnn2hls.passes.folding import apply_folding_spec, estimate_cycles, fold_parallelism, folding_preset
+
+    net = build_network(load_model(_export(1, tmp_path)), "dw")
+    wide = apply_folding_spec(net, folding_preset(net, "wide"))
+    assert [(d.pe, d.simd) for d in wide.matrix_layers if d.kind == "dwconv"] == [(8, 9), (16, 9)]
+    for target in (300, 1000, 3000):
+        folded = fold_parallelism(net, target)
+        cycles = estimate_cycles(folded)
+        assert cycles["est_cycles_per_frame"] <= max(target, 100)  # 100: the first window walk (10x10 padded)
+        for d in folded.matrix_layers:
+            if d.kind == "dwconv":
+                oh, ow = d.out_hw
+                assert d.out_channels % d.pe == 0 and 9 % d.simd == 0
+                assert cycles["layers"][d.name]["vvau"] == (d.out_channels // d.pe) * (9 // d.simd) * oh * ow
