@@ -52,7 +52,7 @@ from .ir import MatrixLayer, Network
 from .passes.folding import estimate_cycles
 
 COEFFS_PATH = Path(__file__).resolve().parent / "data" / "cost_model.json"
-KINDS = ("mvau_bin", "mvau_mb", "mvau_last", "swg", "maxpool", "flatten", "fifo")
+KINDS = ("mvau_bin", "mvau_mb", "mvau_last", "swg", "maxpool", "flatten", "fifo", "fork", "join", "threshold")
 
 
 # --------------------------------------------------------------------------------------

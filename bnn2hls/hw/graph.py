@@ -1,7 +1,10 @@
 """The hardware dataflow graph: the one lowering of the IR to hardware blocks.
 
-`lower(net)` turns a `Network` into an `HwGraph`: a linear chain of block instances
-(bnn2hls/hw/blocks/, one class per kind) joined by streams. Every consumer reads it:
+`lower(net)` turns a `Network` into an `HwGraph`: a DAG of block instances (bnn2hls/hw/blocks/,
+one class per kind) joined by streams; a chain for a network without forks. A value that feeds
+several layers leaves its producer through a fork, one stream and FIFO per consumer; a residual
+join reads two streams; the FIFOs into a join are sized so that the reconvergent paths never
+deadlock and the join runs at full rate (hw/fifo_sizing.py). Every consumer reads it:
 - the Verilog emitter (backends/rtl.py, with the text of hw/verilog.py) and the HLS emitter
   (backends/hls.py) render it; they are the only ones that write files;
 - the cost model (cost_model.py) costs its blocks;
@@ -21,8 +24,9 @@ from typing import Any
 
 from ..errors import UserError
 from ..ir import Dense, Network
-from .blocks import FIFO_KIND, LAYER_BLOCKS
+from .blocks import FIFO_KIND, FORK_KIND, LAYER_BLOCKS, fifo_depth
 from .blocks.base import Block, LowerContext, Stream
+from .fifo_sizing import reconvergent_fifo_depths
 from .mvau_memories import acc_width
 
 
@@ -59,7 +63,7 @@ def pixel_width(shape: tuple[int, int, int], bits: int) -> int:
 def stream_format(net: Network) -> StreamFormat:
     """One word per input pixel in; one word per output pixel of the last matrix layer out,
     one accumulator field per channel (streams.py)."""
-    (first,) = net.consumers[net.input_quant.name]
+    first = net.consumers[net.input_quant.name][0]
     last = net.producer(net.head)
     in_shape = first.in_shape if not isinstance(first, Dense) else net.input_quant.out_shape
     bits0 = element_bits(net, first)
@@ -71,21 +75,26 @@ def stream_format(net: Network) -> StreamFormat:
 
 @dataclass
 class HwGraph:
-    """A linear chain: `input` -> blocks[0] -> ... -> blocks[-1] -> `output`."""
+    """A dataflow graph: `input` -> blocks -> `output`, the blocks in topological order. A chain
+    where every value feeds one layer; a value feeding several layers goes through a fork, one
+    stream (and FIFO) per consumer, and a join reads two streams."""
 
     net: Network
     format: StreamFormat
     input: Stream
     blocks: list[Block] = field(default_factory=list)
+    out: Stream | None = None  # the stream the head reads (set by `lower`)
 
     @property
     def output(self) -> Stream:
+        if self.out is not None:
+            return self.out
         return self.blocks[-1].output if self.blocks else self.input
 
     @property
     def streams(self) -> list[Stream]:
-        """Every stream, in order: the input, then each block's output."""
-        return [self.input, *(b.output for b in self.blocks)]
+        """Every stream, in order: the input, then each block's outputs."""
+        return [self.input, *(s for b in self.blocks for s in b.outputs)]
 
     def by_layer(self) -> dict[str, list[Block]]:
         """The blocks of each datapath layer (in network order; a layer may have none)."""
@@ -97,34 +106,66 @@ class HwGraph:
     def block(self, name: str) -> Block:
         return next(b for b in self.blocks if b.name == name)
 
+    def producer_of(self, stream: Stream) -> Block | None:
+        """The block writing `stream` (None: the top's input)."""
+        return next((b for b in self.blocks if any(s is stream for s in b.outputs)), None)
+
 
 def lower(net: Network) -> HwGraph:
     """The hardware dataflow graph of `net` (see the module docstring)."""
     for layer in net.datapath:
         if type(layer) not in LAYER_BLOCKS:
             raise UserError(f"node '{layer.name}' ({layer.kind}): no hardware block implements it yet")
-        if len(net.consumers[layer.name]) > 1:
-            raise UserError(f"node '{layer.name}': its value feeds {len(net.consumers[layer.name])} nodes; "
-                            "the hardware lowering takes chains only for now")
+        if len(set(layer.inputs)) != len(layer.inputs):
+            raise UserError(f"node '{layer.name}': reads the same value twice; the hardware lowering takes distinct operands")
+    last = net.producer(net.head)
+    if len(net.consumers[last.name]) > 1:
+        raise UserError(f"node '{last.name}': its accumulators feed the output and other nodes; "
+                        "the hardware lowering takes them to the output only")
     fmt = stream_format(net)
     graph = HwGraph(net, fmt, Stream(None, "in", fmt.in_width, fmt.in_bits, "input pixels"))
-    # The stream carrying each IR value; validate() admits chains only, so every value has
-    # one consumer and the blocks form one chain in topological order.
-    streams: dict[str, Stream] = {net.input_quant.name: graph.input}
+    join_depths = reconvergent_fifo_depths(net)
+    # (value, consumer) -> the stream the consumer reads that value from
+    edges: dict[tuple[str, str], Stream] = {}
+
+    def fan_out(value: Any, owner: Any, src: Stream, fifo_first: bool) -> None:
+        """The streams from `value` (stream `src`) to each of its consumers: a FIFO each (none
+        for the input of a chain), behind a fork where there are several."""
+        consumers = [c for c in net.consumers[value.name]]
+        if consumers == [net.head]:
+            graph.out = src
+            return
+        if len(consumers) == 1:
+            (consumer,) = consumers
+            if fifo_first:
+                fifo = FIFO_KIND.edge(owner, value, src, consumer, join_depths.get((value.name, consumer.name),
+                                                                                   fifo_depth(consumer)))
+                graph.blocks.append(fifo)
+                src = fifo.output
+            edges[(value.name, consumer.name)] = src
+            return
+        prefix = "" if owner is value else "in_"
+        fork = FORK_KIND.make(owner, value, src, consumers, prefix)
+        graph.blocks.append(fork)
+        for i, (consumer, branch) in enumerate(zip(consumers, fork.outputs)):
+            depth = join_depths.get((value.name, consumer.name), fifo_depth(consumer))
+            fifo = FIFO_KIND.edge(owner, value, branch, consumer, depth, f"{prefix}fifo{i}")
+            graph.blocks.append(fifo)
+            edges[(value.name, consumer.name)] = fifo.output
+
+    iq = net.input_quant
+    fan_out(iq, net.consumers[iq.name][0], graph.input, fifo_first=False)
     for layer in net.datapath:
-        source = net.producer(layer)
-        (consumer,) = net.consumers[layer.name]
-        ctx = LowerContext(net=net, layer=layer, bits=element_bits(net, layer), prev_shape=source.out_shape,
-                           src=streams[source.name], next_layer=None if consumer is net.head else consumer)
-        kinds = list(LAYER_BLOCKS.get(type(layer), ()))
-        if ctx.next_layer is not None:
-            kinds.append(FIFO_KIND)
-        for kind in kinds:
+        producers = net.producers(layer)
+        srcs = [edges[(p.name, layer.name)] for p in producers]
+        ctx = LowerContext(net=net, layer=layer, bits=net.element_bits(producers[0]), prev_shape=producers[0].out_shape,  # type: ignore[union-attr]
+                           src=srcs[0], srcs=srcs)
+        for kind in LAYER_BLOCKS[type(layer)]:
             block = kind.build(ctx)
             if block is not None:
                 graph.blocks.append(block)
                 ctx.src = block.output
-        streams[layer.name] = ctx.src
+        fan_out(layer, layer, ctx.src, fifo_first=True)
     return graph
 
 

@@ -7,8 +7,9 @@ implement each layer (bnn2hls/hw/blocks LAYER_BLOCKS). Per block, in cycles per 
   sliding window:  one padded input position per cycle: (H+PAD_T+PAD_B) * (W+PAD_L+PAD_R)
   flatten:         one input pixel per cycle (never slower than the layer feeding it)
   max-pool:        one input pixel per cycle: H*W
+  join, threshold:  one pixel per cycle: H*W
 A layer's interval is the max of its blocks'; the network's is the max over layers (the
-bottleneck). FINN's own sliding-window formula (docs/DESIGN.md section 2), which describes FINN's
+bottleneck); the latency estimate is the longest path of intervals through the graph. FINN's own sliding-window formula (docs/DESIGN.md section 2), which describes FINN's
 SIMD-chunked generator rather than ours, is reported alongside as `finn_swg`.
 """
 import dataclasses
@@ -35,6 +36,17 @@ def layer_cycles(layer: Any, pe: int | None = None, simd: int | None = None) -> 
     return hw.layer_cycles(layer)
 
 
+def critical_path(net: Network, intervals: dict[str, int]) -> int:
+    """The latency estimate: the longest path of layer intervals through the graph (a frame
+    passes every layer of a path in turn; parallel branches overlap). The sum of the
+    intervals for a chain."""
+    done: dict[str, int] = {}
+    for layer in net.datapath:
+        before = [done[p.name] for p in net.producers(layer) if p.name in done]
+        done[layer.name] = intervals[layer.name] + max(before, default=0)
+    return max(done.values())
+
+
 def estimate_cycles(net: Network) -> dict[str, Any]:
     per_layer = {layer.name: layer_cycles(layer) for layer in net.datapath}
     intervals = {name: c["interval"] for name, c in per_layer.items()}
@@ -42,7 +54,7 @@ def estimate_cycles(net: Network) -> dict[str, Any]:
     return {
         "layers": per_layer,
         "est_cycles_per_frame": intervals[bottleneck],
-        "est_latency_cycles": sum(intervals.values()),
+        "est_latency_cycles": critical_path(net, intervals),
         "bottleneck": bottleneck,
     }
 

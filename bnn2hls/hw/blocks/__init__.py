@@ -2,24 +2,30 @@
 
 `LAYER_BLOCKS` is the lowering rule: the kinds that implement each IR layer type, in stream
 order (a kind may leave itself out of a given layer); `FIFO_KIND` follows every layer but the
-last."""
+last (one per consumer, behind a `FORK_KIND`, where a value feeds several layers)."""
 from __future__ import annotations
 
-from ...ir import Conv, Dense, DepthwiseConv, MaxPool
+from ...ir import Conv, Dense, DepthwiseConv, Join, MaxPool, Threshold
 from .base import REGISTRY, Block, LowerContext, Memory, Stream
 from .fifo import Fifo, WindowFifo, fifo_depth
 from .flatten import Flatten
+from .fork import Fork
+from .join import JoinBlock
 from .maxpool import MaxPoolBlock
 from .mvau import Mvau, Vvau, mvau_cycles, mvau_thresholds
 from .swg import Swg
+from .threshold import ThresholdBlock
 
 LAYER_BLOCKS: dict[type, tuple[type[Block], ...]] = {
     Conv: (Swg, WindowFifo, Mvau),
     DepthwiseConv: (Swg, WindowFifo, Vvau),
     Dense: (Flatten, Mvau),
     MaxPool: (MaxPoolBlock,),
+    Join: (JoinBlock,),
+    Threshold: (ThresholdBlock,),
 }
-FIFO_KIND: type[Block] = Fifo
+FIFO_KIND: type[Fifo] = Fifo
+FORK_KIND: type[Fork] = Fork
 
 
 def kinds() -> list[type[Block]]:
@@ -49,5 +55,5 @@ def hls_library() -> tuple[str, ...]:
 
 
 __all__ = ["Block", "Stream", "Memory", "LowerContext", "Fifo", "WindowFifo", "Flatten", "MaxPoolBlock", "Mvau", "Vvau",
-           "Swg", "LAYER_BLOCKS", "FIFO_KIND", "kinds", "by_module", "rtl_library", "hls_library", "fifo_depth",
+           "Swg", "Fork", "JoinBlock", "ThresholdBlock", "LAYER_BLOCKS", "FIFO_KIND", "FORK_KIND", "kinds", "by_module", "rtl_library", "hls_library", "fifo_depth",
            "mvau_cycles", "mvau_thresholds"]

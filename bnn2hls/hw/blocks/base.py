@@ -73,6 +73,7 @@ class LowerContext:
     src: Stream
     next_layer: Any = None
     user_w: int = 1  # tuser width of `src` (a window stream's class id)
+    srcs: list[Stream] = field(default_factory=list)  # every input stream, in the layer's input order
 
 
 @dataclass(eq=False)
@@ -86,6 +87,10 @@ class Block:
     memories: list[Memory] = field(default_factory=list)
     comment: str = ""  # what the emitters print above the instance
     vectors: dict[str, Any] = field(default_factory=dict)  # per-position parameter vectors
+    # A block of a DAG may read or write more than one stream (a join, a fork): `input` and
+    # `output` are the first; the RTL port prefix of each is in `in_ports` / `out_ports`.
+    extra_inputs: list[Stream] = field(default_factory=list)
+    extra_outputs: list[Stream] = field(default_factory=list)
 
     kind: ClassVar[str] = ""
     module: ClassVar[str] = ""  # the RTL module (hls_lib/rtl)
@@ -105,6 +110,21 @@ class Block:
     @property
     def layer_name(self) -> str:
         return self.layer.name
+
+    @property
+    def inputs(self) -> list[Stream]:
+        return [self.input, *self.extra_inputs]
+
+    @property
+    def outputs(self) -> list[Stream]:
+        return [self.output, *self.extra_outputs]
+
+    def in_ports(self) -> list[tuple[str, list[Stream]]]:
+        """(RTL port prefix, the streams it carries; several are concatenated) per input port."""
+        return [("s", [self.input])]
+
+    def out_ports(self) -> list[tuple[str, list[Stream]]]:
+        return [("m", [self.output])]
 
     # -- lowering ------------------------------------------------------------------------
     @classmethod

@@ -38,10 +38,15 @@ class Fifo(Block):
 
     @classmethod
     def build(cls, ctx: LowerContext) -> Block | None:
-        layer, nxt, src = ctx.layer, ctx.next_layer, ctx.src
-        out = Stream(layer.name, "fifo", src.width, src.elem_bits, f"{layer.name} -> {nxt.name}")
-        return cls(f"u_{layer.name}_fifo", layer, "fifo", src, out, {"WIDTH": src.width, "DEPTH": fifo_depth(nxt)},
-                   comment=f"FIFO between {layer.name} and {nxt.name}")
+        return cls.edge(ctx.layer, ctx.layer, ctx.src, ctx.next_layer, fifo_depth(ctx.next_layer))
+
+    @classmethod
+    def edge(cls, owner: Any, value: Any, src: Stream, consumer: Any, depth: int, suffix: str = "fifo") -> Block:
+        """The FIFO carrying IR value `value` (stream `src`) to `consumer`, attributed to layer `owner`."""
+        out = Stream(owner.name, suffix, src.width, src.elem_bits, f"{value.name} -> {consumer.name}")
+        return cls(f"u_{owner.name}_{suffix}", owner, "fifo", src, out, {"WIDTH": src.width, "DEPTH": depth},
+                   comment=f"FIFO between {value.name} and {consumer.name}"
+                   + (" (sized by fifo_sizing for the join)" if consumer.kind == "add" else ""))
 
     # one word per cycle: never paces its layer
 
