@@ -215,3 +215,35 @@ def test_folding_presets_and_target_choose_channels_and_taps(tmp_path):
                 oh, ow = d.out_hw
                 assert d.out_channels % d.pe == 0 and 9 % d.simd == 0
                 assert cycles["layers"][d.name]["vvau"] == (d.out_channels // d.pe) * (9 // d.simd) * oh * ow
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_depthwise_conv_on_a_residual_branch(wide, tmp_path):
+    """MobileNetV2's inverted residual in miniature: the main branch of tests/residual_nets.py's
+    identity block made a depthwise 3x3 conv (2-bit inputs and weights, 4 levels). The window
+    walk sizes the shortcut FIFO as a conv's does; RTL equals the reference, at the estimate,
+    and under 40 % input gaps and 50 % output stalls."""
+    from bnn2hls import ir, reference, rtl_sim
+    from bnn2hls.backends import rtl as rtl_backend
+
+    from .residual_nets import random_input, residual_conv_net
+
+    net = residual_conv_net("identity")
+    conv1 = net.layer("conv1")
+    assert isinstance(conv1, ir.Conv)
+    rng = np.random.default_rng(7)
+    c = conv1.out_channels
+    dw = ir.DepthwiseConv(**{**conv1.__dict__, "weights": rng.integers(-1, 2, (c, 9)).astype(np.int8),
+                             "thresholds": np.sort(rng.integers(-4, 5, (c, 3)), axis=1),
+                             **({"pe": c, "simd": 3} if wide else {})})
+    net = ir.validate(net.replace_layer(dw))
+    rtl_backend.generate(net, tmp_path / "rtl")
+    (tmp_path / "sim").mkdir()
+    x = random_input(net, 6)
+    expect = reference.run(net, x)
+    assert len({tuple(r) for r in expect}) > 1
+    sim = rtl_sim.run(net, tmp_path, x)
+    np.testing.assert_array_equal(sim.outputs, expect)
+    assert abs(sim.perf["cycles_per_frame"] / sim.perf["est_cycles_per_frame"] - 1) <= 0.05, sim.perf
+    stalled = rtl_sim.run(net, tmp_path, x, gap_pct=40, stall_pct=50, seed=3)
+    np.testing.assert_array_equal(stalled.outputs, expect)

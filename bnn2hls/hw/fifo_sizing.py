@@ -17,13 +17,13 @@ import math
 
 import numpy as np
 
-from ..ir import Conv
+from ..ir import Conv, DepthwiseConv
 
 FRAMES = 4  # the interval is measured between the last two frames, past start-up
 MAX_DEPTH = 512
 
 
-def window_positions(layer: Conv) -> tuple[np.ndarray, int]:
+def window_positions(layer: Conv | DepthwiseConv) -> tuple[np.ndarray, int]:
     """Indices (in the walk of one padded frame) where a window is emitted, and the frame's
     number of positions."""
     h, w, _ = layer.in_shape
@@ -53,7 +53,7 @@ def simulated_interval(positions: np.ndarray, frame_positions: int, fold: int, d
     return float(ends[-1] - ends[-2])
 
 
-def window_fifo_depth(layer: Conv, fold: int) -> int:
+def window_fifo_depth(layer: Conv | DepthwiseConv, fold: int) -> int:
     """Smallest FIFO depth (0 = connect directly) that reaches the ideal interval."""
     positions, frame_positions = window_positions(layer)
     ideal = max(frame_positions, len(positions) * fold)
@@ -69,3 +69,127 @@ def window_fifo_depth(layer: Conv, fold: int) -> int:
         else:
             hi = mid
     return max(2, math.ceil(hi))
+
+
+# ---------------------------------------------------------------------------------------
+# Reconvergent paths: the FIFOs into a residual join
+# ---------------------------------------------------------------------------------------
+# A fork sends every word of a value down two paths that meet again at a join. The fork moves
+# a word only when both paths take it, and the join takes item k only when both paths deliver
+# it. While the main path (say a 3x3 conv) takes in a row and a half of pixels before its first
+# output, the shortcut path delivers those pixels' items and they must wait at the join: if the
+# shortcut's FIFO cannot hold them, the fork stops, the main path starves and nothing moves
+# again (deadlock). Below that hard bound, the main path runs slower than it could whenever its
+# own input FIFOs cannot fill ahead (the bottom padding rows of a frame, the pipelines).
+#
+# The queue model works on item indices, per frame of every value (one item = one stream word
+# = one pixel): `need` maps item k of a layer's output to the last item of each input it reads
+# before producing it (a window's last pixel, a pooled window's last pixel, all pixels for a
+# dense layer, item k itself for a join or a threshold). Composed along every path, need[v][u]
+# is the last item of ancestor value u that item k of v depends on. Two versions: `plain`, the
+# least the path must have read; `eager`, what the path reads when every FIFO and block queue
+# on it fills ahead (its FIFO depth and IN_FLIGHT items of every block). For a join of a and b
+# and every common ancestor u (the fork, and everything above it), the b-side FIFO must hold
+# the b items the fork has produced while a's path reads ahead of the join:
+#     depth_b >= max_k  #{j : plain_b[u][j] <= eager_a[u][k]} - k
+# (and the same with a and b swapped), over RECONVERGENT_FRAMES frames back to back, so frame
+# boundaries (the next frame's top rows read during this frame's bottom padding) are included.
+RECONVERGENT_FRAMES = 3
+IN_FLIGHT = 3  # items a block holds besides its FIFO (input queue, output register, pipeline)
+JOIN_SLACK = 2  # items on top of the bound (the join's own input queue takes up the rest)
+
+
+def _items(shape: tuple[int, int, int]) -> int:
+    return shape[0] * shape[1]
+
+
+def layer_need(layer: object, operand: int, net: object) -> np.ndarray:
+    """[items of `layer`'s output per frame] -> the last item (per frame) of its input
+    `operand` it reads first (-1: none)."""
+    from ..ir import Dense, Join, MaxPool, Threshold
+
+    if isinstance(layer, (Conv, DepthwiseConv)):  # the same window walk
+        positions, _ = window_positions(layer)
+        h, w, _ = layer.in_shape
+        t, l, b, r = layer.pads
+        wp = w + l + r
+        rows, cols = positions // wp, positions % wp
+        real_rows = np.clip(rows - t, 0, h)  # whole input rows read before row `rows`
+        in_row = (rows >= t) & (rows < t + h)
+        return real_rows * w + np.where(in_row, np.clip(cols - l + 1, 0, w), 0) - 1
+    if isinstance(layer, Dense):
+        return np.asarray([_items(net.producers(layer)[operand].out_shape) - 1])  # type: ignore[attr-defined]
+    if isinstance(layer, MaxPool):
+        (kh, kw), (sh, sw) = layer.kernel, layer.stride
+        oh, ow, _ = layer.out_shape
+        w = layer.in_shape[1]
+        oy, ox = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
+        return ((oy * sh + kh - 1) * w + ox * sw + kw - 1).reshape(-1)
+    if isinstance(layer, (Join, Threshold)):
+        return np.arange(_items(layer.out_shape))
+    raise TypeError(type(layer).__name__)
+
+
+def _frames(need: np.ndarray, n_in: int) -> np.ndarray:
+    """One frame's need map repeated over RECONVERGENT_FRAMES frames (frame f: + f*n_in)."""
+    return np.concatenate([need + f * n_in for f in range(RECONVERGENT_FRAMES)])
+
+
+def need_maps(net: object, root: object, eager: bool, edge_depth: object) -> dict[str, np.ndarray]:
+    """value -> [items of the value over the frames] -> the last item of value `root` it
+    needs (`eager`: read ahead as far as the FIFOs and block queues below `root` let it), for
+    the values that depend on `root`."""
+    from ..ir import Network
+
+    assert isinstance(net, Network)
+    maps: dict[str, np.ndarray] = {root.name: np.arange(RECONVERGENT_FRAMES * _items(root.out_shape))}  # type: ignore[attr-defined]
+    for layer in net.datapath:
+        mine: np.ndarray | None = None
+        for i, p in enumerate(net.producers(layer)):
+            if p.name not in maps:
+                continue
+            need = _frames(layer_need(layer, i, net), _items(p.out_shape))  # type: ignore[union-attr]
+            if eager:
+                k = np.minimum(np.arange(len(need)) + IN_FLIGHT, len(need) - 1)
+                need = need[k] + edge_depth(p, layer)  # type: ignore[operator]
+            m = maps[p.name]
+            via = np.where(need < 0, -1, m[np.clip(need, 0, len(m) - 1)])
+            mine = via if mine is None else np.maximum(mine, via)
+        if mine is not None:
+            maps[layer.name] = mine
+    return maps
+
+
+def reconvergent_fifo_depths(net: object) -> dict[tuple[str, str], int]:
+    """(operand value, join) -> the depth of the FIFO carrying that operand into the join, for
+    every join of `net` (see above): the bound over every fork above the join."""
+    from ..ir import Join, Network
+    from .blocks.fifo import fifo_depth
+
+    assert isinstance(net, Network)
+    joins = [layer for layer in net.datapath if isinstance(layer, Join)]
+    if not joins:
+        return {}
+
+    def edge_depth(producer: object, consumer: object) -> int:
+        return MIN_JOIN_DEPTH if isinstance(consumer, Join) else fifo_depth(consumer)
+
+    forks = [v for v in (net.input_quant, *net.datapath) if len(net.consumers[v.name]) > 1]
+    maps = {v.name: (need_maps(net, v, False, edge_depth), need_maps(net, v, True, edge_depth)) for v in forks}
+    depths: dict[tuple[str, str], int] = {}
+    for join in joins:
+        operands = net.producers(join)
+        for side in (0, 1):
+            mine, other = operands[side], operands[1 - side]
+            bound = 0
+            for plain, eager in maps.values():
+                if mine.name not in plain or other.name not in eager:
+                    continue
+                ahead = eager[other.name]  # how far the other path reads the fork for each join item
+                produced = np.searchsorted(plain[mine.name], ahead, side="right")  # my items by then
+                bound = max(bound, int((produced - np.arange(len(ahead))).max()))
+            depths[(mine.name, join.name)] = max(MIN_JOIN_DEPTH, bound + JOIN_SLACK)
+    return depths
+
+
+MIN_JOIN_DEPTH = 2
