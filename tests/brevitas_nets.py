@@ -436,3 +436,164 @@ def depthwise_case(bits: int = 1, seed: int = 0, size: int = 8) -> Case:
             module(torch.randn(16, 3, size, size, generator=gen))
     module.eval()
     return Case(None, module, torch.zeros(1, 3, size, size), f"depthwise-separable, {bits}-bit")
+
+
+# Residual nets (ResNet-style), written as a Brevitas user writes them
+# ---------------------------------------------------------------------------------------
+RESNET_VARIANTS = ("binary", "2bit")
+
+
+def _fixed_act(bits: int, signed: bool = True):
+    """A learned power-of-two-scale quantizer (Brevitas' fixed-point activation quantizers),
+    as QuantIdentity, or as QuantReLU when unsigned. Plain tensors out: operands of different
+    (power-of-two) scales are added as floats."""
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8ActPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+
+    if signed:
+        return qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=bits)
+    return qnn.QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=bits)
+
+
+def _const_act(bits: int, quant_tensor: bool = True, max_val: float = 1.0):
+    """BNN-PYNQ's activation quantizer: a constant scale (max_val / (2^(bits-1) - 1): 1.0 for 2
+    bits, levels -1, 0, +1; a sign for 1 bit); QuantTensors out by default (added as
+    QuantTensors of one scale)."""
+    import brevitas.nn as qnn
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant
+
+    return qnn.QuantIdentity(act_quant=CommonActQuant, bit_width=bits, min_val=-max_val, max_val=max_val,
+                             return_quant_tensor=quant_tensor)
+
+
+def _res_conv(cin: int, cout: int, k: int, stride: int, padding: int, weight_bits: int):
+    import brevitas.nn as qnn
+    from brevitas_examples.bnn_pynq.models.common import CommonWeightQuant
+
+    return qnn.QuantConv2d(cin, cout, k, stride=stride, padding=padding, bias=False, weight_quant=CommonWeightQuant,
+                           weight_bit_width=weight_bits)
+
+
+class ResidualBlock(nn.Module):
+    """conv3x3 -> BN -> inner activation -> conv3x3 -> BN -> q, plus the shortcut, then `out`.
+
+    The residual quantizer `q` is one instance, applied to both operands of the add (a shared
+    quantizer, so both have its scale): to the main branch, and to the shortcut -- the 1x1
+    strided conv + BN of a downsampling block, or the block input itself (`requant_input`; a
+    re-application that changes nothing where the input already has q's scale and range).
+    Without `requant_input`, the block input is added as it is (its scale must then be a
+    power-of-two multiple of q's: constant scales, or fixed-point quantizers).
+
+    `binary_inner`: the inner activation is a sign and conv2 reads it with the FBNA pad
+    pattern (AlternatingPad2d), as a binary net trained for this hardware does."""
+
+    def __init__(self, cin: int, cout: int, stride: int, weight_bits: int, inner, q, out, requant_input: bool,
+                 binary_inner: bool):
+        super().__init__()
+        from bnn2hls.nn import AlternatingPad2d
+
+        self.conv1 = _res_conv(cin, cout, 3, stride, 1, weight_bits)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.inner = inner
+        self.pad2 = AlternatingPad2d(1) if binary_inner else nn.Identity()
+        self.conv2 = _res_conv(cout, cout, 3, 1, 0 if binary_inner else 1, weight_bits)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.q = q
+        self.downsample = stride != 1 or cin != cout
+        if self.downsample:
+            self.conv_s = _res_conv(cin, cout, 1, stride, 0, weight_bits)
+            self.bn_s = nn.BatchNorm2d(cout)
+        self.requant_input = requant_input
+        self.out = out
+
+    def forward(self, x):
+        y = self.q(self.bn2(self.conv2(self.pad2(self.inner(self.bn1(self.conv1(x)))))))
+        if self.downsample:
+            s = self.q(self.bn_s(self.conv_s(x)))
+        else:
+            s = self.q(x) if self.requant_input else x
+        return self.out(y + s)
+
+
+class ResNetStyle(nn.Module):
+    """8-bit input -> stem conv -> three residual blocks (the second downsamples with a 1x1
+    strided shortcut conv) -> flatten -> a binary-weight classifier.
+
+    variant "binary": binary weights; signs between the convs of a block (FBNA-padded
+      conv2), 2-bit constant-scale residual quantizers (levels -1, 0, +1), the stem's and first
+      block's sign bits added to 2-bit values (a binary shortcut), a sign after the first add,
+      a 2-bit QuantIdentity after the second, a QuantReLU (unsigned 2-bit) after the last; the
+      last block's residual quantizer has scale 0.5 against its input's 1.0 (a shifted join).
+    variant "2bit": 2-bit (ternary) weights, learned power-of-two-scale 2-bit quantizers
+      (fixed point: the operands' scales differ by powers of two, so the joins shift), a
+      shared quantizer re-applied to each block input (requantizing the previous QuantReLU's
+      unsigned values to signed ones), QuantReLU after every add, `bits` for the residual
+      quantizers."""
+
+    def __init__(self, variant: str = "binary", channels: tuple[int, int] = (8, 16), bits: int = 2, classes: int = 10):
+        super().__init__()
+        from bnn2hls.zoo import _input_quant_8bit
+
+        c1, c2 = channels
+        self.inp = _input_quant_8bit()
+        if variant == "binary":
+            self.stem = _res_conv(3, c1, 3, 1, 1, 1)
+            self.stem_bn = nn.BatchNorm2d(c1)
+            self.stem_act = _const_act(1)
+            self.blocks = nn.Sequential(
+                ResidualBlock(c1, c1, 1, 1, _const_act(1, False), _const_act(2), _const_act(1), False, True),
+                ResidualBlock(c1, c2, 2, 1, _const_act(1, False), _const_act(2), _const_act(2), False, True),
+                ResidualBlock(c2, c2, 1, 1, _const_act(1, False), _const_act(2, False, 0.5), _fixed_act(2, signed=False),
+                              False, True),
+            )
+        elif variant == "2bit":
+            self.stem = _res_conv(3, c1, 3, 1, 1, 2)
+            self.stem_bn = nn.BatchNorm2d(c1)
+            self.stem_act = _fixed_act(2, signed=False)
+            self.blocks = nn.Sequential(*(
+                ResidualBlock(cin, cout, stride, 2, _fixed_act(2), _fixed_act(bits), _fixed_act(2, signed=False), True, False)
+                for cin, cout, stride in ((c1, c1, 1), (c1, c2, 2), (c2, c2, 1))))
+        else:
+            raise ValueError(variant)
+        self.fc = qnn_linear(c2 * 4 * 4, classes)
+        if variant == "2bit":  # ternary weights with the constant scale 1.0 need latent weights of that size
+            with torch.no_grad():
+                for m in self.modules():
+                    if isinstance(m, nn.Conv2d):
+                        m.weight.uniform_(-1.0, 1.0)
+
+    def forward(self, x):
+        x = self.stem_act(self.stem_bn(self.stem(self.inp(x))))
+        x = self.blocks(x)
+        return self.fc(torch.flatten(x, 1))
+
+
+def qnn_linear(fin: int, fout: int):
+    from bnn2hls.zoo import _linear
+
+    return _linear(fin, fout, bias=True)
+
+
+def calibrate_activations(module: nn.Module, shape: tuple[int, ...], seed: int, batches: int = 40) -> None:
+    """Let every activation quantizer with learned (statistics-initialized) scales collect its
+    statistics on a few random batches, BatchNorm statistics untouched (eval mode)."""
+    gen = torch.Generator().manual_seed(seed)
+    module.train()
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    with torch.no_grad():
+        for _ in range(batches):
+            module(torch.rand(8, *shape, generator=gen) * 2.2 - 1.1)
+    module.eval()
+
+
+def resnet_case(variant: str = "binary", seed: int = 0, bits: int = 2) -> Case:
+    """A ResNet-style net (see `ResNetStyle`) on 3x8x8 inputs, BatchNorm randomized."""
+    from bnn2hls import zoo
+
+    torch.manual_seed(seed)
+    module = ResNetStyle(variant, bits=bits)
+    zoo.randomize_batchnorm(module, seed)
+    calibrate_activations(module, (3, 8, 8), seed)
+    return Case(None, module, torch.zeros(1, 3, 8, 8), f"resnet-style {variant} ({bits}-bit residual quantizers)")

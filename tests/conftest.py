@@ -46,7 +46,7 @@ def random_inputs(model_path: Path, n: int, seed: int = 1) -> np.ndarray:
 TIERS = {
     "unit": ("test_passes.py", "test_ir_and_outputs.py", "test_hw_graph.py", "test_cost_backends.py",
              "test_cli_errors.py", "test_report_cli.py", "test_synth_cost.py", "test_search.py",
-             "test_search_candidates.py", "test_search_robustness.py", "test_docs.py", "test_graph_ir.py"),
+             "test_search_candidates.py", "test_search_robustness.py", "test_docs.py", "test_graph_ir.py", "test_residual.py"),
     "rtl": ("rtl/test_residual.py", "rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_vvau.py", "rtl/test_swg_maxpool.py",
             "rtl/test_generated_top.py",
             "test_hls_blocks.py"),
@@ -57,6 +57,7 @@ TIERS = {
 }
 # Single tests that leave their file's tier ("file::function").
 TEST_TIERS = {
+    "test_residual.py::test_resnet_style_through_every_engine": "e2e",  # Verilator and g++ builds
     "test_search.py::test_search_cli_writes_results_and_resumes": "e2e",  # a whole (small) search through the CLI
     "test_report_cli.py::test_report_synth_measures_with_yosys": "rtl",
     "test_synth_cost.py::test_synthesize_small_network_counts_and_cache": "rtl",

@@ -8,6 +8,10 @@ The importer walks the graph once in topological order and gives every tensor a 
   Padded      a binary activation padded by a Pad node (zeros, or the FBNA pattern when an
               Add of the pattern follows: bnn2hls.nn.AlternatingPad2d)
   Acc         a matrix layer's output plus the per-channel float ops applied to it since
+  Sum         a residual join's sum (an `Add` of two quantized activations) plus the
+              per-channel float ops applied to it since; a quantizer makes it a `Threshold`
+
+A tensor may feed several nodes (a fork): its role is read by each consumer.
 
 A node is accepted only if its inputs' roles fit one of the patterns below; anything else is
 a UserError naming the node and its op type. The result is the *raw* IR: matrix layers still
@@ -27,8 +31,8 @@ from onnx import numpy_helper
 
 from .. import padding_pattern
 from ..errors import UserError
-from ..ir import (ROUNDING_MODES, AffineOp, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, MatrixLayer, MaxPool, Network, OutputHead,
-                  validate)
+from ..ir import (ROUNDING_MODES, AffineOp, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool,
+                  Network, OutputHead, Threshold, validate)
 
 
 # ---------------------------------------------------------------------------------------
@@ -72,6 +76,13 @@ class Acc:
     # A max-pool of the accumulators before the activation (BinaryNet's conv -> MaxPool ->
     # BatchNorm -> sign): (kernel, stride); `shape` is then the pooled shape.
     pool: tuple[tuple[int, int], tuple[int, int]] | None = None
+
+
+@dataclass
+class Sum:
+    join: str  # the Join node's name
+    shape: tuple[int, ...]  # source layout without batch: (C, H, W) or (F,)
+    chain: list[AffineOp] = field(default_factory=list)
 
 
 class _Importer:
@@ -139,11 +150,17 @@ class _Importer:
         if len(graph.output) != 1:
             raise UserError(f"graph: expected exactly one output, found {len(graph.output)}")
         out = self.roles.get(graph.output[0].name)
+        if isinstance(out, Sum):
+            raise UserError(f"graph output '{graph.output[0].name}': the sum of the residual add '{out.join}' is not "
+                            "supported as the output; quantize it and end with a Conv/Gemm/MatMul")
         if not isinstance(out, Acc):
             raise UserError(f"graph output '{graph.output[0].name}': must be the (affine) output of the last Conv/Gemm/MatMul")
         if out.pool is not None:
             raise UserError(f"graph output '{graph.output[0].name}': a max-pool of the last layer's accumulators is not supported")
         last = self.layers[out.layer_index]
+        for layer in self.layers:
+            if isinstance(layer, MatrixLayer) and not layer.binarize and layer is not last:
+                raise UserError(f"layer '{layer.name}': its output is neither quantized nor the graph output")
         head = OutputHead(
             name="head",
             in_shape=last.out_shape,
@@ -168,9 +185,10 @@ class _Importer:
         op = AffineOp(kind="relu", params={})
         if isinstance(r, Host):
             return Host(shape=r.shape, steps=[*r.steps, ("affine", op)])
-        if isinstance(r, Acc):
+        if isinstance(r, (Acc, Sum)):
             return dataclasses.replace(r, chain=[*r.chain, op])
-        raise self.fail("Relu is supported only after a Conv/Gemm/MatMul (before its quantizer) or on the raw input")
+        raise self.fail("Relu is supported only after a Conv/Gemm/MatMul or a residual Add (before its quantizer) or on "
+                        "the raw input")
 
     def op_PRelu(self, x: str, slope: str) -> Any:
         """PReLU before a sign or quantizer (ReActNet's RPReLU is shift, PReLU, shift): one
@@ -186,7 +204,10 @@ class _Importer:
             shape = r.shape if not r.flattened else (int(np.prod(r.shape)),)
             per_channel = self._per_channel(c, shape, channel_axis=None if r.flattened else 0)
             return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="prelu", params={"c": per_channel})])
-        raise self.fail("PRelu is supported only after a Conv/Gemm/MatMul (before its quantizer) or on the raw input")
+        if isinstance(r, Sum):
+            return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="prelu", params={"c": self._per_channel(c, r.shape, 0)})])
+        raise self.fail("PRelu is supported only after a Conv/Gemm/MatMul or a residual Add (before its quantizer) or on "
+                        "the raw input")
 
     def op_Identity(self, x: str) -> Any:
         return self.role(x)
@@ -205,6 +226,8 @@ class _Importer:
         r = self.role(x)
         if isinstance(r, Const):
             return Const(r.value.reshape(target))
+        if isinstance(r, Sum):
+            raise self.fail(f"{self._unquantized_sum(r)} is reshaped; quantize it before the Reshape/Flatten")
         shape = r.shape if not isinstance(r, Padded) else None
         if shape is None:
             raise self.fail("cannot reshape a padded tensor")
@@ -281,8 +304,17 @@ class _Importer:
             )
         if isinstance(r, Acc):
             return self._multi_level(r, s, zp, bits, signed, narrow, rounding)
-        raise self.fail(f"a {bits}-bit quantizer here is not supported (only on the raw input, on weights, or "
-                        "after a Conv/Gemm/MatMul and its per-channel float ops)")
+        if isinstance(r, (Sum, Act)):
+            if bits > 8:
+                raise self.fail(f"{bits}-bit hidden activations: at most 8 bits are supported")
+            q_scale, zero = self._quant_scalars(s, zp, "activation quantizer")
+            if rounding not in ROUNDING_MODES:
+                raise self.fail(f"unsupported rounding mode {rounding!r}")
+            quant = IntQuant(scale=q_scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
+            return self._threshold(r, quant, q_scale) if isinstance(r, Sum) else self._requantize(r, quant, q_scale)
+        raise self.fail(f"a {bits}-bit quantizer here is not supported (only on the raw input, on weights, "
+                        "after a Conv/Gemm/MatMul or a residual Add and their per-channel float ops, or on a "
+                        "quantized activation)")
 
     def _quant_scalars(self, s: np.ndarray, zp: np.ndarray, what: str) -> tuple[float, int]:
         if s.size != 1 or zp.size != 1:
@@ -332,7 +364,8 @@ class _Importer:
             raise self.fail(f"unsupported rounding mode {rounding!r}")
         layer = self.layers[r.layer_index]
         if layer.binarize:
-            raise self.fail("the layer's output is already quantized")
+            raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
+                            "quantized value wherever it is needed")
         if r.pool is not None:
             raise self.fail("a max-pool before a multi-bit quantizer is not supported (pool after it, or binarize)")
         if isinstance(layer, (Conv, DepthwiseConv)) and layer.input_bits == 1 and layer.pad_mode == "zero" and any(layer.pads):
@@ -361,7 +394,8 @@ class _Importer:
                 raise self.fail("activation quantizers need a scalar scale")
             layer = self.layers[r.layer_index]
             if layer.binarize:
-                raise self.fail("the layer's output is already binarized")
+                raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
+                                "quantized value wherever it is needed")
             self.layers[r.layer_index] = dataclasses.replace(
                 layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain)
             )
@@ -370,6 +404,11 @@ class _Importer:
         if isinstance(r, Act) and r.bits == 1:
             return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), flattened_from=r.flattened_from,
                        producer=r.producer)
+        if isinstance(r, (Sum, Act)):
+            if scale.size != 1:
+                raise self.fail("activation quantizers need a scalar scale")
+            s = float(scale.reshape(-1)[0])
+            return self._threshold(r, None, s) if isinstance(r, Sum) else self._requantize(r, None, s)
         raise self.fail("cannot binarize this tensor")
 
     def _make_input_quant(self, host: Host, **quant: Any) -> Act:
@@ -392,6 +431,93 @@ class _Importer:
         # takes b + 1 bits on the stream (stream_bits), a bipolar one a single bit.
         return Act(shape=shape, bits=self.input_quant.stream_bits, scale=quant["scale"], producer=self.input_quant.name)
 
+    # -- residual joins and standalone activations -----------------------------------------------
+    def _residual_add(self, ra: Any, rb: Any) -> Sum:
+        """`Add` of two computed tensors: a residual join. Both operands must be quantized
+        activations (the outputs of quantizers), so that the add is an integer add: the join
+        sums the integers, shifted to the smaller of the two scales."""
+        for r in (ra, rb):
+            if isinstance(r, Sum):
+                raise self.fail(f"{self._unquantized_sum(r)} is added again without requantization; quantize it "
+                                "(a QuantIdentity or QuantReLU after the first Add) before the next residual add")
+            if isinstance(r, Acc):
+                raise self.fail(f"residual Add of the unquantized output of '{self.layers[r.layer_index].name}' (the "
+                                "float result of a Conv/Gemm/MatMul and its BatchNorm or scales): quantize both operands "
+                                "of a residual add (e.g. a QuantIdentity with a shared or fixed power-of-two scale) so "
+                                "that it adds integers")
+            if isinstance(r, Host):
+                raise self.fail("residual Add of the raw network input: quantize it first (the input quantizer)")
+            if not isinstance(r, Act):
+                raise self.fail("an Add of two computed tensors is supported only as a residual add of two quantized "
+                                "activations")
+        a, b = ra, rb
+        assert isinstance(a, Act) and isinstance(b, Act)
+        if a.shape != b.shape:
+            raise self.fail(f"residual Add of tensors of shapes {list(a.shape)} and {list(b.shape)}: the operands "
+                            "must have the same shape (no broadcasting)")
+        if a.flattened_from is not None or b.flattened_from is not None:
+            raise self.fail("residual Add of flattened activations: add before flattening")
+        if len(a.shape) not in (1, 3):
+            raise self.fail(f"residual Add of tensors of shape {list(a.shape)}: (C, H, W) or (F,) expected")
+        shifts = _power_of_two_shifts(a.scale, b.scale)
+        if shifts is None:
+            raise self.fail(f"residual Add of '{a.producer}' (scale {a.scale!r}) and '{b.producer}' (scale {b.scale!r}): "
+                            "the ratio of the operands' scales is not a power of two, so their sum is not an integer "
+                            "sum; quantize both operands with a shared quantizer (one QuantIdentity instance) or with "
+                            "fixed power-of-two scales (scaling_impl_type=CONST, restrict_scaling_type=POWER_OF_TWO)")
+        in_shape = (a.shape[1], a.shape[2], a.shape[0]) if len(a.shape) == 3 else (1, 1, a.shape[0])
+        join = Join(name=self.unique_name(f"add{sum(isinstance(l, Join) for l in self.layers)}"), in_shape=in_shape,
+                    operand_scales=(a.scale, b.scale), shifts=shifts, inputs=(a.producer, b.producer))
+        self.layers.append(join)
+        return Sum(join=join.name, shape=a.shape)
+
+    def _unquantized_sum(self, r: Sum) -> str:
+        return f"the unquantized sum of the residual add '{r.join}'"
+
+    def _threshold(self, r: Sum, quant: IntQuant | None, scale: float) -> Act:
+        """A quantizer after a residual join (and its float ops): a standalone activation."""
+        return self._threshold_node(r.join, r.shape, r.chain, quant, scale)
+
+    def _threshold_node(self, source: str, shape: tuple[int, ...], chain: list[AffineOp], quant: IntQuant | None,
+                        scale: float) -> Act:
+        in_shape = (shape[1], shape[2], shape[0]) if len(shape) == 3 else (1, 1, shape[0])
+        levels, offset = 0, 0
+        if quant is not None:
+            lo, hi = quant.int_range
+            levels, offset = hi - lo + 1, lo - quant.zero_point
+        layer = Threshold(name=self.unique_name(f"act{sum(isinstance(l, Threshold) for l in self.layers)}"),
+                          in_shape=in_shape, act_quant=quant, out_levels=levels, out_offset=offset, inputs=(source,))
+        layer = dataclasses.replace(layer, chain=tuple(self._channels_last(op, layer) for op in chain))
+        self.layers.append(layer)
+        return Act(shape=shape, bits=layer.out_bits, scale=scale, producer=layer.name)
+
+    def _requantize(self, r: Act, quant: IntQuant | None, scale: float) -> Act:
+        """A quantizer on an already quantized activation (a shared quantizer applied to a
+        residual block's input, say). Where it gives back every reachable value unchanged (the
+        same scale, a range that holds them all) it is no node at all; otherwise it is a
+        standalone activation whose chain first takes the integer to the source's value."""
+        values = self._act_values(r)
+        x = (values.astype(np.float32) * np.float32(r.scale)).astype(np.float32)  # QONNX: (q - zp) * scale
+        y = np.where(x >= 0, 1, -1) if quant is None else quant.quantize(x)
+        if np.array_equal(y, values) and np.float32(scale) == np.float32(r.scale):
+            return r
+        if r.bits == 1:
+            raise self.fail(f"requantizing the binary activation of '{r.producer}' (scale {r.scale!r}) to other values "
+                            f"(scale {scale!r}) is not supported; use the same scale, or add the binary values as they are")
+        if r.flattened_from is not None:
+            raise self.fail("requantize before flattening")
+        step = AffineOp(kind="mul", params={"c": np.full(1, r.scale, np.float32)})
+        return self._threshold_node(r.producer, r.shape, [step], quant, scale)
+
+    def _act_values(self, r: Act) -> np.ndarray:
+        """The integers an activation can take (sign bits: -1 and +1)."""
+        if r.bits == 1:
+            return np.array([-1, 1], np.int64)
+        assert self.input_quant is not None  # every activation descends from it
+        partial = Network(name=self.name, layers=(self.input_quant, *self.layers))
+        lo, hi = partial.value_range(partial.layer(r.producer))
+        return np.arange(lo, hi + 1, dtype=np.int64)
+
     # -- elementwise ---------------------------------------------------------------------------
     def op_Mul(self, a: str, b: str) -> Any:
         return self._elementwise("mul", a, b)
@@ -402,6 +528,8 @@ class _Importer:
         if padded is not None:
             other = rb if padded is ra else ra
             return self._add_pad_pattern(padded, other)
+        if not isinstance(ra, Const) and not isinstance(rb, Const):
+            return self._residual_add(ra, rb)
         return self._elementwise("add", a, b)
 
     def op_Sub(self, a: str, b: str) -> Any:
@@ -431,6 +559,9 @@ class _Importer:
         if isinstance(ra, Acc):
             shape = ra.shape if not ra.flattened else (int(np.prod(ra.shape)),)
             per_channel = self._per_channel(c, shape, channel_axis=None if ra.flattened else 0)
+            return dataclasses.replace(ra, chain=[*ra.chain, AffineOp(kind=kind, params={"c": per_channel})])
+        if isinstance(ra, Sum):
+            per_channel = self._per_channel(c, ra.shape, channel_axis=0)
             return dataclasses.replace(ra, chain=[*ra.chain, AffineOp(kind=kind, params={"c": per_channel})])
         raise self.fail("elementwise op on a quantized activation is not supported (only on the raw input or before a sign)")
 
@@ -469,10 +600,10 @@ class _Importer:
         raise self.fail(f"constant of shape {list(c.shape)} varies {where}; only a scalar or one value per channel "
                         f"(shape [C, 1, 1] or [1, C, 1, 1] for conv outputs) folds into the thresholds")
 
-    def op_BatchNormalization(self, x: str, scale: str, bias: str, mean: str, var: str) -> Acc:
+    def op_BatchNormalization(self, x: str, scale: str, bias: str, mean: str, var: str) -> Acc | Sum:
         r = self.role(x)
-        if not isinstance(r, Acc) or r.flattened:
-            raise self.fail("BatchNormalization must follow a Conv/Gemm/MatMul")
+        if not isinstance(r, (Acc, Sum)) or (isinstance(r, Acc) and r.flattened):
+            raise self.fail("BatchNormalization must follow a Conv/Gemm/MatMul or a residual Add")
         channels = r.shape[0]
         params = {}
         for key, tensor in (("scale", scale), ("bias", bias), ("mean", mean), ("var", var)):
@@ -485,7 +616,7 @@ class _Importer:
         eps = float(self.attrs().get("epsilon", 1e-5))
         return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="batchnorm", params=params, eps=eps)])
 
-    def _channels_last(self, op: AffineOp, layer: MatrixLayer) -> AffineOp:
+    def _channels_last(self, op: AffineOp, layer: MatrixLayer | Threshold) -> AffineOp:
         """Re-lay a per-channel constant from the source's [1, C, 1, 1]/[C, 1, 1] to [C]."""
         params = {}
         for key, v in op.params.items():
@@ -501,6 +632,8 @@ class _Importer:
         attrs = self.attrs()
         if attrs.get("mode", b"constant") not in (b"constant", "constant"):
             raise self.fail("only constant-mode Pad is supported")
+        if isinstance(r, Sum):
+            raise self.fail(f"{self._unquantized_sum(r)} is padded; quantize it first")
         if not isinstance(r, Act) or r.bits != 1 or len(r.shape) != 3:
             raise self.fail("Pad is supported only on binary (C, H, W) activations before a Conv")
         if axes:
@@ -548,6 +681,9 @@ class _Importer:
             return r.act, r.pads, r.mode
         if isinstance(r, Act):
             return r, (0, 0, 0, 0), "zero"
+        if isinstance(r, Sum):
+            raise self.fail(f"{self._unquantized_sum(r)} feeds this layer; quantize the sum first (a QuantIdentity, "
+                            "QuantReLU or binary quantizer after the Add)")
         raise self.fail("input must be a quantized activation (binary, or the quantized network input)")
 
     def _weight_scale(self, scale: np.ndarray, weight_shape: tuple[int, ...], out_axis: int) -> np.ndarray:
@@ -656,8 +792,8 @@ class _Importer:
         return self._add_layer(layer, bias)
 
     def _add_layer(self, layer: MatrixLayer, bias: str) -> Acc:
-        if self.layers and isinstance(self.layers[-1], MatrixLayer) and not self.layers[-1].binarize:
-            raise self.fail(f"the previous layer '{self.layers[-1].name}' is not binarized before this one")
+        # (A layer whose accumulators never reach a quantizer is refused at the end, by name:
+        # in a graph, the branches of a residual block may interleave.)
         self.layers.append(layer)
         shape = (layer.out_channels, *layer.out_hw) if isinstance(layer, (Conv, DepthwiseConv)) else (layer.out_channels,)
         acc = Acc(len(self.layers) - 1, shape)
@@ -678,6 +814,8 @@ class _Importer:
         stride = tuple(attrs.get("strides", kernel))
         if isinstance(r, Acc):
             return self._pool_accumulators(r, kernel, stride)
+        if isinstance(r, Sum):
+            raise self.fail(f"{self._unquantized_sum(r)} is max-pooled; quantize it before the pool")
         if not isinstance(r, Act) or len(r.shape) != 3:
             raise self.fail("MaxPool is supported only on quantized (C, H, W) activations (place it after the quantizer)")
         c, h, w = r.shape
@@ -826,6 +964,17 @@ def _check_tensor(t: onnx.TensorProto, what: str, uses: set[bool], rank1: bool) 
                         f"{'a truncated' if not exact else have}{' value' if not exact else ' values'}")
     if rank1 and len(t.dims) != 1:
         raise UserError(f"{what}: a BatchNormalization parameter must be 1-D, got dims {list(t.dims)}")
+
+
+def _power_of_two_shifts(a: float, b: float) -> tuple[int, int] | None:
+    """(shift_a, shift_b) with a * 2**-shift_a == b * 2**-shift_b exactly (one of them 0), or
+    None where the ratio of the float32 scales is not an exact power of two."""
+    fa, fb = np.float32(a), np.float32(b)
+    big, small = max(fa, fb), min(fa, fb)
+    k = int(round(float(np.log2(np.float64(big) / np.float64(small)))))
+    if np.ldexp(np.float64(small), k) != np.float64(big) or k > 16:
+        return None
+    return (k, 0) if fa >= fb else (0, k)
 
 
 def model_digest(model: onnx.ModelProto) -> str:

@@ -14,13 +14,19 @@ changes. The chain is monotone (affine per channel), so the bit is a single step
 
 flip is set where the step goes down (negative gamma or a negative scale). A channel whose
 bit never changes gets T at the end of the range (constant output).
+
+A standalone activation (`Threshold`) is folded the same way. After a residual join the
+source adds the two dequantized operands, fl32(fl32(a*sa) + fl32(b*sb)); that float sum is
+evaluated for every reachable operand pair (a, b) and the outputs grouped by the integer sum
+the hardware sees. Where two pairs with the same sum give different outputs (float rounding
+of the add), no threshold on the sum can equal the source, and the pass refuses.
 """
 import dataclasses
 
 import numpy as np
 
 from ..errors import UserError
-from ..ir import MatrixLayer, Network, apply_chain
+from ..ir import InputQuant, Join, MatrixLayer, MaxPool, Network, Threshold, apply_chain
 
 
 def threshold_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
@@ -70,11 +76,83 @@ def levels_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
     return thresholds, flip
 
 
+def _values(net: Network, layer) -> np.ndarray:
+    """The integers the value of `layer` takes (sign bits: -1 and +1 only)."""
+    if net.is_bipolar(layer):
+        return np.array([-1, 1], np.int64)
+    lo, hi = net.value_range(layer)
+    return np.arange(lo, hi + 1, dtype=np.int64)
+
+
+def source_values(net: Network, layer: Threshold) -> tuple[np.ndarray, np.ndarray]:
+    """(x int64 [M], v float32 [M]): every reachable integer input of the standalone activation
+    (repeated where several operand pairs of a join give the same sum) and the source's float
+    value there, before the chain. After a join: fl32(fl32(a*sa) + fl32(b*sb)) for every pair,
+    as QONNX's Quant outputs and onnxruntime's Add compute it; otherwise the integer itself (the
+    importer starts the chain with the scale)."""
+    producer = net.producer(layer)
+    if not isinstance(producer, Join):
+        x = _values(net, producer)
+        return x, x.astype(np.float32)
+    pa, pb = net.producers(producer)
+    a, b = _values(net, pa), _values(net, pb)
+    sa, sb = (np.float32(s) for s in producer.operand_scales)
+    fa = (a.astype(np.float32) * sa).astype(np.float32)
+    fb = (b.astype(np.float32) * sb).astype(np.float32)
+    v = (fa[:, None] + fb[None, :]).astype(np.float32).reshape(-1)
+    x = ((a[:, None] << producer.shifts[0]) + (b[None, :] << producer.shifts[1])).reshape(-1)
+    return x, v
+
+
+def threshold_node_of(net: Network, layer: Threshold) -> tuple[np.ndarray, np.ndarray]:
+    """thresholds (int64 [C] for a sign, [C, L-1] for levels) and flip [C] of a standalone
+    activation, read off the source's exact float evaluation at every reachable input. The
+    thresholds are reachable inputs (or one past the largest): a join's sums need not be
+    contiguous (two sign bits sum to -2, 0 or 2)."""
+    x, v = source_values(net, layer)
+    c = layer.out_channels
+    y = apply_chain(layer.chain, np.broadcast_to(v[:, None], (len(v), c)))
+    if layer.act_quant is None:
+        level = (y >= 0).astype(np.int64)  # the sign as the levels 0 and 1
+        steps = 1
+    else:
+        level = layer.act_quant.quantize(y) - layer.out_offset
+        steps = layer.out_levels - 1
+    keys, first, inverse = np.unique(x, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    by_key = level[first]  # [keys, C]
+    rows, channels = np.nonzero(level != by_key[inverse])
+    if rows.size:
+        row, o = int(rows[0]), int(channels[0])
+        other = int(first[inverse[row]])
+        raise UserError(f"layer '{layer.name}': the source's output of channel {o} at the integer input {int(x[row])} "
+                        f"depends on how it is reached (float values {float(v[other])!r} and {float(v[row])!r}: "
+                        "float rounding of the residual add); cannot fold it to thresholds (power-of-two operand "
+                        "scales avoid this)")
+    deltas = np.diff(by_key, axis=0)
+    rising, falling = (deltas > 0).any(axis=0), (deltas < 0).any(axis=0)
+    bad = np.nonzero(rising & falling)[0]
+    if bad.size:
+        raise UserError(f"layer '{layer.name}': the {'sign' if layer.act_quant is None else 'quantized output'} of "
+                        f"channel {bad[0]} is not monotone in its input; cannot fold it to thresholds")
+    flip = np.asarray(falling)
+    beyond = int(keys[-1]) + 1
+    thresholds = np.empty((c, steps), np.int64)
+    for i in range(1, steps + 1):
+        effective = (by_key >= i) ^ flip[None, :]
+        thresholds[:, i - 1] = np.where(effective.any(axis=0), keys[effective.argmax(axis=0)], beyond)
+    return (thresholds[:, 0] if layer.act_quant is None else thresholds), flip
+
+
 def fold_thresholds(net: Network) -> Network:
     layers = []
     for layer in net.layers:
         if isinstance(layer, MatrixLayer) and layer.binarize and layer.thresholds is None:
             thresholds, flip = levels_of(layer) if layer.act_quant is not None else threshold_of(layer)
+            layer = dataclasses.replace(layer, chain=(), thresholds=thresholds, flip=flip, act_quant=None)
+        elif isinstance(layer, Threshold) and layer.thresholds is None:
+            # `net` (not the layers folded so far): the producers' value ranges read the raw IR
+            thresholds, flip = threshold_node_of(net, layer)
             layer = dataclasses.replace(layer, chain=(), thresholds=thresholds, flip=flip, act_quant=None)
         layers.append(layer)
     return dataclasses.replace(net, layers=tuple(layers))
@@ -155,16 +233,28 @@ def apply_chain_f64(chain, x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _value_scale(net: Network, layer) -> float | None:
+    """The scale of the multi-bit value `layer` produces (None: sign bits, or not known)."""
+    if isinstance(layer, InputQuant):
+        return layer.scale
+    if isinstance(layer, (MatrixLayer, Threshold)):
+        return layer.act_quant.scale if layer.act_quant is not None else None
+    if isinstance(layer, MaxPool):
+        return _value_scale(net, net.producer(layer))
+    return None
+
+
 def tie_warnings(net: Network) -> tuple[str, ...]:
-    """One line per binarizing layer that has float ties (see `float_ties`)."""
+    """One line per binarizing layer that has float ties (see `float_ties`). Standalone
+    activations have none: the source's join is an elementwise add, evaluated exactly as the
+    source does for every operand pair (`threshold_node_of`), not a sum in an unknown order."""
     lines = []
-    input_scale: float | None = net.input_quant.scale  # of the values entering each layer
     for layer in net.datapath:
         if not isinstance(layer, MatrixLayer):
             continue
-        scale, input_scale = input_scale, (layer.act_quant.scale if layer.act_quant is not None else None)
         if not layer.binarize or layer.thresholds is not None:
             continue  # folded already: the chain is gone
+        scale = _value_scale(net, net.producer(layer))  # of the values entering the layer
         ties = float_ties(layer, scale)
         if ties:
             channels = sorted({o for o, _ in ties})
