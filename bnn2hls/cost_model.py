@@ -23,7 +23,11 @@ each kind being defined by its class (`Block.cost_features`, bnn2hls/hw/blocks/)
    kinds are fitted together (they share the datapath).
 
 Kinds: mvau_bin (binary input, thresholded), mvau_mb (multi-bit input, thresholded),
-mvau_last (raw accumulators), swg, maxpool, sumpool, flatten, fifo, fork, join, threshold.
+mvau_last (raw accumulators), swg, maxpool, sumpool, flatten, fifo, fork, join, threshold. A
+depthwise conv's VVAU is the MVAU's datapath (bnn_mvau with DEPTHWISE=1) and is costed as the
+MVAU kinds with its own widths (its rotating input register is the whole window, MH*MW*IN_B
+bits, and a step reads PE*SIMD elements); measured against yosys on the depthwise-separable
+test nets: VVAU layers -3 % to +9 % of yosys LUT + LUTRAM, the networks +2 % and +4 %.
 
 `estimate` returns a `NetworkEstimate` (per layer a `LayerEstimate`, per block a
 `BlockEstimate`), whose `Resources` count logic LUTs (`lut`, yosys LUT1..LUT6), LUTRAM sites

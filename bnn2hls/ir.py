@@ -5,7 +5,7 @@ node; `inputs` names the values a node consumes. `layers` holds the nodes in top
 order, and the network answers who produces and who consumes each value. Its boundaries are
 the `InputQuant` (the host quantizes the source's input; it consumes the graph input) and the
 `OutputHead` (the host turns the last accumulators into the source's outputs); between them
-run the datapath nodes (`Conv`, `Dense`, `MaxPool`, `SumPool`, `Join`, `Threshold`). Every datapath tensor is laid out
+run the datapath nodes (`Conv`, `DepthwiseConv`, `Dense`, `MaxPool`, `SumPool`, `Join`, `Threshold`). Every datapath tensor is laid out
 channels-last (H, W, C), the order in which the hardware streams it. A value may feed several
 nodes (a fork); a `Join` consumes two (a residual add).
 
@@ -18,7 +18,8 @@ Invariants (checked by `validate`):
   flattens it: (1, 1, H*W*C), in the streaming (H, W, C) order), and a matrix layer's
   `input_bits` equals the producer's element width;
 - a matrix layer's weight matrix is [out_channels, kh*kw*in_channels], columns ordered
-  (ky, kx, c) -- the order of the sliding window;
+  (ky, kx, c) -- the order of the sliding window; a depthwise conv's is [channels, kh*kw],
+  columns (ky, kx), and its out_channels equal its in_channels;
 - every matrix layer ends in a sign or multi-threshold (`binarize`) but the one that feeds the
   `OutputHead` (directly, or through a `SumPool` of its accumulators: a GAP head), which
   emits its integer accumulators;
@@ -200,7 +201,7 @@ ROUNDING_MODES = tuple(ROUNDING_FUNCTIONS)
 
 @dataclass(frozen=True)
 class MatrixLayer:
-    """Shared by `Conv` and `Dense`: a matrix-vector(-threshold) unit.
+    """Shared by `Conv`, `DepthwiseConv` and `Dense`: a matrix-vector(-threshold) unit.
 
     Inputs: `input_bits == 1`: binary (+1/-1 as bits). Otherwise signed integers of that
     width (the quantized network input, or a multi-level activation).
@@ -307,6 +308,26 @@ class Conv(MatrixLayer):
 @dataclass(frozen=True)
 class Dense(MatrixLayer):
     kind: ClassVar[str] = "dense"
+
+
+@dataclass(frozen=True)
+class DepthwiseConv(MatrixLayer):
+    """A depthwise convolution (the source's Conv with group = channels, one kh x kw filter
+    per channel): output channel c sums its own input channel's window only,
+
+        acc[c] = sum over taps k = ky*kw + kx of  w[c, k] * x[y0 + ky, x0 + kx, c]
+
+    `weights` is [channels, kh*kw] (columns (ky, kx)), so fan_in = kh*kw and the threshold
+    folding, tie checks and border tables of a matrix layer apply per channel unchanged;
+    out_channels == in_channels. The hardware is a vector-vector unit: PE channels, SIMD taps
+    in parallel."""
+
+    kind: ClassVar[str] = "dwconv"
+
+    @property
+    def fan_in(self) -> int:
+        """MW: the taps of one channel's window."""
+        return self.kernel[0] * self.kernel[1]
 
 
 @dataclass(frozen=True)
@@ -504,12 +525,13 @@ def signed_width(lo: int, hi: int) -> int:
     return bits
 
 
-Layer = InputQuant | Conv | Dense | MaxPool | SumPool | Join | Threshold | OutputHead
+Layer = InputQuant | Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Threshold | OutputHead
 # Narrower views of `Layer` that a validated network guarantees (for typing):
-Producer = InputQuant | Conv | Dense | MaxPool | SumPool | Join | Threshold  # a node whose value another node consumes
-Consumer = Conv | Dense | MaxPool | SumPool | Join | Threshold | OutputHead  # a node that consumes values (has inputs, in_shape)
-DatapathLayer = Conv | Dense | MaxPool | SumPool | Join | Threshold  # a hardware node
-LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, Dense, MaxPool, SumPool, Join, Threshold, OutputHead)}
+Producer = InputQuant | Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Threshold  # a node whose value another node consumes
+Consumer = Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Threshold | OutputHead  # a node that consumes values
+DatapathLayer = Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Threshold  # a hardware node
+LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, DepthwiseConv, Dense, MaxPool, SumPool, Join, Threshold,
+                                         OutputHead)}
 
 
 @dataclass(frozen=True)
@@ -534,7 +556,7 @@ class Network:
         return tuple(layer for layer in self.layers if not isinstance(layer, (InputQuant, OutputHead)))
 
     @property
-    def matrix_layers(self) -> list[Conv | Dense]:
+    def matrix_layers(self) -> list[Conv | DepthwiseConv | Dense]:
         return [layer for layer in self.layers if isinstance(layer, MatrixLayer)]
 
     def layer(self, name: str) -> Layer:
@@ -548,7 +570,7 @@ class Network:
         return tuple(self.layer(name) for name in getattr(layer, "inputs", ()))
 
     @overload
-    def producer(self, layer: OutputHead) -> Conv | Dense | SumPool: ...  # validate(): a matrix layer or its sum pool
+    def producer(self, layer: OutputHead) -> Conv | DepthwiseConv | Dense | SumPool: ...  # validate(): a matrix layer or its sum pool
     @overload
     def producer(self, layer: Layer) -> Producer: ...
 
@@ -615,14 +637,14 @@ class Network:
             return lo, hi
         raise TypeError(f"'{layer.name}' produces no integer value")
 
-    def head_accumulators(self) -> Conv | Dense:
+    def head_accumulators(self) -> Conv | DepthwiseConv | Dense:
         """The matrix layer whose raw accumulators reach the head (directly, or summed by a
         `SumPool` in between)."""
         source = self.producer(self.head)
         if isinstance(source, SumPool):
             inner = self.producer(source)
             assert isinstance(inner, MatrixLayer), "validate(): a head's pool sums raw accumulators"
-            return inner  # type: ignore[return-value]  # Conv | Dense
+            return inner  # type: ignore[return-value]  # Conv | DepthwiseConv | Dense
         return source
 
     def replace_layer(self, new: Layer) -> Network:
@@ -851,6 +873,9 @@ def validate(net: Network) -> Network:
                 w_lo, w_hi = -(2 ** (layer.weight_bits - 1)), 2 ** (layer.weight_bits - 1) - 1
                 if not (2 <= layer.weight_bits <= 8) or layer.weights.min() < w_lo or layer.weights.max() > w_hi:
                     raise bad(layer, f"{layer.weight_bits}-bit weights out of range")
+            if isinstance(layer, DepthwiseConv) and layer.out_channels != layer.in_channels:
+                raise bad(layer, f"a depthwise conv maps each of its {layer.in_channels} channels to one output, "
+                                 f"not to {layer.out_channels}")
             if layer.acc_scale.shape != (layer.out_channels,) or not np.all(layer.acc_scale > 0):
                 raise bad(layer, "acc_scale must be positive per output channel")
             if min(layer.out_hw) < 1:

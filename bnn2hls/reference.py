@@ -14,8 +14,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import datapath, padding_pattern
 from .errors import UserError
 from .passes.padding import needs_border_table
-from .ir import (ROUNDING_FUNCTIONS, InputQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold,
-                 apply_chain)
+from .ir import (ROUNDING_FUNCTIONS, DepthwiseConv, InputQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool,
+                 Threshold, apply_chain)
 
 # Rows per block of the XOR-popcount loop: a block's [rows, C_out] uint64 XOR temporary of
 # 2**14 elements (128 KiB) and its counts stay in the L2 cache while all words are summed.
@@ -150,15 +150,20 @@ def matrix_layer(layer: MatrixLayer, x: np.ndarray) -> np.ndarray:
     x = x.reshape(n, *layer.in_shape)  # a dense layer flattens (H, W, C)
     oh, ow = layer.out_hw
     if layer.input_bits == 1 and layer.weight_bits == 1:
-        padded = padding_pattern.pad_binary_image(x, layer.pads) if any(layer.pads) else x
-        cols = packed_windows(padded, layer.kernel, layer.stride)
-        p = xnor_popcount(cols, pack_bits(layer.weights), layer.fan_in).reshape(n, oh, ow, -1)
+        if isinstance(layer, DepthwiseConv):
+            p = (depthwise_dot(layer, x) + layer.fan_in) // 2  # matches = (dot + MW) / 2
+        else:
+            padded = padding_pattern.pad_binary_image(x, layer.pads) if any(layer.pads) else x
+            cols = packed_windows(padded, layer.kernel, layer.stride)
+            p = xnor_popcount(cols, pack_bits(layer.weights), layer.fan_in).reshape(n, oh, ow, -1)
         if layer.binarize and layer.out_levels == 0:
             # p lies in [0, fan_in], so clipping the thresholds to [0, fan_in + 1] changes no
             # comparison; it lets them share p's int32 (no int64 promotion of the whole map).
             thresholds = np.clip(datapath.popcount_thresholds(layer), 0, layer.fan_in + 1).astype(np.int32)
             return (p >= thresholds[None]) ^ layer.flip
         acc = 2 * p.astype(np.int64) - layer.fan_in - datapath.corrections_at_positions(layer)[None]
+    elif isinstance(layer, DepthwiseConv):
+        acc = depthwise_dot(layer, x)
     else:
         acc = _integer_matrix_layer(layer, x)
     if not layer.binarize:
@@ -215,6 +220,25 @@ def _integer_matrix_layer(layer: MatrixLayer, x: np.ndarray) -> np.ndarray:
     dtype = np.float32 if bound < 2**24 else np.float64 if bound < 2**53 else np.int64
     cols = windows(values.astype(dtype), layer.kernel, layer.stride).reshape(n * oh * ow, -1)
     return (cols @ weights.T.astype(dtype)).astype(np.int64).reshape(n, oh, ow, -1)
+
+
+def _padded_values(layer: MatrixLayer, x: np.ndarray) -> np.ndarray:
+    """The layer's input as integers, padded as the hardware pads it: binary inputs with the
+    FBNA pattern (+-1), multi-bit inputs with their real 0."""
+    if layer.input_bits == 1:
+        return np.where(padding_pattern.pad_binary_image(x, layer.pads) if any(layer.pads) else x, 1, -1)
+    t, l, b, r = layer.pads
+    return np.pad(x.astype(np.int64), ((0, 0), (t, b), (l, r), (0, 0)))
+
+
+def depthwise_dot(layer: DepthwiseConv, x: np.ndarray) -> np.ndarray:
+    """int64 [N, OH, OW, C]: channel c's window dotted with its own kh*kw weights (pad-pattern
+    taps included for binary inputs; the border correction is the caller's)."""
+    n = x.shape[0]
+    oh, ow = layer.out_hw
+    cols = windows(_padded_values(layer, x).astype(np.int64), layer.kernel, layer.stride)
+    cols = cols.reshape(n, oh, ow, layer.fan_in, layer.in_channels)  # (ky, kx, c) -> [taps, C]
+    return np.einsum("nhwkc,ck->nhwc", cols, layer.weight_values)
 
 
 def maxpool_layer(layer: MaxPool, x: np.ndarray) -> np.ndarray:

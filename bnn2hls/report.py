@@ -17,7 +17,7 @@ from typing import Any
 from . import cost_model, fit
 from .errors import UserError
 from .synth import SynthResult
-from .ir import Conv, MatrixLayer, MaxPool, Network, SumPool
+from .ir import Conv, DepthwiseConv, MatrixLayer, MaxPool, Network, SumPool
 from .passes import estimate_cycles
 
 REPORT_FILE = "report.json"
@@ -33,7 +33,7 @@ def layer_summary(layer: Any) -> dict[str, Any]:
             macs=layer.out_channels * layer.fan_in * layer.out_hw[0] * layer.out_hw[1],
             weight_bits=int(layer.weights.size),
         )
-        if isinstance(layer, Conv):
+        if isinstance(layer, (Conv, DepthwiseConv)):
             entry.update(kernel=list(layer.kernel), stride=list(layer.stride), pads=list(layer.pads), pad_mode=layer.pad_mode,
                          border_classes=0 if layer.border is None else int(layer.border.corrections[..., 0].size))
     elif isinstance(layer, (MaxPool, SumPool)):

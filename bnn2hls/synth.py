@@ -54,7 +54,7 @@ from . import hw
 from .errors import UserError
 from .hw import verilog
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: per-stage counts include the modules a block instantiates
 DEFAULT_CLOCK_MHZ = 100.0
 SYNTH_DIR = "synth"
 
@@ -371,16 +371,31 @@ def _parse(work: Path, unit: Unit, family: str) -> tuple[SynthCounts, dict[str, 
                 return modules[key]["num_cells_by_type"]
         raise KeyError(name)
 
+    def submodules(name: str) -> list[tuple[str, int]]:
+        """(module, instances) of the modules `name` instantiates (bnn_vvau's bnn_mvau)."""
+        return [(cell, n) for cell, n in module_stat(name).items() if cell in modules or "\\" + cell in modules]
+
+    def module_counts(name: str) -> SynthCounts:
+        """A module's cells and, recursively, those of the modules it instantiates."""
+        counts = count_cells(module_stat(name), family)
+        for sub, n in submodules(name):
+            for _ in range(n):
+                counts = counts + module_counts(sub)
+        return counts
+
+    def module_names(name: str) -> list[str]:
+        return [name.lstrip("\\")] + [m for sub, _ in submodules(name) for m in module_names(sub)]
+
     stage_cells: dict[str, tuple[str, SynthCounts]] = {}
     for inst, cell in top_cells.items():
         label = unit.instances.get(inst.lstrip("\\"))
         if label is None:
             continue
         try:
-            by_type = module_stat(cell["type"])
+            counts = module_counts(cell["type"])
         except KeyError:
             continue
-        stage_cells[label] = (cell["type"].split("\\")[-1], count_cells(by_type, family))
+        stage_cells[label] = (cell["type"].split("\\")[-1], counts)
     # memory_libmap's decisions, per instance: {"wmem": "$__XILINX_BLOCKRAM_SDP_" | "logic", ...}
     log_path = work / "yosys.log"
     decisions: dict[str, dict[str, str]] = {}
@@ -394,7 +409,7 @@ def _parse(work: Path, unit: Unit, family: str) -> tuple[SynthCounts, dict[str, 
     for inst, cell in top_cells.items():
         label = unit.instances.get(inst.lstrip("\\"))
         if label is not None and label in stage_cells:
-            memories[label] = decisions.get(cell["type"].lstrip("\\"), {})
+            memories[label] = {k: v for m in module_names(cell["type"]) for k, v in decisions.get(m, {}).items()}
     stages = {label: StageCounts(module, counts, memories.get(label, {})) for label, (module, counts) in stage_cells.items()}
     design = stat["design"]["num_cells_by_type"]
     return (count_cells(design, family), stages,

@@ -1,4 +1,6 @@
-"""cocotb bench for bnn_mvau: exact results against a numpy model under random tvalid gaps and
+"""cocotb bench for bnn_mvau and bnn_vvau (the depthwise unit, `depthwise` true in the
+configuration: a vector is a window of MW taps x MH channels, element (k, c) at k*MH + c, and
+output channel c dots its own taps with weights row c): exact results against a numpy model under random tvalid gaps and
 tready backpressure, and the interval (MH/PE)*(MW/SIMD) cycles/vector with no bubbles when
 neither side stalls.
 
@@ -36,6 +38,8 @@ class Model:
         self.w_b, self.levels = p.get("W_B", 1), p.get("LEVELS", 0)
         self.o_b, self.offset = p.get("O_B", 1), p.get("OFFSET", 0)
         self.interval = (self.mh // self.pe) * (self.mw // self.simd)
+        self.depthwise = bool(cfg.get("depthwise", False))
+        self.elements = self.mw * self.mh if self.depthwise else self.mw  # per input vector
         data = np.load(cfg["data"])
         self.weights = data["weights"].astype(bool) if self.w_b == 1 else data["weights"].astype(np.int64)
         self.thresholds = data["thresholds"].astype(np.int64) if self.binarize else None
@@ -44,13 +48,16 @@ class Model:
     def inputs(self, rng: np.random.Generator, n: int):
         """Random vectors (the first few chosen to reach the accumulator's ends) and classes."""
         w_last = self.weights[-1] if self.w_b == 1 else self.weights[-1] >= 0  # the last row's signs
+        if self.depthwise:  # every channel's taps matching its own weights' signs
+            w_last = (self.weights if self.w_b == 1 else self.weights >= 0).T.reshape(-1)
+        m = self.elements
         if self.in_b == 1:
-            x = rng.random((n, self.mw)) < 0.5
-            special = [np.ones(self.mw, bool), np.zeros(self.mw, bool), w_last, ~w_last]
+            x = rng.random((n, m)) < 0.5
+            special = [np.ones(m, bool), np.zeros(m, bool), w_last, ~w_last]
         else:
             lo, hi = -(2 ** (self.in_b - 1)), 2 ** (self.in_b - 1) - 1
-            x = rng.integers(lo, hi + 1, (n, self.mw))
-            special = [np.full(self.mw, lo), np.full(self.mw, hi), np.where(w_last, hi, lo)]
+            x = rng.integers(lo, hi + 1, (n, m))
+            special = [np.full(m, lo), np.full(m, hi), np.where(w_last, hi, lo)]
         for i, v in enumerate(special[: n // 4]):
             x[i] = v
         classes = rng.integers(0, self.n_classes, n)
@@ -63,6 +70,11 @@ class Model:
         return sum((int(v) & mask) << (i * self.in_b) for i, v in enumerate(x))
 
     def accumulators(self, x) -> np.ndarray:
+        if self.depthwise:
+            xv = (np.where(x, 1, -1) if self.in_b == 1 else x).astype(np.int64).reshape(len(x), self.mw, self.mh)
+            wv = (np.where(self.weights, 1, -1) if self.w_b == 1 else self.weights).astype(np.int64)
+            dot = np.einsum("nkc,ck->nc", xv, wv)
+            return (dot + self.mw) // 2 if self.in_b == 1 and self.w_b == 1 else dot  # popcount: matches
         if self.in_b == 1 and self.w_b == 1:
             return xnor_popcount(pack_bits(x), pack_bits(self.weights), self.mw).astype(np.int64)
         xv = np.where(x, 1, -1) if self.in_b == 1 else x

@@ -374,6 +374,70 @@ def tie_case(seed: int = 0) -> Case:
 
 
 # ---------------------------------------------------------------------------------------
+# Depthwise-separable nets (MobileNet's block: a depthwise 3x3 conv, then a pointwise 1x1)
+# ---------------------------------------------------------------------------------------
+class DepthwiseSeparableNet(nn.Module):
+    """As a Brevitas user writes a depthwise-separable BNN: a first conv on the 8-bit input,
+    then depthwise (QuantConv2d(C, C, 3, groups=C), zero padding) -> BatchNorm -> quantizer and
+    pointwise (1x1) -> BatchNorm -> quantizer, twice, the second depthwise conv with stride 2,
+    and a flatten + linear head. `bits` 1: binary weights and sign activations (XNOR-popcount,
+    border corrections per channel); 2: 2-bit weights and activations."""
+
+    def __init__(self, bits: int = 1, channels: tuple[int, int] = (8, 16), size: int = 8, outputs: int = 10):
+        super().__init__()
+        import brevitas.nn as qnn
+        from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat
+
+        c0, c1 = channels
+        if bits == 1:
+            wq: dict = {"weight_quant": _weight_quant("channel")}
+
+            def act():
+                return _sign()
+        else:
+            wq = {"weight_quant": Int8WeightPerTensorFloat, "weight_bit_width": bits}
+
+            def act():
+                return qnn.QuantIdentity(bit_width=bits, return_quant_tensor=False)
+        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat)
+        self.conv0 = qnn.QuantConv2d(3, c0, 3, padding=1, bias=False, **wq)
+        self.bn0, self.act0 = nn.BatchNorm2d(c0), act()
+        self.dw1 = qnn.QuantConv2d(c0, c0, 3, padding=1, groups=c0, bias=False, **wq)
+        self.bn1, self.act1 = nn.BatchNorm2d(c0), act()
+        self.pw1 = qnn.QuantConv2d(c0, c1, 1, bias=False, **wq)
+        self.bn2, self.act2 = nn.BatchNorm2d(c1), act()
+        self.dw2 = qnn.QuantConv2d(c1, c1, 3, stride=2, padding=1, groups=c1, bias=True, **wq)
+        self.bn3, self.act3 = nn.BatchNorm2d(c1), act()
+        self.pw2 = qnn.QuantConv2d(c1, c1, 1, bias=False, **wq)
+        self.bn4, self.act4 = nn.BatchNorm2d(c1), act()
+        self.fc = qnn.QuantLinear(c1 * (size // 2) ** 2, outputs, bias=True, weight_quant=_weight_quant("tensor"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act0(self.bn0(self.conv0(self.inp(x))))
+        x = self.act1(self.bn1(self.dw1(x)))
+        x = self.act2(self.bn2(self.pw1(x)))
+        x = self.act3(self.bn3(self.dw2(x)))
+        x = self.act4(self.bn4(self.pw2(x)))
+        return self.fc(torch.flatten(x, 1))
+
+
+def depthwise_case(bits: int = 1, seed: int = 0, size: int = 8) -> Case:
+    """A `DepthwiseSeparableNet` with randomized BatchNorm and calibrated quantizers."""
+    torch.manual_seed(seed)
+    module = DepthwiseSeparableNet(bits, size=size)
+    randomize_batchnorm(module, seed)
+    module.train()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # calibrate the activation quantizers' scales (BatchNorm keeps its statistics)
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+        for _ in range(4):
+            module(torch.randn(16, 3, size, size, generator=gen))
+    module.eval()
+    return Case(None, module, torch.zeros(1, 3, size, size), f"depthwise-separable, {bits}-bit")
+
+
 # Residual nets (ResNet-style), written as a Brevitas user writes them
 # ---------------------------------------------------------------------------------------
 RESNET_VARIANTS = ("binary", "2bit")

@@ -48,11 +48,11 @@ TIERS = {
              "test_cli_errors.py", "test_report_cli.py", "test_synth_cost.py", "test_search.py",
              "test_search_candidates.py", "test_search_robustness.py", "test_docs.py", "test_graph_ir.py", "test_residual.py",
              "test_search_cnn.py"),
-    "rtl": ("rtl/test_residual.py", "rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_swg_maxpool.py", "rtl/test_sumpool.py",
-            "rtl/test_generated_top.py", "test_hls_blocks.py"),
+    "rtl": ("rtl/test_residual.py", "rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_vvau.py", "rtl/test_swg_maxpool.py",
+            "rtl/test_sumpool.py", "rtl/test_generated_top.py", "test_hls_blocks.py"),
     "e2e": ("test_end_to_end.py", "test_generated_nets.py", "test_multibit.py", "test_property_brevitas.py",
-            "test_user_models.py", "test_artifacts.py", "test_hls.py", "test_boards_projects.py", "test_topologies.py",
-            "rtl/test_network_rtl.py", "test_pooling.py"),
+            "test_user_models.py", "test_artifacts.py", "test_depthwise.py", "test_hls.py", "test_boards_projects.py",
+            "test_topologies.py", "rtl/test_network_rtl.py", "test_pooling.py"),
 }
 # Single tests that leave their file's tier ("file::function").
 TEST_TIERS = {
@@ -72,6 +72,12 @@ TEST_TIERS = {
     "test_synth_cost.py::test_report_html_with_synth": "rtl",
     "test_synth_cost.py::test_layer_wrappers_match_network_synthesis": "rtl",
     "test_synth_cost.py::test_synthesize_open_families": "rtl",
+    "test_depthwise.py::test_estimate_within_20pct_of_yosys_on_a_depthwise_net": "rtl",
+    "test_depthwise.py::test_border_correction_per_channel": "unit",
+    "test_depthwise.py::test_validate_refuses_a_depthwise_conv_changing_the_channel_count": "unit",
+    "test_depthwise.py::test_pool_before_activation_feeding_a_depthwise_conv": "unit",
+    "test_depthwise.py::test_other_groupings_are_refused_with_one_line": "unit",
+    "test_depthwise.py::test_folding_presets_and_target_choose_channels_and_taps": "unit",
 }
 _FILE_TIER = {name: tier for tier, names in TIERS.items() for name in names}
 

@@ -2,8 +2,9 @@
 testbench streams random vectors / frames through one block (g++ -std=c++17 against the
 ap_types headers of the hls4ml wheel, as bnn2hls/hls_sim.py builds) and prints the output
 words, which must equal a numpy model exactly: bnn::mvau_* (binary / multi-bit inputs and
-weights; sign, multi-threshold and raw outputs), bnn::maxpool (binary OR, signed max) and bnn::sumpool
-(global and windowed sums)."""
+weights; sign, multi-threshold and raw outputs), the depthwise bnn::vvau_* (windows of taps x
+channels, each channel dotted with its own weights), bnn::maxpool (binary OR, signed max) and
+bnn::sumpool (global and windowed sums)."""
 from __future__ import annotations
 
 import re
@@ -111,8 +112,26 @@ MVAU_CASES = {
 }
 
 
-def mvau_model(x, classes, weights, thresholds, flip, in_b, w_b, binarize, levels, offset, o_b, acc_w):
-    if in_b == 1 and w_b == 1:
+# The depthwise unit (bnn::vvau_*): MW = taps, MH = channels, a vector is a window of MW x MH.
+VVAU_CASES = {
+    "bin_sign_classes_pe2_simd3": (9, 8, 2, 3, 1, 1, 1, 0, 0, 18),  # vvau_threshold
+    "in2_w2_lv3_full": (9, 6, 6, 9, 2, 2, 1, 3, -1, 1),  # vvau_multithreshold
+    "in8_w1_raw_pe1": (4, 6, 1, 2, 8, 1, 0, 0, 0, 1),  # vvau_acc
+    "in1_w2_sign_simd1": (9, 4, 2, 1, 1, 2, 1, 0, 0, 1),  # vvau_threshold_w
+    "in2_w4_raw": (4, 6, 3, 4, 2, 4, 0, 0, 0, 1),  # vvau_acc_w
+}
+
+
+def mvau_model(x, classes, weights, thresholds, flip, in_b, w_b, binarize, levels, offset, o_b, acc_w,
+               depthwise=False):
+    if depthwise:  # x: windows [N, MW taps * MH channels], (k, c) order
+        mh, mw = weights.shape
+        xv = (np.where(x, 1, -1) if in_b == 1 else x).astype(np.int64).reshape(len(x), mw, mh)
+        wv = np.where(weights, 1, -1) if w_b == 1 else weights.astype(np.int64)
+        acc = np.einsum("nkc,ck->nc", xv, wv)
+        if in_b == 1 and w_b == 1:
+            acc = (acc + mw) // 2  # matches
+    elif in_b == 1 and w_b == 1:
         acc = (x[:, None, :] == weights[None, :, :]).sum(axis=2).astype(np.int64)
     else:
         xv = np.where(x, 1, -1) if in_b == 1 else x.astype(np.int64)
@@ -132,30 +151,41 @@ def mvau_model(x, classes, weights, thresholds, flip, in_b, w_b, binarize, level
 
 @pytest.mark.parametrize("name", list(MVAU_CASES))
 def test_hls_mvau(name, tmp_path):
-    mw, mh, pe, simd, in_b, w_b, binarize, levels, offset, n_classes = MVAU_CASES[name]
+    run_hls_unit(name, tmp_path, *MVAU_CASES[name])
+
+
+@pytest.mark.parametrize("name", list(VVAU_CASES))
+def test_hls_vvau(name, tmp_path):
+    run_hls_unit(name, tmp_path, *VVAU_CASES[name], unit="vvau")
+
+
+def run_hls_unit(name, tmp_path, mw, mh, pe, simd, in_b, w_b, binarize, levels, offset, n_classes, unit="mvau"):
     rng = np.random.default_rng(sum(map(ord, name)))
+    depthwise = unit == "vvau"
+    elements = mw * mh if depthwise else mw  # per input vector
     vectors = 30
     weights = random_weights(rng, mh, mw, w_b)
     per = levels - 1 if levels >= 2 else 0
     thresholds = clamp_thresholds(random_thresholds(rng, n_classes, mh, mw, in_b, w_b, per), mw, in_b, w_b)
     flip = rng.random(mh) < 0.5
     if in_b == 1:
-        x = rng.random((vectors, mw)) < 0.5
+        x = rng.random((vectors, elements)) < 0.5
         x[0], x[1] = True, False
     else:
         lo, hi = -(2 ** (in_b - 1)), 2 ** (in_b - 1) - 1
-        x = rng.integers(lo, hi + 1, (vectors, mw))
+        x = rng.integers(lo, hi + 1, (vectors, elements))
         x[0], x[1] = lo, hi
     classes = rng.integers(0, n_classes, vectors)
     acc_w, t_w = acc_width(mw, in_b, w_b), thr_width(mw, in_b, w_b)
     o_b = signed_width(offset, offset + levels - 1) if levels >= 2 else 1
-    expected = mvau_model(x, classes, weights, thresholds, flip, in_b, w_b, binarize, levels, offset, o_b, acc_w)
+    expected = mvau_model(x, classes, weights, thresholds, flip, in_b, w_b, binarize, levels, offset, o_b, acc_w,
+                          depthwise)
 
-    xw = mw * in_b
+    xw = elements * in_b
     user_w = max(1, (n_classes - 1).bit_length())
     out_w = mh * acc_w if not binarize else mh * o_b if levels >= 2 else mh
     nt = per or 1
-    src = '#include "bnn_mvau.h"\n' + TB_HELPERS
+    src = f'#include "bnn_{unit}.h"\n' + TB_HELPERS
     src += rom_table("WEIGHTS", weight_words(weights, pe, simd, w_b), pe * simd * w_b)
     if binarize:
         src += rom_table("THRESHOLDS", threshold_words(thresholds, pe, t_w, signed=not (in_b == 1 and w_b == 1),
@@ -166,15 +196,15 @@ def test_hls_mvau(name, tmp_path):
     in_t = f"bnn::Window<{xw}, {user_w}>" if n_classes > 1 else f"ap_uint<{xw}>"
     common = f"{mw}, {mh}, {pe}, {simd}, {in_b}"
     if not binarize:
-        call = (f"bnn::mvau_acc<{common}, {acc_w}, {vectors}>(in, out, WEIGHTS)" if w_b == 1 else
-                f"bnn::mvau_acc_w<{common}, {w_b}, {acc_w}, {vectors}>(in, out, WEIGHTS)")
+        call = (f"bnn::{unit}_acc<{common}, {acc_w}, {vectors}>(in, out, WEIGHTS)" if w_b == 1 else
+                f"bnn::{unit}_acc_w<{common}, {w_b}, {acc_w}, {vectors}>(in, out, WEIGHTS)")
     elif levels >= 2:
-        call = (f"bnn::mvau_multithreshold<{common}, {w_b}, {levels}, {o_b}, {offset}, {n_classes}, {acc_w}, {t_w}, "
+        call = (f"bnn::{unit}_multithreshold<{common}, {w_b}, {levels}, {o_b}, {offset}, {n_classes}, {acc_w}, {t_w}, "
                 f"{vectors}>(in, out, WEIGHTS, THRESHOLDS, FLIPS)")
     elif w_b == 1:
-        call = f"bnn::mvau_threshold<{common}, {n_classes}, {acc_w}, {t_w}, {vectors}>(in, out, WEIGHTS, THRESHOLDS, FLIPS)"
+        call = f"bnn::{unit}_threshold<{common}, {n_classes}, {acc_w}, {t_w}, {vectors}>(in, out, WEIGHTS, THRESHOLDS, FLIPS)"
     else:
-        call = (f"bnn::mvau_threshold_w<{common}, {w_b}, {n_classes}, {acc_w}, {t_w}, {vectors}>"
+        call = (f"bnn::{unit}_threshold_w<{common}, {w_b}, {n_classes}, {acc_w}, {t_w}, {vectors}>"
                 f"(in, out, WEIGHTS, THRESHOLDS, FLIPS)")
     src += f"""
 int main() {{

@@ -33,8 +33,8 @@ from onnx import numpy_helper
 
 from .. import padding_pattern
 from ..errors import UserError
-from ..ir import (ROUNDING_MODES, AffineOp, Conv, Dense, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network,
-                  OutputHead, SumPool, Threshold, signed_width, validate)
+from ..ir import (ROUNDING_MODES, AffineOp, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool,
+                  Network, OutputHead, SumPool, Threshold, signed_width, validate)
 
 
 # ---------------------------------------------------------------------------------------
@@ -430,7 +430,7 @@ class _Importer:
                             "quantized value wherever it is needed")
         if r.pool is not None:
             raise self.fail("a max-pool before a multi-bit quantizer is not supported (pool after it, or binarize)")
-        if isinstance(layer, Conv) and layer.input_bits == 1 and layer.pad_mode == "zero" and any(layer.pads):
+        if isinstance(layer, (Conv, DepthwiseConv)) and layer.input_bits == 1 and layer.pad_mode == "zero" and any(layer.pads):
             raise self.fail(f"a multi-level quantizer after the zero-padded binary conv '{layer.name}' is not supported "
                             "(its border classes would need multi-level thresholds)")
         quant = IntQuant(scale=scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
@@ -806,8 +806,7 @@ class _Importer:
     def op_Conv(self, x: str, w: str, b: str = "") -> Acc:
         act, extra_pads, mode = self._input_act(x)
         attrs = self.attrs()
-        if attrs.get("group", 1) != 1:
-            raise self.fail("grouped convolution is not supported (group must be 1)")
+        group = int(attrs.get("group", 1))
         if any(d != 1 for d in attrs.get("dilations", [1, 1])):
             raise self.fail("dilated convolution is not supported")
         if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
@@ -815,7 +814,15 @@ class _Importer:
         if len(act.shape) != 3:
             raise self.fail(f"Conv input must be (C, H, W), got {act.shape}")
         weights, wscale, weight_bits = self._weights(w)
-        if weights.ndim != 4 or weights.shape[1] != act.shape[0]:
+        # A depthwise conv (QuantConv2d(C, C, k, groups=C)): one filter per channel, weights
+        # [C, 1, kh, kw]. Other groupings (several channels per group, or a channel
+        # multiplier > 1) have no unit here.
+        depthwise = group != 1
+        if depthwise and not (group == act.shape[0] and weights.ndim == 4 and weights.shape[:2] == (group, 1)):
+            raise self.fail(f"grouped convolution with group={group} is not supported (only group=1, or a depthwise "
+                            f"conv with group = input channels = output channels: here {act.shape[0]} input channels"
+                            + (f", weights {list(weights.shape)})" if weights.ndim == 4 else ")"))
+        if weights.ndim != 4 or weights.shape[1] * group != act.shape[0]:
             raise self.fail(f"weights of shape {weights.shape} do not fit {act.shape[0]} input channels")
         cout, _, kh, kw = weights.shape
         p = list(attrs.get("pads", [0, 0, 0, 0]))
@@ -824,9 +831,11 @@ class _Importer:
             raise self.fail("Conv pads on top of the FBNA pattern padding are not supported")
         stride = tuple(attrs.get("strides", [1, 1]))
         c, h, wd = act.shape
-        layer = Conv(
-            name=self.unique_name(f"conv{sum(isinstance(l, Conv) for l in self.layers)}"),
+        cls, base = (DepthwiseConv, "dwconv") if depthwise else (Conv, "conv")
+        layer = cls(
+            name=self.unique_name(f"{base}{sum(isinstance(l, cls) for l in self.layers)}"),
             in_shape=(h, wd, c), out_channels=cout, kernel=(kh, kw), stride=stride, pads=pads,
+            # [C_out, kh*kw*C_in], columns (ky, kx, c); a depthwise conv's [C, kh*kw]
             input_bits=act.bits, weights=np.ascontiguousarray(weights.transpose(0, 2, 3, 1).reshape(cout, -1)),
             weight_bits=weight_bits,
             acc_scale=(self._weight_scale(wscale, weights.shape, 0) * np.float32(act.scale)).astype(np.float32),
@@ -885,7 +894,7 @@ class _Importer:
         # (A layer whose accumulators never reach a quantizer is refused at the end, by name:
         # in a graph, the branches of a residual block may interleave.)
         self.layers.append(layer)
-        shape = (layer.out_channels, *layer.out_hw) if isinstance(layer, Conv) else (layer.out_channels,)
+        shape = (layer.out_channels, *layer.out_hw) if isinstance(layer, (Conv, DepthwiseConv)) else (layer.out_channels,)
         acc = Acc(len(self.layers) - 1, shape)
         if bias:
             c = self.const(bias, "bias").astype(np.float32).reshape((-1,) + (1,) * (len(shape) - 1))
@@ -921,7 +930,7 @@ class _Importer:
         accumulators before a monotone step is the OR of the steps, or the AND where the
         step falls). The steps before the pool must not reverse the order of the values."""
         layer = self.layers[r.layer_index]
-        if r.pool is not None or r.avg is not None or r.flattened or len(r.shape) != 3 or not isinstance(layer, Conv):
+        if r.pool is not None or r.avg is not None or r.flattened or len(r.shape) != 3 or not isinstance(layer, (Conv, DepthwiseConv)):
             raise self.fail("MaxPool of accumulators is supported once, on a conv's (C, H, W) output, before its sign")
         for op in r.chain:
             increasing = op.kind in ("add", "sub") or (op.kind in ("mul", "div") and bool(np.all(op.params["c"] > 0)))

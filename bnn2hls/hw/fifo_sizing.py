@@ -17,13 +17,13 @@ import math
 
 import numpy as np
 
-from ..ir import Conv
+from ..ir import Conv, DepthwiseConv
 
 FRAMES = 4  # the interval is measured between the last two frames, past start-up
 MAX_DEPTH = 512
 
 
-def window_positions(layer: Conv) -> tuple[np.ndarray, int]:
+def window_positions(layer: Conv | DepthwiseConv) -> tuple[np.ndarray, int]:
     """Indices (in the walk of one padded frame) where a window is emitted, and the frame's
     number of positions."""
     h, w, _ = layer.in_shape
@@ -53,7 +53,7 @@ def simulated_interval(positions: np.ndarray, frame_positions: int, fold: int, d
     return float(ends[-1] - ends[-2])
 
 
-def window_fifo_depth(layer: Conv, fold: int) -> int:
+def window_fifo_depth(layer: Conv | DepthwiseConv, fold: int) -> int:
     """Smallest FIFO depth (0 = connect directly) that reaches the ideal interval."""
     positions, frame_positions = window_positions(layer)
     ideal = max(frame_positions, len(positions) * fold)
@@ -108,7 +108,7 @@ def layer_need(layer: object, operand: int, net: object) -> np.ndarray:
     `operand` it reads first (-1: none)."""
     from ..ir import Dense, Join, MaxPool, Threshold
 
-    if isinstance(layer, Conv):
+    if isinstance(layer, (Conv, DepthwiseConv)):  # the same window walk
         positions, _ = window_positions(layer)
         h, w, _ = layer.in_shape
         t, l, b, r = layer.pads

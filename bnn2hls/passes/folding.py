@@ -1,8 +1,9 @@
-"""Folding (PE/SIMD per matrix layer) and the analytic cycle estimates it is chosen by.
+"""Folding (PE/SIMD per matrix layer; a depthwise conv's PE counts channels, its SIMD taps) and the analytic cycle estimates it is chosen by.
 
 The estimates are the block kinds' own formulas (bnn2hls/hw/blocks/), over the kinds that
 implement each layer (bnn2hls/hw/blocks LAYER_BLOCKS). Per block, in cycles per frame:
   MVAU:            (MH/PE) * (MW/SIMD) * output_pixels                       (FINN's formula)
+  VVAU:            (C/PE) * (KH*KW/SIMD) * output_pixels    (a depthwise conv: MH = C, MW = KH*KW)
   sliding window:  one padded input position per cycle: (H+PAD_T+PAD_B) * (W+PAD_L+PAD_R)
   flatten:         one input pixel per cycle (never slower than the layer feeding it)
   max-pool:        one input pixel per cycle: H*W

@@ -10,6 +10,9 @@ which depends only on which taps are out of bounds (the row and column *border c
 the phase of the pattern under the window (the parity of stride_y*oy + stride_x*ox). This pass
 enumerates those classes and tabulates corr; thresholds and the final accumulators subtract it.
 
+A depthwise conv's channel o sums its own channel's taps only: corr[o] over its (ky, kx) with
+pad(o, iy, ix) (the same table, a diagonal weight tensor).
+
 Multi-bit (first-layer) inputs have a real 0 and are zero-padded in hardware: no table.
 Sources trained with the pattern itself (pad_mode "alternating") need no table either.
 """
@@ -19,7 +22,7 @@ from typing import TypeGuard
 import numpy as np
 
 from .. import padding_pattern
-from ..ir import BorderTable, Conv, Network
+from ..ir import BorderTable, Conv, DepthwiseConv, Network
 
 
 def _axis_classes(out_len: int, in_len: int, kernel: int, stride: int, pad_before: int) -> tuple[np.ndarray, list[tuple[bool, ...]]]:
@@ -36,7 +39,7 @@ def _axis_classes(out_len: int, in_len: int, kernel: int, stride: int, pad_befor
     return ids, keys
 
 
-def border_table(layer: Conv) -> BorderTable:
+def border_table(layer: Conv | DepthwiseConv) -> BorderTable:
     h, w, c = layer.in_shape
     kh, kw = layer.kernel
     sy, sx = layer.stride
@@ -44,7 +47,12 @@ def border_table(layer: Conv) -> BorderTable:
     oh, ow = layer.out_hw
     row_class, row_keys = _axis_classes(oh, h, kh, sy, t)
     col_class, col_keys = _axis_classes(ow, w, kw, sx, l)
-    weights = np.where(layer.weights, 1, -1).astype(np.int64).reshape(layer.out_channels, kh, kw, c)
+    if isinstance(layer, DepthwiseConv):
+        # Channel o reads only its own input channel: its taps' pattern is pad(o, y, x).
+        weights = np.zeros((c, kh, kw, c), np.int64)
+        weights[np.arange(c), :, :, np.arange(c)] = np.where(layer.weights, 1, -1).reshape(c, kh, kw)
+    else:
+        weights = np.where(layer.weights, 1, -1).astype(np.int64).reshape(layer.out_channels, kh, kw, c)
     table = np.zeros((len(row_keys), len(col_keys), 2, layer.out_channels), np.int64)
     for r, row_oob in enumerate(row_keys):
         for q, col_oob in enumerate(col_keys):
@@ -60,8 +68,8 @@ def border_table(layer: Conv) -> BorderTable:
     return BorderTable(row_class=row_class, col_class=col_class, corrections=table)
 
 
-def needs_border_table(layer: object) -> TypeGuard[Conv]:
-    return isinstance(layer, Conv) and layer.popcount and layer.pad_mode == "zero" and any(layer.pads)
+def needs_border_table(layer: object) -> TypeGuard[Conv | DepthwiseConv]:
+    return isinstance(layer, (Conv, DepthwiseConv)) and layer.popcount and layer.pad_mode == "zero" and any(layer.pads)
 
 
 def resolve_padding(net: Network) -> Network:

@@ -19,7 +19,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import UserError
-from ..ir import MatrixLayer, MaxPool, Network, validate
+from ..ir import DepthwiseConv, MatrixLayer, MaxPool, Network, validate
 
 
 def move_pool_flips(net: Network) -> Network:
@@ -34,14 +34,18 @@ def move_pool_flips(net: Network) -> Network:
         flip = np.asarray(producer.flip, bool)
         # A conv's window columns are (ky, kx, c), a dense layer's flattened (h, w, c): the
         # channel of column j is j mod C either way.
+        # A depthwise conv's row o reads channel o only: its whole row takes that flip.
         columns = flip[np.arange(consumer.fan_in) % pool.out_shape[2]]
+        if isinstance(consumer, DepthwiseConv):
+            columns = np.broadcast_to(flip[:, None], consumer.weights.shape)
         if consumer.weight_bits == 1:
-            weights = consumer.weights ^ columns[None, :]
+            weights = consumer.weights ^ (columns if columns.ndim == 2 else columns[None, :])
         else:
-            if np.any(consumer.weights[:, columns] == -(2 ** (consumer.weight_bits - 1))):
+            mask = np.broadcast_to(columns if columns.ndim == 2 else columns[None, :], consumer.weights.shape)
+            if np.any(consumer.weights[mask] == -(2 ** (consumer.weight_bits - 1))):
                 raise UserError(f"layer '{consumer.name}': cannot negate its most negative {consumer.weight_bits}-bit "
                                 f"weight to take the flips of '{producer.name}' past '{pool.name}'")
-            weights = np.where(columns[None, :], -consumer.weights, consumer.weights).astype(np.int8)
+            weights = np.where(mask, -consumer.weights, consumer.weights).astype(np.int8)
         net = net.replace_layer(dataclasses.replace(producer, flip=np.zeros_like(flip)))
         net = net.replace_layer(dataclasses.replace(pool, before_activation=False))
         net = net.replace_layer(dataclasses.replace(consumer, weights=weights))

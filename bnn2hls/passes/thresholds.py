@@ -26,7 +26,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import UserError
-from ..ir import Conv, Dense, Join, MatrixLayer, MaxPool, Network, SumPool, Threshold, apply_chain
+from ..ir import Conv, Dense, DepthwiseConv, Join, MatrixLayer, MaxPool, Network, SumPool, Threshold, apply_chain
 
 
 def threshold_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
@@ -273,7 +273,7 @@ def pool_ties(net: Network, layer: Threshold, pool: SumPool) -> list[tuple[int, 
     return ties
 
 
-def _input_scale(net: Network, layer: Conv | Dense) -> tuple[float | None, float]:
+def _input_scale(net: Network, layer: Conv | DepthwiseConv | Dense) -> tuple[float | None, float]:
     """(the scale of the integers entering `layer` where known exactly, the source's error on
     them in input units): see `float_ties`."""
     source = net.producers(layer)[0]

@@ -99,19 +99,50 @@ constexpr int mvau_out_width(int MH, int ACC_W, int BINARIZE, int LEVELS, int O_
 // Thresholds per output channel in the threshold memory.
 constexpr int mvau_thresholds_per_channel(int BINARIZE, int LEVELS) { return (BINARIZE != 0 && LEVELS >= 2) ? LEVELS - 1 : 1; }
 
+// Elements of one input vector: MW, or MH*MW for the depthwise (vector-vector) unit.
+constexpr int mvau_vector_elements(int MW, int MH, int DEPTHWISE) { return DEPTHWISE != 0 ? MH * MW : MW; }
+
+// The depthwise unit's input in step order (bnn_vvau.sv's reordering): a window of MW taps x
+// MH channels, element (k, c) at [(k*MH + c)*IN_B +: IN_B], to element
+// ((nf*SF + sf)*PE + pe)*SIMD + s = channel nf*PE + pe, tap sf*SIMD + s.
+template <int MW, int MH, int PE, int SIMD, int IN_B>
+ap_uint<MW * MH * IN_B> vvau_step_order(const ap_uint<MW * MH * IN_B>& window) {
+BNN_PRAGMA(HLS INLINE)
+    ap_uint<MW * MH * IN_B> x = 0;
+    for (int nf = 0; nf < MH / PE; nf++) {
+        for (int sf = 0; sf < MW / SIMD; sf++) {
+            for (int pe = 0; pe < PE; pe++) {
+                for (int s = 0; s < SIMD; s++) {
+BNN_PRAGMA(HLS UNROLL)
+                    const int to = (((nf * (MW / SIMD) + sf) * PE + pe) * SIMD + s) * IN_B;
+                    const int from = ((sf * SIMD + s) * MH + nf * PE + pe) * IN_B;
+                    x.range(to + IN_B - 1, to) = window.range(from + IN_B - 1, from);
+                }
+            }
+        }
+    }
+    return x;
+}
+
 // The general unit. BINARIZE selects thresholds + flips (1) or raw accumulators (0); with
 // BINARIZE=1, LEVELS=0 gives a sign bit per channel and LEVELS>=2 an O_B-bit level.
-template <int MW, int MH, int PE, int SIMD, int IN_B, int W_B, int BINARIZE, int LEVELS, int O_B, int OFFSET, int N_CLASSES,
-          int ACC_W, int THR_W, int VECTORS, typename InT>
-void mvau(hls::stream<InT>& in, hls::stream<ap_uint<mvau_out_width(MH, ACC_W, BINARIZE, LEVELS, O_B)> >& out,
-          const typename rom<PE * SIMD * W_B>::chunk_t weights[][rom<PE * SIMD * W_B>::K],
-          const typename rom<PE * mvau_thresholds_per_channel(BINARIZE, LEVELS) * THR_W>::chunk_t
-              thresholds[][rom<PE * mvau_thresholds_per_channel(BINARIZE, LEVELS) * THR_W>::K],
-          const typename rom<PE>::chunk_t flips[][rom<PE>::K]) {
+// DEPTHWISE=1 is the vector-vector unit of a depthwise conv (bnn_vvau.h): the input is a
+// window of MW taps x MH channels and output channel o dots its own channel's taps with its
+// own weights; the window is put in step order when read, and each lane reads its own SIMD
+// elements per step (lane pe at [pe*SIMD +: SIMD] of the step's PE*SIMD).
+template <int DEPTHWISE, int MW, int MH, int PE, int SIMD, int IN_B, int W_B, int BINARIZE, int LEVELS, int O_B, int OFFSET,
+          int N_CLASSES, int ACC_W, int THR_W, int VECTORS, typename InT>
+void mvau_unit(hls::stream<InT>& in, hls::stream<ap_uint<mvau_out_width(MH, ACC_W, BINARIZE, LEVELS, O_B)> >& out,
+               const typename rom<PE * SIMD * W_B>::chunk_t weights[][rom<PE * SIMD * W_B>::K],
+               const typename rom<PE * mvau_thresholds_per_channel(BINARIZE, LEVELS) * THR_W>::chunk_t
+                   thresholds[][rom<PE * mvau_thresholds_per_channel(BINARIZE, LEVELS) * THR_W>::K],
+               const typename rom<PE>::chunk_t flips[][rom<PE>::K]) {
     const int NF = MH / PE;
     const int SF = MW / SIMD;
-    const int XW = MW * IN_B;
-    const int CHUNK = SIMD * IN_B;
+    const int XW = mvau_vector_elements(MW, MH, DEPTHWISE) * IN_B;
+    const int LANE_X = DEPTHWISE != 0 ? SIMD : 0;  // elements between two lanes' inputs
+    const int CHUNK = (DEPTHWISE != 0 ? PE * SIMD : SIMD) * IN_B;  // input bits per step
+    const int X_STEPS = DEPTHWISE != 0 ? NF * SF : SF;  // steps until the vector comes round
     const bool MULTI = BINARIZE != 0 && LEVELS >= 2;
     const bool POPCOUNT = IN_B == 1 && W_B == 1;
     const int NT = mvau_thresholds_per_channel(BINARIZE, LEVELS);
@@ -141,18 +172,24 @@ BNN_PRAGMA(HLS ARRAY_PARTITION variable=acc complete)
 BNN_PRAGMA(HLS PIPELINE II=1)
         if (sf == 0 && nf == 0) {
             const InT v = in.read();
-            cur = vector_data(v);
+            if (DEPTHWISE != 0) {
+                cur = vvau_step_order<MW, MH, PE, SIMD, IN_B>(vector_data(v));
+            } else {
+                cur = vector_data(v);
+            }
             cls = (N_CLASSES > 1) ? vector_class(v) : 0u;
         }
-        const ap_uint<CHUNK> x = cur.range(CHUNK - 1, 0);
-        ap_int<IN_B> xe[SIMD];  // multi-bit inputs: the step's elements, shared by all lanes
-BNN_PRAGMA(HLS ARRAY_PARTITION variable=xe complete)
-        for (int s = 0; s < SIMD; s++) {
-BNN_PRAGMA(HLS UNROLL)
-            xe[s] = (IN_B > 1) ? ap_int<IN_B>(x.range(s * IN_B + IN_B - 1, s * IN_B)) : ap_int<IN_B>(0);
-        }
+        const ap_uint<CHUNK> step_x = cur.range(CHUNK - 1, 0);
         for (int pe = 0; pe < PE; pe++) {
 BNN_PRAGMA(HLS UNROLL)
+            // this lane's SIMD elements (the same for every lane but in the depthwise unit)
+            const ap_uint<SIMD * IN_B> x = step_x.range((pe * LANE_X + SIMD) * IN_B - 1, pe * LANE_X * IN_B);
+            ap_int<IN_B> xe[SIMD];  // multi-bit inputs: the elements
+BNN_PRAGMA(HLS ARRAY_PARTITION variable=xe complete)
+            for (int s = 0; s < SIMD; s++) {
+BNN_PRAGMA(HLS UNROLL)
+                xe[s] = (IN_B > 1) ? ap_int<IN_B>(x.range(s * IN_B + IN_B - 1, s * IN_B)) : ap_int<IN_B>(0);
+            }
             ap_int<ACC_W + 1> psum;
             if (W_B == 1) {
                 // binary weights: XNOR-popcount or +x / -x (as before)
@@ -201,7 +238,7 @@ BNN_PRAGMA(HLS UNROLL)
             if (nf == NF - 1) out.write(word);
         }
 
-        if (SF > 1) cur = (cur >> CHUNK) | (cur << (XW - CHUNK));
+        if (X_STEPS > 1) cur = (cur >> CHUNK) | (cur << (XW - CHUNK));
         addr = (addr == NF * SF - 1) ? 0 : addr + 1;
         if (sf == SF - 1) {
             sf = 0;
@@ -210,6 +247,19 @@ BNN_PRAGMA(HLS UNROLL)
             sf++;
         }
     }
+}
+
+// The matrix-vector unit (every mvau_* entry point).
+template <int MW, int MH, int PE, int SIMD, int IN_B, int W_B, int BINARIZE, int LEVELS, int O_B, int OFFSET, int N_CLASSES,
+          int ACC_W, int THR_W, int VECTORS, typename InT>
+void mvau(hls::stream<InT>& in, hls::stream<ap_uint<mvau_out_width(MH, ACC_W, BINARIZE, LEVELS, O_B)> >& out,
+          const typename rom<PE * SIMD * W_B>::chunk_t weights[][rom<PE * SIMD * W_B>::K],
+          const typename rom<PE * mvau_thresholds_per_channel(BINARIZE, LEVELS) * THR_W>::chunk_t
+              thresholds[][rom<PE * mvau_thresholds_per_channel(BINARIZE, LEVELS) * THR_W>::K],
+          const typename rom<PE>::chunk_t flips[][rom<PE>::K]) {
+BNN_PRAGMA(HLS INLINE)
+    mvau_unit<0, MW, MH, PE, SIMD, IN_B, W_B, BINARIZE, LEVELS, O_B, OFFSET, N_CLASSES, ACC_W, THR_W, VECTORS>(
+        in, out, weights, thresholds, flips);
 }
 
 // The former shared datapath (binary weights, sign or raw output), kept for existing callers.

@@ -26,6 +26,11 @@
 //           output word; after the last fold write the word into a 2-entry output queue.
 // Interval: NF*SF cycles per vector in steady state (1 when PE=MH and SIMD=MW).
 //
+// DEPTHWISE=1 (the vector-vector unit, wrapped by bnn_vvau): output channel o dots its own
+// MW-element vector with its own weights. The input then holds MH*MW elements in step order:
+// step (nf, sf) reads the next PE*SIMD elements, lane pe the SIMD at [pe*SIMD +: SIMD] (the
+// elements of channel nf*PE + pe, taps sf*SIMD ...); bnn_vvau reorders the window into it.
+//
 // Handshakes: m_tvalid comes from the output queue's registered count. `stall` (the s2 stage
 // holds a finished word and the queue is full) depends on registers only, and s_tready is a
 // function of `stall` and the issue registers: no path m_tready -> s_tready and none
@@ -42,6 +47,7 @@ module bnn_mvau #(
     parameter int LEVELS = 0,
     parameter int O_B = 1,
     parameter int OFFSET = 0,
+    parameter int DEPTHWISE = 0,
     parameter int N_CLASSES = 1,
     parameter int USER_W = 1,
     parameter int ACC_W = (IN_B == 1 && W_B == 1) ? $clog2(MW + 1)
@@ -53,7 +59,7 @@ module bnn_mvau #(
 ) (
     input  logic                clk,
     input  logic                rst_n,
-    input  logic [MW*IN_B-1:0]  s_tdata,
+    input  logic [((DEPTHWISE != 0) ? MH * MW : MW)*IN_B-1:0] s_tdata,
     input  logic [USER_W-1:0]   s_tuser,
     input  logic                s_tvalid,
     output logic                s_tready,
@@ -63,8 +69,10 @@ module bnn_mvau #(
 );
     localparam int NF = MH / PE;
     localparam int SF = MW / SIMD;
-    localparam int XW = MW * IN_B;
-    localparam int CHUNK = SIMD * IN_B;
+    localparam int XW = ((DEPTHWISE != 0) ? MH * MW : MW) * IN_B;
+    localparam int LANE_X = (DEPTHWISE != 0) ? SIMD : 0;  // elements between two lanes' inputs
+    localparam int CHUNK = ((DEPTHWISE != 0) ? PE * SIMD : SIMD) * IN_B;  // input bits per step
+    localparam int X_STEPS = (DEPTHWISE != 0) ? NF * SF : SF;  // steps until the vector comes round
     localparam int MULTI = (BINARIZE != 0 && LEVELS >= 2) ? 1 : 0;  // multi-threshold output
     localparam int POPCOUNT = (IN_B == 1 && W_B == 1) ? 1 : 0;  // XNOR-popcount, unsigned domain
     localparam int NT = (MULTI != 0) ? LEVELS - 1 : 1;  // thresholds per channel
@@ -120,7 +128,7 @@ module bnn_mvau #(
 
     logic [XW-1:0] x_rot;
     generate
-        if (SF == 1) begin : g_rot1
+        if (X_STEPS == 1) begin : g_rot1
             assign x_rot = cur_x;
         end else begin : g_rot
             assign x_rot = {cur_x[CHUNK-1:0], cur_x[XW-1:CHUNK]};
@@ -190,23 +198,23 @@ module bnn_mvau #(
             for (int s = 0; s < SIMD; s++) begin
                 if (POPCOUNT != 0) begin
                     logic match;
-                    match = x_r[s*IN_B] ~^ w_r[pe*SIMD + s];
+                    match = x_r[(pe*LANE_X + s)*IN_B] ~^ w_r[pe*SIMD + s];
                     s_acc = s_acc + ACC_W'(match);
                 end else if (W_B == 1) begin
                     // multi-bit x, binary w: +x / -x
                     logic signed [ACC_W-1:0] xe;
-                    xe = ACC_W'($signed(x_r[s*IN_B +: IN_B]));
+                    xe = ACC_W'($signed(x_r[(pe*LANE_X + s)*IN_B +: IN_B]));
                     s_acc = w_r[pe*SIMD + s] ? s_acc + xe : s_acc - xe;
                 end else if (IN_B == 1) begin
                     // binary x, multi-bit w: +w / -w
                     logic signed [ACC_W-1:0] we;
                     we = ACC_W'($signed(w_r[(pe*SIMD + s)*W_B +: W_B]));
-                    s_acc = x_r[s*IN_B] ? s_acc + we : s_acc - we;
+                    s_acc = x_r[(pe*LANE_X + s)*IN_B] ? s_acc + we : s_acc - we;
                 end else begin
                     // multi-bit x and w: sum over weight bits j of w[j] * (x << j), the top bit negative
                     logic signed [ACC_W-1:0] xe;
                     logic [W_B-1:0] wf;
-                    xe = ACC_W'($signed(x_r[s*IN_B +: IN_B]));
+                    xe = ACC_W'($signed(x_r[(pe*LANE_X + s)*IN_B +: IN_B]));
                     wf = w_r[(pe*SIMD + s)*W_B +: W_B];
                     for (int j = 0; j < W_B; j++) begin
                         if (wf[j]) s_acc = (j == W_B - 1) ? s_acc - (xe <<< j) : s_acc + (xe <<< j);

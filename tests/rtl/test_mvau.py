@@ -93,7 +93,9 @@ def random_weights(rng: np.random.Generator, mh: int, mw: int, w_b: int) -> np.n
     return weights
 
 
-def run_mvau(name, sim_build, tmp_path, mw, mh, pe, simd, in_b, w_b, binarize, levels, offset, n_classes):
+def run_mvau(name, sim_build, tmp_path, mw, mh, pe, simd, in_b, w_b, binarize, levels, offset, n_classes,
+             top: str = "bnn_mvau"):
+    """`top` bnn_vvau: the depthwise unit (MW taps x MH channels per window), same memories."""
     rng = np.random.default_rng(sum(map(ord, name)))
     weights = random_weights(rng, mh, mw, w_b)
     per = levels - 1 if levels >= 2 else 0
@@ -117,8 +119,9 @@ def run_mvau(name, sim_build, tmp_path, mw, mh, pe, simd, in_b, w_b, binarize, l
     interval = (mh // pe) * (mw // simd)
     report = tmp_path / "report.json"
     cfg = {"params": params, "data": str(tmp_path / "data.npz"), "seed": sum(map(ord, name)),
-           "vectors": 24 if interval > 200 else 40, "report": str(report)}
-    run_bench("bnn_mvau", [rtl_source("bnn_mvau.sv")], "bench_mvau", {**params, **file_params}, sim_build / name,
+           "vectors": 24 if interval > 200 else 40, "report": str(report), "depthwise": top == "bnn_vvau"}
+    sources = [rtl_source("bnn_mvau.sv")] + ([rtl_source("bnn_vvau.sv")] if top == "bnn_vvau" else [])
+    run_bench(top, sources, "bench_mvau", {**params, **file_params}, sim_build / name,
               extra_env={"MVAU_CFG": json.dumps(cfg)})
     measured = json.loads(report.read_text())["full_rate"]
     print(f"{name}: {measured}")

@@ -5,20 +5,21 @@ order (a kind may leave itself out of a given layer); `FIFO_KIND` follows every 
 last (one per consumer, behind a `FORK_KIND`, where a value feeds several layers)."""
 from __future__ import annotations
 
-from ...ir import Conv, Dense, Join, MaxPool, SumPool, Threshold
+from ...ir import Conv, Dense, DepthwiseConv, Join, MaxPool, SumPool, Threshold
 from .base import REGISTRY, Block, LowerContext, Memory, Stream
 from .fifo import Fifo, WindowFifo, fifo_depth
 from .flatten import Flatten
 from .fork import Fork
 from .join import JoinBlock
 from .maxpool import MaxPoolBlock
-from .mvau import Mvau, mvau_cycles, mvau_thresholds
+from .mvau import Mvau, Vvau, mvau_cycles, mvau_thresholds
 from .sumpool import SumPoolBlock, sumpool_format
 from .swg import Swg
 from .threshold import ThresholdBlock
 
 LAYER_BLOCKS: dict[type, tuple[type[Block], ...]] = {
     Conv: (Swg, WindowFifo, Mvau),
+    DepthwiseConv: (Swg, WindowFifo, Vvau),
     Dense: (Flatten, Mvau),
     MaxPool: (MaxPoolBlock,),
     SumPool: (SumPoolBlock,),
@@ -56,5 +57,5 @@ def hls_library() -> tuple[str, ...]:
 
 
 __all__ = ["Block", "Stream", "Memory", "LowerContext", "Fifo", "WindowFifo", "Flatten", "MaxPoolBlock", "SumPoolBlock",
-           "Mvau", "Swg", "Fork", "JoinBlock", "ThresholdBlock", "LAYER_BLOCKS", "FIFO_KIND", "FORK_KIND", "kinds", "by_module",
-           "rtl_library", "hls_library", "fifo_depth", "mvau_cycles", "mvau_thresholds", "sumpool_format"]
+           "Mvau", "Vvau", "Swg", "Fork", "JoinBlock", "ThresholdBlock", "LAYER_BLOCKS", "FIFO_KIND", "FORK_KIND", "kinds",
+           "by_module", "rtl_library", "hls_library", "fifo_depth", "mvau_cycles", "mvau_thresholds", "sumpool_format"]

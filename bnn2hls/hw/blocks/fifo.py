@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...ir import Conv
+from ...ir import Conv, DepthwiseConv
 from ..fifo_sizing import window_fifo_depth
 from ..mvau_memories import clog2
 from .base import Block, LowerContext, Stream
-from .mvau import Mvau
+from .mvau import mvau_cycles
 
 MIN_FIFO_DEPTH = 2
 
@@ -23,7 +23,7 @@ def fifo_depth(consumer: object) -> int:
     input rows, or the producer stalls and the bottleneck waits for it at every frame start
     (measured: 1.7 % lost on padnet with depth 2).
     """
-    if isinstance(consumer, Conv):
+    if isinstance(consumer, (Conv, DepthwiseConv)):
         return max(MIN_FIFO_DEPTH, (consumer.kernel[0] - consumer.pads[0] + 1) * consumer.in_shape[1])
     return MIN_FIFO_DEPTH
 
@@ -73,7 +73,7 @@ class WindowFifo(Fifo):
     def build(cls, ctx: LowerContext) -> Block | None:
         layer, src = ctx.layer, ctx.src
         oh, ow = layer.out_hw
-        depth = window_fifo_depth(layer, Mvau.layer_cycles(layer)["mvau"] // (oh * ow))
+        depth = window_fifo_depth(layer, mvau_cycles(layer) // (oh * ow))  # the unit's cycles per window
         if not depth:
             return None
         out = Stream(layer.name, "winq", src.width, src.elem_bits, f"{layer.name}: queued windows",

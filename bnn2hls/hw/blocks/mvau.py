@@ -7,7 +7,7 @@ Its memories (weights, thresholds per border class, flip bits) are arrays in the
 hls_lib/rtl/README.md, packed by hw/mvau_memories.py."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -87,8 +87,8 @@ def table_stats(layer: MatrixLayer) -> dict[str, float]:
 class Mvau(Block):
     kind = "mvau"
     module = "bnn_mvau"
-    rtl_files = ("bnn_mvau.sv",)
-    hls_files = ("bnn_mvau.h",)
+    rtl_files: ClassVar[tuple[str, ...]] = ("bnn_mvau.sv",)
+    hls_files: ClassVar[tuple[str, ...]] = ("bnn_mvau.h",)
     library_rank = 4
 
     @classmethod
@@ -133,19 +133,35 @@ class Mvau(Block):
             params.update(LEVELS=levels, O_B=layer.out_bits, OFFSET=layer.out_offset)
         params.update({"BINARIZE": int(layer.binarize), "N_CLASSES": n_classes, "USER_W": user_w, "ACC_W": acc_w,
                        "THR_W": t_w})
-        block = cls(f"u_{layer.name}_mvau", layer, "mvau", ctx.src, out, params, memories,
-                    comment=f"{layer.name}: MVAU MW={mw} MH={mh} PE={pe} SIMD={simd}"
+        block = cls(f"u_{layer.name}_{cls.kind}", layer, cls.kind, ctx.src, out, params, memories,
+                    comment=f"{layer.name}: {cls.kind.upper()} MW={mw} MH={mh} PE={pe} SIMD={simd}"
                     + (f" W_B={w_b}" if w_b > 1 else "") + (f" LEVELS={levels}" if levels else ""))
         block.user_in = True if layer.border is not None else "tied"  # type: ignore[misc]  # per instance: depends on the layer
         return block
 
     @classmethod
     def layer_cycles(cls, layer: Any) -> dict[str, int]:
-        return {"mvau": mvau_cycles(layer)}
+        return {cls.kind: mvau_cycles(layer)}
 
     @classmethod
     def layer_interval(cls, layer: Any) -> int:
         return mvau_cycles(layer)
+
+    # -- the input vector as the unit walks it (the vector-vector unit overrides) -------------
+    @classmethod
+    def vector_elements(cls, p: dict[str, int]) -> int:
+        """Elements of one input vector (the rotating register)."""
+        return p["MW"]
+
+    @classmethod
+    def step_elements(cls, p: dict[str, int]) -> int:
+        """Input elements one step reads (shared by the PE lanes)."""
+        return p["SIMD"]
+
+    @classmethod
+    def vector_steps(cls, p: dict[str, int]) -> int:
+        """Steps until the rotating vector comes round: SF (every output fold rereads it)."""
+        return p["MW"] // p["SIMD"]
 
     # -- cost ------------------------------------------------------------------------------
     @classmethod
@@ -190,9 +206,10 @@ class Mvau(Block):
             a.rom("flip", nf, pe, "thr_rom", tables)
             a.add("lut", "cmp", pe * steps * thr_w)
         a.ram("out_queue", 2, out_w, a.EMU_POINTER)
-        if sf > 1:
-            a.add("lut", "x_rot", mw * in_b)
-        a.add("ff", "regs", pe * acc_w + simd * in_b + mw * in_b + (out_w - fold_w if nf > 1 else 0))
+        vector, chunk, x_steps = cls.vector_elements(p), cls.step_elements(p), cls.vector_steps(p)
+        if x_steps > 1:
+            a.add("lut", "x_rot", vector * in_b)
+        a.add("ff", "regs", pe * acc_w + chunk * in_b + vector * in_b + (out_w - fold_w if nf > 1 else 0))
         # (the weight register grows with W_B: PE*SIMD*W_B bits, counted with the ROM read)
 
     # -- RTL / HLS -------------------------------------------------------------------------
@@ -217,15 +234,44 @@ class Mvau(Block):
         if levels:
             keys = ("MW", "MH", "PE", "SIMD", "IN_B", "W_B", "LEVELS", "O_B", "OFFSET", "N_CLASSES", "ACC_W", "THR_W", "VECTORS")
             targs = [str(w_b) if k == "W_B" and w_b == 1 else f"{ns}::{k}" for k in keys]
-            ctx.call("bnn::mvau_multithreshold", targs, [src, out, *mems], self.comment)
+            ctx.call(f"bnn::{self.kind}_multithreshold", targs, [src, out, *mems], self.comment)
         elif p["BINARIZE"]:
             keys = ("MW", "MH", "PE", "SIMD", "IN_B", *(("W_B",) if w_b > 1 else ()), "N_CLASSES", "ACC_W", "THR_W", "VECTORS")
-            ctx.call("bnn::mvau_threshold_w" if w_b > 1 else "bnn::mvau_threshold", [f"{ns}::{k}" for k in keys],
+            ctx.call(f"bnn::{self.kind}_threshold" + ("_w" if w_b > 1 else ""), [f"{ns}::{k}" for k in keys],
                      [src, out, *mems], self.comment)
         else:
             keys = ("MW", "MH", "PE", "SIMD", "IN_B", *(("W_B",) if w_b > 1 else ()), "ACC_W", "VECTORS")
-            ctx.call("bnn::mvau_acc_w" if w_b > 1 else "bnn::mvau_acc", [f"{ns}::{k}" for k in keys],
+            ctx.call(f"bnn::{self.kind}_acc" + ("_w" if w_b > 1 else ""), [f"{ns}::{k}" for k in keys],
                      [src, out, f"{ns}::WEIGHTS"], self.comment + ", raw accumulators")
         steps = max(1, levels - 1)
-        ctx.widths += [p["MW"] * p["IN_B"], p["PE"] * p["SIMD"] * w_b, p["PE"] * steps * p["THR_W"], p["PE"],
+        ctx.widths += [self.vector_elements(p) * p["IN_B"], self.step_elements(p) * p["IN_B"], p["PE"] * p["SIMD"] * w_b, p["PE"] * steps * p["THR_W"], p["PE"],
                        self.output.width, p["ACC_W"] + 1, p["THR_W"] + 1]
+
+
+class Vvau(Mvau):
+    """`vvau`: the PE x SIMD vector-vector(-threshold) unit of a depthwise convolution
+    (hls_lib/rtl/bnn_vvau.sv, hls_lib/hls/bnn_vvau.h): per window, channel c's kh*kw taps dotted
+    with its own weights. PE channels and SIMD taps per step, (C/PE) * (kh*kw/SIMD) steps per
+    window: the MVAU's datapath, memories and activations with MH = channels and MW = taps,
+    each lane reading its own channel's SIMD taps (its RTL is bnn_mvau with DEPTHWISE=1
+    behind a reordering of the window, which is wiring). Parameters, memories (layouts of
+    hls_lib/rtl/README.md), cycles and cost kinds (mvau_bin / mvau_mb / mvau_last) are the
+    MVAU's; the input vector, the register the unit rotates, is the whole window."""
+
+    kind = "vvau"
+    module = "bnn_vvau"
+    rtl_files = ("bnn_mvau.sv", "bnn_vvau.sv")
+    hls_files = ("bnn_mvau.h", "bnn_vvau.h")
+    library_rank = 5
+
+    @classmethod
+    def vector_elements(cls, p: dict[str, int]) -> int:
+        return p["MH"] * p["MW"]
+
+    @classmethod
+    def step_elements(cls, p: dict[str, int]) -> int:
+        return p["PE"] * p["SIMD"]
+
+    @classmethod
+    def vector_steps(cls, p: dict[str, int]) -> int:
+        return (p["MH"] // p["PE"]) * (p["MW"] // p["SIMD"])

@@ -3,7 +3,8 @@
 Every matrix layer (`Conv`, `Dense`) is a GEMM with M rows (output pixels x batch), K = fan-in
 (bits per output), N = output channels, 1-bit weights and b input bit-planes (b = 1 for
 binary activations; a multi-bit first layer runs bit-serially: b binary GEMMs, shifted and
-added). Per layer, at batch B:
+added). A depthwise conv is C independent GEMVs (N = 1, K = kh*kw, one per channel: `groups`),
+every count below times C. Per layer, at batch B:
 
     M            = B * out_H * out_W
     binary ops   = 2 * M * K * N * b              (one 1-bit MAC = XNOR + popcount = 2 ops,
@@ -97,7 +98,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...ir import Join, MatrixLayer, MaxPool, Network, Threshold
+from ...ir import DepthwiseConv, Join, MatrixLayer, MaxPool, Network, Threshold
 from ..cost import Cost
 from .devices import CatalogBackend, DeviceCatalog
 
@@ -180,21 +181,24 @@ class Gemm:
 
     m: int  # rows: output pixels x batch
     k: int  # fan-in bits per output
-    n: int  # output channels
+    n: int  # output channels (of one group)
     planes: int  # input bit-planes (input_bits)
+    groups: int = 1  # independent GEMMs of m x k x n (a depthwise conv: one per channel, n = 1)
 
 
 def layer_gemm(layer: MatrixLayer, batch: int) -> Gemm:
     oh, ow = layer.out_hw
+    if isinstance(layer, DepthwiseConv):  # every channel its own inputs: C GEMVs, not one GEMM
+        return Gemm(m=batch * oh * ow, k=layer.fan_in, n=1, planes=layer.input_bits, groups=layer.out_channels)
     return Gemm(m=batch * oh * ow, k=layer.fan_in, n=layer.out_channels, planes=layer.input_bits)
 
 
 def binary_ops(g: Gemm) -> int:
-    return 2 * g.m * g.k * g.n * g.planes
+    return 2 * g.m * g.k * g.n * g.planes * g.groups
 
 
 def cuda_core_seconds(g: Gemm, dev: GpuDevice) -> float:
-    popcounts = g.m * g.n * math.ceil(g.k / WORD_BITS) * g.planes
+    popcounts = g.m * g.n * math.ceil(g.k / WORD_BITS) * g.planes * g.groups
     return popcounts / (dev.popc_per_s * dev.cuda_core_efficiency)
 
 
@@ -205,7 +209,7 @@ def _round_up(x: int, multiple: int) -> int:
 def padded_mma_ops(g: Gemm, tile: tuple[int, int, int]) -> int:
     """The work the tensor cores really do: every dimension padded to whole MMA tiles."""
     tm, tn, tk = tile
-    return 2 * _round_up(g.m, tm) * _round_up(g.n, tn) * _round_up(g.k, tk) * g.planes
+    return 2 * _round_up(g.m, tm) * _round_up(g.n, tn) * _round_up(g.k, tk) * g.planes * g.groups
 
 
 def tensor_core_seconds(g: Gemm, dev: GpuDevice) -> float | None:

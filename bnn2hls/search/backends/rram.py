@@ -65,7 +65,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...ir import Join, MatrixLayer, MaxPool, Network, Threshold
+from ...ir import DepthwiseConv, Join, MatrixLayer, MaxPool, Network, Threshold
 from ..cost import Cost
 from .devices import CatalogBackend, DeviceCatalog
 
@@ -157,6 +157,10 @@ def map_weights(k: int, n: int, dev: RramDevice) -> Mapping:
 def matrix_layer_cost(layer: MatrixLayer, dev: RramDevice) -> dict[str, Any]:
     oh, ow = layer.out_hw
     m, k, n, planes = oh * ow, layer.fan_in, layer.out_channels, layer.input_bits
+    if isinstance(layer, DepthwiseConv):
+        # A crossbar sums a column over all its rows: a depthwise conv is mapped as its
+        # block-diagonal matrix, the whole kh*kw*C window on the rows (zeros off the diagonal).
+        k = layer.fan_in * layer.in_channels
     mp = map_weights(k, n, dev)
     passes = m * planes
     pass_s = mp.max_steps * dev.step_s + mp.adder_depth * dev.t_add_ns * 1e-9
