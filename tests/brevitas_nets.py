@@ -383,7 +383,8 @@ class DepthwiseSeparableNet(nn.Module):
     and a flatten + linear head. `bits` 1: binary weights and sign activations (XNOR-popcount,
     border corrections per channel); 2: 2-bit weights and activations."""
 
-    def __init__(self, bits: int = 1, channels: tuple[int, int] = (8, 16), size: int = 8, outputs: int = 10):
+    def __init__(self, bits: int = 1, channels: tuple[int, int] = (8, 16), size: int = 8, outputs: int = 10,
+                 head: str = "flatten"):
         super().__init__()
         import brevitas.nn as qnn
         from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat
@@ -410,7 +411,9 @@ class DepthwiseSeparableNet(nn.Module):
         self.bn3, self.act3 = nn.BatchNorm2d(c1), act()
         self.pw2 = qnn.QuantConv2d(c1, c1, 1, bias=False, **wq)
         self.bn4, self.act4 = nn.BatchNorm2d(c1), act()
-        self.fc = qnn.QuantLinear(c1 * (size // 2) ** 2, outputs, bias=True, weight_quant=_weight_quant("tensor"))
+        self.head = head  # "flatten": flatten + linear; "gap": global average pool (x.mean((2, 3))) + linear
+        features = c1 if head == "gap" else c1 * (size // 2) ** 2
+        self.fc = qnn.QuantLinear(features, outputs, bias=True, weight_quant=_weight_quant("tensor"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act0(self.bn0(self.conv0(self.inp(x))))
@@ -418,13 +421,13 @@ class DepthwiseSeparableNet(nn.Module):
         x = self.act2(self.bn2(self.pw1(x)))
         x = self.act3(self.bn3(self.dw2(x)))
         x = self.act4(self.bn4(self.pw2(x)))
-        return self.fc(torch.flatten(x, 1))
+        return self.fc(x.mean((2, 3)) if self.head == "gap" else torch.flatten(x, 1))
 
 
-def depthwise_case(bits: int = 1, seed: int = 0, size: int = 8) -> Case:
+def depthwise_case(bits: int = 1, seed: int = 0, size: int = 8, head: str = "flatten") -> Case:
     """A `DepthwiseSeparableNet` with randomized BatchNorm and calibrated quantizers."""
     torch.manual_seed(seed)
-    module = DepthwiseSeparableNet(bits, size=size)
+    module = DepthwiseSeparableNet(bits, size=size, head=head)
     randomize_batchnorm(module, seed)
     module.train()
     gen = torch.Generator().manual_seed(seed)

@@ -4,7 +4,8 @@ one with stride 2, zero padding, pointwise 1x1 convs, randomized BatchNorm, bina
 give the QONNX executor's outputs on every engine at two foldings, and the RTL's steady-state
 interval is the estimate's (within 5 %), also where a VVAU is the bottleneck (and the outputs
 stay exact with 40 % input gaps and 50 % output stalls). The binary net's acceptance run
-(two foldings, stalls) is tests/test_topologies.py::test_depthwise_separable. Other groupings
+(two foldings, stalls, a global-average-pool head) is
+tests/test_topologies.py::test_depthwise_separable_with_a_global_average_pool_head. Other groupings
 are refused with one line naming the node."""
 from __future__ import annotations
 

@@ -126,14 +126,16 @@ def test_binarynet_order(tmp_path):
                                                       "output_head"]
 
 
-def test_depthwise_separable(tmp_path):
+def test_depthwise_separable_with_a_global_average_pool_head(tmp_path):
     """MobileNet's block as a Brevitas user writes it (tests/brevitas_nets.py
     DepthwiseSeparableNet, binary): QuantConv2d(C, C, 3, groups=C) depthwise convs with zero
     padding (corrected per channel), one with stride 2, 1x1 pointwise convs, per-channel
-    weight scales; a flatten + linear head (the global-average-pool head comes with the
-    sum-pool block)."""
+    weight scales, and a global-average-pool head (x.mean((2, 3)) -> QuantLinear; the flatten
+    head is in tests/test_depthwise.py)."""
     from .brevitas_nets import depthwise_case
 
-    docs = check_topology(depthwise_case(1).module, (3, 8, 8), tmp_path, (None, 30000))
+    docs = check_topology(depthwise_case(1, head="gap").module, (3, 8, 8), tmp_path, (None, 30000))
     dw = [e for e in docs[0]["layers"] if e["kind"] == "dwconv"]
     assert [d["stride"] for d in dw] == [[1, 1], [2, 2]] and all(d["border"] is not None for d in dw)
+    kinds = [e["kind"] for e in docs[0]["layers"]]
+    assert kinds[-3:] == ["sumpool", "dense", "output_head"], kinds
