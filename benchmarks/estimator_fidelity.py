@@ -53,7 +53,7 @@ def configs(quick: bool) -> list[tuple[str, str]]:
         # slow on these: 286 s for mlp_1w2a "mid"; CNV_2W2A at BNN-PYNQ's folding ran past 30
         # minutes on 2 busy cores (mlp_1w2a "wide", 3,584 unrolled 8-bit add/subtract lanes in
         # its first layer, too, so it is left out).
-        out += [("mlp_1w2a", "mid"), ("CNV_2W2A", "bnn_pynq")]
+        out += [("mlp_1w2a", "mid"), ("CNV_2W2A", "unit"), ("CNV_2W2A", "bnn_pynq")]
     return out
 
 

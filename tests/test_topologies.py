@@ -139,3 +139,57 @@ def test_depthwise_separable_with_a_global_average_pool_head(tmp_path):
     assert [d["stride"] for d in dw] == [[1, 1], [2, 2]] and all(d["border"] is not None for d in dw)
     kinds = [e["kind"] for e in docs[0]["layers"]]
     assert kinds[-3:] == ["sumpool", "dense", "output_head"], kinds
+
+
+class ResidualThenGapNet(nn.Module):
+    """A user's ResNet tail (found by a user-style trial): a residual block, its requantizer,
+    then a global average pool and a classifier -- the FIFO sizing of the join's branches
+    meets a sum pool downstream."""
+
+    def __init__(self):
+        super().__init__()
+        import brevitas.nn as qnn
+        from brevitas.quant import Int8ActPerTensorFixedPoint
+
+        def q():
+            return qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=2)
+
+        self.inq = qnn.QuantIdentity(bit_width=8)
+        self.c0, self.bn0, self.q0 = qnn.QuantConv2d(3, 8, 3, padding=1, weight_bit_width=2, bias=False), nn.BatchNorm2d(8), q()
+        self.c1, self.bn1, self.q1 = qnn.QuantConv2d(8, 8, 3, padding=1, weight_bit_width=2, bias=False), nn.BatchNorm2d(8), q()
+        self.qj = q()
+        self.fc = qnn.QuantLinear(8, 4, weight_bit_width=2, bias=False)
+
+    def forward(self, x):
+        a = self.q0(self.bn0(self.c0(self.inq(x))))
+        j = self.qj(a + self.q1(self.bn1(self.c1(a))))
+        return self.fc(j.mean((2, 3)))
+
+
+def test_residual_block_then_global_average_pool(tmp_path):
+    module = _prepared(ResidualThenGapNet, 6, (3, 6, 6))
+    check_topology(module, (3, 6, 6), tmp_path, (None, 40000), frames=4)
+
+
+class _PoolFirstFork(nn.Module):
+    """BinaryNet order whose pooled, binarized value feeds a conv and a residual add."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = zoo._input_quant_8bit()
+        self.c0, self.mp, self.bn0, self.a0 = zoo._conv(2, 8, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(8), zoo._binary_act()
+        self.c1, self.bn1, self.a1 = zoo._conv(8, 8, 3, padding=1), nn.BatchNorm2d(8), zoo._binary_act()
+        self.bn2, self.a2 = nn.BatchNorm2d(8), zoo._binary_act()
+        self.fc = zoo._linear(8 * 4 * 4, 4)
+
+    def forward(self, x):
+        a = self.a0(self.bn0(self.mp(self.c0(self.inp(x)))))
+        return self.fc(self.a2(self.bn2(a + self.a1(self.bn1(self.c1(a))))).flatten(1))
+
+
+def test_pool_before_the_activation_feeding_a_join_is_one_error_line(tmp_path, capsys):
+    path = export_qonnx(_prepared(_PoolFirstFork, 7, (2, 8, 8)), torch.zeros(1, 2, 8, 8), tmp_path / "m.onnx")
+    assert cli.main(["compile", str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: layer 'maxpool0'") and "feed matrix layers only" in err[0], err
+    assert not (tmp_path / "out").exists()

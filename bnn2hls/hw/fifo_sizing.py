@@ -106,7 +106,7 @@ def _items(shape: tuple[int, int, int]) -> int:
 def layer_need(layer: object, operand: int, net: object) -> np.ndarray:
     """[items of `layer`'s output per frame] -> the last item (per frame) of its input
     `operand` it reads first (-1: none)."""
-    from ..ir import Dense, Join, MaxPool, Threshold
+    from ..ir import Dense, Join, MaxPool, SumPool, Threshold
 
     if isinstance(layer, (Conv, DepthwiseConv)):  # the same window walk
         positions, _ = window_positions(layer)
@@ -119,7 +119,7 @@ def layer_need(layer: object, operand: int, net: object) -> np.ndarray:
         return real_rows * w + np.where(in_row, np.clip(cols - l + 1, 0, w), 0) - 1
     if isinstance(layer, Dense):
         return np.asarray([_items(net.producers(layer)[operand].out_shape) - 1])  # type: ignore[attr-defined]
-    if isinstance(layer, MaxPool):
+    if isinstance(layer, (MaxPool, SumPool)):  # an output leaves when its window's last item is in
         (kh, kw), (sh, sw) = layer.kernel, layer.stride
         oh, ow, _ = layer.out_shape
         w = layer.in_shape[1]

@@ -25,28 +25,34 @@ from ..ir import DepthwiseConv, MatrixLayer, MaxPool, Network, validate
 def move_pool_flips(net: Network) -> Network:
     for pool in [layer for layer in net.layers if isinstance(layer, MaxPool) and layer.before_activation]:
         producer = net.producer(pool)
-        (consumer,) = net.consumers[pool.name]
         if not isinstance(producer, MatrixLayer) or producer.flip is None or producer.out_levels:
             raise UserError(f"layer '{pool.name}': a max-pool before the activation needs a sign-thresholded producer")
-        if not isinstance(consumer, MatrixLayer) or consumer.input_bits != 1:
-            raise UserError(f"layer '{pool.name}': a max-pool before the activation must feed a matrix layer "
-                            f"(it feeds '{consumer.name}')")
+        consumers = net.consumers[pool.name]
+        for consumer in consumers:  # every reader takes the flips (a fork: each of its matrix layers)
+            if not isinstance(consumer, MatrixLayer) or consumer.input_bits != 1:
+                raise UserError(f"layer '{pool.name}': a max-pool before the activation must feed matrix layers only "
+                                f"(it feeds '{consumer.name}'; put the BatchNorm and sign before the pool)")
         flip = np.asarray(producer.flip, bool)
-        # A conv's window columns are (ky, kx, c), a dense layer's flattened (h, w, c): the
-        # channel of column j is j mod C either way.
-        # A depthwise conv's row o reads channel o only: its whole row takes that flip.
-        columns = flip[np.arange(consumer.fan_in) % pool.out_shape[2]]
-        if isinstance(consumer, DepthwiseConv):
-            columns = np.broadcast_to(flip[:, None], consumer.weights.shape)
-        if consumer.weight_bits == 1:
-            weights = consumer.weights ^ (columns if columns.ndim == 2 else columns[None, :])
-        else:
-            mask = np.broadcast_to(columns if columns.ndim == 2 else columns[None, :], consumer.weights.shape)
-            if np.any(consumer.weights[mask] == -(2 ** (consumer.weight_bits - 1))):
-                raise UserError(f"layer '{consumer.name}': cannot negate its most negative {consumer.weight_bits}-bit "
-                                f"weight to take the flips of '{producer.name}' past '{pool.name}'")
-            weights = np.where(mask, -consumer.weights, consumer.weights).astype(np.int8)
+        for consumer in consumers:
+            assert isinstance(consumer, MatrixLayer)
+            net = net.replace_layer(dataclasses.replace(consumer, weights=_take_flips(consumer, flip, producer, pool)))
         net = net.replace_layer(dataclasses.replace(producer, flip=np.zeros_like(flip)))
         net = net.replace_layer(dataclasses.replace(pool, before_activation=False))
-        net = net.replace_layer(dataclasses.replace(consumer, weights=weights))
     return validate(net)
+
+
+def _take_flips(consumer: MatrixLayer, flip: np.ndarray, producer: MatrixLayer, pool: MaxPool) -> np.ndarray:
+    """`consumer`'s weights with the columns reading a flipped channel negated."""
+    # A conv's window columns are (ky, kx, c), a dense layer's flattened (h, w, c): the
+    # channel of column j is j mod C either way.
+    # A depthwise conv's row o reads channel o only: its whole row takes that flip.
+    columns = flip[np.arange(consumer.fan_in) % pool.out_shape[2]]
+    if isinstance(consumer, DepthwiseConv):
+        columns = np.broadcast_to(flip[:, None], consumer.weights.shape)
+    if consumer.weight_bits == 1:
+        return consumer.weights ^ (columns if columns.ndim == 2 else columns[None, :])
+    mask = np.broadcast_to(columns if columns.ndim == 2 else columns[None, :], consumer.weights.shape)
+    if np.any(consumer.weights[mask] == -(2 ** (consumer.weight_bits - 1))):
+        raise UserError(f"layer '{consumer.name}': cannot negate its most negative {consumer.weight_bits}-bit "
+                        f"weight to take the flips of '{producer.name}' past '{pool.name}'")
+    return np.where(mask, -consumer.weights, consumer.weights).astype(np.int8)
