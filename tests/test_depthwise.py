@@ -31,7 +31,7 @@ def _export(bits, tmp_path):
 
 
 @pytest.mark.parametrize("bits,target_fps", [
-    (2, None),
+    pytest.param(2, None, marks=pytest.mark.slow),  # (the default suite's time budget)
     (2, 30000),
     # the binary net at these foldings, with stalls: tests/test_topologies.py
     pytest.param(1, None, marks=pytest.mark.slow),
@@ -218,7 +218,7 @@ def test_folding_presets_and_target_choose_channels_and_taps(tmp_path):
                 assert cycles["layers"][d.name]["vvau"] == (d.out_channels // d.pe) * (9 // d.simd) * oh * ow
 
 
-@pytest.mark.parametrize("wide", [False, True])
+@pytest.mark.parametrize("wide", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_depthwise_conv_on_a_residual_branch(wide, tmp_path):
     """MobileNetV2's inverted residual in miniature: the main branch of tests/residual_nets.py's
     identity block made a depthwise 3x3 conv (2-bit inputs and weights, 4 levels). The window

@@ -137,7 +137,9 @@ def export(tmp_path, kind: str, seed: int = 0, **kw):
 # QONNX; RTL cycles within 5 % of the estimate). The windowed ones are `slow` (the sum-pool
 # bench covers their block in the default suite).
 CASES = [
-    ("gap_linear", 40000),
+    # (GAP -> QuantLinear runs by default in tests/test_topologies.py, after a depthwise net and a
+    # residual block)
+    pytest.param("gap_linear", 40000, marks=pytest.mark.slow),
     ("gap_head", 40000),
     pytest.param("avg_linear", 60000, marks=pytest.mark.slow),
     pytest.param("avg_head", 60000, marks=pytest.mark.slow),

@@ -74,8 +74,12 @@ def folded(shortcut: str, style: str):
     return residual_conv_net(shortcut, folding=fold)
 
 
-@pytest.mark.parametrize("style", ["unit", "wide"])
-@pytest.mark.parametrize("shortcut", ["identity", "conv"])
+@pytest.mark.parametrize(("shortcut", "style"), [
+    ("identity", "unit"),
+    pytest.param("identity", "wide", marks=pytest.mark.slow),  # (the default suite's time budget; the
+    pytest.param("conv", "unit", marks=pytest.mark.slow),      #  ResNet acceptance nets run both kinds)
+    ("conv", "wide"),
+])
 def test_residual_net_rtl(shortcut, style, tmp_path):
     net = folded(shortcut, style)
     rtl_backend.generate(net, tmp_path / "rtl")
@@ -89,7 +93,7 @@ def test_residual_net_rtl(shortcut, style, tmp_path):
     np.testing.assert_array_equal(stalled.outputs, expect)
 
 
-@pytest.mark.parametrize("shortcut", ["identity", "conv"])
+@pytest.mark.parametrize("shortcut", [pytest.param("identity", marks=pytest.mark.slow), "conv"])
 def test_residual_net_hls(shortcut, tmp_path):
     net = folded(shortcut, "wide")
     hls_backend.generate(net, tmp_path / "hls")
