@@ -284,3 +284,44 @@ def test_weight_scale_is_read_by_broadcasting_not_by_size(trans_b, scale_shape, 
     assert rc == 0, err
     x = rng.standard_normal((8, 6)).astype(np.float32)
     _assert_equals_qonnx(tmp_path / "out", load_model(path), x, tmp_path, engines=("ref",))
+
+
+class _Int32BiasNet(nn.Module):
+    """Brevitas' usual bias quantizer, Int32Bias (the bias scale is the input scale times
+    the weight scale): a 32-bit constant quantizer was refused as '32-bit weights'."""
+
+    def __init__(self):
+        super().__init__()
+        import brevitas.nn as qnn
+        from brevitas.quant import Int8ActPerTensorFloat, Int32Bias
+
+        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+        self.conv = qnn.QuantConv2d(3, 8, 3, weight_bit_width=2, bias=True, bias_quant=Int32Bias)
+        self.bn, self.act = nn.BatchNorm2d(8), qnn.QuantIdentity(bit_width=2, return_quant_tensor=True)
+        self.fc = qnn.QuantLinear(8 * 4 * 4, 5, weight_bit_width=2, bias=True, bias_quant=Int32Bias)
+
+    def forward(self, x):
+        return self.fc(self.act(self.bn(self.conv(self.inp(x)))).flatten(1))
+
+
+def test_int32_bias_quantizer(tmp_path):
+    from bnn2hls import zoo
+
+    torch.manual_seed(0)
+    module = _Int32BiasNet()
+    zoo.randomize_batchnorm(module, 0)
+    module.train()
+    with torch.no_grad():  # the activation quantizers' scales
+        for _ in range(4):
+            module(torch.rand(16, 3, 6, 6) * 2 - 1)
+    path = export_qonnx(module.eval(), torch.zeros(1, 3, 6, 6), tmp_path / "m.onnx")
+    assert cli.main(["compile", str(path), "-o", str(tmp_path / "out")]) == 0
+    x = np.random.default_rng(0).random((8, 3, 6, 6), dtype=np.float32) * 2.2 - 1.1
+    np.save(tmp_path / "x.npy", x)
+    ys = {}
+    for engine in ("onnx", "ref"):
+        assert cli.main(["run", str(tmp_path / "out"), "--input", str(tmp_path / "x.npy"), "--engine", engine,
+                         "-o", str(tmp_path / f"{engine}.npy")]) == 0
+        ys[engine] = np.load(tmp_path / f"{engine}.npy")
+    assert len({tuple(r) for r in ys["onnx"].round(4)}) > 1
+    np.testing.assert_allclose(ys["ref"], ys["onnx"], rtol=1e-5, atol=1e-5)

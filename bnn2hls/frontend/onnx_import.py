@@ -45,6 +45,7 @@ class Const:
     value: np.ndarray
     binary_scale: np.ndarray | None = None  # set when value came from a bipolar quantizer
     int_weights: tuple[np.ndarray, np.ndarray, int] | None = None  # (q, scale, bits) from a multi-bit quantizer
+    wide_bits: int = 0  # set when value came from a quantizer too wide for weights (a bias quantizer)
 
 
 @dataclass
@@ -390,8 +391,8 @@ class _Importer:
                           rounding: str) -> Const:
         """A multi-bit weight quantizer: keep the integers q (the datapath's weights) and the
         scale (folded into acc_scale), and the dequantized value as QONNX computes it."""
-        if bits > 8:
-            raise self.fail(f"{bits}-bit weights: at most 8 bits are supported")
+        if bits > 32:
+            raise self.fail(f"a {bits}-bit constant quantizer: at most 8 bits for weights, 32 for biases")
         if not signed:
             raise self.fail("unsigned weight quantizers are not supported")
         if np.any(zp != 0):
@@ -409,6 +410,8 @@ class _Importer:
         # QONNX divides by the scale elementwise (not by a per-channel reciprocal).
         q = quant.quantize((w / full_scale).astype(np.float32))
         value = (q.astype(np.float32) * s).astype(np.float32)
+        if bits > 8:  # a bias quantizer (Brevitas' Int32Bias, Int16Bias): only its float value is used
+            return Const(value, wide_bits=bits)
         return Const(value, int_weights=(q.astype(np.int8), s, bits))
 
     def _multi_level(self, r: Acc, s: np.ndarray, zp: np.ndarray, bits: int, signed: bool, narrow: bool,
@@ -768,6 +771,8 @@ class _Importer:
         if r.int_weights is not None:
             q, scale, bits = r.int_weights
             return q, scale, bits
+        if r.wide_bits:
+            raise self.fail(f"{r.wide_bits}-bit weights: at most 8 bits are supported")
         raise self.fail("weights are not quantized: quantize them with a Brevitas weight quantizer (1 to 8 bits)")
 
     def _input_act(self, tensor: str) -> tuple[Act, tuple[int, int, int, int], str]:
