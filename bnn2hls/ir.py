@@ -258,9 +258,7 @@ class MatrixLayer:
     @property
     def out_range(self) -> tuple[int, int]:
         """The integers a multi-level output takes (bipolar: -1, 1)."""
-        if self.out_levels == 0:
-            return -1, 1
-        return self.out_offset, self.out_offset + self.out_levels - 1
+        return activation_range(self.out_levels, self.out_offset)
 
     @property
     def out_bits(self) -> int:
@@ -491,9 +489,7 @@ class Threshold:
 
     @property
     def out_range(self) -> tuple[int, int]:
-        if self.out_levels == 0:
-            return -1, 1
-        return self.out_offset, self.out_offset + self.out_levels - 1
+        return activation_range(self.out_levels, self.out_offset)
 
     @property
     def out_bits(self) -> int:
@@ -515,6 +511,14 @@ class OutputHead:
     @property
     def out_features(self) -> int:
         return int(np.prod(self.in_shape))
+
+
+def activation_range(levels: int, offset: int) -> tuple[int, int]:
+    """The integers an activation emits: -1 and 1 for a sign (levels 0), else offset ..
+    offset + levels - 1 (a matrix layer's fused activation and a `Threshold` alike)."""
+    if levels == 0:
+        return -1, 1
+    return offset, offset + levels - 1
 
 
 def signed_width(lo: int, hi: int) -> int:
