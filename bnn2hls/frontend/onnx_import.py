@@ -45,7 +45,8 @@ class Const:
     value: np.ndarray
     binary_scale: np.ndarray | None = None  # set when value came from a bipolar quantizer
     int_weights: tuple[np.ndarray, np.ndarray, int] | None = None  # (q, scale, bits) from a multi-bit quantizer
-    wide_bits: int = 0  # set when value came from a quantizer too wide for weights (a bias quantizer)
+    # set when value came from a quantizer too wide for weights (a bias quantizer): (bits, its node)
+    wide_quant: tuple[int, str] | None = None
 
 
 @dataclass
@@ -411,7 +412,8 @@ class _Importer:
         q = quant.quantize((w / full_scale).astype(np.float32))
         value = (q.astype(np.float32) * s).astype(np.float32)
         if bits > 8:  # a bias quantizer (Brevitas' Int32Bias, Int16Bias): only its float value is used
-            return Const(value, wide_bits=bits)
+            assert self.node is not None
+            return Const(value, wide_quant=(bits, f"node '{self.node.name or self.node.output[0]}' ({self.node.op_type})"))
         return Const(value, int_weights=(q.astype(np.int8), s, bits))
 
     def _multi_level(self, r: Acc, s: np.ndarray, zp: np.ndarray, bits: int, signed: bool, narrow: bool,
@@ -771,8 +773,9 @@ class _Importer:
         if r.int_weights is not None:
             q, scale, bits = r.int_weights
             return q, scale, bits
-        if r.wide_bits:
-            raise self.fail(f"{r.wide_bits}-bit weights: at most 8 bits are supported")
+        if r.wide_quant is not None:
+            bits, quantizer = r.wide_quant
+            raise self.fail(f"{bits}-bit weights from {quantizer}: at most 8 bits are supported")
         raise self.fail("weights are not quantized: quantize them with a Brevitas weight quantizer (1 to 8 bits)")
 
     def _input_act(self, tensor: str) -> tuple[Act, tuple[int, int, int, int], str]:
