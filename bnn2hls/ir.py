@@ -428,7 +428,7 @@ class Join:
     with a, b the operands' integers (a sign bit counts as +-1). The source adds the
     dequantized tensors, a * operand_scales[0] + b * operand_scales[1] in float32; the
     importer admits scales whose ratio is a power of two, so one unit of `sum` is the smaller
-    scale (`unit_scale`) and the sum is exact. What follows a join (a `Threshold`, the head)
+    scale and the sum is exact. What follows a join (a `Threshold`, the head)
     reads its source value from the operands (passes.thresholds evaluates the source's float
     sum of every operand pair, so ties of the float add are caught, not assumed away)."""
 
@@ -443,11 +443,6 @@ class Join:
     @property
     def out_shape(self) -> tuple[int, int, int]:
         return self.in_shape
-
-    @property
-    def unit_scale(self) -> float:
-        """The source value of one unit of the sum."""
-        return min(self.operand_scales)
 
 
 @dataclass(frozen=True)
