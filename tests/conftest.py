@@ -47,7 +47,7 @@ TIERS = {
     "unit": ("test_passes.py", "test_ir_and_outputs.py", "test_hw_graph.py", "test_cost_backends.py",
              "test_cli_errors.py", "test_report_cli.py", "test_synth_cost.py", "test_search.py",
              "test_search_candidates.py", "test_search_robustness.py", "test_docs.py", "test_graph_ir.py", "test_residual.py",
-             "test_search_cnn.py"),
+             "test_search_cnn.py", "test_pnr.py"),
     "rtl": ("rtl/test_residual.py", "rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_vvau.py", "rtl/test_swg_maxpool.py",
             "rtl/test_sumpool.py", "rtl/test_generated_top.py", "test_hls_blocks.py"),
     "e2e": ("test_end_to_end.py", "test_generated_nets.py", "test_multibit.py", "test_property_brevitas.py",
@@ -72,6 +72,8 @@ TEST_TIERS = {
     "test_synth_cost.py::test_report_html_with_synth": "rtl",
     "test_synth_cost.py::test_layer_wrappers_match_network_synthesis": "rtl",
     "test_synth_cost.py::test_synthesize_open_families": "rtl",
+    "test_pnr.py::test_report_pnr_routes_a_tiny_network": "rtl",  # yosys + nextpnr
+    "test_pnr.py::test_report_pnr_does_not_fit": "rtl",
     "test_depthwise.py::test_estimate_within_20pct_of_yosys_on_a_depthwise_net": "rtl",
     "test_depthwise.py::test_border_correction_per_channel": "unit",
     "test_depthwise.py::test_validate_refuses_a_depthwise_conv_changing_the_channel_count": "unit",
