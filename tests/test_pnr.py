@@ -148,4 +148,5 @@ def test_report_pnr_does_not_fit(exported, tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", str(out), "--pnr", "--board", "icebreaker"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("error: pnr on icebreaker (iCE40UP5K-SG48): the design does not fit iCE40UP5K-SG48")
+    assert err.startswith("error: pnr on icebreaker: the design does not fit iCE40UP5K-SG48: it needs ")
+    assert err.endswith(" ICESTORM_LC of 5,280")

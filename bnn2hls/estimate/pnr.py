@@ -428,7 +428,7 @@ def run(d: Design, work_root: Path, timeout: float | None = None, use_cache: boo
         proc, nsec = _run([*ncmd, *d.nextpnr_args()], work, timeout, "nextpnr", bar, _nextpnr_phase(work / "nextpnr.log"))
         log = (work / "nextpnr.log").read_text(errors="replace") if (work / "nextpnr.log").is_file() else proc.stderr
         if proc.returncode != 0 or not (work / "report.json").is_file():
-            raise UserError(f"pnr on {d.board.name} ({d.board.part}): {condense_error(log + proc.stderr, d.board.part)}")
+            raise UserError(f"pnr on {d.board.name}: {condense_error(log + proc.stderr, d.board.part)}")
         report = json.loads((work / "report.json").read_text())
         result = summarize(d, report, cells)
         result.update(yosys_version=yver, nextpnr_version=nver, yosys_seconds=round(ysec, 1),
