@@ -41,6 +41,20 @@ def test_recorded_report_parses_to_fmax_utilisation_and_a_named_path(recorded):
     assert 1000 / cp["total_ns"] == pytest.approx(s["fmax_mhz"], rel=0.02)
 
 
+def test_report_entry_and_page_section(recorded):
+    from bnn2hls import report, report_html
+
+    d = pnr.Design(load_board("icebreaker"), 12.0, 1, {}, {}, recorded["instances"])
+    result = {**pnr.summarize(d, recorded["report"], recorded["yosys_cells"]), "cached": True}
+    doc = report.add_pnr({"network": {"est_cycles_per_frame": 256}}, result)
+    p = doc["pnr"]
+    assert "cached" not in p and p["fps_at_fmax"] == pytest.approx(52.51e6 / 256, rel=1e-3)
+    assert p["fps_at_clock"] == pytest.approx(12e6 / 256)
+    page = report_html._pnr_section(p)
+    assert "Place and route on icebreaker" in page and "52.5 MHz" in page and "u_dense1_mvau" in page
+    assert "Vivado" in page
+
+
 def test_cells_map_to_block_instances():
     inst = ["u_dense0_mvau", "u_dense0_fifo"]
     assert pnr.instance_of("u_top.u_dense0_mvau.acc_TRELLIS_FF_Q_149", inst) == "u_dense0_mvau"
