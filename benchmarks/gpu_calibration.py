@@ -42,7 +42,7 @@ import numpy as np
 
 from bnn2hls.ir import Network
 from bnn2hls.search.backends import gpu
-from bnn2hls.synthetic import synthetic_network
+from bnn2hls.models.synthetic import synthetic_network
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data" / "gpu_h100_mlp.json"

@@ -10,7 +10,7 @@ depend on training), then `bnn2hls report OUT --pnr --board BOARD --seed SEED`, 
   seconds                 the place and route's wall time (0 when cached in OUT/pnr).
 
 Networks (--networks, comma separated; default: the acceptance set of issue 17):
-  demo        the `make demo` MLP (bnn2hls.demo.build_model) at the demo's --target-fps 20000
+  demo        the `make demo` MLP (bnn2hls.flow.demo.build_model) at the demo's --target-fps 20000
   tfc         TFC_1W1A at the folding of FINN's TFC end-to-end flow (16,49) (8,8) (8,8) (10,8)
   residual    the residual demo net (zoo.mnist_resnet, channels 16/32) at the demo's 5,000 frames/s
   depthwise   the depthwise-separable test net (tests/brevitas_nets.py, binary) at 30,000 frames/s
@@ -36,10 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests/brevitas_nets.py (the depthwise net)
 
-from bnn2hls import cli, compiler, fit, zoo  # noqa: E402
-from bnn2hls.boards import load_board  # noqa: E402
+from bnn2hls import cli  # noqa: E402
+from bnn2hls.estimate import fit  # noqa: E402
+from bnn2hls.flow import compiler  # noqa: E402
 from bnn2hls.frontend.torch_export import export_qonnx  # noqa: E402
-from bnn2hls.passes.folding import folding_preset  # noqa: E402
+from bnn2hls.hw.boards import load_board  # noqa: E402
+from bnn2hls.hw.folding import folding_preset  # noqa: E402
+from bnn2hls.models import zoo  # noqa: E402
 
 TFC_FOLDING = [(16, 49), (8, 8), (8, 8), (10, 8)]
 DEFAULT = ["demo", "tfc", "residual", "depthwise"]
@@ -62,7 +65,7 @@ def build(name: str, work: Path, board: str) -> Path:
     """Compile network `name` into work/<name>; returns OUT."""
     out = work / name
     if name == "demo":
-        from bnn2hls import demo
+        from bnn2hls.flow import demo
 
         model = zoo.randomize_batchnorm(demo.build_model(), 0)
         import torch
@@ -71,7 +74,7 @@ def build(name: str, work: Path, board: str) -> Path:
     if name == "residual":
         import torch
 
-        from bnn2hls import demo
+        from bnn2hls.flow import demo
 
         model = zoo.randomize_batchnorm(zoo.mnist_resnet(True, demo.RESIDUAL_CHANNELS, seed=0), 0)
         return _compile(_export(model, torch.zeros(1, 1, 28, 28), work, name), out, name,

@@ -11,7 +11,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bnn2hls import cli, manifest
+from bnn2hls import cli
+from bnn2hls.flow import manifest
 from bnn2hls.frontend.torch_export import export_qonnx
 
 
@@ -104,7 +105,7 @@ def test_weights_wider_than_8_bits_hand_built(tmp_path, capsys):
 def test_weights_wider_than_8_bits_from_brevitas(tmp_path, capsys):
     from brevitas.nn import QuantLinear
 
-    from bnn2hls.zoo import _binary_act
+    from bnn2hls.models.zoo import _binary_act
 
     import torch
 

@@ -101,7 +101,8 @@ def test_estimate_within_20pct_of_yosys_on_a_depthwise_net(tmp_path):
     yosys (synth_xilinx, xc7) against the cost model, per network and per depthwise layer
     (logic + LUTRAM). Measured: network +4 %, VVAU layers 0 % and +9 %; the binary net at the
     default folding +2 %, its VVAUs -3 % and +5 %."""
-    from bnn2hls import cost_model, ir, synth
+    from bnn2hls.estimate import cost_model, synth
+    from bnn2hls import ir
     out = tmp_path / "out"
     assert cli.main(["compile", str(_export(2, tmp_path)), "-o", str(out), "--target-fps", "30000"]) == 0
     net = ir.load(out)
@@ -200,9 +201,9 @@ def test_pool_before_activation_feeding_a_depthwise_conv(tmp_path):
 def test_folding_presets_and_target_choose_channels_and_taps(tmp_path):
     """PE divides the channels, SIMD the kh*kw taps; the cycle formula is
     (C/PE) * (kh*kw/SIMD) * output pixels, and --target-fps meets its target with it."""
-    from bnn2hls.compiler import build_network
+    from bnn2hls.flow.compiler import build_network
     from bnn2hls.frontend.onnx_import import load_model
-    from bnn2hls.passes.folding import apply_folding_spec, estimate_cycles, fold_parallelism, folding_preset
+    from bnn2hls.hw.folding import apply_folding_spec, estimate_cycles, fold_parallelism, folding_preset
 
     net = build_network(load_model(_export(1, tmp_path)), "dw")
     wide = apply_folding_spec(net, folding_preset(net, "wide"))
@@ -224,7 +225,8 @@ def test_depthwise_conv_on_a_residual_branch(wide, tmp_path):
     identity block made a depthwise 3x3 conv (2-bit inputs and weights, 4 levels). The window
     walk sizes the shortcut FIFO as a conv's does; RTL equals the reference, at the estimate,
     and under 40 % input gaps and 50 % output stalls."""
-    from bnn2hls import ir, reference, rtl_sim
+    from bnn2hls import ir, reference
+    from bnn2hls.engines import rtl_sim
     from bnn2hls.backends import rtl as rtl_backend
 
     from .residual_nets import random_input, residual_conv_net

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from bnn2hls import cli, zoo
+from bnn2hls import cli
+from bnn2hls.models import zoo
 
 from .conftest import random_inputs
 

@@ -74,7 +74,7 @@ def test_join_arity_and_unused_values_are_refused():
 
 def test_hardware_lowering_builds_the_dag_and_refuses_a_value_read_twice():
     from bnn2hls.hw.graph import lower
-    from bnn2hls.passes import estimate_cycles
+    from bnn2hls.hw.folding import estimate_cycles
 
     net = residual_net()
     graph = lower(net)

@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnn2hls import hls_sim, ir, qonnx_runner, zoo
+from bnn2hls.engines import hls_sim, qonnx_runner
+from bnn2hls import ir
+from bnn2hls.models import zoo
 from bnn2hls.backends import hls as hls_backend
-from bnn2hls.compiler import build_network, compile_file
+from bnn2hls.flow.compiler import build_network, compile_file
 from bnn2hls.errors import UserError
 from bnn2hls.frontend.onnx_import import load_model
-from bnn2hls.passes.folding import folding_preset
+from bnn2hls.hw.folding import folding_preset
 
 from .conftest import random_inputs
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from bnn2hls import datapath, padding_pattern
+from bnn2hls.ir import datapath, padding_pattern
 from bnn2hls.ir import AffineOp, Conv, apply_chain
 from bnn2hls.passes.padding import border_table, resolve_padding
 from bnn2hls.passes.thresholds import threshold_of

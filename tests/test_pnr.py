@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bnn2hls.boards import load_board
+from bnn2hls.hw.boards import load_board
 from bnn2hls.cli import main
 from bnn2hls.errors import UserError
 from bnn2hls.estimate import pnr
@@ -42,7 +42,7 @@ def test_recorded_report_parses_to_fmax_utilisation_and_a_named_path(recorded):
 
 
 def test_report_entry_and_page_section(recorded):
-    from bnn2hls import report, report_html
+    from bnn2hls.reports import report, report_html
 
     d = pnr.Design(load_board("icebreaker"), 12.0, 1, {}, {}, recorded["instances"])
     result = {**pnr.summarize(d, recorded["report"], recorded["yosys_cells"]), "cached": True}
@@ -109,9 +109,9 @@ def tiny_out(tmp_path_factory):
     import torch
     from torch import nn
 
-    from bnn2hls import zoo
+    from bnn2hls.models import zoo
     from bnn2hls.frontend.torch_export import export_qonnx
-    from bnn2hls.zoo import _binary_act, _linear, _Sequential
+    from bnn2hls.models.zoo import _binary_act, _linear, _Sequential
 
     tmp = tmp_path_factory.mktemp("pnr")
     torch.manual_seed(0)

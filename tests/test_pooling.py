@@ -14,8 +14,9 @@ import pytest
 import torch
 from torch import nn
 
-from bnn2hls import cli, qonnx_runner, reference
-from bnn2hls.compiler import build_network
+from bnn2hls import cli, reference
+from bnn2hls.engines import qonnx_runner
+from bnn2hls.flow.compiler import build_network
 from bnn2hls.frontend.onnx_import import load_model
 from bnn2hls.frontend.torch_export import export_qonnx
 from bnn2hls.ir import Network
@@ -311,7 +312,10 @@ def test_pool_tie_warning():
 def test_board_driver_reads_the_pooled_sums(kind, tmp_path):
     """The board driver turns the accelerator's sums of popcounts into the source's outputs
     (the window sums of fan_in and the border correction come off), as `run` does."""
-    from bnn2hls import boards, compiler, datapath, ir, streams
+    from bnn2hls.hw import boards, streams
+    from bnn2hls.flow import compiler
+    from bnn2hls.ir import datapath
+    from bnn2hls import ir
 
     from .test_boards_projects import DRIVER_BOARDS, Compiled, load_driver, make_project, random_inputs, to_stream_bytes
 

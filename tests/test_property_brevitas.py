@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnn2hls import cli, qonnx_runner
+from bnn2hls import cli
+from bnn2hls.engines import qonnx_runner
 from bnn2hls.frontend.onnx_import import load_model
 from bnn2hls.frontend.torch_export import export_qonnx
 

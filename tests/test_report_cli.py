@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bnn2hls import cost_model, fit, ir
+from bnn2hls.estimate import cost_model, fit
+from bnn2hls import ir
 from bnn2hls.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -118,9 +119,9 @@ def test_target_fps_respects_the_board_budget(exported, tmp_path, capsys):
 
 
 def test_fastest_fitting_folding_is_the_fastest(exported):
-    from bnn2hls.compiler import build_network
+    from bnn2hls.flow.compiler import build_network
     from bnn2hls.frontend.onnx_import import load_model
-    from bnn2hls.passes import estimate_cycles, fold_parallelism
+    from bnn2hls.hw.folding import estimate_cycles, fold_parallelism
 
     path, _ = exported("TFC_1W1A")
     net = build_network(load_model(path), "tfc")

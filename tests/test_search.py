@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from bnn2hls import fit
+from bnn2hls.estimate import fit
 from bnn2hls.cli import main
 from bnn2hls.search import backends, deepbit
 from bnn2hls.search.candidates import WIDTHS, Candidate, predicted_network

@@ -1,5 +1,5 @@
-"""yosys resource counts (bnn2hls.synth), the analytic cost model (bnn2hls.cost_model) and the
-HTML report (bnn2hls.report_html)."""
+"""yosys resource counts (bnn2hls.estimate.synth), the analytic cost model (bnn2hls.estimate.cost_model) and the
+HTML report (bnn2hls.reports.report_html)."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from bnn2hls import cost_model, fit, ir, report, report_html, synth, zoo
-from bnn2hls.boards import load_board
-from bnn2hls.compiler import build_network, compile_file
+from bnn2hls.estimate import cost_model, fit, synth
+from bnn2hls import ir
+from bnn2hls.reports import report, report_html
+from bnn2hls.models import zoo
+from bnn2hls.hw.boards import load_board
+from bnn2hls.flow.compiler import build_network, compile_file
 from bnn2hls.frontend.onnx_import import load_model
-from bnn2hls.passes.folding import folding_preset
-from bnn2hls.passes import estimate_cycles
+from bnn2hls.hw.folding import folding_preset
+from bnn2hls.hw.folding import estimate_cycles
 from bnn2hls.resources import resource_dir
 
 
@@ -294,7 +297,7 @@ def test_estimate_real_cnv_under_a_second(exported):
     path, _ = exported("CNV_1W1A")
     net = build_network(load_model(path), "CNV_1W1A")
     spec = zoo.bnn_pynq_folding(net)
-    from bnn2hls.passes import apply_folding_spec
+    from bnn2hls.hw.folding import apply_folding_spec
 
     net = apply_folding_spec(net, spec)
     cost_model.estimate(net)

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bnn2hls import cli, zoo
+from bnn2hls import cli
+from bnn2hls.models import zoo
 from bnn2hls.frontend.torch_export import export_qonnx
 
 from .test_property_brevitas import argmax_is_a_tie

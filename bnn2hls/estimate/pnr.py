@@ -34,9 +34,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from ..boards import Board, list_boards, load_board
+from ..hw.boards import Board, list_boards, load_board
 from ..errors import UserError
-from ..synth import _sha, count_cells, network_units, yosys_command, yosys_version
+from .synth import _sha, count_cells, network_units, yosys_command, yosys_version
 
 CACHE_VERSION = 1
 PNR_DIR = "pnr"

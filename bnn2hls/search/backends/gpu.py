@@ -95,14 +95,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ...ir import DepthwiseConv, Join, MatrixLayer, MaxPool, Network, Threshold
 from ..cost import Cost
+from ...resources import data_file
 from .devices import CatalogBackend, DeviceCatalog
 
-DATA_FILE = Path(__file__).resolve().parents[2] / "data" / "gpu_devices.json"
+DATA_FILE = data_file("gpu_devices.json")
 WORD_BITS = 32  # CUDA-core path: popc works on 32-bit words
 ACC_BYTES = 4  # the last layer writes int32 accumulators
 

@@ -42,7 +42,7 @@ from typing import Any, ClassVar, overload
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 # 2: a graph (nodes name their inputs); 1 was a straight chain by position.
 IR_FORMAT_VERSION = 2
