@@ -16,7 +16,8 @@ Networks (--networks, comma separated; default: the acceptance set of issue 17):
   depthwise   the depthwise-separable test net (tests/brevitas_nets.py, binary) at 30,000 frames/s
   sfc, lfc    SFC_1W1A / LFC_1W1A at the "mid" folding preset
   padnet, oddnet, altpadnet   the zoo's small convnets at the "mid" folding preset
-  cnv         CNV_1W1A at the fastest folding whose estimate fits the board (fit.fastest_fitting_folding)
+  cnv         CNV_1W1A at the fastest folding that routes on the board: the fastest whose estimate
+              fits (fit.fastest_fitting_folding), else half its frame rate, and so on
   all         every one of them
 Each ECP5 run takes minutes (CNV: much longer); the last line printed is one JSON object.
 
@@ -84,7 +85,7 @@ def build(name: str, work: Path, board: str) -> Path:
 
         case = depthwise_case(1)
         return _compile(_export(case.module, case.example, work, name), out, name, target_fps=30000)
-    zoo_name = {"tfc": "TFC_1W1A", "sfc": "SFC_1W1A", "lfc": "LFC_1W1A", "cnv": "CNV_1W1A"}.get(name, name)
+    zoo_name = {"tfc": "TFC_1W1A", "sfc": "SFC_1W1A", "lfc": "LFC_1W1A", "cnv": "CNV_1W1A"}.get(name.split("@")[0], name)
     module, example = zoo.build(zoo_name)
     path = _export(module, example, work, name)
     if name == "tfc":
@@ -97,6 +98,8 @@ def build(name: str, work: Path, board: str) -> Path:
                 raise SystemExit(f"cnv: no folding of CNV_1W1A fits {board}")
             return {"layers": {layer.name: {"pe": layer.pe, "simd": layer.simd} for layer in best[0].matrix_layers}}
         return _compile(path, out, zoo_name, fold=fastest)
+    if name.startswith("cnv@"):  # CNV_1W1A at --target-fps N (at the nominal 100 MHz)
+        return _compile(path, out, zoo_name, target_fps=float(name[4:]))
     return _compile(path, out, zoo_name, fold=lambda net: folding_preset(net, "mid"))
 
 
@@ -105,7 +108,7 @@ def measure(out: Path, board: str, seed: int) -> dict[str, Any]:
     rc = cli.main(["report", str(out), "--pnr", "--board", board, "--seed", str(seed)])
     seconds = time.perf_counter() - started
     if rc != 0:
-        return {"error": f"report --pnr exited {rc}"}
+        return {"error": f"report --pnr exited {rc}", "seconds": round(seconds, 1)}
     doc = json.loads((out / "report.json").read_text())
     p, u = doc["pnr"], doc["pnr"]["utilisation"]
     cp = p["critical_path"]
@@ -114,6 +117,28 @@ def measure(out: Path, board: str, seed: int) -> dict[str, Any]:
             "est_cycles_per_frame": p["est_cycles_per_frame"], "fps_at_fmax": round(p["fps_at_fmax"], 1),
             "critical_path": {k: cp.get(k) for k in ("from", "to", "logic_ns", "routing_ns", "total_ns")},
             "seconds": round(seconds, 1), "device": p["device"], "seed": p["seed"]}
+
+
+def largest_cnv(work: Path, board: str, seed: int) -> dict[str, Any]:
+    """CNV_1W1A at the fastest folding that places and routes on `board`: first the fastest
+    whose estimate fits (the estimate is in Xilinx LUTs), then half its frame rate, and so on
+    until nextpnr fits it (each failed try costs a yosys run; nextpnr fails at packing)."""
+    out = work / "cnv"
+    if not (out / "report.json").is_file():
+        build("cnv", work, board)
+    tried = []
+    for _ in range(6):
+        result = measure(out, board, seed)
+        fps = json.loads((out / "report.json").read_text())["network"]["est_fps"]
+        layers = json.loads((out / "report.json").read_text())["layers"]
+        folding = {k: [v["pe"], v["simd"]] for k, v in layers.items() if "pe" in v}
+        if "error" not in result:
+            return {**result, "est_fps_at_100mhz": fps, "folding": folding, "did_not_fit": tried}
+        tried.append({"est_fps_at_100mhz": fps, "folding": folding})
+        out = work / f"cnv@{fps / 2:.0f}"
+        if not (out / "report.json").is_file():
+            build(out.name, work, board)
+    return {"error": "no folding tried fits", "did_not_fit": tried}
 
 
 def main() -> None:
@@ -132,10 +157,13 @@ def main() -> None:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         for name in names:
-            out = work / name
-            if not (out / "report.json").is_file():
-                build(name, work, args.board)
-            results[name] = measure(out, args.board, args.seed)
+            if name == "cnv":
+                results[name] = largest_cnv(work, args.board, args.seed)
+            else:
+                out = work / name
+                if not (out / "report.json").is_file():
+                    build(name, work, args.board)
+                results[name] = measure(out, args.board, args.seed)
             print(f"{name}: {json.dumps(results[name])}", file=sys.stderr)
     print(json.dumps({"board": args.board, "seed": args.seed, "networks": results}))
 
