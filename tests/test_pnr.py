@@ -155,10 +155,17 @@ def test_report_pnr_routes_a_tiny_network(tiny_out, board, capsys):
 
 @pytest.mark.slow
 def test_report_pnr_does_not_fit(exported, tmp_path, capsys):
-    """TFC's weights do not fit the iCE40 UP5K: one line naming the resource, exit 2."""
+    """TFC at FINN's folding needs about 12,000 logic cells, the iCE40 UP5K has 5,280: one line
+    naming the resource, exit 2."""
+    from bnn2hls.flow import compiler
+
     path, _ = exported("TFC_1W1A")
+    net = compiler.build_network(compiler.load_model(path), "TFC_1W1A")
+    folding = {"layers": {layer.name: {"pe": pe, "simd": simd}
+                          for layer, (pe, simd) in zip(net.matrix_layers, [(16, 49), (8, 8), (8, 8), (10, 8)])}}
+    (tmp_path / "fold.json").write_text(json.dumps(folding))
     out = tmp_path / "tfc"
-    assert main(["compile", str(path), "-o", str(out)]) == 0
+    assert main(["compile", str(path), "-o", str(out), "--folding", str(tmp_path / "fold.json")]) == 0
     capsys.readouterr()
     assert main(["report", str(out), "--pnr", "--board", "icebreaker"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
