@@ -18,6 +18,7 @@ Networks (--networks, comma separated; default: the acceptance set of issue 17):
   padnet, oddnet, altpadnet   the zoo's small convnets at the "mid" folding preset
   cnv         CNV_1W1A at the fastest folding that routes on the board: the fastest whose estimate
               fits (fit.fastest_fitting_folding), else half its frame rate, and so on
+  cnv_bnn_pynq  CNV_1W1A at BNN-PYNQ's folding (zoo.CNV_BNN_PYNQ_FOLDING)
   all         every one of them
 Each ECP5 run takes minutes (CNV: much longer); the last line printed is one JSON object.
 
@@ -47,7 +48,7 @@ from bnn2hls.models import zoo  # noqa: E402
 
 TFC_FOLDING = [(16, 49), (8, 8), (8, 8), (10, 8)]
 DEFAULT = ["demo", "tfc", "residual", "depthwise"]
-ALL = [*DEFAULT, "sfc", "lfc", "padnet", "oddnet", "altpadnet", "cnv"]
+ALL = [*DEFAULT, "sfc", "lfc", "padnet", "oddnet", "altpadnet", "cnv", "cnv_bnn_pynq"]
 
 
 def _export(module: Any, example: Any, work: Path, name: str) -> Path:
@@ -85,7 +86,8 @@ def build(name: str, work: Path, board: str) -> Path:
 
         case = depthwise_case(1)
         return _compile(_export(case.module, case.example, work, name), out, name, target_fps=30000)
-    zoo_name = {"tfc": "TFC_1W1A", "sfc": "SFC_1W1A", "lfc": "LFC_1W1A", "cnv": "CNV_1W1A"}.get(name.split("@")[0], name)
+    zoo_name = {"tfc": "TFC_1W1A", "sfc": "SFC_1W1A", "lfc": "LFC_1W1A", "cnv": "CNV_1W1A", "cnv_bnn_pynq": "CNV_1W1A"}.get(
+        name.split("@")[0], name)
     module, example = zoo.build(zoo_name)
     path = _export(module, example, work, name)
     if name == "tfc":
@@ -98,6 +100,8 @@ def build(name: str, work: Path, board: str) -> Path:
                 raise SystemExit(f"cnv: no folding of CNV_1W1A fits {board}")
             return {"layers": {layer.name: {"pe": layer.pe, "simd": layer.simd} for layer in best[0].matrix_layers}}
         return _compile(path, out, zoo_name, fold=fastest)
+    if name == "cnv_bnn_pynq":
+        return _compile(path, out, zoo_name, fold=zoo.bnn_pynq_folding)
     if name.startswith("cnv@"):  # CNV_1W1A at --target-fps N (at the nominal 100 MHz)
         return _compile(path, out, zoo_name, target_fps=float(name[4:]))
     return _compile(path, out, zoo_name, fold=lambda net: folding_preset(net, "mid"))
