@@ -265,6 +265,8 @@ def fit_graph(dev: gpu.GpuDevice, samples: list[tuple[Network, float]]) -> dict[
     known which kernels are serial-bound. So: take every kernel with steps as serial-bound,
     solve the linear least squares, decide again with the solution, and repeat until the
     choice stops changing (a few rounds; deterministic)."""
+    if dev.tensor_ops_per_s is not None:  # the kernels' parts below assume the CUDA-core path
+        raise ValueError(f"fit_graph: {dev.name} has a tensor-core path; this fit prices CUDA-core kernels only")
     parts = [(kernel_parts(dev, net), meas) for net, meas in samples]
     active = [[steps > 0 for _, steps, _ in ks] for ks, _ in parts]
     names = ("launch_overhead_graph_us", *CHAIN_FIELDS)

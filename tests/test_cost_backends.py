@@ -168,6 +168,10 @@ def test_gpu_devices():
     assert a100.tensor_ops_per_s == pytest.approx(108 * 4 * 1.41e9 * 8192, rel=1e-3)
     assert gpu.load_device("h100-sxm5-80gb").binary_tensor_tops is None
     assert all(gpu.load_device(d).popc_per_clk_per_sm == 16 for d in backend.devices())
+    # every number of every device says where it comes from
+    doc = json.loads(gpu.DATA_FILE.read_text())
+    for name, entry in doc["devices"].items():
+        assert set(entry["source"]) == set(entry) - {"source", "description"}, name
 
 
 def test_rram_devices():
@@ -341,9 +345,11 @@ def test_gpu_uncalibrated_devices_keep_their_datasheet_numbers():
         dev = gpu.load_device(name)
         if name == "h100-sxm5-80gb":
             assert dev.launch_overhead_graph_us is not None and dev.cuda_core_efficiency < 1.0
+            assert dev.conv_word_us is not None and dev.dense_step_us is not None
             continue
-        # no graph figure: both modes are charged the plain launch cost; the full POPC peak
+        # no graph figure: both modes are charged the plain launch cost; the full POPC peak; no serial bound
         assert dev.launch_overhead_graph_us is None and dev.cuda_core_efficiency == 1.0
+        assert dev.conv_word_us is None and dev.dense_step_us is None
         assert gpu.estimate_on(net, dev).latency_s == gpu.estimate_on(net, dev, cuda_graphs=False).latency_s
     jetson = gpu.load_device("jetson-orin-nano-8gb")
     assert (jetson.launch_overhead_us, jetson.sms, jetson.boost_clock_mhz) == (15, 8, 625)
