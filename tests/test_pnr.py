@@ -14,6 +14,8 @@ from bnn2hls.cli import main
 from bnn2hls.errors import UserError
 from bnn2hls.estimate import pnr
 
+pytestmark = pytest.mark.tier("unit")
+
 FIXTURE = Path(__file__).parent / "data" / "nextpnr_report_ice40.json"
 
 
@@ -125,6 +127,7 @@ def tiny_out(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.tier("rtl")  # yosys + nextpnr
 @pytest.mark.parametrize("board", ["icebreaker", "ulx3s-85f"])
 def test_report_pnr_routes_a_tiny_network(tiny_out, board, capsys):
     from bnn2hls import hw, ir
@@ -154,6 +157,7 @@ def test_report_pnr_routes_a_tiny_network(tiny_out, board, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.tier("rtl")
 def test_report_pnr_does_not_fit(exported, tmp_path, capsys):
     """TFC at FINN's folding needs about 12,000 logic cells, the iCE40 UP5K has 5,280: one line
     naming the resource, exit 2."""
