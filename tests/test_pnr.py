@@ -95,6 +95,26 @@ def test_harness_and_constraints_use_the_boards_pins():
     assert name == "board.pcf" and "set_io -nowarn clk 35" in pcf
 
 
+def test_progress_line():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, log = Tty(), io.StringIO()
+    for stream in (tty, log):
+        bar = pnr.Progress("pnr ulx3s-85f", stream)
+        bar.show("yosys synth_ecp5", 3)
+        bar.show("nextpnr placing", 40)
+        bar.show("nextpnr placing", 41)
+        bar.done("fmax 61.0 MHz (225 s)")
+    # a terminal: one line redrawn in place; a log: a line per phase
+    assert tty.getvalue().count("\n") == 1 and "\rpnr ulx3s-85f: nextpnr placing, 41 s" in tty.getvalue()
+    assert log.getvalue() == ("pnr ulx3s-85f: yosys synth_ecp5\npnr ulx3s-85f: nextpnr placing\n"
+                              "pnr ulx3s-85f: fmax 61.0 MHz (225 s)\n")
+
+
 def test_pnr_options_need_pnr(capsys, tmp_path):
     assert main(["report", str(tmp_path), "--seed", "3"]) == 2
     assert capsys.readouterr().err == "error: --seed applies to --pnr only\n"

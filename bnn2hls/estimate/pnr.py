@@ -330,6 +330,12 @@ class Progress:
         self.stream.write(("\r" if self.tty else "") + f"{self.label}: {text}" + ("   \n" if self.tty else "\n"))
         self.stream.flush()
 
+    def end_line(self) -> None:
+        """End a redrawn line (before an error message)."""
+        if self.stream is not None and self.tty and self.last:
+            self.stream.write("\n")
+            self.stream.flush()
+
 
 def _run(cmd: list[str], cwd: Path, timeout: float | None, what: str, progress: Progress,
          phase: Callable[[], str]) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -433,6 +439,9 @@ def run(d: Design, work_root: Path, timeout: float | None = None, use_cache: boo
         result = summarize(d, report, cells)
         result.update(yosys_version=yver, nextpnr_version=nver, yosys_seconds=round(ysec, 1),
                       nextpnr_seconds=round(nsec, 1))
+    except BaseException:
+        bar.end_line()
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     bar.done(f"fmax {result['fmax_mhz']:.1f} MHz ({ysec + nsec:.0f} s)")
