@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from .errors import UserError
+from .safeio import one_line
 
 ENGINES = ("ref", "onnx", "rtl", "hls")
 
@@ -347,16 +351,43 @@ COMMANDS = {"boards": _cmd_boards, "compile": _cmd_compile, "run": _cmd_run, "re
             "search": _cmd_search}
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that cleanups run (tools started by bnn2hls are
+    killed, temporary directories removed) before the process exits."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line. Whatever goes wrong with what the user gave, stderr gets exactly one
+    `error: ...` line and the exit status is 2: Python warnings (numpy's overflow and
+    ComplexWarning, libraries' deprecations) are silenced here, in this one place, since every
+    condition they would flag is checked and refused by name."""
+    for stream in (sys.stdout, sys.stderr):  # a path with bytes that are not UTF-8 prints escaped
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
-        args = _parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            args = _parser().parse_args(argv)
+            return COMMANDS[args.command](args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("error: terminated", file=sys.stderr)
+        return 143
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":
