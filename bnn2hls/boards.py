@@ -5,7 +5,6 @@ board, sorted by name. A malformed file raises UserError naming the file and the
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from .errors import UserError
+from .safeio import read_json
 from .resources import resource_dir
 
 FAMILIES = {"zynq7000": ("xilinx", "vivado"), "zynqmp": ("xilinx", "vivado"),
@@ -201,12 +201,7 @@ def parse_board(doc: Any, source: str, expect_name: str | None = None) -> Board:
 
 def load_board_file(path: Path) -> Board:
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as exc:
-        raise UserError(f"board file {path}: unreadable ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"board file {path}: not valid JSON ({exc})") from None
+    doc = read_json(path, "board file")
     return parse_board(doc, str(path), expect_name=path.stem)
 
 

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import UserError
-from .safeio import one_line
+from .safeio import check_npy, one_line, qpath
 
 ENGINES = ("ref", "onnx", "rtl", "hls")
 
@@ -127,20 +127,28 @@ def _print_fit(doc: dict) -> None:
 def load_input(path: Path) -> np.ndarray:
     """--input: a numeric .npy array [N, ...] with N >= 1 (N = 0 is refused by every engine)."""
     if not Path(path).is_file():
-        raise UserError(f"--input {path}: no such file")
+        raise UserError(f"--input {qpath(path)}: no such file")
+    check_npy(path, "--input")  # the header against the file's size, before numpy allocates
     try:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else "empty or truncated"
-        raise UserError(f"--input {path}: not a readable .npy file ({reason})") from None
+        reason = one_line(str(exc).splitlines()[0]) if str(exc) else "empty or truncated"
+        raise UserError(f"--input {qpath(path)}: not a readable .npy file ({reason})") from None
     if not isinstance(x, np.ndarray):
         x.close()
-        raise UserError(f"--input {path}: an .npz archive; expected a single .npy array [N, ...]")
+        raise UserError(f"--input {qpath(path)}: an .npz archive; expected a single .npy array [N, ...]")
+    if np.issubdtype(x.dtype, np.complexfloating):
+        raise UserError(f"--input {qpath(path)}: complex numbers ({x.dtype}); the model's input is real")
     if not np.issubdtype(x.dtype, np.number) or x.ndim < 2:
-        raise UserError(f"--input {path}: expected a numeric array [N, ...], got {x.dtype} {list(x.shape)}")
+        raise UserError(f"--input {qpath(path)}: expected a numeric array [N, ...], got {x.dtype} {list(x.shape)}")
     if x.shape[0] == 0:
-        raise UserError(f"--input {path}: no frames (shape {list(x.shape)}); give at least one")
-    return x.astype(np.float32)
+        raise UserError(f"--input {qpath(path)}: no frames (shape {list(x.shape)}); give at least one")
+    with np.errstate(all="ignore"):
+        y = x.astype(np.float32)
+    if np.isfinite(x).all() and not np.isfinite(y).all():
+        raise UserError(f"--input {qpath(path)}: values beyond float32's range (largest magnitude "
+                        f"{float(np.abs(x).max()):.3g}); the model's input is float32")
+    return y
 
 
 def check_output_file(path: Path) -> Path:

@@ -15,7 +15,7 @@ import os
 import stat
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
@@ -65,13 +65,24 @@ def _depth(doc: Any) -> int:
     return deepest
 
 
+def open_regular(path: Path, what: str) -> BinaryIO:
+    """`path` opened for reading if it is a regular file; a device (/dev/zero), FIFO (which
+    would block until someone writes), socket or directory is refused."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UserError(f"{what} {qpath(path)}: unreadable ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserError(f"{what} {qpath(path)}: not a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
 def read_bytes(path: Path, what: str, limit: int = MAX_JSON_BYTES) -> bytes:
     """At most `limit` bytes of a regular file (a device, FIFO or directory is refused)."""
     try:
-        with open(path, "rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            if not stat.S_ISREG(mode):
-                raise UserError(f"{what} {qpath(path)}: not a regular file")
+        with open_regular(path, what) as f:
             data = f.read(limit + 1)
     except OSError as exc:
         raise UserError(f"{what} {qpath(path)}: unreadable ({exc.strerror or exc})") from None
@@ -101,9 +112,7 @@ def check_npy(path: Path, what: str) -> None:
     """Refuse an .npy file whose header does not fit its size (a header claiming 10^11 frames
     would have numpy allocate them) or whose dtype holds Python objects."""
     try:
-        with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise UserError(f"{what} {qpath(path)}: not a regular file")
+        with open_regular(path, what) as f:
             size = os.fstat(f.fileno()).st_size
             try:
                 version = np.lib.format.read_magic(f)

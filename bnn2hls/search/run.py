@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..safeio import read_json
 from . import backends, deepbit
 from .candidates import DATASETS, Candidate, error_line, evaluate_candidate, load_split, predicted_network
 from .cost import Cost
@@ -76,7 +77,7 @@ def _check_dir(out: Path, spec: deepbit.SearchSpec) -> None:
         if not out.is_dir():
             raise UserError(f"-o {out}: exists and is not a directory")
         if settings.is_file():
-            old = json.loads(settings.read_text())
+            old = read_json(settings, "search settings")
             new = json.loads(json.dumps(spec.to_dict()))  # tuples as JSON lists, as stored
             if old != new:
                 diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
