@@ -393,6 +393,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print("error: terminated", file=sys.stderr)
         return 143
+    except BrokenPipeError:  # `bnn2hls ... | head -1`: the reader is gone; say nothing more
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
