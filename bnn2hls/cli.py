@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -13,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import UserError
-from .safeio import check_npy, one_line, qpath
+from .safeio import WRITE_ERRORS, check_npy, one_line, qpath, refuse_symlink, writing
 
 ENGINES = ("ref", "onnx", "rtl", "hls")
 
@@ -153,8 +154,9 @@ def load_input(path: Path) -> np.ndarray:
 
 def check_output_file(path: Path) -> Path:
     """-o Y.npy: refuse before any engine runs unless Y can be written exactly there."""
+    refuse_symlink(path, "-o")
     if path.suffix != ".npy":
-        raise UserError(f"-o {path}: the output file must end in .npy")
+        raise UserError(f"-o {qpath(path)}: the output file must end in .npy")
     if path.is_dir():
         raise UserError(f"-o {path}: is a directory; name a .npy file")
     parent = path.parent if str(path.parent) else Path(".")
@@ -232,9 +234,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.synth:
         if args.jobs < 1:
             raise UserError("--jobs must be at least 1")
-        doc = report.measure(doc, args.out, jobs=args.jobs)
-    path = report.save(doc, args.out)
-    page = report_html.write_html(doc, args.out)
+        with writing(f"report --synth {qpath(args.out)}"):
+            doc = report.measure(doc, args.out, jobs=args.jobs)
+    with writing(f"report {qpath(args.out)}"):
+        path = report.save(doc, args.out)
+        page = report_html.write_html(doc, args.out)
     _print_report(doc)
     _print_fit(doc)
     print(f"report: {path}, {page}")
@@ -271,9 +275,11 @@ def _print_report(doc: dict) -> None:
 def _cmd_search(args: argparse.Namespace) -> int:
     from .search import backends
     from .search.deepbit import SearchSpec, default_widths, parse_depths
-    from .search.run import RunOptions, check_budget, default_min_fps, run_search
+    from .search.run import RunOptions, check_budget, check_seed, default_min_fps, run_search
 
+    refuse_symlink(args.out, "-o")
     check_budget(args.max_minutes, args.backend, not args.no_verify)
+    check_seed(args.seed)
 
     backend = backends.get(args.backend)
     if args.backend == "fpga":
@@ -339,6 +345,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import check_seconds, run_demo, run_residual_demo
 
+    refuse_symlink(args.out, "-o")
     check_seconds(args.seconds)
     if args.residual:
         return run_residual_demo(args.out, seconds=args.seconds, rtl=not args.no_rtl)
@@ -357,6 +364,9 @@ def _cmd_boards(args: argparse.Namespace) -> int:
 
 COMMANDS = {"boards": _cmd_boards, "compile": _cmd_compile, "run": _cmd_run, "report": _cmd_report, "demo": _cmd_demo,
             "search": _cmd_search}
+
+
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM})
 
 
 class Terminated(BaseException):
@@ -399,6 +409,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError):
             pass
         return 141
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            raise
+        # The environment, not bnn2hls: a full disk, a file size limit, a read-only or
+        # forbidden directory, reached somewhere no command names its own option for.
+        where = f"{qpath(exc.filename)}: " if exc.filename else ""
+        print(f"error: {where}{one_line(WRITE_ERRORS.get(exc.errno or 0) or exc.strerror or str(exc))}", file=sys.stderr)
+        return 2
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

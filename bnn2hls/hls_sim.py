@@ -113,7 +113,7 @@ def _compile(build_dir: Path, exe: str, ap_types: Path, src_dir: Path, sources: 
     if not failed:
         os.replace(tmp, binary)  # atomic: a binary that exists is complete
     log = " ".join(cmd) + "\n" + proc.stdout + proc.stderr
-    (build_dir / BUILD_LOG).write_text(log)
+    (build_dir / BUILD_LOG).write_text(log, errors="surrogateescape")  # the paths as the bytes they are
     if failed:
         errors = [line for line in log.splitlines() if "error" in line] or log.strip().splitlines()
         raise UserError(f"HLS C simulation build failed in {build_dir} (see {BUILD_LOG}): {' | '.join(errors[:3])}")

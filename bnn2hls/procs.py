@@ -70,6 +70,8 @@ def run_tool(cmd: Sequence[str], *, timeout: float | None = None, **kwargs: Any)
     argv = [sys.executable, "-I", "-S", "-c", WATCHDOG, str(os.getpid()), *map(str, cmd)]
     kwargs.setdefault("capture_output", True)
     kwargs.setdefault("text", True)
+    if kwargs["text"]:
+        kwargs.setdefault("errors", "replace")  # a tool may print any bytes (a path, a binary)
     capture = kwargs.pop("capture_output")
     if capture:
         kwargs.setdefault("stdout", subprocess.PIPE)

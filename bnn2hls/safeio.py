@@ -140,14 +140,21 @@ WRITE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "file 
 
 
 @contextmanager
-def writing(what: str) -> Iterator[None]:
+def writing(what: str, staged: tuple[Path, Path] | None = None) -> Iterator[None]:
     """Within the block, an OSError (ENOSPC, EFBIG, EROFS, EACCES...) becomes one UserError:
-    `<what>: cannot write <file> (<reason>)`."""
+    `<what>: cannot write <file> (<reason>)`. `staged` = (temporary dir, final dir): a file
+    in the first is named as it would be in the second."""
     try:
         yield
     except OSError as exc:
         reason = WRITE_ERRORS.get(exc.errno or 0) or exc.strerror or str(exc)
-        where = f" {qpath(exc.filename)}" if exc.filename else ""
+        target = exc.filename2 if exc.filename2 else exc.filename  # a copy's destination
+        if target and staged is not None:
+            try:
+                target = staged[1] / Path(os.fsdecode(target)).relative_to(staged[0])
+            except ValueError:
+                pass
+        where = f" {qpath(target)}" if target else ""
         raise UserError(f"{what}: cannot write{where} ({reason})") from None
 
 
