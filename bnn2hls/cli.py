@@ -238,6 +238,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             doc = report.measure(doc, args.out, jobs=args.jobs)
     with writing(f"report {qpath(args.out)}"):
         path = report.save(doc, args.out)
+        manifest.refresh(args.out, (report.REPORT_FILE,))
         page = report_html.write_html(doc, args.out)
     _print_report(doc)
     _print_fit(doc)

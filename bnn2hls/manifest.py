@@ -1,8 +1,8 @@
 """OUT/manifest.json: the sha256 of every file `compile` generated, so `run` and `report`
 refuse a tampered or incomplete output directory instead of computing with it.
 
-Listed: every file compile writes except report.json (which `report` rewrites) and the
-manifest itself. What later commands add is not listed: report.html and its plots
+Listed: every file compile writes but the manifest itself; report.json too, whose entry
+`report` renews when it rewrites the file (`refresh`). What later commands add is not listed: report.html and its plots
 (report_*.png), sim/ (the engines' build cache, keyed by the hash of the verified sources)
 and synth/. Every other file in OUT must be listed: an unlisted file (one whose entry was
 removed, or one added) is refused like a changed one, as is a listed file that is missing, a
@@ -22,7 +22,7 @@ from .safeio import qpath, read_json
 
 MANIFEST = "manifest.json"
 FORMAT = 1
-UNLISTED = frozenset({MANIFEST, "report.json"})
+UNLISTED = frozenset({MANIFEST})
 # What every compiled output has (the rtl and hls engines read the rtl/ and hls/ ones first).
 REQUIRED = ("ir.json", "weights.npz", "source.onnx", "rtl/files.f", "rtl/stream.json", "hls/stream.json",
             "hls/bnn_top.cpp")
@@ -72,9 +72,26 @@ def build(out: Path, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
 
 def write(out: Path, skip: frozenset[str] = frozenset()) -> Path:
     """Write OUT/manifest.json listing OUT's files as they are now (call it last)."""
-    path = Path(out) / MANIFEST
-    path.write_text(json.dumps(build(out, skip), indent=1, sort_keys=True) + "\n")
+    return _save(Path(out), build(out, skip))
+
+
+def _save(out: Path, doc: dict[str, Any]) -> Path:
+    path = out / MANIFEST
+    tmp = out / f".{MANIFEST}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)  # atomic: a concurrent verify sees the old manifest or the new one
     return path
+
+
+def refresh(out: Path, rels: tuple[str, ...]) -> None:
+    """Renew the entries of `rels` (files a later command rewrote, e.g. `report`'s
+    report.json) in a manifest that `verify` accepted."""
+    out = Path(out)
+    doc = read_json(out / MANIFEST, "manifest")
+    for rel in rels:
+        path = out / rel
+        doc["files"][rel] = {"sha256": _digest(path), "size": path.stat().st_size}
+    _save(out, doc)
 
 
 def verify(out: Path) -> None:
@@ -82,7 +99,8 @@ def verify(out: Path) -> None:
     present and unchanged and every file compile owns is listed."""
     out = Path(out)
     if not out.is_dir():
-        raise UserError(f"{qpath(out)}: no such directory (compile a model into it first)")
+        what = "not a directory" if out.exists() else "no such directory"
+        raise UserError(f"{qpath(out)}: {what} (compile a model into it first)")
     path = out / MANIFEST
     if not path.is_file():
         raise UserError(f"{qpath(out)}: not a compiled output, or one from an older bnn2hls (no {MANIFEST}); compile again")

@@ -1113,7 +1113,7 @@ def load_model(path: Path) -> onnx.ModelProto:
     refuse what the QONNX executor could not run (`check_model`)."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such file")
+        raise UserError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     try:
         model = onnx.load(str(path), load_external_data=True)
     except Exception as exc:  # onnx raises DecodeError, OSError, ValidationError ...
@@ -1208,6 +1208,12 @@ def _check_tensor(t: onnx.TensorProto, what: str, uses: set[bool], rank1: bool) 
                         f"{'a truncated' if not exact else have}{' value' if not exact else ' values'}")
     if rank1 and len(t.dims) != 1:
         raise UserError(f"{what}: a BatchNormalization parameter must be 1-D, got dims {list(t.dims)}")
+    if want == _DT.FLOAT:
+        values = numpy_helper.to_array(t)
+        if not np.isfinite(values).all():
+            index = int(np.flatnonzero(~np.isfinite(values.reshape(-1)))[0])
+            raise UserError(f"{what}: holds {values.reshape(-1)[index]} at flat index {index}; weights and parameters "
+                            "must be finite (the source model computes nothing defined there)")
 
 
 def _power_of_two_shifts(a: float, b: float) -> tuple[int, int] | None:

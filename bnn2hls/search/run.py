@@ -238,7 +238,7 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     verified["onnx_equal"] = bool(np.allclose(onnx, ref[:ONNX_FRAMES], atol=1e-5, rtol=0))
     if spec.backend != "fpga":
         return verified
-    from .. import fit, report, report_html, rtl_sim
+    from .. import fit, manifest, report, report_html, rtl_sim
 
     t0 = time.monotonic()
     sim = rtl_sim.run(net, wdir / "out", x[:RTL_FRAMES])
@@ -251,6 +251,7 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     doc = report.measure(report.load(wdir / "out"), wdir / "out")
     verified["synth_s"] = round(time.monotonic() - t0, 1)
     report.save(doc, wdir / "out")
+    manifest.refresh(wdir / "out", (report.REPORT_FILE,))  # `run` and `report` still accept the winner's OUT
     report_html.write_html(doc, wdir / "out")
     m, used = doc["synth"], fit.usage(doc["synth"])[0]
     predicted = winner["predicted"]["objective"]
