@@ -47,7 +47,7 @@ TIERS = {
     "unit": ("test_passes.py", "test_ir_and_outputs.py", "test_hw_graph.py", "test_cost_backends.py",
              "test_cli_errors.py", "test_report_cli.py", "test_synth_cost.py", "test_search.py",
              "test_search_candidates.py", "test_search_robustness.py", "test_docs.py", "test_graph_ir.py", "test_residual.py",
-             "test_search_cnn.py"),
+             "test_search_cnn.py", "test_reliability.py"),
     "rtl": ("rtl/test_residual.py", "rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_vvau.py", "rtl/test_swg_maxpool.py",
             "rtl/test_sumpool.py", "rtl/test_generated_top.py", "test_hls_blocks.py"),
     "e2e": ("test_end_to_end.py", "test_generated_nets.py", "test_multibit.py", "test_property_brevitas.py",
@@ -60,6 +60,8 @@ TEST_TIERS = {
     "test_search.py::test_search_cli_writes_results_and_resumes": "e2e",  # a whole (small) search through the CLI
     "test_search_cnn.py::test_cnn_search_on_digits": "e2e",
     "test_search_cnn.py::test_cnn_search_verifies_the_winner_on_the_fpga": "e2e",
+    "test_reliability.py::test_signal_during_the_verilator_build_leaves_no_process": "rtl",
+    "test_reliability.py::test_two_runs_at_once_on_one_out_both_succeed": "rtl",
     "test_pooling.py::test_quantizer_after_pool_reference": "unit",
     "test_pooling.py::test_mean_keepdim_and_global_average_pool": "unit",
     "test_pooling.py::test_refused_forms": "unit",
