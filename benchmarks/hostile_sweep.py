@@ -67,7 +67,7 @@ def make_fixtures(base: Path) -> Fixtures:
     code = f"""
 import torch
 from torch import nn
-from bnn2hls import zoo
+from bnn2hls.models import zoo
 from bnn2hls.frontend.torch_export import export_qonnx
 torch.manual_seed(0)
 m = zoo._Sequential(zoo._binary_act(), zoo._conv(1, 4, 3), nn.BatchNorm2d(4), zoo._binary_act(), nn.MaxPool2d(2),

@@ -22,6 +22,8 @@ import pytest
 from bnn2hls import cli
 from bnn2hls.frontend.onnx_import import load_model
 
+pytestmark = pytest.mark.tier("unit")
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,7 +34,7 @@ def tiny(tmp_path_factory) -> Path:
     import torch
     from torch import nn
 
-    from bnn2hls import zoo
+    from bnn2hls.models import zoo
     from bnn2hls.frontend.torch_export import export_qonnx
 
     torch.manual_seed(0)
@@ -263,6 +265,7 @@ def _comm(pid: int) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.tier("rtl")  # Verilator
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_signal_during_the_verilator_build_leaves_no_process(compiled, tmp_path, sig):
     out = tmp_path / "T"
@@ -293,6 +296,7 @@ def test_signal_during_the_verilator_build_leaves_no_process(compiled, tmp_path,
 
 # -- 5. concurrent runs on one OUT -----------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.tier("rtl")  # Verilator and g++
 @pytest.mark.parametrize("engine", ["hls", "rtl"])
 def test_two_runs_at_once_on_one_out_both_succeed(compiled, tmp_path, engine):
     out = tmp_path / "T"

@@ -11,9 +11,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .errors import UserError
-from .safeio import read_json
-from .resources import resource_dir
+from ..errors import UserError
+from ..resources import resource_dir
+from ..safeio import read_json
 
 FAMILIES = {"zynq7000": ("xilinx", "vivado"), "zynqmp": ("xilinx", "vivado"),
             "ice40": ("lattice", "yosys-nextpnr"), "ecp5": ("lattice", "yosys-nextpnr")}

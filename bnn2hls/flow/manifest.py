@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
-from .safeio import qpath, read_json
+from ..errors import UserError
+from ..safeio import qpath, read_json
 
 MANIFEST = "manifest.json"
 FORMAT = 1
