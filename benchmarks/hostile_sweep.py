@@ -45,6 +45,9 @@ class Case:
     signal_after: tuple[str, int] | None = None  # (process name to wait for, signal to send)
     parallel: int = 1  # that many copies at once (all must hold)
     ulimit_f: int | None = None
+    cleanup: Callable[[Path], None] | None = None  # after the case (unmount what setup mounted)
+    env_extra: dict[str, str] = field(default_factory=dict)
+    close_stdout: bool = False  # the reader of stdout goes away at once (`| head -0`)
 
 
 @dataclass
@@ -415,11 +418,63 @@ def cases(fx: Fixtures) -> list[Case]:
         add(f"search/{label}", lambda d, e=extra: [*S, "-o", "S", *e], out_arg="S")
     add("search/out-symlink", lambda d: (os.symlink("target", d / "S"), [*S, "-o", "S", "--no-verify"])[1])
     add("search/out-is-file", lambda d: (write(d, "S", "x"), [*S, "-o", "S"])[1])
+    # ---- the environment: a full disk, a read-only OUT (tmpfs mounts: root only) ----
+    if _can_mount():
+        add("compile/out-enospc", lambda d: (_mount(d / "small", "size=64k"), ["compile", tiny, "-o", "small/O"])[1],
+            out_arg="small/O", cleanup=lambda d: _umount(d / "small"))
+        add("report/read-only-out", lambda d: (_mount(d / "ro", "size=8m"), shutil.copytree(fx.out, d / "ro" / "T"),
+                                               _remount_ro(d / "ro"), ["report", "ro/T"])[3],
+            cleanup=lambda d: _umount(d / "ro"))
+        add("run/read-only-out-rtl", lambda d: (_mount(d / "ro", "size=8m"), shutil.copytree(fx.out, d / "ro" / "T"),
+                                                _remount_ro(d / "ro"), ["run", "ro/T", "--input", x, "--engine", "rtl",
+                                                                        "-o", "y.npy"])[3],
+            cleanup=lambda d: _umount(d / "ro"))
+        add("search/out-read-only", lambda d: (_mount(d / "ro", "size=1m"), _remount_ro(d / "ro"),
+                                               [*S, "-o", "ro/S", "--no-verify", "--max-minutes", "0.2"])[2],
+            cleanup=lambda d: _umount(d / "ro"))
+    add("run/sim-is-symlink", lambda d: (copy_out(fx, d), (d / "elsewhere").mkdir(), os.symlink(d / "elsewhere", d / "T" / "sim"),
+                                         ["run", "T", "--input", x, "--engine", "hls", "-o", "y.npy"])[3])
+    add("run/input-is-json", lambda d: ["run", T, "--input", str(fx.out / "manifest.json"), "-o", "y.npy"])
+    add("run/c-locale-non-utf8-output", lambda d: ["run", T, "--input", x, "-o", os.fsdecode(b"y\xe9.npy")],
+        env_extra={"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}, may_succeed=True,
+        check=lambda d, p: None if np.array_equal(np.load(d / os.fsdecode(b"y\xe9.npy")), np.load(fx.base / "ref.npy"))
+        else "differs")
+    add("run/c-locale-non-utf8-error", lambda d: ["run", os.fsdecode(b"n\xe9"), "--input", x, "-o", "y.npy"],
+        env_extra={"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"})
+    add("compile/stdout-closed", lambda d: ["compile", tiny, "-o", "O"], close_stdout=True, may_succeed=True,
+        check=compiled_ok)
+    add("report/stdout-closed", lambda d: (copy_out(fx, d), ["report", "T"])[1], close_stdout=True, may_succeed=True)
     # ---- demo ----
     add("demo/seconds-1e30", lambda d: ["demo", "-o", "D", "--seconds", "1e30"], out_arg="D")
     add("demo/seconds-nan", lambda d: ["demo", "-o", "D", "--seconds", "nan"], out_arg="D")
     add("demo/no-rtl-without-residual", lambda d: ["demo", "-o", "D", "--no-rtl"], out_arg="D")
     return C
+
+
+def _can_mount() -> bool:
+    if os.geteuid() != 0:
+        return False
+    probe = Path(tempfile.mkdtemp(prefix="bnn2hls-sweep-mount-"))
+    try:
+        ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(probe)], capture_output=True).returncode == 0
+        if ok:
+            subprocess.run(["umount", str(probe)], capture_output=True)
+        return ok
+    finally:
+        probe.rmdir()
+
+
+def _mount(path: Path, options: str) -> None:
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], check=True, capture_output=True)
+
+
+def _remount_ro(path: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True, capture_output=True)
+
+
+def _umount(path: Path) -> None:
+    subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 # -- running a case -------------------------------------------------------------------------------
@@ -478,9 +533,23 @@ def run_case(case: Case, fx: Fixtures, workdir: Path) -> tuple[bool, str]:
 
         def preexec() -> None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (case.ulimit_f * 1024, case.ulimit_f * 1024))
-    procs = [subprocess.Popen(cmd, cwd=d, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    try:
+        return _run_case(case, fx, d, argv, existed, cmd, preexec)
+    finally:
+        if case.cleanup is not None:
+            case.cleanup(d)
+
+
+def _run_case(case: Case, fx: Fixtures, d: Path, argv: list[str], existed: bool, cmd: list[str],
+              preexec: Callable[[], None] | None) -> tuple[bool, str]:
+    procs = [subprocess.Popen(cmd, cwd=d, env={**env(), **case.env_extra}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                               preexec_fn=preexec) for _ in range(case.parallel)]
     problems: list[str] = []
+    if case.close_stdout:
+        for p in procs:
+            assert p.stdout is not None
+            p.stdout.close()
+            p.stdout = None
     if case.signal_after is not None:
         name, sig = case.signal_after
         deadline = time.time() + case.timeout
@@ -495,7 +564,7 @@ def run_case(case: Case, fx: Fixtures, workdir: Path) -> tuple[bool, str]:
             os.killpg(p.pid, signal.SIGKILL)
             out, err = p.communicate()
             problems.append(f"timed out after {case.timeout:.0f} s")
-        results.append(subprocess.CompletedProcess(cmd, p.returncode, out.decode(errors="replace"),
+        results.append(subprocess.CompletedProcess(cmd, p.returncode, (out or b"").decode(errors="replace"),
                                                    err.decode(errors="replace")))
     time.sleep(0.3)
     for p in procs:
@@ -520,6 +589,8 @@ def run_case(case: Case, fx: Fixtures, workdir: Path) -> tuple[bool, str]:
             lines = r.stderr.strip("\n").split("\n")
             if len(lines) != 1 or not lines[0].startswith("error: "):
                 problems.append(f"stderr is not one error line: {r.stderr!r}")
+        elif case.close_stdout and r.returncode == 141 and not r.stderr:
+            pass  # a closed stdout ends the command quietly
         elif r.returncode == 0 and case.may_succeed:
             why = case.check(d, r) if case.check else None
             if why:

@@ -170,6 +170,8 @@ def check_output_file(path: Path) -> Path:
 def _check_sim_dir(out: Path, engine: str) -> None:
     """The rtl and hls engines build and run their simulation in OUT/sim."""
     sim = out / "sim"
+    if sim.is_symlink():  # the build cache is not verified: it must at least be OUT's own
+        raise UserError(f"{qpath(sim)}: is a symbolic link; --engine {engine} builds only inside OUT (remove it)")
     where = sim if sim.exists() else out
     if (sim.exists() and not sim.is_dir()) or not os.access(where, os.W_OK | os.X_OK):
         raise UserError(f"{where}: not writable; --engine {engine} builds and runs its simulation in {sim}")

@@ -114,10 +114,13 @@ def check_npy(path: Path, what: str) -> None:
     try:
         with open_regular(path, what) as f:
             size = os.fstat(f.fileno()).st_size
-            try:
-                version = np.lib.format.read_magic(f)
-            except ValueError:
-                return  # not an .npy (an .npz archive, or garbage): np.load says which
+            head = f.read(6)
+            if head[:2] == b"PK":
+                return  # a zip: an .npz archive, which the caller names
+            if head != b"\x93NUMPY":
+                raise UserError(f"{what} {qpath(path)}: not an .npy file (no .npy header)")
+            f.seek(0)
+            version = np.lib.format.read_magic(f)
             if version == (1, 0):
                 shape, _, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=1 << 16)
             else:
