@@ -62,7 +62,7 @@ def build(out: Path, trace: bool = False) -> Path:
     if binary.is_file():
         return binary
     build_dir.mkdir(parents=True, exist_ok=True)
-    with locked(build_dir.with_name(build_dir.name + ".lock")):  # a concurrent run builds the same
+    with locked(build_dir.with_name(f".{build_dir.name}.lock")):  # a concurrent run builds the same
         if not binary.is_file():
             _verilate(build_dir, sources, fmt, env, trace)
     return binary
