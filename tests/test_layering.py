@@ -17,6 +17,7 @@ PKG = ROOT / "bnn2hls"
 # stages on one row are siblings that must not import each other.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "resources"),
+    ("safeio", "procs"),  # reading/writing what the user gives; running external tools
     ("ir",),
     ("frontend", "passes"),
     ("reference",),

@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +37,7 @@ from typing import Any, Callable, TextIO
 
 from ..hw.boards import Board, list_boards, load_board
 from ..errors import UserError
+from ..procs import run_tool
 from .synth import _sha, count_cells, network_units, yosys_command, yosys_version
 
 CACHE_VERSION = 1
@@ -85,7 +87,7 @@ def nextpnr_command(family: str) -> list[str]:
 
 @lru_cache(maxsize=None)
 def _nextpnr_version(cmd: tuple[str, ...]) -> str:
-    proc = subprocess.run([*cmd, "--version"], capture_output=True, text=True, cwd=Path.cwd(), env=_tool_env())
+    proc = run_tool([*cmd, "--version"], env=_tool_env())
     text = (proc.stdout + proc.stderr).strip()
     m = re.search(r"Version\s+(\S+)\)?", text)
     if proc.returncode != 0 or m is None:
@@ -339,10 +341,11 @@ class Progress:
 
 def _run(cmd: list[str], cwd: Path, timeout: float | None, what: str, progress: Progress,
          phase: Callable[[], str]) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run a tool in `cwd`, redrawing the progress line; once more if a signal killed it (seen:
-    a SIGBUS of the WebAssembly runtime while another process rewrote its compiled-module cache)."""
+    """Run a tool in `cwd` (procs.run_tool: it never outlives bnn2hls) while a thread redraws
+    the progress line; once more if a signal killed it (seen: a SIGBUS of the WebAssembly
+    runtime while another process rewrote its compiled-module cache)."""
     proc, seconds = _run_once(cmd, cwd, timeout, what, progress, phase)
-    if proc.returncode < 0:
+    if proc.returncode < 0 or proc.returncode > 128:  # the watchdog reports a signal as 128 + N
         proc, more = _run_once(cmd, cwd, timeout, what, progress, phase)
         seconds += more
     return proc, seconds
@@ -351,25 +354,24 @@ def _run(cmd: list[str], cwd: Path, timeout: float | None, what: str, progress: 
 def _run_once(cmd: list[str], cwd: Path, timeout: float | None, what: str, progress: Progress,
               phase: Callable[[], str]) -> tuple[subprocess.CompletedProcess[str], float]:
     start = time.perf_counter()
-    with open(cwd / f"{what}.stdout", "w") as out, open(cwd / f"{what}.stderr", "w") as err:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=_tool_env(), stdout=out, stderr=err, text=True)
-        try:
-            while True:
-                try:
-                    proc.wait(timeout=1.0)
-                    break
-                except subprocess.TimeoutExpired:
-                    elapsed = time.perf_counter() - start
-                    if timeout is not None and elapsed > timeout:
-                        proc.kill()
-                        proc.wait()
-                        raise UserError(f"pnr: {what} did not finish within {timeout:.0f} s") from None
-                    progress.show(phase(), elapsed)
-        except BaseException:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            raise
+    stop = threading.Event()
+
+    def redraw() -> None:
+        while not stop.wait(1.0):
+            progress.show(phase(), time.perf_counter() - start)
+
+    ticker = threading.Thread(target=redraw, daemon=True)
+    progress.show(phase(), 0.0)
+    ticker.start()
+    try:
+        with open(cwd / f"{what}.stdout", "w") as out, open(cwd / f"{what}.stderr", "w") as err:
+            proc = run_tool(cmd, timeout=timeout, cwd=cwd, env=_tool_env(), stdout=out, stderr=err,
+                            capture_output=False)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"pnr: {what} did not finish within {timeout:.0f} s") from None
+    finally:
+        stop.set()
+        ticker.join()
     seconds = time.perf_counter() - start
     done = subprocess.CompletedProcess(cmd, proc.returncode, (cwd / f"{what}.stdout").read_text(errors="replace"),
                                        (cwd / f"{what}.stderr").read_text(errors="replace"))
