@@ -6,10 +6,13 @@
 // after every pop. Two entries accept a word every cycle while the reader pops every cycle.
 //
 // The reader sees `head` (the oldest word) while `avail` is high and takes it with `pop`.
-// `head` is a plain read of the two entries, so the reader's logic on it (a pad mux, a
-// column OR) is the only logic after the entry registers.
+// FILL = 1: while `fill` is high, `head` is the reader's own `fill_data` instead (bnn_window's
+// pad pixels), and the reader does not pop. The choice sits in this module's read mux on
+// purpose: yosys maps each module on its own, so a second mux in the reader would cost one
+// more LUT per bit.
 module bnn_in_queue #(
-    parameter int WIDTH = 8
+    parameter int WIDTH = 8,
+    parameter int FILL = 0
 ) (
     input  logic             clk,
     input  logic             rst_n,
@@ -18,7 +21,11 @@ module bnn_in_queue #(
     output logic             s_tready,
     output logic [WIDTH-1:0] head,
     output logic             avail,
-    input  logic             pop
+    input  logic             pop,
+    /* verilator lint_off UNUSEDSIGNAL */  // read only with FILL = 1
+    input  logic             fill,
+    input  logic [WIDTH-1:0] fill_data
+    /* verilator lint_on UNUSEDSIGNAL */
 );
     logic [WIDTH-1:0] q [2];
     logic wr, rd;
@@ -27,7 +34,11 @@ module bnn_in_queue #(
     assign s_tready = (count != 2'd2);
     wire push = s_tvalid && s_tready;
     assign avail = (count != 2'd0);
-    assign head = q[rd];
+    if (FILL != 0) begin : g_fill
+        assign head = fill ? fill_data : q[rd];
+    end else begin : g_head
+        assign head = q[rd];
+    end
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin

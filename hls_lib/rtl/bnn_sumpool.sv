@@ -9,9 +9,14 @@
 //
 // The walk, the line buffer, the history and the handshakes are bnn_window's (read it
 // first); this block's reduction sums. Windowed: the KH pixels of a column are summed and at
-// an output the current column sum is added to the KW-1 kept ones. Global (KH == H and
-// KW == W): the walker keeps no buffers (BUFFER = 0); one accumulator per channel adds every
-// pixel of the frame and the sum leaves with the last one. Interval: one input pixel per cycle.
+// an output the current column sum is added to the KW-1 kept ones. A column sum is kept at
+// its exact width, CB bits per channel, not O_B: for sign bits the count of +1s (0..KH; the
+// window's sum is then 2*count - KH*KW), for IN_B-bit fields IN_B + clog2(KH) bits. The walker
+// is a module of its own, so yosys cannot see through its history that the low bit of a sum
+// of +-1s or the top bits of a short sum are constant: a narrow column keeps those FFs and
+// adder bits out. Global (KH == H and KW == W): the walker keeps no buffers (BUFFER = 0); one
+// accumulator per channel adds every pixel of the frame and the sum leaves with the last one.
+// Interval: one input pixel per cycle.
 module bnn_sumpool #(
     parameter int C = 1,
     parameter int H = 4,
@@ -37,6 +42,9 @@ module bnn_sumpool #(
     localparam int SPW = C * O_B;  // sum pixel width
     localparam bit GLOBAL = (KH == H) && (KW == W);
     localparam int ROWS = GLOBAL ? 1 : KH;  // pixels in the walker's column
+    localparam int CB = (IN_B == 1) ? $clog2(KH + 1) : IN_B + $clog2(KH);  // bits of a column sum
+    localparam bit CSIGNED = (IN_B > 1) && (SIGNED != 0);                  // ... two's complement
+    localparam int CPW = C * CB;   // column sum width
 
     // An input pixel as O_B-bit two's complement fields.
     function automatic [SPW-1:0] widen(input [PW-1:0] p);
@@ -56,10 +64,39 @@ module bnn_sumpool #(
         for (int c = 0; c < C; c++) add[c*O_B +: O_B] = a[c*O_B +: O_B] + b[c*O_B +: O_B];
     endfunction
 
+    // The column sum of KH input pixels (row ky at [ky*PW +: PW]), CB bits per channel.
+    function automatic [CPW-1:0] column_sum(input [KH*PW-1:0] col);
+        for (int c = 0; c < C; c++) begin
+            logic [CB-1:0] s;
+            s = '0;
+            for (int ky = 0; ky < KH; ky++) begin
+                if (IN_B == 1) s = s + CB'(col[ky*PW + c]);
+                else if (CSIGNED) s = s + CB'($signed(col[ky*PW + c*IN_B +: IN_B]));
+                else s = s + CB'(col[ky*PW + c*IN_B +: IN_B]);
+            end
+            column_sum[c*CB +: CB] = s;
+        end
+    endfunction
+
+    // Column sums as O_B-bit fields.
+    function automatic [SPW-1:0] widen_col(input [CPW-1:0] s);
+        for (int c = 0; c < C; c++) begin
+            widen_col[c*O_B +: O_B] = CSIGNED ? O_B'($signed(s[c*CB +: CB])) : O_B'(s[c*CB +: CB]);
+        end
+    endfunction
+
+    // The window's sums from the sum of its column sums: for sign bits that is the count of +1s.
+    function automatic [SPW-1:0] window_sum(input [SPW-1:0] total);
+        for (int c = 0; c < C; c++) begin
+            window_sum[c*O_B +: O_B] = (IN_B == 1) ? O_B'(2 * total[c*O_B +: O_B] - KH * KW) : total[c*O_B +: O_B];
+        end
+    endfunction
+
     logic [ROWS*PW-1:0] column;
-    logic [SPW-1:0] col_sum, pooled;
+    logic [CPW-1:0] col_sum;
+    logic [SPW-1:0] pooled;
     /* verilator lint_off UNUSEDSIGNAL */  // the global sum reads step/emit, the windowed one hist
-    logic [(!GLOBAL && KW > 1 ? KW - 1 : 1)*SPW-1:0] hist;
+    logic [(!GLOBAL && KW > 1 ? KW - 1 : 1)*CPW-1:0] hist;
     logic step, emit;
     /* verilator lint_on UNUSEDSIGNAL */
 
@@ -76,18 +113,19 @@ module bnn_sumpool #(
             end
         end
     end else begin : g_window
+        logic [SPW-1:0] total;
         always_comb begin
-            col_sum = widen(column[(KH-1)*PW +: PW]);  // the new pixel
-            for (int ky = 0; ky < KH - 1; ky++) col_sum = add(col_sum, widen(column[ky*PW +: PW]));
-            pooled = col_sum;
-            for (int kx = 0; kx < KW - 1; kx++) pooled = add(pooled, hist[kx*SPW +: SPW]);
+            col_sum = column_sum(column);
+            total = widen_col(col_sum);
+            for (int kx = 0; kx < KW - 1; kx++) total = add(total, widen_col(hist[kx*CPW +: CPW]));
+            pooled = window_sum(total);
         end
     end
 
     /* verilator lint_off PINCONNECTEMPTY */  // the hooks this reduction does not need
     bnn_window #(
         .C(C), .IN_B(IN_B), .H(H), .W(W), .KH(KH), .KW(KW), .SH(SH), .SW(SW),
-        .COL_W(SPW), .OUT_W(SPW), .BUFFER(GLOBAL ? 0 : 1), .USER(0)
+        .COL_W(CPW), .OUT_W(SPW), .BUFFER(GLOBAL ? 0 : 1), .USER(0)
     ) u_walk (
         .clk(clk), .rst_n(rst_n), .s_tdata(s_tdata), .s_tvalid(s_tvalid), .s_tready(s_tready),
         .column(column), .col_red(col_sum), .hist(hist), .step(step), .emit(emit), .result(pooled),

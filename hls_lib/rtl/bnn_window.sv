@@ -87,13 +87,16 @@ module bnn_window #(
     localparam logic [PIX_W-1:0] PAD_EVEN = (IN_B == 1) ? PIX_W'({PIX_W{2'b01}}) : '0;
     localparam logic [PIX_W-1:0] PAD_ODD = (IN_B == 1) ? ~PAD_EVEN : '0;
 
-    // ---------------------------------------------------------------- input queue
-    logic [PIX_W-1:0] in_head;
-    logic in_avail, in_pop;
+    localparam bit PADDED = (PAD_T + PAD_L + PAD_B + PAD_R) > 0;
 
-    bnn_in_queue #(.WIDTH(PIX_W)) u_in (
+    // ---------------------------------------------------------------- input queue
+    // `pixel` is the queue's head, or at a pad position the pad pixel (the queue's fill).
+    logic [PIX_W-1:0] pixel, pad;
+    logic in_avail, in_pop, in_bounds;
+
+    bnn_in_queue #(.WIDTH(PIX_W), .FILL(PADDED ? 1 : 0)) u_in (
         .clk(clk), .rst_n(rst_n), .s_tdata(s_tdata), .s_tvalid(s_tvalid), .s_tready(s_tready),
-        .head(in_head), .avail(in_avail), .pop(in_pop)
+        .head(pixel), .avail(in_avail), .pop(in_pop), .fill(!in_bounds), .fill_data(PADDED ? pad : '0)
     );
 
     // ---------------------------------------------------------------- padded-frame walk
@@ -103,7 +106,7 @@ module bnn_window #(
     logic row_in, col_in;                   // current row/column lies inside the image
     logic out_valid;
 
-    wire in_bounds = row_in && col_in;
+    assign in_bounds = row_in && col_in;
     wire row_last = (py == YW'(HP - 1));
     wire col_last = (px == PXW'(WP - 1));
     wire row_hit = (py == ny);
@@ -113,7 +116,7 @@ module bnn_window #(
     assign in_pop = step && in_bounds;
 
     wire pad_odd = py[0] ^ px[0] ^ PAD_PAR[0];
-    wire [PIX_W-1:0] pixel = in_bounds ? in_head : (pad_odd ? PAD_ODD : PAD_EVEN);
+    assign pad = pad_odd ? PAD_ODD : PAD_EVEN;
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
