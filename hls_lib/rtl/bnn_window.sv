@@ -91,12 +91,12 @@ module bnn_window #(
 
     // ---------------------------------------------------------------- input queue
     // `pixel` is the queue's head, or at a pad position the pad pixel (the queue's fill).
-    logic [PIX_W-1:0] pixel, pad;
-    logic in_avail, in_pop, in_bounds;
+    logic [PIX_W-1:0] pixel;
+    logic in_avail, in_pop, in_bounds, pad_odd;
 
-    bnn_in_queue #(.WIDTH(PIX_W), .FILL(PADDED ? 1 : 0)) u_in (
+    bnn_in_queue #(.WIDTH(PIX_W), .FILL(PADDED ? 1 : 0), .FILL_EVEN(PAD_EVEN), .FILL_ODD(PAD_ODD)) u_in (
         .clk(clk), .rst_n(rst_n), .s_tdata(s_tdata), .s_tvalid(s_tvalid), .s_tready(s_tready),
-        .head(pixel), .avail(in_avail), .pop(in_pop), .fill(!in_bounds), .fill_data(PADDED ? pad : '0)
+        .head(pixel), .avail(in_avail), .pop(in_pop), .fill(PADDED && !in_bounds), .fill_odd(PADDED && pad_odd)
     );
 
     // ---------------------------------------------------------------- padded-frame walk
@@ -115,8 +115,7 @@ module bnn_window #(
     assign step = (!in_bounds || in_avail) && (!emit || !out_valid || m_tready);
     assign in_pop = step && in_bounds;
 
-    wire pad_odd = py[0] ^ px[0] ^ PAD_PAR[0];
-    assign pad = pad_odd ? PAD_ODD : PAD_EVEN;
+    assign pad_odd = py[0] ^ px[0] ^ PAD_PAR[0];  // the pad pixel of (y + x) odd
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
