@@ -15,7 +15,7 @@ import numpy as np
 import window_bench
 from bnn2hls.hw.blocks import SumPoolBlock
 from bnn2hls.reference import sumpool_layer, windows
-from bnn2hls.streams import pack_words
+from bnn2hls.hw.streams import pack_words
 
 
 def image(cfg: dict, frames: int, rng: np.random.Generator) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 
 import window_bench
 from bnn2hls.hw.blocks import Swg
-from bnn2hls.padding_pattern import pad_binary_image
+from bnn2hls.ir.padding_pattern import pad_binary_image
 from bnn2hls.passes.padding import _axis_classes
 from bnn2hls.reference import windows
 

@@ -19,6 +19,24 @@ import numpy as np
 
 from ..ir import Conv, DepthwiseConv
 
+MIN_FIFO_DEPTH = 2  # a FIFO between two layers that need no more
+
+
+def fifo_depth(consumer: object) -> int:
+    """Depth of the FIFO in front of `consumer`.
+
+    A sliding window walks its padded frame in order and takes no input while it emits the
+    bottom (and next frame's top) padding rows, but the producer keeps producing: the FIFO
+    must hold what the consumer needs for the next frame's first output row, (KH - PAD_T + 1)
+    input rows, or the producer stalls and the bottleneck waits for it at every frame start
+    (measured: 1.7 % lost on padnet with depth 2).
+    """
+    if isinstance(consumer, (Conv, DepthwiseConv)):
+        return max(MIN_FIFO_DEPTH, (consumer.kernel[0] - consumer.pads[0] + 1) * consumer.in_shape[1])
+    return MIN_FIFO_DEPTH
+
+
+
 FRAMES = 4  # the interval is measured between the last two frames, past start-up
 MAX_DEPTH = 512
 
@@ -164,7 +182,6 @@ def reconvergent_fifo_depths(net: object) -> dict[tuple[str, str], int]:
     """(operand value, join) -> the depth of the FIFO carrying that operand into the join, for
     every join of `net` (see above): the bound over every fork above the join."""
     from ..ir import Join, Network
-    from .blocks.fifo import fifo_depth
 
     assert isinstance(net, Network)
     joins = [layer for layer in net.datapath if isinstance(layer, Join)]

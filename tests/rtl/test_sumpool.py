@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from bnn2hls.engines.toolchain import verilator_env
 from bnn2hls.hw.blocks import SumPoolBlock
-from bnn2hls.toolchain import verilator_env
 from sim.runner import rtl_source, run_bench, sources
+
+pytestmark = pytest.mark.tier("rtl")
 
 # (C, H, W, (KH, KW), (SH, SW), IN_B, SIGNED, O_B)
 CASES = {
