@@ -17,42 +17,21 @@ import math
 
 import numpy as np
 
-from ..ir import Conv, DepthwiseConv
-
-MIN_FIFO_DEPTH = 2  # a FIFO between two layers that need no more
+from ..ir import Conv, DepthwiseConv, Join, Network
+from ..ops import op_of
+from ..ops.base import items as _items
+from ..ops.matrix import window_positions
 
 
 def fifo_depth(consumer: object) -> int:
-    """Depth of the FIFO in front of `consumer`.
-
-    A sliding window walks its padded frame in order and takes no input while it emits the
-    bottom (and next frame's top) padding rows, but the producer keeps producing: the FIFO
-    must hold what the consumer needs for the next frame's first output row, (KH - PAD_T + 1)
-    input rows, or the producer stalls and the bottleneck waits for it at every frame start
-    (measured: 1.7 % lost on padnet with depth 2).
-    """
-    if isinstance(consumer, (Conv, DepthwiseConv)):
-        return max(MIN_FIFO_DEPTH, (consumer.kernel[0] - consumer.pads[0] + 1) * consumer.in_shape[1])
-    return MIN_FIFO_DEPTH
-
+    """Depth of the FIFO in front of `consumer`: what its op kind asks for
+    (Op.input_fifo_depth; a sliding window wants the rows of its next frame's first output
+    row)."""
+    return op_of(consumer).input_fifo_depth(consumer)
 
 
 FRAMES = 4  # the interval is measured between the last two frames, past start-up
 MAX_DEPTH = 512
-
-
-def window_positions(layer: Conv | DepthwiseConv) -> tuple[np.ndarray, int]:
-    """Indices (in the walk of one padded frame) where a window is emitted, and the frame's
-    number of positions."""
-    h, w, _ = layer.in_shape
-    t, l, b, r = layer.pads
-    hp, wp = h + t + b, w + l + r
-    kh, kw = layer.kernel
-    sh, sw = layer.stride
-    oh, ow = layer.out_hw
-    rows = kh - 1 + sh * np.arange(oh)
-    cols = kw - 1 + sw * np.arange(ow)
-    return (rows[:, None] * wp + cols[None, :]).reshape(-1), hp * wp
 
 
 def simulated_interval(positions: np.ndarray, frame_positions: int, fold: int, depth: int) -> float:
@@ -117,35 +96,10 @@ IN_FLIGHT = 3  # items a block holds besides its FIFO (input queue, output regis
 JOIN_SLACK = 2  # items on top of the bound (the join's own input queue takes up the rest)
 
 
-def _items(shape: tuple[int, int, int]) -> int:
-    return shape[0] * shape[1]
-
-
-def layer_need(layer: object, operand: int, net: object) -> np.ndarray:
+def layer_need(layer: object, operand: int, net: Network) -> np.ndarray:
     """[items of `layer`'s output per frame] -> the last item (per frame) of its input
-    `operand` it reads first (-1: none)."""
-    from ..ir import Dense, Join, MaxPool, SumPool, Threshold
-
-    if isinstance(layer, (Conv, DepthwiseConv)):  # the same window walk
-        positions, _ = window_positions(layer)
-        h, w, _ = layer.in_shape
-        t, l, b, r = layer.pads
-        wp = w + l + r
-        rows, cols = positions // wp, positions % wp
-        real_rows = np.clip(rows - t, 0, h)  # whole input rows read before row `rows`
-        in_row = (rows >= t) & (rows < t + h)
-        return real_rows * w + np.where(in_row, np.clip(cols - l + 1, 0, w), 0) - 1
-    if isinstance(layer, Dense):
-        return np.asarray([_items(net.producers(layer)[operand].out_shape) - 1])  # type: ignore[attr-defined]
-    if isinstance(layer, (MaxPool, SumPool)):  # an output leaves when its window's last item is in
-        (kh, kw), (sh, sw) = layer.kernel, layer.stride
-        oh, ow, _ = layer.out_shape
-        w = layer.in_shape[1]
-        oy, ox = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
-        return ((oy * sh + kh - 1) * w + ox * sw + kw - 1).reshape(-1)
-    if isinstance(layer, (Join, Threshold)):
-        return np.arange(_items(layer.out_shape))
-    raise TypeError(type(layer).__name__)
+    `operand` it reads first (-1: none): its op kind's `need`."""
+    return op_of(layer).need(layer, operand, net)
 
 
 def _frames(need: np.ndarray, n_in: int) -> np.ndarray:
@@ -153,13 +107,10 @@ def _frames(need: np.ndarray, n_in: int) -> np.ndarray:
     return np.concatenate([need + f * n_in for f in range(RECONVERGENT_FRAMES)])
 
 
-def need_maps(net: object, root: object, eager: bool, edge_depth: object) -> dict[str, np.ndarray]:
+def need_maps(net: Network, root: object, eager: bool, edge_depth: object) -> dict[str, np.ndarray]:
     """value -> [items of the value over the frames] -> the last item of value `root` it
     needs (`eager`: read ahead as far as the FIFOs and block queues below `root` let it), for
     the values that depend on `root`."""
-    from ..ir import Network
-
-    assert isinstance(net, Network)
     maps: dict[str, np.ndarray] = {root.name: np.arange(RECONVERGENT_FRAMES * _items(root.out_shape))}  # type: ignore[attr-defined]
     for layer in net.datapath:
         mine: np.ndarray | None = None
@@ -178,12 +129,9 @@ def need_maps(net: object, root: object, eager: bool, edge_depth: object) -> dic
     return maps
 
 
-def reconvergent_fifo_depths(net: object) -> dict[tuple[str, str], int]:
+def reconvergent_fifo_depths(net: Network) -> dict[tuple[str, str], int]:
     """(operand value, join) -> the depth of the FIFO carrying that operand into the join, for
     every join of `net` (see above): the bound over every fork above the join."""
-    from ..ir import Join, Network
-
-    assert isinstance(net, Network)
     joins = [layer for layer in net.datapath if isinstance(layer, Join)]
     if not joins:
         return {}
