@@ -28,7 +28,7 @@ def by_kind(kind: str) -> type[Block]:
     raise KeyError(f"no hardware block kind '{kind}'")
 
 
-LAYER_BLOCKS: dict[type, tuple[type[Block], ...]] = {op.node: tuple(by_kind(k) for k in op.blocks) for op in op_kinds()}
+LAYER_BLOCKS: dict[type, tuple[type[Block], ...]] = {op.node: tuple(by_kind(k) for k in op.blocks) for op in op_kinds() if op.blocks}
 FIFO_KIND: type[Fifo] = Fifo
 FORK_KIND: type[Fork] = Fork
 
