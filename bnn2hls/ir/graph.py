@@ -125,6 +125,7 @@ class InputQuant:
     out_shape: tuple[int, int, int] = (1, 1, 1)
 
     kind: ClassVar[str] = "input_quant"
+    arity: ClassVar[int] = 0  # the values it reads (it reads the graph input)
 
     @property
     def bipolar(self) -> bool:
@@ -160,6 +161,16 @@ class InputQuant:
         if self.bipolar:
             return 1
         return signed_width(*self.value_range)
+
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        return self.value_range
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return self.stream_bits
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return self.bipolar
 
 
 @dataclass(frozen=True)
@@ -297,6 +308,16 @@ class MatrixLayer:
             peak *= 2 ** (self.weight_bits - 1)
         return -self.fan_in * peak, self.fan_in * peak
 
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        return self.out_range if self.binarize else self.acc_range
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return self.out_bits
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return self.binarize and self.out_levels == 0
+
 
 @dataclass(frozen=True)
 class Conv(MatrixLayer):
@@ -373,6 +394,16 @@ class MaxPool:
         h, w, c = self.in_shape
         return ((h - self.kernel[0]) // self.stride[0] + 1, (w - self.kernel[1]) // self.stride[1] + 1, c)
 
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        return inputs()[0]
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return inputs()[0]
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return inputs()[0]
+
 
 @dataclass(frozen=True)
 class SumPool:
@@ -418,6 +449,17 @@ class SumPool:
         products = np.asarray(sums, np.float32) * np.float32(self.input_scale)
         return (products.astype(np.float32) / np.float32(self.divisor)).astype(np.float32)
 
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        lo, hi = inputs()[0]
+        return lo * self.divisor, hi * self.divisor
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return signed_width(*value_range())
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return False
+
 
 @dataclass(frozen=True)
 class Join:
@@ -439,10 +481,23 @@ class Join:
     inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str] = "add"
+    arity: ClassVar[int] = 2
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
         return self.in_shape
+
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        ranges = inputs()
+        return (sum(r[0] << s for r, s in zip(ranges, self.shifts)),
+                sum(r[1] << s for r, s in zip(ranges, self.shifts)))
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return signed_width(*value_range())
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return False
 
 
 @dataclass(frozen=True)
@@ -490,6 +545,16 @@ class Threshold:
     def out_bits(self) -> int:
         return 1 if self.out_levels == 0 else signed_width(*self.out_range)
 
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        return self.out_range
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return self.out_bits
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return self.out_levels == 0
+
 
 @dataclass(frozen=True)
 class OutputHead:
@@ -506,6 +571,16 @@ class OutputHead:
     @property
     def out_features(self) -> int:
         return int(np.prod(self.in_shape))
+
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        raise TypeError(f"'{self.name}' produces no integer value")
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return 0
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return False
 
 
 def activation_range(levels: int, offset: int) -> tuple[int, int]:
@@ -590,51 +665,21 @@ class Network:
                 out.setdefault(name, []).append(layer)
         return {k: tuple(v) for k, v in out.items()}
 
+    # What a node's value is (its integers, bits, sign-bit form) is the node kind's own rule
+    # (`range_of`, `bits_of`, `bipolar_of` on each node class), given its inputs' values.
     def element_bits(self, layer: Layer) -> int:
         """Bits per element of the value `layer` produces (1: bipolar sign bits; otherwise
         two's complement integers; the head's are float outputs: 0)."""
-        if isinstance(layer, InputQuant):
-            return layer.stream_bits
-        if isinstance(layer, MatrixLayer):
-            return layer.out_bits
-        if isinstance(layer, MaxPool):
-            return self.element_bits(self.producer(layer))
-        if isinstance(layer, Threshold):
-            return layer.out_bits
-        if isinstance(layer, (Join, SumPool)):
-            return signed_width(*self.value_range(layer))
-        return 0
+        return layer.bits_of(lambda: [self.element_bits(p) for p in self.producers(layer)], lambda: self.value_range(layer))
 
     def is_bipolar(self, layer: Layer) -> bool:
         """Whether the value `layer` produces is sign bits (bit 1 = +1, bit 0 = -1)."""
-        if isinstance(layer, InputQuant):
-            return layer.bipolar
-        if isinstance(layer, (MatrixLayer, Threshold)):
-            return layer.binarize and layer.out_levels == 0
-        if isinstance(layer, MaxPool):
-            return self.is_bipolar(self.producer(layer))
-        return False
+        return layer.bipolar_of(lambda: [self.is_bipolar(p) for p in self.producers(layer)])
 
     def value_range(self, layer: Layer) -> tuple[int, int]:
         """The integers the value of `layer` takes (sign bits: -1 and 1; the last matrix
         layer's accumulators: its `acc_range`)."""
-        if isinstance(layer, InputQuant):
-            return layer.value_range
-        if isinstance(layer, MatrixLayer):
-            return layer.out_range if layer.binarize else layer.acc_range
-        if isinstance(layer, Threshold):
-            return layer.out_range
-        if isinstance(layer, MaxPool):
-            return self.value_range(self.producer(layer))
-        if isinstance(layer, SumPool):
-            lo, hi = self.value_range(self.producer(layer))
-            return lo * layer.divisor, hi * layer.divisor
-        if isinstance(layer, Join):
-            ranges = [self.value_range(p) for p in self.producers(layer)]
-            lo = sum(r[0] << s for r, s in zip(ranges, layer.shifts))
-            hi = sum(r[1] << s for r, s in zip(ranges, layer.shifts))
-            return lo, hi
-        raise TypeError(f"'{layer.name}' produces no integer value")
+        return layer.range_of(lambda: [self.value_range(p) for p in self.producers(layer)])
 
     def head_accumulators(self) -> Conv | DepthwiseConv | Dense:
         """The matrix layer whose raw accumulators reach the head (directly, or summed by a
@@ -920,7 +965,7 @@ def _check_graph(net: Network) -> None:
         inputs = tuple(getattr(layer, "inputs", ()))
         if not isinstance(getattr(layer, "inputs", ()), tuple) or not all(isinstance(n, str) for n in inputs):
             raise UserError(f"IR layer '{layer.name}': inputs must be node names")
-        expect = 0 if isinstance(layer, InputQuant) else 2 if isinstance(layer, Join) else 1
+        expect = getattr(type(layer), "arity", 1)  # a node kind's `arity` (default one value)
         if len(inputs) != expect:
             raise UserError(f"IR layer '{layer.name}': a {layer.kind} node takes {expect} input(s), not {len(inputs)}")
         for name in inputs:

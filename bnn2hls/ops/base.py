@@ -18,7 +18,7 @@ pipeline that depends on the kind:
 
 Kinds register themselves (`Op.__init_subclass__`); `op_of(layer)` finds a layer's. An op with
 several inputs (a residual join, a channel concat) gets them all: `kernel` takes a list and
-`need` is per operand; `arity` says how many it takes (None: two or more).
+`need` is per operand; how many it takes is its node's `arity` (ir, checked by validate).
 """
 from __future__ import annotations
 
@@ -85,7 +85,6 @@ class Op(ABC):
 
     node: ClassVar[type]
     blocks: ClassVar[tuple[str, ...]] = ()  # () : not lowered yet (hw.lower refuses it; tests/test_ops.py fails)
-    arity: ClassVar[int | None] = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

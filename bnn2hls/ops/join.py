@@ -52,7 +52,6 @@ def residual_example() -> Network:
 class JoinOp(Op):
     node = Join
     blocks = ("join",)
-    arity = 2
 
     def kernel(self, layer: Any, xs: Sequence[np.ndarray]) -> np.ndarray:
         return join_layer(layer, *xs)
