@@ -172,6 +172,30 @@ class InputQuant:
     def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
         return self.bipolar
 
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.source_shape, None, 1) or not self.source_shape:
+            return "source_shape must be a list of positive integers"
+        if not _ints(self.out_shape, 3, 1):
+            return "out_shape must be 3 positive integers"
+        if not _is_int(self.bits) or not 1 <= self.bits <= MAX_INPUT_BITS:
+            return f"bits must be an integer in [1, {MAX_INPUT_BITS}], not {self.bits!r}"
+        if not _is_real(self.scale) or self.scale <= 0 or not _is_real(self.zero_point):
+            return "scale must be a positive finite number and zero_point a finite number"
+        if not isinstance(self.signed, bool) or not isinstance(self.narrow, bool):
+            return "signed and narrow must be true or false"
+        if self.rounding not in ROUNDING_MODES:
+            return f"rounding must be one of {', '.join(ROUNDING_MODES)}"
+        if not isinstance(self.preprocess, tuple):
+            return "preprocess must be a list of steps"
+        for step in self.preprocess:
+            ok = (isinstance(step, tuple) and len(step) == 2 and
+                  ((step[0] == "reshape" and _ints(step[1], None, 1)) or
+                   (step[0] == "affine" and _check_chain((step[1],)) is None)))
+            if not ok:
+                return "preprocess holds a malformed step"
+        return None
+
 
 @dataclass(frozen=True)
 class IntQuant:
@@ -318,6 +342,46 @@ class MatrixLayer:
     def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
         return self.binarize and self.out_levels == 0
 
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1) or not _is_int(self.out_channels) or self.out_channels < 1:
+            return "in_shape must be 3 positive integers and out_channels a positive integer"
+        if not _ints(self.kernel, 2, 1) or not _ints(self.stride, 2, 1) or not _ints(self.pads, 4, 0):
+            return "kernel and stride must be 2 positive integers, pads 4 non-negative integers"
+        if not _is_int(self.input_bits) or not 1 <= self.input_bits <= MAX_INPUT_BITS:
+            return f"input_bits must be an integer in [1, {MAX_INPUT_BITS}], not {self.input_bits!r}"
+        for key in ("pe", "simd"):
+            value = getattr(self, key)
+            if not _is_int(value) or value < 1:
+                return f"{key.upper()} must be a positive integer, not {value!r}"
+        if not isinstance(self.binarize, bool):
+            return "binarize must be true or false"
+        for key in ("weight_bits", "out_levels", "out_offset"):
+            if not _is_int(getattr(self, key)):
+                return f"{key} must be an integer, not {getattr(self, key)!r}"
+        if not 1 <= self.weight_bits <= 8:
+            return f"weight_bits must be in [1, 8], not {self.weight_bits}"
+        if not _array(self.weights, "b" if self.weight_bits == 1 else "i"):
+            return "weights must be a bool array (binary) or an integer array (multi-bit)"
+        if self.act_quant is not None and not isinstance(self.act_quant, IntQuant):
+            return "act_quant must be folded into thresholds before saving"
+        if not _array(self.acc_scale, "f"):
+            return "acc_scale must be a finite float array"
+        if self.thresholds is not None and not _array(self.thresholds, "i"):
+            return "thresholds must be an integer array"
+        if self.flip is not None and not _array(self.flip, "b"):
+            return "flip must be a bool array"
+        if (self.thresholds is None) != (self.flip is None):
+            return "thresholds and flip come together"
+        if self.border is not None:
+            b = self.border
+            if not (isinstance(b, BorderTable) and all(_array(a, "i") for a in (b.row_class, b.col_class, b.corrections))):
+                return "border must hold integer arrays"
+        why = _check_chain(self.chain)
+        if why:
+            return why
+        return None
+
 
 @dataclass(frozen=True)
 class Conv(MatrixLayer):
@@ -404,6 +468,12 @@ class MaxPool:
     def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
         return inputs()[0]
 
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1) or not _ints(self.kernel, 2, 1) or not _ints(self.stride, 2, 1):
+            return "in_shape must be 3 positive integers, kernel and stride 2"
+        return None
+
 
 @dataclass(frozen=True)
 class SumPool:
@@ -460,6 +530,14 @@ class SumPool:
     def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
         return False
 
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1) or not _ints(self.kernel, 2, 1) or not _ints(self.stride, 2, 1):
+            return "in_shape must be 3 positive integers, kernel and stride 2"
+        if not _is_real(self.input_scale) or self.input_scale <= 0:
+            return "input_scale must be a positive finite number"
+        return None
+
 
 @dataclass(frozen=True)
 class Join:
@@ -498,6 +576,15 @@ class Join:
 
     def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
         return False
+
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1) or not _ints(self.shifts, 2, 0) or max(self.shifts) > 16:
+            return "in_shape must be 3 positive integers and shifts 2 integers in [0, 16]"
+        if not (isinstance(self.operand_scales, tuple) and len(self.operand_scales) == 2 and
+                all(_is_real(v) and v > 0 for v in self.operand_scales)):
+            return "operand_scales must be 2 positive finite numbers"
+        return None
 
 
 @dataclass(frozen=True)
@@ -555,6 +642,26 @@ class Threshold:
     def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
         return self.out_levels == 0
 
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1):
+            return "in_shape must be 3 positive integers"
+        for key in ("out_levels", "out_offset"):
+            if not _is_int(getattr(self, key)):
+                return f"{key} must be an integer, not {getattr(self, key)!r}"
+        if self.act_quant is not None and not isinstance(self.act_quant, IntQuant):
+            return "act_quant must be folded into thresholds before saving"
+        if self.thresholds is not None and not _array(self.thresholds, "i"):
+            return "thresholds must be an integer array"
+        if self.flip is not None and not _array(self.flip, "b"):
+            return "flip must be a bool array"
+        if (self.thresholds is None) != (self.flip is None):
+            return "thresholds and flip come together"
+        why = _check_chain(self.chain)
+        if why:
+            return why
+        return None
+
 
 @dataclass(frozen=True)
 class OutputHead:
@@ -581,6 +688,17 @@ class OutputHead:
 
     def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
         return False
+
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1) or not _array(self.acc_scale, "f"):
+            return "in_shape must be 3 positive integers and acc_scale a finite float array"
+        if self.acc_scale.shape not in ((self.in_shape[2],), (self.out_features,)):
+            return "acc_scale must have one entry per output"
+        why = _check_chain(self.chain)
+        if why:
+            return why
+        return None
 
 
 def activation_range(levels: int, offset: int) -> tuple[int, int]:
@@ -757,109 +875,11 @@ def _check_types(net: Network) -> None:
     if not isinstance(net.name, str) or not isinstance(net.source, dict) or not isinstance(net.layers, tuple):
         raise UserError("IR: name must be a string, source an object and layers a list")
     for layer in net.layers:
-        if not isinstance(layer, (InputQuant, MatrixLayer, MaxPool, SumPool, Join, Threshold, OutputHead)) or not isinstance(layer.name, str):
+        if not isinstance(layer, tuple(LAYER_TYPES.values())) or not isinstance(layer.name, str):
             raise UserError("IR: every layer needs a known kind and a string name")
-
-        def bad(why: str) -> UserError:
-            return UserError(f"IR layer '{layer.name}': {why}")  # noqa: B023 (called in this iteration only)
-
-        if isinstance(layer, InputQuant):
-            if not _ints(layer.source_shape, None, 1) or not layer.source_shape:
-                raise bad("source_shape must be a list of positive integers")
-            if not _ints(layer.out_shape, 3, 1):
-                raise bad("out_shape must be 3 positive integers")
-            if not _is_int(layer.bits) or not 1 <= layer.bits <= MAX_INPUT_BITS:
-                raise bad(f"bits must be an integer in [1, {MAX_INPUT_BITS}], not {layer.bits!r}")
-            if not _is_real(layer.scale) or layer.scale <= 0 or not _is_real(layer.zero_point):
-                raise bad("scale must be a positive finite number and zero_point a finite number")
-            if not isinstance(layer.signed, bool) or not isinstance(layer.narrow, bool):
-                raise bad("signed and narrow must be true or false")
-            if layer.rounding not in ROUNDING_MODES:
-                raise bad(f"rounding must be one of {', '.join(ROUNDING_MODES)}")
-            if not isinstance(layer.preprocess, tuple):
-                raise bad("preprocess must be a list of steps")
-            for step in layer.preprocess:
-                ok = (isinstance(step, tuple) and len(step) == 2 and
-                      ((step[0] == "reshape" and _ints(step[1], None, 1)) or
-                       (step[0] == "affine" and _check_chain((step[1],)) is None)))
-                if not ok:
-                    raise bad("preprocess holds a malformed step")
-        elif isinstance(layer, MatrixLayer):
-            if not _ints(layer.in_shape, 3, 1) or not _is_int(layer.out_channels) or layer.out_channels < 1:
-                raise bad("in_shape must be 3 positive integers and out_channels a positive integer")
-            if not _ints(layer.kernel, 2, 1) or not _ints(layer.stride, 2, 1) or not _ints(layer.pads, 4, 0):
-                raise bad("kernel and stride must be 2 positive integers, pads 4 non-negative integers")
-            if not _is_int(layer.input_bits) or not 1 <= layer.input_bits <= MAX_INPUT_BITS:
-                raise bad(f"input_bits must be an integer in [1, {MAX_INPUT_BITS}], not {layer.input_bits!r}")
-            for key in ("pe", "simd"):
-                value = getattr(layer, key)
-                if not _is_int(value) or value < 1:
-                    raise bad(f"{key.upper()} must be a positive integer, not {value!r}")
-            if not isinstance(layer.binarize, bool):
-                raise bad("binarize must be true or false")
-            for key in ("weight_bits", "out_levels", "out_offset"):
-                if not _is_int(getattr(layer, key)):
-                    raise bad(f"{key} must be an integer, not {getattr(layer, key)!r}")
-            if not 1 <= layer.weight_bits <= 8:
-                raise bad(f"weight_bits must be in [1, 8], not {layer.weight_bits}")
-            if not _array(layer.weights, "b" if layer.weight_bits == 1 else "i"):
-                raise bad("weights must be a bool array (binary) or an integer array (multi-bit)")
-            if layer.act_quant is not None and not isinstance(layer.act_quant, IntQuant):
-                raise bad("act_quant must be folded into thresholds before saving")
-            if not _array(layer.acc_scale, "f"):
-                raise bad("acc_scale must be a finite float array")
-            if layer.thresholds is not None and not _array(layer.thresholds, "i"):
-                raise bad("thresholds must be an integer array")
-            if layer.flip is not None and not _array(layer.flip, "b"):
-                raise bad("flip must be a bool array")
-            if (layer.thresholds is None) != (layer.flip is None):
-                raise bad("thresholds and flip come together")
-            if layer.border is not None:
-                b = layer.border
-                if not (isinstance(b, BorderTable) and all(_array(a, "i") for a in (b.row_class, b.col_class, b.corrections))):
-                    raise bad("border must hold integer arrays")
-            why = _check_chain(layer.chain)
-            if why:
-                raise bad(why)
-        elif isinstance(layer, MaxPool):
-            if not _ints(layer.in_shape, 3, 1) or not _ints(layer.kernel, 2, 1) or not _ints(layer.stride, 2, 1):
-                raise bad("in_shape must be 3 positive integers, kernel and stride 2")
-        elif isinstance(layer, SumPool):
-            if not _ints(layer.in_shape, 3, 1) or not _ints(layer.kernel, 2, 1) or not _ints(layer.stride, 2, 1):
-                raise bad("in_shape must be 3 positive integers, kernel and stride 2")
-            if not _is_real(layer.input_scale) or layer.input_scale <= 0:
-                raise bad("input_scale must be a positive finite number")
-        elif isinstance(layer, Join):
-            if not _ints(layer.in_shape, 3, 1) or not _ints(layer.shifts, 2, 0) or max(layer.shifts) > 16:
-                raise bad("in_shape must be 3 positive integers and shifts 2 integers in [0, 16]")
-            if not (isinstance(layer.operand_scales, tuple) and len(layer.operand_scales) == 2 and
-                    all(_is_real(v) and v > 0 for v in layer.operand_scales)):
-                raise bad("operand_scales must be 2 positive finite numbers")
-        elif isinstance(layer, Threshold):
-            if not _ints(layer.in_shape, 3, 1):
-                raise bad("in_shape must be 3 positive integers")
-            for key in ("out_levels", "out_offset"):
-                if not _is_int(getattr(layer, key)):
-                    raise bad(f"{key} must be an integer, not {getattr(layer, key)!r}")
-            if layer.act_quant is not None and not isinstance(layer.act_quant, IntQuant):
-                raise bad("act_quant must be folded into thresholds before saving")
-            if layer.thresholds is not None and not _array(layer.thresholds, "i"):
-                raise bad("thresholds must be an integer array")
-            if layer.flip is not None and not _array(layer.flip, "b"):
-                raise bad("flip must be a bool array")
-            if (layer.thresholds is None) != (layer.flip is None):
-                raise bad("thresholds and flip come together")
-            why = _check_chain(layer.chain)
-            if why:
-                raise bad(why)
-        else:
-            if not _ints(layer.in_shape, 3, 1) or not _array(layer.acc_scale, "f"):
-                raise bad("in_shape must be 3 positive integers and acc_scale a finite float array")
-            if layer.acc_scale.shape not in ((layer.in_shape[2],), (layer.out_features,)):
-                raise bad("acc_scale must have one entry per output")
-            why = _check_chain(layer.chain)
-            if why:
-                raise bad(why)
+        why = layer.field_error()
+        if why:
+            raise UserError(f"IR layer '{layer.name}': {why}")
 
 
 def validate(net: Network) -> Network:
