@@ -275,6 +275,7 @@ class MatrixLayer:
     inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str]  # set by Conv and Dense
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
 
     @property
     def popcount(self) -> bool:
@@ -382,6 +383,52 @@ class MatrixLayer:
             return why
         return None
 
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        source = net.producers(self)[0]  # type: ignore[arg-type]  # (a Conv, Dense or DepthwiseConv)
+        bits = net.element_bits(source)
+        if self.input_bits != bits:
+            return (f"input_bits={self.input_bits}, but '{source.name}' gives {bits}-bit elements")
+        expect = (self.out_channels, self.fan_in)
+        dtype = np.bool_ if self.weight_bits == 1 else np.int8
+        if self.weights.shape != expect or self.weights.dtype != dtype:
+            return (f"weights must be {np.dtype(dtype)} {expect}, got {self.weights.dtype} {self.weights.shape}")
+        if self.weight_bits > 1:
+            w_lo, w_hi = -(2 ** (self.weight_bits - 1)), 2 ** (self.weight_bits - 1) - 1
+            if not (2 <= self.weight_bits <= 8) or self.weights.min() < w_lo or self.weights.max() > w_hi:
+                return (f"{self.weight_bits}-bit weights out of range")
+        if isinstance(self, DepthwiseConv) and self.out_channels != self.in_channels:
+            return (f"a depthwise conv maps each of its {self.in_channels} channels to one output, "
+                             f"not to {self.out_channels}")
+        if self.acc_scale.shape != (self.out_channels,) or not np.all(self.acc_scale > 0):
+            return ("acc_scale must be positive per output channel")
+        if min(self.out_hw) < 1:
+            return ("output is empty")
+        if self.binarize != (self is not feeds_head):
+            return ("only the matrix layer feeding the output head skips the activation")
+        if self.out_levels == 1 or self.out_levels < 0 or (self.out_levels and not self.binarize):
+            return (f"out_levels={self.out_levels}: 0 (sign) or at least 2, on a thresholding layer")
+        if self.thresholds is not None:
+            t_shape = (self.out_channels,) if self.out_levels == 0 else (self.out_channels, self.out_levels - 1)
+            if self.thresholds.shape != t_shape or self.flip is None or self.flip.shape != (self.out_channels,):
+                return (f"thresholds must be {t_shape} and flip one per output channel")
+        if self.border is not None:
+            b = self.border
+            oh, ow = self.out_hw
+            r, c = b.corrections.shape[:2] if b.corrections.ndim == 4 else (0, 0)
+            if (b.corrections.shape[2:] != (2, self.out_channels) or b.row_class.shape != (oh,) or
+                    b.col_class.shape != (ow,) or
+                    not (np.all((b.row_class >= 0) & (b.row_class < r)) and np.all((b.col_class >= 0) & (b.col_class < c)))):
+                return ("border table shapes do not match the layer")
+        if self.pad_mode not in ("zero", "alternating"):
+            return (f"unknown pad_mode {self.pad_mode!r}")
+        if self.out_channels % self.pe:
+            return (f"PE={self.pe} does not divide {self.out_channels} output channels")
+        if self.fan_in % self.simd:
+            return (f"SIMD={self.simd} does not divide fan-in {self.fan_in}")
+        return None
+
 
 @dataclass(frozen=True)
 class Conv(MatrixLayer):
@@ -391,6 +438,7 @@ class Conv(MatrixLayer):
 @dataclass(frozen=True)
 class Dense(MatrixLayer):
     kind: ClassVar[str] = "dense"
+    flattens_input: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
@@ -452,6 +500,7 @@ class MaxPool:
     before_activation: bool = False
 
     kind: ClassVar[str] = "maxpool"
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
@@ -473,6 +522,11 @@ class MaxPool:
         if not _ints(self.in_shape, 3, 1) or not _ints(self.kernel, 2, 1) or not _ints(self.stride, 2, 1):
             return "in_shape must be 3 positive integers, kernel and stride 2"
         return None
+
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        return "output is empty" if min(self.out_shape[:2]) < 1 else None
 
 
 @dataclass(frozen=True)
@@ -497,6 +551,7 @@ class SumPool:
     inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str] = "sumpool"
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
@@ -538,6 +593,11 @@ class SumPool:
             return "input_scale must be a positive finite number"
         return None
 
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        return "output is empty" if min(self.out_shape[:2]) < 1 else None
+
 
 @dataclass(frozen=True)
 class Join:
@@ -559,6 +619,7 @@ class Join:
     inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str] = "add"
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
     arity: ClassVar[int] = 2
 
     @property
@@ -586,6 +647,11 @@ class Join:
             return "operand_scales must be 2 positive finite numbers"
         return None
 
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        return None  # any two integer values of one shape add (the shifts align their scales)
+
 
 @dataclass(frozen=True)
 class Threshold:
@@ -611,6 +677,7 @@ class Threshold:
     inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str] = "threshold"
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
@@ -662,6 +729,21 @@ class Threshold:
             return why
         return None
 
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        source = net.producers(self)[0]
+        if net.is_bipolar(source):
+            return (f"thresholds a sum, not the sign bits of '{source.name}'")
+        if self.out_levels == 1 or self.out_levels < 0:
+            return (f"out_levels={self.out_levels}: 0 (sign) or at least 2")
+        if self.thresholds is not None:
+            c = self.out_channels
+            t_shape = (c,) if self.out_levels == 0 else (c, self.out_levels - 1)
+            if self.thresholds.shape != t_shape or self.flip is None or self.flip.shape != (c,):
+                return (f"thresholds must be {t_shape} and flip one per channel")
+        return None
+
 
 @dataclass(frozen=True)
 class OutputHead:
@@ -674,6 +756,7 @@ class OutputHead:
     inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str] = "output_head"
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
 
     @property
     def out_features(self) -> int:
@@ -698,6 +781,15 @@ class OutputHead:
         why = _check_chain(self.chain)
         if why:
             return why
+        return None
+
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        source = net.producers(self)[0]
+        summed = net.producer(source) if isinstance(source, SumPool) else source
+        if not isinstance(summed, MatrixLayer) or summed.binarize:
+            return (f"must take the raw accumulators of a matrix layer (or their sum pool), not '{source.name}'")
         return None
 
 
@@ -903,71 +995,12 @@ def validate(net: Network) -> Network:
         for source in net.producers(layer):
             assert not isinstance(source, OutputHead)  # _check_graph: the head's value feeds no node
             shape = tuple(source.out_shape)
-            flattens = isinstance(layer, Dense) and int(np.prod(layer.in_shape)) == int(np.prod(shape))
+            flattens = layer.flattens_input and int(np.prod(layer.in_shape)) == int(np.prod(shape))
             if tuple(layer.in_shape) != shape and not flattens:
                 raise bad(layer, f"input shape {tuple(layer.in_shape)} != {source.name}'s output {shape}")
-        source = net.producers(layer)[0]
-        assert not isinstance(source, OutputHead)
-        bits = net.element_bits(source)
-        if isinstance(layer, Join):
-            continue  # any two integer values of one shape add (the shifts align their scales)
-        if isinstance(layer, Threshold):
-            if net.is_bipolar(source):
-                raise bad(layer, f"thresholds a sum, not the sign bits of '{source.name}'")
-            if layer.out_levels == 1 or layer.out_levels < 0:
-                raise bad(layer, f"out_levels={layer.out_levels}: 0 (sign) or at least 2")
-            if layer.thresholds is not None:
-                c = layer.out_channels
-                t_shape = (c,) if layer.out_levels == 0 else (c, layer.out_levels - 1)
-                if layer.thresholds.shape != t_shape or layer.flip is None or layer.flip.shape != (c,):
-                    raise bad(layer, f"thresholds must be {t_shape} and flip one per channel")
-            continue
-        if isinstance(layer, OutputHead):
-            summed = net.producer(source) if isinstance(source, SumPool) else source
-            if not isinstance(summed, MatrixLayer) or summed.binarize:
-                raise bad(layer, f"must take the raw accumulators of a matrix layer (or their sum pool), not '{source.name}'")
-        elif isinstance(layer, MatrixLayer):
-            if layer.input_bits != bits:
-                raise bad(layer, f"input_bits={layer.input_bits}, but '{source.name}' gives {bits}-bit elements")
-            expect = (layer.out_channels, layer.fan_in)
-            dtype = np.bool_ if layer.weight_bits == 1 else np.int8
-            if layer.weights.shape != expect or layer.weights.dtype != dtype:
-                raise bad(layer, f"weights must be {np.dtype(dtype)} {expect}, got {layer.weights.dtype} {layer.weights.shape}")
-            if layer.weight_bits > 1:
-                w_lo, w_hi = -(2 ** (layer.weight_bits - 1)), 2 ** (layer.weight_bits - 1) - 1
-                if not (2 <= layer.weight_bits <= 8) or layer.weights.min() < w_lo or layer.weights.max() > w_hi:
-                    raise bad(layer, f"{layer.weight_bits}-bit weights out of range")
-            if isinstance(layer, DepthwiseConv) and layer.out_channels != layer.in_channels:
-                raise bad(layer, f"a depthwise conv maps each of its {layer.in_channels} channels to one output, "
-                                 f"not to {layer.out_channels}")
-            if layer.acc_scale.shape != (layer.out_channels,) or not np.all(layer.acc_scale > 0):
-                raise bad(layer, "acc_scale must be positive per output channel")
-            if min(layer.out_hw) < 1:
-                raise bad(layer, "output is empty")
-            if layer.binarize != (layer is not feeds_head):
-                raise bad(layer, "only the matrix layer feeding the output head skips the activation")
-            if layer.out_levels == 1 or layer.out_levels < 0 or (layer.out_levels and not layer.binarize):
-                raise bad(layer, f"out_levels={layer.out_levels}: 0 (sign) or at least 2, on a thresholding layer")
-            if layer.thresholds is not None:
-                t_shape = (layer.out_channels,) if layer.out_levels == 0 else (layer.out_channels, layer.out_levels - 1)
-                if layer.thresholds.shape != t_shape or layer.flip is None or layer.flip.shape != (layer.out_channels,):
-                    raise bad(layer, f"thresholds must be {t_shape} and flip one per output channel")
-            if layer.border is not None:
-                b = layer.border
-                oh, ow = layer.out_hw
-                r, c = b.corrections.shape[:2] if b.corrections.ndim == 4 else (0, 0)
-                if (b.corrections.shape[2:] != (2, layer.out_channels) or b.row_class.shape != (oh,) or
-                        b.col_class.shape != (ow,) or
-                        not (np.all((b.row_class >= 0) & (b.row_class < r)) and np.all((b.col_class >= 0) & (b.col_class < c)))):
-                    raise bad(layer, "border table shapes do not match the layer")
-            if layer.pad_mode not in ("zero", "alternating"):
-                raise bad(layer, f"unknown pad_mode {layer.pad_mode!r}")
-            if layer.out_channels % layer.pe:
-                raise bad(layer, f"PE={layer.pe} does not divide {layer.out_channels} output channels")
-            if layer.fan_in % layer.simd:
-                raise bad(layer, f"SIMD={layer.simd} does not divide fan-in {layer.fan_in}")
-        elif isinstance(layer, (MaxPool, SumPool)) and min(layer.out_shape[:2]) < 1:
-            raise bad(layer, "output is empty")
+        why = layer.input_error(net, feeds_head)
+        if why:
+            raise bad(layer, why)
     return net
 
 
