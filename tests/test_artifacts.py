@@ -16,6 +16,8 @@ from bnn2hls.flow import manifest
 
 from .test_cli_errors import expect_error
 
+pytestmark = pytest.mark.tier("e2e")
+
 
 def two_layer_graph(tmp_path):
     """x -> BipolarQuant -> Gemm(W1) -> BatchNorm -> BipolarQuant -> Gemm(W2) -> y: a hidden

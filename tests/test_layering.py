@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.tier("unit")
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "bnn2hls"

@@ -17,7 +17,7 @@ from bnn2hls.ops.base import items
 from bnn2hls.reference import quantize_input
 from bnn2hls.search.backends import gpu, rram
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.tier("unit")
 
 KINDS = ops.kinds()
 BEHAVIOURS = sorted(name for name, member in inspect.getmembers(ops.Op) if getattr(member, "__isabstractmethod__", False))
