@@ -15,10 +15,16 @@ PKG = ROOT / "bnn2hls"
 
 # Stages, low to high. A module of one stage may import its own stage and any lower one; two
 # stages on one row are siblings that must not import each other.
+# `ops` (one module per IR op kind: its kernel, FIFO need, report summary, lowering, work) sits
+# right above `ir`, whose node dataclasses it binds, so that every stage that asks an op
+# something (reference, passes, hw, reports, the cost backends) ranks above it. Its lowering
+# names hardware block kinds by their `Block.kind` string; hw/blocks resolves the names
+# (LAYER_BLOCKS), and tests/test_ops.py checks that every name resolves.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "resources"),
     ("safeio", "procs"),  # reading/writing what the user gives; running external tools
     ("ir",),
+    ("ops",),
     ("frontend", "passes"),
     ("reference",),
     ("hw",),

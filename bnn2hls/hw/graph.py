@@ -11,7 +11,8 @@ deadlock and the join runs at full rate (hw/fifo_sizing.py). Every consumer read
 - `report --synth` (synth.py) groups its blocks by IR layer and hands yosys their memories;
 - the cycle model (hw/folding.py) asks the block classes of a layer for their cycles.
 
-Which block kinds implement an IR layer is decided once, by `LAYER_BLOCKS`; each kind decides
+Which block kinds implement an IR layer is decided once, by the layer's op kind (`blocks` in
+bnn2hls/ops, resolved to classes in `LAYER_BLOCKS`); each block kind decides
 its own parameters, streams and memories (`Kind.build`), and whether it is present at all
 (a flatten in front of a 1-pixel input, a window FIFO of depth 0 are left out).
 

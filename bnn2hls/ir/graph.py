@@ -126,6 +126,7 @@ class InputQuant:
     out_shape: tuple[int, int, int] = (1, 1, 1)
 
     kind: ClassVar[str] = "input_quant"
+    arity: ClassVar[int] = 0  # the values it reads (it reads the graph input)
 
     @property
     def bipolar(self) -> bool:
@@ -161,6 +162,40 @@ class InputQuant:
         if self.bipolar:
             return 1
         return signed_width(*self.value_range)
+
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        return self.value_range
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return self.stream_bits
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return self.bipolar
+
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.source_shape, None, 1) or not self.source_shape:
+            return "source_shape must be a list of positive integers"
+        if not _ints(self.out_shape, 3, 1):
+            return "out_shape must be 3 positive integers"
+        if not _is_int(self.bits) or not 1 <= self.bits <= MAX_INPUT_BITS:
+            return f"bits must be an integer in [1, {MAX_INPUT_BITS}], not {self.bits!r}"
+        if not _is_real(self.scale) or self.scale <= 0 or not _is_real(self.zero_point):
+            return "scale must be a positive finite number and zero_point a finite number"
+        if not isinstance(self.signed, bool) or not isinstance(self.narrow, bool):
+            return "signed and narrow must be true or false"
+        if self.rounding not in ROUNDING_MODES:
+            return f"rounding must be one of {', '.join(ROUNDING_MODES)}"
+        if not isinstance(self.preprocess, tuple):
+            return "preprocess must be a list of steps"
+        for step in self.preprocess:
+            ok = (isinstance(step, tuple) and len(step) == 2 and
+                  ((step[0] == "reshape" and _ints(step[1], None, 1)) or
+                   (step[0] == "affine" and _check_chain((step[1],)) is None)))
+            if not ok:
+                return "preprocess holds a malformed step"
+        return None
 
 
 @dataclass(frozen=True)
@@ -241,6 +276,7 @@ class MatrixLayer:
     inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str]  # set by Conv and Dense
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
 
     @property
     def popcount(self) -> bool:
@@ -298,6 +334,102 @@ class MatrixLayer:
             peak *= 2 ** (self.weight_bits - 1)
         return -self.fan_in * peak, self.fan_in * peak
 
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        return self.out_range if self.binarize else self.acc_range
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return self.out_bits
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return self.binarize and self.out_levels == 0
+
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1) or not _is_int(self.out_channels) or self.out_channels < 1:
+            return "in_shape must be 3 positive integers and out_channels a positive integer"
+        if not _ints(self.kernel, 2, 1) or not _ints(self.stride, 2, 1) or not _ints(self.pads, 4, 0):
+            return "kernel and stride must be 2 positive integers, pads 4 non-negative integers"
+        if not _is_int(self.input_bits) or not 1 <= self.input_bits <= MAX_INPUT_BITS:
+            return f"input_bits must be an integer in [1, {MAX_INPUT_BITS}], not {self.input_bits!r}"
+        for key in ("pe", "simd"):
+            value = getattr(self, key)
+            if not _is_int(value) or value < 1:
+                return f"{key.upper()} must be a positive integer, not {value!r}"
+        if not isinstance(self.binarize, bool):
+            return "binarize must be true or false"
+        for key in ("weight_bits", "out_levels", "out_offset"):
+            if not _is_int(getattr(self, key)):
+                return f"{key} must be an integer, not {getattr(self, key)!r}"
+        if not 1 <= self.weight_bits <= 8:
+            return f"weight_bits must be in [1, 8], not {self.weight_bits}"
+        if not _array(self.weights, "b" if self.weight_bits == 1 else "i"):
+            return "weights must be a bool array (binary) or an integer array (multi-bit)"
+        if self.act_quant is not None and not isinstance(self.act_quant, IntQuant):
+            return "act_quant must be folded into thresholds before saving"
+        if not _array(self.acc_scale, "f"):
+            return "acc_scale must be a finite float array"
+        if self.thresholds is not None and not _array(self.thresholds, "i"):
+            return "thresholds must be an integer array"
+        if self.flip is not None and not _array(self.flip, "b"):
+            return "flip must be a bool array"
+        if (self.thresholds is None) != (self.flip is None):
+            return "thresholds and flip come together"
+        if self.border is not None:
+            b = self.border
+            if not (isinstance(b, BorderTable) and all(_array(a, "i") for a in (b.row_class, b.col_class, b.corrections))):
+                return "border must hold integer arrays"
+        why = _check_chain(self.chain)
+        if why:
+            return why
+        return None
+
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        source = net.producers(self)[0]  # type: ignore[arg-type]  # (a Conv, Dense or DepthwiseConv)
+        bits = net.element_bits(source)
+        if self.input_bits != bits:
+            return (f"input_bits={self.input_bits}, but '{source.name}' gives {bits}-bit elements")
+        expect = (self.out_channels, self.fan_in)
+        dtype = np.bool_ if self.weight_bits == 1 else np.int8
+        if self.weights.shape != expect or self.weights.dtype != dtype:
+            return (f"weights must be {np.dtype(dtype)} {expect}, got {self.weights.dtype} {self.weights.shape}")
+        if self.weight_bits > 1:
+            w_lo, w_hi = -(2 ** (self.weight_bits - 1)), 2 ** (self.weight_bits - 1) - 1
+            if not (2 <= self.weight_bits <= 8) or self.weights.min() < w_lo or self.weights.max() > w_hi:
+                return (f"{self.weight_bits}-bit weights out of range")
+        if isinstance(self, DepthwiseConv) and self.out_channels != self.in_channels:
+            return (f"a depthwise conv maps each of its {self.in_channels} channels to one output, "
+                             f"not to {self.out_channels}")
+        if self.acc_scale.shape != (self.out_channels,) or not np.all(self.acc_scale > 0):
+            return ("acc_scale must be positive per output channel")
+        if min(self.out_hw) < 1:
+            return ("output is empty")
+        if self.binarize != (self is not feeds_head):
+            return ("only the matrix layer feeding the output head skips the activation")
+        if self.out_levels == 1 or self.out_levels < 0 or (self.out_levels and not self.binarize):
+            return (f"out_levels={self.out_levels}: 0 (sign) or at least 2, on a thresholding layer")
+        if self.thresholds is not None:
+            t_shape = (self.out_channels,) if self.out_levels == 0 else (self.out_channels, self.out_levels - 1)
+            if self.thresholds.shape != t_shape or self.flip is None or self.flip.shape != (self.out_channels,):
+                return (f"thresholds must be {t_shape} and flip one per output channel")
+        if self.border is not None:
+            b = self.border
+            oh, ow = self.out_hw
+            r, c = b.corrections.shape[:2] if b.corrections.ndim == 4 else (0, 0)
+            if (b.corrections.shape[2:] != (2, self.out_channels) or b.row_class.shape != (oh,) or
+                    b.col_class.shape != (ow,) or
+                    not (np.all((b.row_class >= 0) & (b.row_class < r)) and np.all((b.col_class >= 0) & (b.col_class < c)))):
+                return ("border table shapes do not match the layer")
+        if self.pad_mode not in ("zero", "alternating"):
+            return (f"unknown pad_mode {self.pad_mode!r}")
+        if self.out_channels % self.pe:
+            return (f"PE={self.pe} does not divide {self.out_channels} output channels")
+        if self.fan_in % self.simd:
+            return (f"SIMD={self.simd} does not divide fan-in {self.fan_in}")
+        return None
+
 
 @dataclass(frozen=True)
 class Conv(MatrixLayer):
@@ -307,6 +439,7 @@ class Conv(MatrixLayer):
 @dataclass(frozen=True)
 class Dense(MatrixLayer):
     kind: ClassVar[str] = "dense"
+    flattens_input: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
@@ -368,11 +501,33 @@ class MaxPool:
     before_activation: bool = False
 
     kind: ClassVar[str] = "maxpool"
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
         h, w, c = self.in_shape
         return ((h - self.kernel[0]) // self.stride[0] + 1, (w - self.kernel[1]) // self.stride[1] + 1, c)
+
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        return inputs()[0]
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return inputs()[0]
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return inputs()[0]
+
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1) or not _ints(self.kernel, 2, 1) or not _ints(self.stride, 2, 1):
+            return "in_shape must be 3 positive integers, kernel and stride 2"
+        return None
+
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        return "output is empty" if min(self.out_shape[:2]) < 1 else None
 
 
 @dataclass(frozen=True)
@@ -397,6 +552,7 @@ class SumPool:
     inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str] = "sumpool"
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
@@ -419,6 +575,30 @@ class SumPool:
         products = np.asarray(sums, np.float32) * np.float32(self.input_scale)
         return (products.astype(np.float32) / np.float32(self.divisor)).astype(np.float32)
 
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        lo, hi = inputs()[0]
+        return lo * self.divisor, hi * self.divisor
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return signed_width(*value_range())
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return False
+
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1) or not _ints(self.kernel, 2, 1) or not _ints(self.stride, 2, 1):
+            return "in_shape must be 3 positive integers, kernel and stride 2"
+        if not _is_real(self.input_scale) or self.input_scale <= 0:
+            return "input_scale must be a positive finite number"
+        return None
+
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        return "output is empty" if min(self.out_shape[:2]) < 1 else None
+
 
 @dataclass(frozen=True)
 class Join:
@@ -440,10 +620,38 @@ class Join:
     inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str] = "add"
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
+    arity: ClassVar[int] = 2
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
         return self.in_shape
+
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        ranges = inputs()
+        return (sum(r[0] << s for r, s in zip(ranges, self.shifts)),
+                sum(r[1] << s for r, s in zip(ranges, self.shifts)))
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return signed_width(*value_range())
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return False
+
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1) or not _ints(self.shifts, 2, 0) or max(self.shifts) > 16:
+            return "in_shape must be 3 positive integers and shifts 2 integers in [0, 16]"
+        if not (isinstance(self.operand_scales, tuple) and len(self.operand_scales) == 2 and
+                all(_is_real(v) and v > 0 for v in self.operand_scales)):
+            return "operand_scales must be 2 positive finite numbers"
+        return None
+
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        return None  # any two integer values of one shape add (the shifts align their scales)
 
 
 @dataclass(frozen=True)
@@ -470,6 +678,7 @@ class Threshold:
     inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str] = "threshold"
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
@@ -491,6 +700,51 @@ class Threshold:
     def out_bits(self) -> int:
         return 1 if self.out_levels == 0 else signed_width(*self.out_range)
 
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        return self.out_range
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return self.out_bits
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return self.out_levels == 0
+
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1):
+            return "in_shape must be 3 positive integers"
+        for key in ("out_levels", "out_offset"):
+            if not _is_int(getattr(self, key)):
+                return f"{key} must be an integer, not {getattr(self, key)!r}"
+        if self.act_quant is not None and not isinstance(self.act_quant, IntQuant):
+            return "act_quant must be folded into thresholds before saving"
+        if self.thresholds is not None and not _array(self.thresholds, "i"):
+            return "thresholds must be an integer array"
+        if self.flip is not None and not _array(self.flip, "b"):
+            return "flip must be a bool array"
+        if (self.thresholds is None) != (self.flip is None):
+            return "thresholds and flip come together"
+        why = _check_chain(self.chain)
+        if why:
+            return why
+        return None
+
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        source = net.producers(self)[0]
+        if net.is_bipolar(source):
+            return (f"thresholds a sum, not the sign bits of '{source.name}'")
+        if self.out_levels == 1 or self.out_levels < 0:
+            return (f"out_levels={self.out_levels}: 0 (sign) or at least 2")
+        if self.thresholds is not None:
+            c = self.out_channels
+            t_shape = (c,) if self.out_levels == 0 else (c, self.out_levels - 1)
+            if self.thresholds.shape != t_shape or self.flip is None or self.flip.shape != (c,):
+                return (f"thresholds must be {t_shape} and flip one per channel")
+        return None
+
 
 @dataclass(frozen=True)
 class OutputHead:
@@ -503,10 +757,41 @@ class OutputHead:
     inputs: tuple[str, ...] = ()
 
     kind: ClassVar[str] = "output_head"
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
 
     @property
     def out_features(self) -> int:
         return int(np.prod(self.in_shape))
+
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        raise TypeError(f"'{self.name}' produces no integer value")
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        return 0
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return False
+
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1) or not _array(self.acc_scale, "f"):
+            return "in_shape must be 3 positive integers and acc_scale a finite float array"
+        if self.acc_scale.shape not in ((self.in_shape[2],), (self.out_features,)):
+            return "acc_scale must have one entry per output"
+        why = _check_chain(self.chain)
+        if why:
+            return why
+        return None
+
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        source = net.producers(self)[0]
+        summed = net.producer(source) if isinstance(source, SumPool) else source
+        if not isinstance(summed, MatrixLayer) or summed.binarize:
+            return (f"must take the raw accumulators of a matrix layer (or their sum pool), not '{source.name}'")
+        return None
 
 
 def activation_range(levels: int, offset: int) -> tuple[int, int]:
@@ -591,51 +876,21 @@ class Network:
                 out.setdefault(name, []).append(layer)
         return {k: tuple(v) for k, v in out.items()}
 
+    # What a node's value is (its integers, bits, sign-bit form) is the node kind's own rule
+    # (`range_of`, `bits_of`, `bipolar_of` on each node class), given its inputs' values.
     def element_bits(self, layer: Layer) -> int:
         """Bits per element of the value `layer` produces (1: bipolar sign bits; otherwise
         two's complement integers; the head's are float outputs: 0)."""
-        if isinstance(layer, InputQuant):
-            return layer.stream_bits
-        if isinstance(layer, MatrixLayer):
-            return layer.out_bits
-        if isinstance(layer, MaxPool):
-            return self.element_bits(self.producer(layer))
-        if isinstance(layer, Threshold):
-            return layer.out_bits
-        if isinstance(layer, (Join, SumPool)):
-            return signed_width(*self.value_range(layer))
-        return 0
+        return layer.bits_of(lambda: [self.element_bits(p) for p in self.producers(layer)], lambda: self.value_range(layer))
 
     def is_bipolar(self, layer: Layer) -> bool:
         """Whether the value `layer` produces is sign bits (bit 1 = +1, bit 0 = -1)."""
-        if isinstance(layer, InputQuant):
-            return layer.bipolar
-        if isinstance(layer, (MatrixLayer, Threshold)):
-            return layer.binarize and layer.out_levels == 0
-        if isinstance(layer, MaxPool):
-            return self.is_bipolar(self.producer(layer))
-        return False
+        return layer.bipolar_of(lambda: [self.is_bipolar(p) for p in self.producers(layer)])
 
     def value_range(self, layer: Layer) -> tuple[int, int]:
         """The integers the value of `layer` takes (sign bits: -1 and 1; the last matrix
         layer's accumulators: its `acc_range`)."""
-        if isinstance(layer, InputQuant):
-            return layer.value_range
-        if isinstance(layer, MatrixLayer):
-            return layer.out_range if layer.binarize else layer.acc_range
-        if isinstance(layer, Threshold):
-            return layer.out_range
-        if isinstance(layer, MaxPool):
-            return self.value_range(self.producer(layer))
-        if isinstance(layer, SumPool):
-            lo, hi = self.value_range(self.producer(layer))
-            return lo * layer.divisor, hi * layer.divisor
-        if isinstance(layer, Join):
-            ranges = [self.value_range(p) for p in self.producers(layer)]
-            lo = sum(r[0] << s for r, s in zip(ranges, layer.shifts))
-            hi = sum(r[1] << s for r, s in zip(ranges, layer.shifts))
-            return lo, hi
-        raise TypeError(f"'{layer.name}' produces no integer value")
+        return layer.range_of(lambda: [self.value_range(p) for p in self.producers(layer)])
 
     def head_accumulators(self) -> Conv | DepthwiseConv | Dense:
         """The matrix layer whose raw accumulators reach the head (directly, or summed by a
@@ -713,109 +968,11 @@ def _check_types(net: Network) -> None:
     if not isinstance(net.name, str) or not isinstance(net.source, dict) or not isinstance(net.layers, tuple):
         raise UserError("IR: name must be a string, source an object and layers a list")
     for layer in net.layers:
-        if not isinstance(layer, (InputQuant, MatrixLayer, MaxPool, SumPool, Join, Threshold, OutputHead)) or not isinstance(layer.name, str):
+        if not isinstance(layer, tuple(LAYER_TYPES.values())) or not isinstance(layer.name, str):
             raise UserError("IR: every layer needs a known kind and a string name")
-
-        def bad(why: str) -> UserError:
-            return UserError(f"IR layer '{layer.name}': {why}")  # noqa: B023 (called in this iteration only)
-
-        if isinstance(layer, InputQuant):
-            if not _ints(layer.source_shape, None, 1) or not layer.source_shape:
-                raise bad("source_shape must be a list of positive integers")
-            if not _ints(layer.out_shape, 3, 1):
-                raise bad("out_shape must be 3 positive integers")
-            if not _is_int(layer.bits) or not 1 <= layer.bits <= MAX_INPUT_BITS:
-                raise bad(f"bits must be an integer in [1, {MAX_INPUT_BITS}], not {layer.bits!r}")
-            if not _is_real(layer.scale) or layer.scale <= 0 or not _is_real(layer.zero_point):
-                raise bad("scale must be a positive finite number and zero_point a finite number")
-            if not isinstance(layer.signed, bool) or not isinstance(layer.narrow, bool):
-                raise bad("signed and narrow must be true or false")
-            if layer.rounding not in ROUNDING_MODES:
-                raise bad(f"rounding must be one of {', '.join(ROUNDING_MODES)}")
-            if not isinstance(layer.preprocess, tuple):
-                raise bad("preprocess must be a list of steps")
-            for step in layer.preprocess:
-                ok = (isinstance(step, tuple) and len(step) == 2 and
-                      ((step[0] == "reshape" and _ints(step[1], None, 1)) or
-                       (step[0] == "affine" and _check_chain((step[1],)) is None)))
-                if not ok:
-                    raise bad("preprocess holds a malformed step")
-        elif isinstance(layer, MatrixLayer):
-            if not _ints(layer.in_shape, 3, 1) or not _is_int(layer.out_channels) or layer.out_channels < 1:
-                raise bad("in_shape must be 3 positive integers and out_channels a positive integer")
-            if not _ints(layer.kernel, 2, 1) or not _ints(layer.stride, 2, 1) or not _ints(layer.pads, 4, 0):
-                raise bad("kernel and stride must be 2 positive integers, pads 4 non-negative integers")
-            if not _is_int(layer.input_bits) or not 1 <= layer.input_bits <= MAX_INPUT_BITS:
-                raise bad(f"input_bits must be an integer in [1, {MAX_INPUT_BITS}], not {layer.input_bits!r}")
-            for key in ("pe", "simd"):
-                value = getattr(layer, key)
-                if not _is_int(value) or value < 1:
-                    raise bad(f"{key.upper()} must be a positive integer, not {value!r}")
-            if not isinstance(layer.binarize, bool):
-                raise bad("binarize must be true or false")
-            for key in ("weight_bits", "out_levels", "out_offset"):
-                if not _is_int(getattr(layer, key)):
-                    raise bad(f"{key} must be an integer, not {getattr(layer, key)!r}")
-            if not 1 <= layer.weight_bits <= 8:
-                raise bad(f"weight_bits must be in [1, 8], not {layer.weight_bits}")
-            if not _array(layer.weights, "b" if layer.weight_bits == 1 else "i"):
-                raise bad("weights must be a bool array (binary) or an integer array (multi-bit)")
-            if layer.act_quant is not None and not isinstance(layer.act_quant, IntQuant):
-                raise bad("act_quant must be folded into thresholds before saving")
-            if not _array(layer.acc_scale, "f"):
-                raise bad("acc_scale must be a finite float array")
-            if layer.thresholds is not None and not _array(layer.thresholds, "i"):
-                raise bad("thresholds must be an integer array")
-            if layer.flip is not None and not _array(layer.flip, "b"):
-                raise bad("flip must be a bool array")
-            if (layer.thresholds is None) != (layer.flip is None):
-                raise bad("thresholds and flip come together")
-            if layer.border is not None:
-                b = layer.border
-                if not (isinstance(b, BorderTable) and all(_array(a, "i") for a in (b.row_class, b.col_class, b.corrections))):
-                    raise bad("border must hold integer arrays")
-            why = _check_chain(layer.chain)
-            if why:
-                raise bad(why)
-        elif isinstance(layer, MaxPool):
-            if not _ints(layer.in_shape, 3, 1) or not _ints(layer.kernel, 2, 1) or not _ints(layer.stride, 2, 1):
-                raise bad("in_shape must be 3 positive integers, kernel and stride 2")
-        elif isinstance(layer, SumPool):
-            if not _ints(layer.in_shape, 3, 1) or not _ints(layer.kernel, 2, 1) or not _ints(layer.stride, 2, 1):
-                raise bad("in_shape must be 3 positive integers, kernel and stride 2")
-            if not _is_real(layer.input_scale) or layer.input_scale <= 0:
-                raise bad("input_scale must be a positive finite number")
-        elif isinstance(layer, Join):
-            if not _ints(layer.in_shape, 3, 1) or not _ints(layer.shifts, 2, 0) or max(layer.shifts) > 16:
-                raise bad("in_shape must be 3 positive integers and shifts 2 integers in [0, 16]")
-            if not (isinstance(layer.operand_scales, tuple) and len(layer.operand_scales) == 2 and
-                    all(_is_real(v) and v > 0 for v in layer.operand_scales)):
-                raise bad("operand_scales must be 2 positive finite numbers")
-        elif isinstance(layer, Threshold):
-            if not _ints(layer.in_shape, 3, 1):
-                raise bad("in_shape must be 3 positive integers")
-            for key in ("out_levels", "out_offset"):
-                if not _is_int(getattr(layer, key)):
-                    raise bad(f"{key} must be an integer, not {getattr(layer, key)!r}")
-            if layer.act_quant is not None and not isinstance(layer.act_quant, IntQuant):
-                raise bad("act_quant must be folded into thresholds before saving")
-            if layer.thresholds is not None and not _array(layer.thresholds, "i"):
-                raise bad("thresholds must be an integer array")
-            if layer.flip is not None and not _array(layer.flip, "b"):
-                raise bad("flip must be a bool array")
-            if (layer.thresholds is None) != (layer.flip is None):
-                raise bad("thresholds and flip come together")
-            why = _check_chain(layer.chain)
-            if why:
-                raise bad(why)
-        else:
-            if not _ints(layer.in_shape, 3, 1) or not _array(layer.acc_scale, "f"):
-                raise bad("in_shape must be 3 positive integers and acc_scale a finite float array")
-            if layer.acc_scale.shape not in ((layer.in_shape[2],), (layer.out_features,)):
-                raise bad("acc_scale must have one entry per output")
-            why = _check_chain(layer.chain)
-            if why:
-                raise bad(why)
+        why = layer.field_error()
+        if why:
+            raise UserError(f"IR layer '{layer.name}': {why}")
 
 
 def validate(net: Network) -> Network:
@@ -839,71 +996,12 @@ def validate(net: Network) -> Network:
         for source in net.producers(layer):
             assert not isinstance(source, OutputHead)  # _check_graph: the head's value feeds no node
             shape = tuple(source.out_shape)
-            flattens = isinstance(layer, Dense) and int(np.prod(layer.in_shape)) == int(np.prod(shape))
+            flattens = layer.flattens_input and int(np.prod(layer.in_shape)) == int(np.prod(shape))
             if tuple(layer.in_shape) != shape and not flattens:
                 raise bad(layer, f"input shape {tuple(layer.in_shape)} != {source.name}'s output {shape}")
-        source = net.producers(layer)[0]
-        assert not isinstance(source, OutputHead)
-        bits = net.element_bits(source)
-        if isinstance(layer, Join):
-            continue  # any two integer values of one shape add (the shifts align their scales)
-        if isinstance(layer, Threshold):
-            if net.is_bipolar(source):
-                raise bad(layer, f"thresholds a sum, not the sign bits of '{source.name}'")
-            if layer.out_levels == 1 or layer.out_levels < 0:
-                raise bad(layer, f"out_levels={layer.out_levels}: 0 (sign) or at least 2")
-            if layer.thresholds is not None:
-                c = layer.out_channels
-                t_shape = (c,) if layer.out_levels == 0 else (c, layer.out_levels - 1)
-                if layer.thresholds.shape != t_shape or layer.flip is None or layer.flip.shape != (c,):
-                    raise bad(layer, f"thresholds must be {t_shape} and flip one per channel")
-            continue
-        if isinstance(layer, OutputHead):
-            summed = net.producer(source) if isinstance(source, SumPool) else source
-            if not isinstance(summed, MatrixLayer) or summed.binarize:
-                raise bad(layer, f"must take the raw accumulators of a matrix layer (or their sum pool), not '{source.name}'")
-        elif isinstance(layer, MatrixLayer):
-            if layer.input_bits != bits:
-                raise bad(layer, f"input_bits={layer.input_bits}, but '{source.name}' gives {bits}-bit elements")
-            expect = (layer.out_channels, layer.fan_in)
-            dtype = np.bool_ if layer.weight_bits == 1 else np.int8
-            if layer.weights.shape != expect or layer.weights.dtype != dtype:
-                raise bad(layer, f"weights must be {np.dtype(dtype)} {expect}, got {layer.weights.dtype} {layer.weights.shape}")
-            if layer.weight_bits > 1:
-                w_lo, w_hi = -(2 ** (layer.weight_bits - 1)), 2 ** (layer.weight_bits - 1) - 1
-                if not (2 <= layer.weight_bits <= 8) or layer.weights.min() < w_lo or layer.weights.max() > w_hi:
-                    raise bad(layer, f"{layer.weight_bits}-bit weights out of range")
-            if isinstance(layer, DepthwiseConv) and layer.out_channels != layer.in_channels:
-                raise bad(layer, f"a depthwise conv maps each of its {layer.in_channels} channels to one output, "
-                                 f"not to {layer.out_channels}")
-            if layer.acc_scale.shape != (layer.out_channels,) or not np.all(layer.acc_scale > 0):
-                raise bad(layer, "acc_scale must be positive per output channel")
-            if min(layer.out_hw) < 1:
-                raise bad(layer, "output is empty")
-            if layer.binarize != (layer is not feeds_head):
-                raise bad(layer, "only the matrix layer feeding the output head skips the activation")
-            if layer.out_levels == 1 or layer.out_levels < 0 or (layer.out_levels and not layer.binarize):
-                raise bad(layer, f"out_levels={layer.out_levels}: 0 (sign) or at least 2, on a thresholding layer")
-            if layer.thresholds is not None:
-                t_shape = (layer.out_channels,) if layer.out_levels == 0 else (layer.out_channels, layer.out_levels - 1)
-                if layer.thresholds.shape != t_shape or layer.flip is None or layer.flip.shape != (layer.out_channels,):
-                    raise bad(layer, f"thresholds must be {t_shape} and flip one per output channel")
-            if layer.border is not None:
-                b = layer.border
-                oh, ow = layer.out_hw
-                r, c = b.corrections.shape[:2] if b.corrections.ndim == 4 else (0, 0)
-                if (b.corrections.shape[2:] != (2, layer.out_channels) or b.row_class.shape != (oh,) or
-                        b.col_class.shape != (ow,) or
-                        not (np.all((b.row_class >= 0) & (b.row_class < r)) and np.all((b.col_class >= 0) & (b.col_class < c)))):
-                    raise bad(layer, "border table shapes do not match the layer")
-            if layer.pad_mode not in ("zero", "alternating"):
-                raise bad(layer, f"unknown pad_mode {layer.pad_mode!r}")
-            if layer.out_channels % layer.pe:
-                raise bad(layer, f"PE={layer.pe} does not divide {layer.out_channels} output channels")
-            if layer.fan_in % layer.simd:
-                raise bad(layer, f"SIMD={layer.simd} does not divide fan-in {layer.fan_in}")
-        elif isinstance(layer, (MaxPool, SumPool)) and min(layer.out_shape[:2]) < 1:
-            raise bad(layer, "output is empty")
+        why = layer.input_error(net, feeds_head)
+        if why:
+            raise bad(layer, why)
     return net
 
 
@@ -921,7 +1019,7 @@ def _check_graph(net: Network) -> None:
         inputs = tuple(getattr(layer, "inputs", ()))
         if not isinstance(getattr(layer, "inputs", ()), tuple) or not all(isinstance(n, str) for n in inputs):
             raise UserError(f"IR layer '{layer.name}': inputs must be node names")
-        expect = 0 if isinstance(layer, InputQuant) else 2 if isinstance(layer, Join) else 1
+        expect = getattr(type(layer), "arity", 1)  # a node kind's `arity` (default one value)
         if len(inputs) != expect:
             raise UserError(f"IR layer '{layer.name}': a {layer.kind} node takes {expect} input(s), not {len(inputs)}")
         for name in inputs:

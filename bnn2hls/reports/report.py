@@ -18,7 +18,8 @@ from typing import Any
 from ..estimate import cost_model, fit
 from ..errors import UserError
 from ..estimate.synth import SynthResult
-from ..ir import Conv, DepthwiseConv, MatrixLayer, MaxPool, Network, SumPool
+from ..ir import Network
+from ..ops import op_of
 from ..hw.folding import estimate_cycles
 from ..safeio import read_json
 
@@ -27,19 +28,9 @@ EST_KEYS = ("est_lut", "est_lutram", "est_lut_total", "est_ff", "est_bram18")
 
 
 def layer_summary(layer: Any) -> dict[str, Any]:
+    """A layer's report.json entry: kind and shapes, then its op kind's own summary."""
     entry: dict[str, Any] = {"kind": layer.kind, "in_shape": list(layer.in_shape), "out_shape": list(layer.out_shape)}
-    if isinstance(layer, MatrixLayer):
-        entry.update(
-            pe=layer.pe, simd=layer.simd, mh=layer.out_channels, mw=layer.fan_in,
-            input_bits=layer.input_bits, binarize=layer.binarize,
-            macs=layer.out_channels * layer.fan_in * layer.out_hw[0] * layer.out_hw[1],
-            weight_bits=int(layer.weights.size),
-        )
-        if isinstance(layer, (Conv, DepthwiseConv)):
-            entry.update(kernel=list(layer.kernel), stride=list(layer.stride), pads=list(layer.pads), pad_mode=layer.pad_mode,
-                         border_classes=0 if layer.border is None else int(layer.border.corrections[..., 0].size))
-    elif isinstance(layer, (MaxPool, SumPool)):
-        entry.update(kernel=list(layer.kernel), stride=list(layer.stride))
+    entry.update(op_of(layer).summary(layer))
     return entry
 
 

@@ -1,11 +1,12 @@
 """The block kinds of the hardware graph, one module each (see base.py for what a kind owns).
 
-`LAYER_BLOCKS` is the lowering rule: the kinds that implement each IR layer type, in stream
-order (a kind may leave itself out of a given layer); `FIFO_KIND` follows every layer but the
-last (one per consumer, behind a `FORK_KIND`, where a value feeds several layers)."""
+The lowering rule (the kinds that implement each IR layer type, in stream order; a kind may
+leave itself out of a given layer) is each op kind's `blocks` (bnn2hls.ops), by block kind
+name; `LAYER_BLOCKS` is that rule resolved to the classes. `FIFO_KIND` follows every layer but
+the last (one per consumer, behind a `FORK_KIND`, where a value feeds several layers)."""
 from __future__ import annotations
 
-from ...ir import Conv, Dense, DepthwiseConv, Join, MaxPool, SumPool, Threshold
+from ...ops import kinds as op_kinds
 from .base import REGISTRY, Block, LowerContext, Memory, Stream
 from .fifo import Fifo, WindowFifo, fifo_depth
 from .flatten import Flatten
@@ -17,15 +18,17 @@ from .sumpool import SumPoolBlock, sumpool_format
 from .swg import Swg
 from .threshold import ThresholdBlock
 
-LAYER_BLOCKS: dict[type, tuple[type[Block], ...]] = {
-    Conv: (Swg, WindowFifo, Mvau),
-    DepthwiseConv: (Swg, WindowFifo, Vvau),
-    Dense: (Flatten, Mvau),
-    MaxPool: (MaxPoolBlock,),
-    SumPool: (SumPoolBlock,),
-    Join: (JoinBlock,),
-    Threshold: (ThresholdBlock,),
-}
+
+
+def by_kind(kind: str) -> type[Block]:
+    """The block kind named `kind` (Block.kind)."""
+    for cls in REGISTRY:
+        if cls.kind == kind:
+            return cls
+    raise KeyError(f"no hardware block kind '{kind}'")
+
+
+LAYER_BLOCKS: dict[type, tuple[type[Block], ...]] = {op.node: tuple(by_kind(k) for k in op.blocks) for op in op_kinds() if op.blocks}
 FIFO_KIND: type[Fifo] = Fifo
 FORK_KIND: type[Fork] = Fork
 
@@ -64,4 +67,5 @@ def hls_includes() -> tuple[str, ...]:
 
 __all__ = ["Block", "Stream", "Memory", "LowerContext", "Fifo", "WindowFifo", "Flatten", "MaxPoolBlock", "SumPoolBlock",
            "Mvau", "Vvau", "Swg", "Fork", "JoinBlock", "ThresholdBlock", "LAYER_BLOCKS", "FIFO_KIND", "FORK_KIND", "kinds",
-           "by_module", "rtl_library", "hls_library", "hls_includes", "fifo_depth", "mvau_cycles", "mvau_thresholds", "sumpool_format"]
+           "by_module", "by_kind", "rtl_library", "hls_library", "hls_includes", "fifo_depth", "mvau_cycles", "mvau_thresholds",
+           "sumpool_format"]

@@ -52,8 +52,8 @@ Memory (DRAM roofline; L2 would be faster for small layers, so this is conservat
 
 The input is the layer's input tensor (an implicit GEMM reads every input pixel once); for a
 Dense layer it is exactly M * K * b / 8; the output is packed at the layer's output bits (1
-for a sign, 2 for the 3-level output of a conv feeding a residual join). A max-pool is its own
-memory-bound kernel (in + out bits). So is a residual join (`ir.Join`): one elementwise kernel
+for a sign, 2 for the 3-level output of a conv feeding a residual join). A pool (max or sum,
+the GAP head's included) is its own memory-bound kernel (in + out bits). So is a residual join (`ir.Join`): one elementwise kernel
 that reads both operands (at their element bits) and writes the sum, with the activation
 after it (`ir.Threshold`) fused in (it then writes the activation's bits, and the threshold
 is no kernel of its own); a standalone activation is a memory-bound kernel too. A join thus
@@ -119,11 +119,13 @@ Device parameters live in bnn2hls/data/gpu_devices.json, each with a source note
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from ...ir import Conv, Dense, DepthwiseConv, Join, MatrixLayer, MaxPool, Network, Threshold
+from ...ir import Join, Network, Threshold
+from ...ops import MatrixWork, Work, op_of
 from ..cost import Cost
 from ...resources import data_file
 from .devices import CatalogBackend, DeviceCatalog
@@ -221,19 +223,9 @@ class Gemm:
         return math.ceil(self.k / WORD_BITS) if self.words is None else self.words
 
 
-def conv_words(layer: Conv) -> int:
-    """Packed words of K per output of an implicit-GEMM conv: the activations are channels-last
-    with every pixel's channels in whole 32-bit words, so each tap reads its own words (a
-    1-channel input costs one word per tap, not 9 taps in one word)."""
-    return layer.kernel[0] * layer.kernel[1] * math.ceil(layer.in_channels / WORD_BITS)
-
-
-def layer_gemm(layer: MatrixLayer, batch: int) -> Gemm:
-    oh, ow = layer.out_hw
-    if isinstance(layer, DepthwiseConv):  # every channel its own inputs: C GEMVs, not one GEMM
-        return Gemm(m=batch * oh * ow, k=layer.fan_in, n=1, planes=layer.input_bits, groups=layer.out_channels)
-    words = conv_words(layer) if isinstance(layer, Conv) else None
-    return Gemm(m=batch * oh * ow, k=layer.fan_in, n=layer.out_channels, planes=layer.input_bits, words=words)
+def work_gemm(mw: MatrixWork, batch: int) -> Gemm:
+    """The GEMM of an op's matrix product at `batch` (a depthwise conv: C GEMVs, `groups`)."""
+    return Gemm(m=batch * mw.positions, k=mw.k, n=mw.n, planes=mw.planes, groups=mw.groups, words=mw.k_words)
 
 
 def binary_ops(g: Gemm) -> int:
@@ -245,25 +237,25 @@ def cuda_core_seconds(g: Gemm, dev: GpuDevice) -> float:
     return popcounts / (dev.popc_per_s * dev.cuda_core_efficiency)
 
 
-def chain_steps(layer: MatrixLayer, g: Gemm) -> int:
+def chain_steps(mw: MatrixWork, g: Gemm) -> int:
     """The serial steps of one thread (a conv: every word of K, every plane) or of one warp (a
     dense layer: 32 words a step, one per lane, every plane) of the measured kernels, less the
     first: the launch cost already holds a kernel's shortest run (it is fitted on MLP kernels
     of one step). 0 for a depthwise conv (no measured kernel: roofline only)."""
-    if isinstance(layer, Conv):
+    if mw.shape == "conv":
         steps = g.k_words * g.planes
-    elif isinstance(layer, Dense):
+    elif mw.shape == "dense":
         steps = math.ceil(g.k_words / WORD_BITS) * g.planes
     else:
         return 0
     return steps - 1
 
 
-def chain_seconds(layer: MatrixLayer, g: Gemm, dev: GpuDevice) -> float:
+def chain_seconds(mw: MatrixWork, g: Gemm, dev: GpuDevice) -> float:
     """The CUDA-core kernel's serial bound: chain_steps times the device's time per step
     (conv_word_us, dense_step_us); 0 where the device has no such number."""
-    per_step = dev.conv_word_us if isinstance(layer, Conv) else dev.dense_step_us if isinstance(layer, Dense) else None
-    return 0.0 if per_step is None else chain_steps(layer, g) * per_step * 1e-6
+    per_step = {"conv": dev.conv_word_us, "dense": dev.dense_step_us}.get(mw.shape)
+    return 0.0 if per_step is None else chain_steps(mw, g) * per_step * 1e-6
 
 
 def _round_up(x: int, multiple: int) -> int:
@@ -281,78 +273,62 @@ def tensor_core_seconds(g: Gemm, dev: GpuDevice) -> float | None:
     return None if rate is None else padded_mma_ops(g, dev.bmma_tile) / rate
 
 
-def matrix_bytes(layer: MatrixLayer, batch: int, last: bool) -> dict[str, int]:
-    """DRAM traffic of one matrix-layer kernel: packed weights, packed input, output."""
-    h, w, c = layer.in_shape
-    oh, ow = layer.out_hw
-    outputs = batch * oh * ow * layer.out_channels
+def work_bytes(work: Work, batch: int, last: bool) -> dict[str, int]:
+    """DRAM traffic of one kernel: packed weights (a matrix product's, 1 bit each), its inputs
+    at their bits, its output at its bits (the last matrix layer: int32 accumulators)."""
+    mw = work.matrix
+    outputs = batch * work.elements_out
     return {
-        "weights": math.ceil(layer.fan_in * layer.out_channels / 8),
-        "act_in": math.ceil(batch * h * w * c * layer.input_bits / 8),
-        "act_out": outputs * ACC_BYTES if last else math.ceil(outputs * layer.out_bits / 8),
+        "weights": 0 if mw is None else math.ceil(mw.k * mw.n * mw.groups / 8),
+        "act_in": math.ceil(batch * work.bits_in / 8),
+        "act_out": outputs * ACC_BYTES if last else math.ceil(outputs * work.bits_out / 8),
     }
 
 
-def pool_bytes(layer: MaxPool, batch: int) -> dict[str, int]:
-    h, w, c = layer.in_shape
-    oh, ow, _ = layer.out_shape
-    return {"weights": 0, "act_in": math.ceil(batch * h * w * c / 8), "act_out": math.ceil(batch * oh * ow * c / 8)}
-
-
-def elementwise_bytes(net: Network, layer: Join | Threshold, batch: int) -> dict[str, int]:
-    """A join (with the activation after it fused in) or a standalone activation: every
-    operand read at its element bits, the result written at its bits."""
-    h, w, c = layer.in_shape
-    pixels = batch * h * w * c
-    read = sum(net.element_bits(p) for p in net.producers(layer))
-    written = net.element_bits(layer)
-    if isinstance(layer, Join):
-        fused = fused_activation(net, layer)
-        if fused is not None:
-            written = fused.out_bits
-    return {"weights": 0, "act_in": math.ceil(pixels * read / 8), "act_out": math.ceil(pixels * written / 8)}
-
-
-def fused_activation(net: Network, join: Join) -> Threshold | None:
-    """The activation fused into a join's kernel: its only consumer, if that is a Threshold."""
+def fused_activation(net: Network, join: Any) -> Threshold | None:
+    """The activation fused into an elementwise kernel (a join's): its only consumer, if that
+    is a Threshold."""
     consumers = net.consumers[join.name]
     return consumers[0] if len(consumers) == 1 and isinstance(consumers[0], Threshold) else None
 
 
-def layer_cost(layer: MatrixLayer | MaxPool | Join | Threshold, dev: GpuDevice, batch: int, last: bool,
-               cuda_graphs: bool = True, net: Network | None = None) -> dict[str, Any]:
-    """One kernel's roofline at `batch`: a JSON-able dict with the time and its parts (`net`:
-    the network, which a join or activation needs for its operands' bits)."""
+def price(work: Work, dev: GpuDevice, batch: int, last: bool = False, cuda_graphs: bool = True) -> dict[str, Any]:
+    """One kernel's roofline at `batch` for an op's `work`: a JSON-able dict with the time and
+    its parts. A matrix product runs on the CUDA or the tensor cores; a pool or an
+    elementwise kernel (a handful of ORs, adds or compares per output) is memory-bound."""
     launch = dev.launch_seconds(cuda_graphs)
-    if isinstance(layer, (Join, Threshold)):
-        assert net is not None, "layer_cost: a join or activation needs its network"
-        moved = elementwise_bytes(net, layer, batch)
-        t_mem = sum(moved.values()) / dev.bandwidth_bytes_per_s
-        return {"name": layer.name, "kind": layer.kind, "batch": batch, "path": "elementwise", "bytes": moved,
-                "compute_s": 0.0, "memory_s": t_mem, "launch_s": launch, "bound": "memory", "time_s": t_mem + launch}
-    if isinstance(layer, MatrixLayer):
-        g = layer_gemm(layer, batch)
-        moved = matrix_bytes(layer, batch, last)
+    moved = work_bytes(work, batch, last and work.matrix is not None)
+    entry: dict[str, Any] = {}
+    latency_bound = False
+    if work.matrix is not None:
+        g = work_gemm(work.matrix, batch)
         t_cuda = cuda_core_seconds(g, dev)
-        t_chain = chain_seconds(layer, g, dev)
+        t_chain = chain_seconds(work.matrix, g, dev)
         t_cuda_kernel = max(t_cuda, t_chain)
         t_tc = tensor_core_seconds(g, dev)
         path, t_compute = ("tensor", t_tc) if t_tc is not None and t_tc < t_cuda_kernel else ("cuda", t_cuda_kernel)
-        entry: dict[str, Any] = {"m": g.m, "k": g.k, "n": g.n, "planes": g.planes, "k_words": g.k_words,
-                                 "binary_ops": binary_ops(g), "cuda_core_s": t_cuda,
-                                 "chain_steps": chain_steps(layer, g), "chain_s": t_chain, "tensor_core_s": t_tc,
-                                 "padded_mma_ops": padded_mma_ops(g, dev.bmma_tile) if t_tc is not None else None}
+        entry = {"m": g.m, "k": g.k, "n": g.n, "planes": g.planes, "k_words": g.k_words,
+                 "binary_ops": binary_ops(g), "cuda_core_s": t_cuda,
+                 "chain_steps": chain_steps(work.matrix, g), "chain_s": t_chain, "tensor_core_s": t_tc,
+                 "padded_mma_ops": padded_mma_ops(g, dev.bmma_tile) if t_tc is not None else None}
         latency_bound = path == "cuda" and t_chain > t_cuda
     else:
-        moved = pool_bytes(layer, batch)
-        path, t_compute = "pool", 0.0  # a handful of ORs per output bit: memory-bound
-        entry = {}
-        latency_bound = False
+        path, t_compute = work.label, 0.0
     t_mem = sum(moved.values()) / dev.bandwidth_bytes_per_s
     bound = ("latency" if latency_bound else "compute") if t_compute >= t_mem else "memory"
-    return {"name": layer.name, "kind": layer.kind, "batch": batch, **entry, "path": path, "bytes": moved,
-            "compute_s": t_compute, "memory_s": t_mem, "launch_s": launch, "bound": bound,
-            "time_s": max(t_compute, t_mem) + launch}
+    return {"batch": batch, **entry, "path": path, "bytes": moved, "compute_s": t_compute, "memory_s": t_mem,
+            "launch_s": launch, "bound": bound, "time_s": max(t_compute, t_mem) + launch}
+
+
+def layer_cost(net: Network, layer: Any, dev: GpuDevice, batch: int, last: bool,
+               cuda_graphs: bool = True) -> dict[str, Any]:
+    """One layer's kernel at `batch`: its op kind's work (bnn2hls.ops), priced; a join's
+    kernel writes the bits of the activation fused into it."""
+    work = op_of(layer).work(layer, net)
+    fused = fused_activation(net, layer) if isinstance(layer, Join) else None
+    if fused is not None:
+        work = dataclasses.replace(work, bits_out=fused.out_bits)
+    return {"name": layer.name, "kind": layer.kind, **price(work, dev, batch, last, cuda_graphs)}
 
 
 def network_layers(net: Network, dev: GpuDevice, batch: int, cuda_graphs: bool = True) -> list[dict[str, Any]]:
@@ -360,8 +336,8 @@ def network_layers(net: Network, dev: GpuDevice, batch: int, cuda_graphs: bool =
     standalone activations."""
     last = net.matrix_layers[-1]
     fused = {a.name for a in (fused_activation(net, j) for j in net.datapath if isinstance(j, Join)) if a is not None}
-    return [layer_cost(layer, dev, batch, layer is last, cuda_graphs, net) for layer in net.datapath
-            if isinstance(layer, (MatrixLayer, MaxPool, Join, Threshold)) and layer.name not in fused]
+    return [layer_cost(net, layer, dev, batch, layer is last, cuda_graphs) for layer in net.datapath
+            if layer.name not in fused]
 
 
 def estimate_on(net: Network, dev: GpuDevice, cuda_graphs: bool = True) -> Cost:

@@ -41,8 +41,9 @@ Energy per pass and layer:
                  (one digital accumulate per partial sum: row-tile reduction, bit-plane
                   shift-add and the final threshold compare)
 
-A max-pool is a digital OR over the window in the inter-layer buffer: out_H * out_W cycles,
-(kh * kw - 1) ORs per output bit (charged as adds). A residual join (`ir.Join`) is a digital
+A pool is a digital reduction over the window in the inter-layer buffer (a max-pool's ORs or
+maxes, a sum pool's adds, the GAP head's included): out_H * out_W cycles, (kh * kw - 1)
+operations per output element (charged as adds). A residual join (`ir.Join`) is a digital
 add per element in the buffer, and the activation after it (`ir.Threshold`) a compare per
 element (charged as an add): each out_H * out_W cycles (the channels in parallel) and
 H * W * C adds. The shortcut needs no crossbar: a residual network uses the arrays of the
@@ -64,7 +65,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ...ir import DepthwiseConv, Join, MatrixLayer, MaxPool, Network, Threshold
+from ...ir import Network
+from ...ops import MatrixWork, Work, op_of
 from ..cost import Cost
 from ...resources import data_file
 from .devices import CatalogBackend, DeviceCatalog
@@ -154,13 +156,12 @@ def map_weights(k: int, n: int, dev: RramDevice) -> Mapping:
     return Mapping(row_tiles=math.ceil(k / dev.rows), col_tiles=col_tiles, steps=steps)
 
 
-def matrix_layer_cost(layer: MatrixLayer, dev: RramDevice) -> dict[str, Any]:
-    oh, ow = layer.out_hw
-    m, k, n, planes = oh * ow, layer.fan_in, layer.out_channels, layer.input_bits
-    if isinstance(layer, DepthwiseConv):
-        # A crossbar sums a column over all its rows: a depthwise conv is mapped as its
-        # block-diagonal matrix, the whole kh*kw*C window on the rows (zeros off the diagonal).
-        k = layer.fan_in * layer.in_channels
+def matrix_cost(mw: MatrixWork, dev: RramDevice) -> dict[str, Any]:
+    """A matrix product on crossbars: K rows by N columns, one pass per output position and
+    input plane. A crossbar sums a column over all its rows, so a grouped product (a depthwise
+    conv) is mapped as its block-diagonal matrix: the whole kh*kw*C window on the rows, zeros
+    off the diagonal."""
+    m, k, n, planes = mw.positions, mw.k * mw.groups, mw.n * mw.groups, mw.planes
     mp = map_weights(k, n, dev)
     passes = m * planes
     pass_s = mp.max_steps * dev.step_s + mp.adder_depth * dev.t_add_ns * 1e-9
@@ -172,43 +173,35 @@ def matrix_layer_cost(layer: MatrixLayer, dev: RramDevice) -> dict[str, Any]:
         "periphery_j": passes * mp.array_steps * dev.periphery_energy_pj * 1e-12,
         "digital_j": adds * dev.add_energy_pj * 1e-12,
     }
-    return {"name": layer.name, "kind": layer.kind, "m": m, "k": k, "n": n, "planes": planes,
+    return {"m": m, "k": k, "n": n, "planes": planes,
             "row_tiles": mp.row_tiles, "col_tiles": mp.col_tiles, "arrays": mp.arrays,
             "mux_steps": mp.max_steps, "passes": passes, "pass_s": pass_s, "time_s": passes * pass_s,
             "conversions": conversions, "digital_adds": adds, "energy": energy,
             "energy_j": sum(energy.values())}
 
 
-def pool_layer_cost(layer: MaxPool, dev: RramDevice) -> dict[str, Any]:
-    oh, ow, c = layer.out_shape
-    ors = oh * ow * c * (layer.kernel[0] * layer.kernel[1] - 1)
-    energy = {"digital_j": ors * dev.add_energy_pj * 1e-12}
-    return {"name": layer.name, "kind": layer.kind, "arrays": 0, "passes": oh * ow,
-            "time_s": oh * ow * dev.t_add_ns * 1e-9, "digital_adds": ors, "energy": energy,
-            "energy_j": energy["digital_j"]}
+def digital_cost(work: Work, dev: RramDevice) -> dict[str, Any]:
+    """A pool's ORs / maxes / adds, a join's add or an activation's compare, in the digital
+    buffer: one output position per adder step, `ops` operations in all."""
+    energy = {"digital_j": work.ops * dev.add_energy_pj * 1e-12}
+    return {"arrays": 0, "passes": work.positions, "time_s": work.positions * dev.t_add_ns * 1e-9,
+            "digital_adds": work.ops, "energy": energy, "energy_j": energy["digital_j"]}
 
 
-def elementwise_layer_cost(layer: Join | Threshold, dev: RramDevice) -> dict[str, Any]:
-    """A join's add or an activation's compare, per element, in the digital buffer."""
-    h, w, c = layer.in_shape
-    ops = h * w * c
-    energy = {"digital_j": ops * dev.add_energy_pj * 1e-12}
-    return {"name": layer.name, "kind": layer.kind, "arrays": 0, "passes": h * w,
-            "time_s": h * w * dev.t_add_ns * 1e-9, "digital_adds": ops, "energy": energy,
-            "energy_j": energy["digital_j"]}
+def price(work: Work, dev: RramDevice) -> dict[str, Any]:
+    """An op's `work` on the device: crossbars for a matrix product, the digital buffer for
+    the rest."""
+    return matrix_cost(work.matrix, dev) if work.matrix is not None else digital_cost(work, dev)
 
 
-def node_cost(layer: MatrixLayer | MaxPool | Join | Threshold, dev: RramDevice) -> dict[str, Any]:
-    if isinstance(layer, MatrixLayer):
-        return matrix_layer_cost(layer, dev)
-    if isinstance(layer, MaxPool):
-        return pool_layer_cost(layer, dev)
-    return elementwise_layer_cost(layer, dev)
+def node_cost(net: Network, layer: Any, dev: RramDevice) -> dict[str, Any]:
+    """One layer: its op kind's work (bnn2hls.ops), priced."""
+    return {"name": layer.name, "kind": layer.kind, **price(op_of(layer).work(layer, net), dev)}
 
 
 def estimate_on(net: Network, dev: RramDevice) -> Cost:
     """The cost of `net` on a device given by its parameters (see the module docstring)."""
-    layers = [node_cost(layer, dev) for layer in net.datapath if isinstance(layer, (MatrixLayer, MaxPool, Join, Threshold))]
+    layers = [node_cost(net, layer, dev) for layer in net.datapath]
     arrays = sum(entry["arrays"] for entry in layers)
     energy = sum(entry["energy_j"] for entry in layers)
     bottleneck = max(layers, key=lambda entry: entry["time_s"])
