@@ -47,15 +47,17 @@ TIERS = {
     "unit": ("test_passes.py", "test_ir_and_outputs.py", "test_hw_graph.py", "test_cost_backends.py",
              "test_cli_errors.py", "test_report_cli.py", "test_synth_cost.py", "test_search.py",
              "test_search_candidates.py", "test_search_robustness.py", "test_docs.py", "test_graph_ir.py", "test_residual.py",
-             "test_search_cnn.py"),
+             "test_search_cnn.py", "test_concat_block.py"),
     "rtl": ("rtl/test_residual.py", "rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_vvau.py", "rtl/test_swg_maxpool.py",
-            "rtl/test_sumpool.py", "rtl/test_generated_top.py", "test_hls_blocks.py"),
+            "rtl/test_sumpool.py", "rtl/test_generated_top.py", "test_hls_blocks.py", "rtl/test_concat.py",
+            "test_hls_concat.py"),
     "e2e": ("test_end_to_end.py", "test_generated_nets.py", "test_multibit.py", "test_property_brevitas.py",
             "test_user_models.py", "test_artifacts.py", "test_depthwise.py", "test_hls.py", "test_boards_projects.py",
             "test_topologies.py", "rtl/test_network_rtl.py", "test_pooling.py"),
 }
 # Single tests that leave their file's tier ("file::function").
 TEST_TIERS = {
+    "test_concat_block.py::test_rtl_instance_lints_in_a_wrapper": "rtl",  # Verilator lint
     "test_residual.py::test_resnet_style_through_every_engine": "e2e",  # Verilator and g++ builds
     "test_search.py::test_search_cli_writes_results_and_resumes": "e2e",  # a whole (small) search through the CLI
     "test_search_cnn.py::test_cnn_search_on_digits": "e2e",
