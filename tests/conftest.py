@@ -58,6 +58,7 @@ TIERS = {
 # Single tests that leave their file's tier ("file::function").
 TEST_TIERS = {
     "test_concat_block.py::test_rtl_instance_lints_in_a_wrapper": "rtl",  # Verilator lint
+    "test_concat_block.py::test_estimate_matches_yosys": "rtl",
     "test_residual.py::test_resnet_style_through_every_engine": "e2e",  # Verilator and g++ builds
     "test_search.py::test_search_cli_writes_results_and_resumes": "e2e",  # a whole (small) search through the CLI
     "test_search_cnn.py::test_cnn_search_on_digits": "e2e",

@@ -66,7 +66,12 @@ class ConcatBlock(Block):
         return layer.out_shape[0] * layer.out_shape[1]
 
     # The join's datapath without its adders: an input queue per operand and the output
-    # register; priced with the join's fitted coefficients (no concat in the fit's samples yet).
+    # register, priced with the join's fitted coefficients (no concat in the fit's samples
+    # yet). The output register takes the queues' heads directly, so yosys merges it into
+    # their read ports (memory_dff): a plain registered read (EMU_PLAIN), LUTRAM from 4 bits
+    # on. The queues' control has no feature of the join's; it is counted in the join's
+    # 1-LUT ("adder") and 1-FF ("regs") features: 6 LUTs and 3 FFs per operand past the
+    # join's two (measured with yosys xc7, N = 2..4: see tests/test_concat_block.py).
     @classmethod
     def cost_kind_of(cls, params: dict[str, int]) -> str:
         return "join"
@@ -75,8 +80,9 @@ class ConcatBlock(Block):
     def cost_features(cls, p: dict[str, int], tables: Any, a: Any) -> None:
         n, b, ct = p["N"], p["B"], p["CT"]
         for i in range(n):
-            a.ram(f"in_queue_{i}", 2, p[f"C{i}"] * b, a.EMU_POINTER)
-        a.add("ff", "regs", ct * b)
+            a.ram(f"in_queue_{i}", 2, p[f"C{i}"] * b, a.EMU_PLAIN)
+        a.add("ff", "regs", ct * b + max(0, 3 * n - 5))
+        a.add("lut", "adder", 6 * (n - 1))
 
     def rtl_params(self) -> list[tuple[str, Any]]:
         p = self.params
