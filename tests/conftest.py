@@ -47,7 +47,7 @@ TIERS = {
     "unit": ("test_passes.py", "test_ir_and_outputs.py", "test_hw_graph.py", "test_cost_backends.py",
              "test_cli_errors.py", "test_report_cli.py", "test_synth_cost.py", "test_search.py",
              "test_search_candidates.py", "test_search_robustness.py", "test_docs.py", "test_graph_ir.py", "test_residual.py",
-             "test_search_cnn.py", "test_concat_block.py"),
+             "test_search_cnn.py", "test_concat_block.py", "test_fifo_sizing_concat.py"),
     "rtl": ("rtl/test_residual.py", "rtl/test_blocks.py", "rtl/test_mvau.py", "rtl/test_vvau.py", "rtl/test_swg_maxpool.py",
             "rtl/test_sumpool.py", "rtl/test_generated_top.py", "test_hls_blocks.py", "rtl/test_concat.py",
             "test_hls_concat.py"),

@@ -14,6 +14,8 @@ max(positions, windows*F) per frame, with a queue recurrence instead of a cycle 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -94,6 +96,8 @@ def window_fifo_depth(layer: Conv | DepthwiseConv, fold: int) -> int:
 #     depth_b >= max_k  #{j : plain_b[u][j] <= eager_a[u][k]} - k
 # (and the same with a and b swapped), over RECONVERGENT_FRAMES frames back to back, so frame
 # boundaries (the next frame's top rows read during this frame's bottom padding) are included.
+# A channel concat of N operands meets its inputs as a join does (item k of every operand);
+# for operand b, the a side is then the furthest-reading of the others (`operand_depths`).
 RECONVERGENT_FRAMES = 3
 IN_FLIGHT = 3  # items a block holds besides its FIFO (input queue, output register, pipeline)
 JOIN_SLACK = 2  # items on top of the bound (the join's own input queue takes up the rest)
@@ -135,10 +139,11 @@ def _frames(need: np.ndarray, n_in: int) -> np.ndarray:
     return np.concatenate([need + f * n_in for f in range(RECONVERGENT_FRAMES)])
 
 
-def need_maps(net: object, root: object, eager: bool, edge_depth: object) -> dict[str, np.ndarray]:
+def need_maps(net: object, root: object, eager: bool, edge_depth: object,
+              need: Callable[[Any, int, Any], np.ndarray] = layer_need) -> dict[str, np.ndarray]:
     """value -> [items of the value over the frames] -> the last item of value `root` it
     needs (`eager`: read ahead as far as the FIFOs and block queues below `root` let it), for
-    the values that depend on `root`."""
+    the values that depend on `root`; `need(layer, operand, net)` is each layer's need map."""
     from ..ir import Network
 
     assert isinstance(net, Network)
@@ -148,47 +153,67 @@ def need_maps(net: object, root: object, eager: bool, edge_depth: object) -> dic
         for i, p in enumerate(net.producers(layer)):
             if p.name not in maps:
                 continue
-            need = _frames(layer_need(layer, i, net), _items(p.out_shape))  # type: ignore[union-attr]
+            need_k = _frames(need(layer, i, net), _items(p.out_shape))  # type: ignore[union-attr]
             if eager:
-                k = np.minimum(np.arange(len(need)) + IN_FLIGHT, len(need) - 1)
-                need = need[k] + edge_depth(p, layer)  # type: ignore[operator]
+                k = np.minimum(np.arange(len(need_k)) + IN_FLIGHT, len(need_k) - 1)
+                need_k = need_k[k] + edge_depth(p, layer)  # type: ignore[operator]
             m = maps[p.name]
-            via = np.where(need < 0, -1, m[np.clip(need, 0, len(m) - 1)])
+            via = np.where(need_k < 0, -1, m[np.clip(need_k, 0, len(m) - 1)])
             mine = via if mine is None else np.maximum(mine, via)
         if mine is not None:
             maps[layer.name] = mine
     return maps
 
 
-def reconvergent_fifo_depths(net: object) -> dict[tuple[str, str], int]:
-    """(operand value, join) -> the depth of the FIFO carrying that operand into the join, for
-    every join of `net` (see above): the bound over every fork above the join."""
-    from ..ir import Join, Network
+def is_join(layer: object) -> bool:
+    from ..ir import Join
+
+    return isinstance(layer, Join)
+
+
+def reconvergent_fifo_depths(net: object, reconverges: Callable[[Any], bool] = is_join,
+                             need: Callable[[Any, int, Any], np.ndarray] = layer_need) -> dict[tuple[str, str], int]:
+    """(operand value, layer) -> the depth of the FIFO carrying that operand into the layer,
+    for every layer of `net` that takes item k of all its operands together (`reconverges`:
+    a join; a channel concat is the same), see above: the bound over every fork above it.
+    `need(layer, operand, net)`: each layer's need map (`layer_need`)."""
+    from ..ir import Network
     from .blocks.fifo import fifo_depth
 
     assert isinstance(net, Network)
-    joins = [layer for layer in net.datapath if isinstance(layer, Join)]
-    if not joins:
+    meets = [layer for layer in net.datapath if reconverges(layer)]
+    if not meets:
         return {}
 
     def edge_depth(producer: object, consumer: object) -> int:
-        return MIN_JOIN_DEPTH if isinstance(consumer, Join) else fifo_depth(consumer)
+        return MIN_JOIN_DEPTH if reconverges(consumer) else fifo_depth(consumer)
 
     forks = [v for v in (net.input_quant, *net.datapath) if len(net.consumers[v.name]) > 1]
-    maps = {v.name: (need_maps(net, v, False, edge_depth), need_maps(net, v, True, edge_depth)) for v in forks}
+    maps = {v.name: (need_maps(net, v, False, edge_depth, need), need_maps(net, v, True, edge_depth, need))
+            for v in forks}
     depths: dict[tuple[str, str], int] = {}
-    for join in joins:
-        operands = net.producers(join)
-        for side in (0, 1):
-            mine, other = operands[side], operands[1 - side]
-            bound = 0
-            for plain, eager in maps.values():
-                if mine.name not in plain or other.name not in eager:
-                    continue
-                ahead = eager[other.name]  # how far the other path reads the fork for each join item
-                produced = np.searchsorted(plain[mine.name], ahead, side="right")  # my items by then
-                bound = max(bound, int((produced - np.arange(len(ahead))).max()))
-            depths[(mine.name, join.name)] = max(MIN_JOIN_DEPTH, bound + JOIN_SLACK)
+    for layer in meets:
+        depths.update(operand_depths([p.name for p in net.producers(layer)], layer.name, list(maps.values())))
+    return depths
+
+
+def operand_depths(operands: Sequence[str], layer: str,
+                   maps: Sequence[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]) -> dict[tuple[str, str], int]:
+    """The FIFO depths into `layer`, which reads item k of every operand (value names, N >= 2)
+    together, from the (plain, eager) need maps of each fork above it: the FIFO of operand i
+    holds what i's path produces while the path reading furthest ahead of the fork (the max
+    over the other operands) brings item k."""
+    depths: dict[tuple[str, str], int] = {}
+    for side, mine in enumerate(operands):
+        bound = 0
+        for plain, eager in maps:
+            aheads = [eager[o] for i, o in enumerate(operands) if i != side and o in eager]
+            if mine not in plain or not aheads:
+                continue
+            ahead = np.max(aheads, axis=0)  # how far the other paths read the fork for each item
+            produced = np.searchsorted(plain[mine], ahead, side="right")  # my items by then
+            bound = max(bound, int((produced - np.arange(len(ahead))).max()))
+        depths[(mine, layer)] = max(MIN_JOIN_DEPTH, bound + JOIN_SLACK)
     return depths
 
 
