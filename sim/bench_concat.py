@@ -1,8 +1,9 @@
-"""cocotb bench for bnn_concat: N streams of pixels (CS[i] channels of B bits each) joined
-side by side per pixel, compared with numpy's concatenate along channels, under random tvalid
-gaps on every input (garbage on the lanes of the idle ones) and random tready backpressure;
-an input that stays silent holds the others after its queue (2 pixels) fills; full rate when
-nobody stalls. Parameters in BENCH_CONFIG (JSON: N, B, CS)."""
+"""cocotb bench for bnn_concat: N streams of pixels (CS[i] channels of BS[i] bits, shifted by
+SS[i]) joined side by side per pixel into BO-bit elements, compared with numpy's concatenate
+of the operands' values (a sign bit is +-1) under random tvalid gaps on every input (garbage on
+the lanes of the idle ones) and random tready backpressure; an input that stays silent holds
+the others after its queue (2 pixels) fills; full rate when nobody stalls. Parameters in
+BENCH_CONFIG (JSON: CS, BS, SS, BO)."""
 from __future__ import annotations
 
 import json
@@ -17,32 +18,38 @@ from axis import CycleCounter, collect, start_clock_and_reset
 
 
 def pack(values: np.ndarray, bits: int) -> list[int]:
-    """Rows of elements -> words, element c at [c*bits +: bits] (two's complement; a sign bit
-    is True = +1)."""
+    """Rows of elements -> words, element c at [c*bits +: bits] (two's complement; for 1 bit,
+    a sign: True or +1 is bit 1)."""
+    if bits == 1:
+        values = np.asarray(values) > 0
     mask = (1 << bits) - 1
     return [sum((int(v) & mask) << (c * bits) for c, v in enumerate(row)) for row in values]
 
 
 def case(cfg: dict, n: int, rng: np.random.Generator) -> tuple[list[list[int]], list[int]]:
     """Random pixels of every input (as words) and the expected output words."""
-    b, cs = cfg["B"], cfg["CS"]
-    if b == 1:
-        parts = [rng.random((n, c)) < 0.5 for c in cs]
-    else:
-        parts = [rng.integers(-(2 ** (b - 1)), 2 ** (b - 1), (n, c)) for c in cs]
-    return [pack(p, b) for p in parts], pack(np.concatenate(parts, axis=1), b)
+    parts, values = [], []
+    for c, b, s in zip(cfg["CS"], cfg["BS"], cfg["SS"]):
+        if b == 1:
+            p = rng.random((n, c)) < 0.5
+            v = np.where(p, 1, -1)
+        else:
+            p = rng.integers(-(2 ** (b - 1)), 2 ** (b - 1), (n, c))
+            v = p
+        parts.append(pack(p, b))
+        values.append(v.astype(np.int64) << s)
+    return parts, pack(np.concatenate(values, axis=1), cfg["BO"])
 
 
 async def drive_all(dut, streams: list[list[int]], cfg: dict, rng: random.Random, gaps: list[float],
                     silent: list[int] | None = None, accepted_log: list | None = None) -> None:
-    """Send streams[i] on input i (s_tdata lanes [LO_i*B +: CS[i]*B], s_tvalid[i], s_tready[i]),
+    """Send streams[i] on input i (s_tdata lanes [LO_i +: CS[i]*BS[i]], s_tvalid[i], s_tready[i]),
     each with its own random gaps (input i waits `silent[i]` cycles first); a presented word
     stays until accepted; the lanes of idle inputs carry random garbage. `accepted_log` gets
     (cycle, input) per accepted word."""
-    b, cs = cfg["B"], cfg["CS"]
-    n = len(cs)
-    lo = [sum(cs[:i]) * b for i in range(n)]
-    width = [c * b for c in cs]
+    width = [c * b for c, b in zip(cfg["CS"], cfg["BS"])]
+    n = len(width)
+    lo = [sum(width[:i]) for i in range(n)]
     pos = [0] * n
     showing = [False] * n
     wait = list(silent or [0] * n)

@@ -16,6 +16,7 @@ from bnn2hls.cost_model import estimate_block, features
 from bnn2hls.errors import UserError
 from bnn2hls.hw import lower
 from bnn2hls.hw.blocks import ConcatBlock, by_module, hls_library, rtl_library
+from bnn2hls.hw.blocks.concat import out_bits
 from bnn2hls.hw.blocks.base import Stream
 from bnn2hls.hw.verilog import render
 from bnn2hls.synth import Unit, run_unit
@@ -37,20 +38,30 @@ def streams(b: int, cs: tuple[int, ...]) -> list[Stream]:
 
 def test_make_reads_the_channels_off_the_streams():
     block = ConcatBlock.make(CatNode("cat", (5, 6, 10)), streams(2, (3, 4, 3)))
-    assert block.params == {"N": 3, "B": 2, "CT": 10, "C0": 3, "C1": 4, "C2": 3}
-    assert block.vectors == {"CS": [3, 4, 3], "PIXELS": 30}
+    assert block.params == {"N": 3, "CT": 10, "IW": 20, "BO": 2, "C0": 3, "C1": 4, "C2": 3, "B0": 2, "B1": 2, "B2": 2,
+                            "S0": 0, "S1": 0, "S2": 0}
+    assert block.vectors == {"CS": [3, 4, 3], "BS": [2, 2, 2], "SS": [0, 0, 0], "PIXELS": 30}
     assert (block.output.width, block.output.elem_bits, block.output.name) == (20, 2, "cat_out")
     assert [s.name for s in block.inputs] == ["p0_fifo", "p1_fifo", "p2_fifo"]
     assert block.in_ports() == [("s", block.inputs)]
-    assert block.rtl_params() == [("N", 3), ("B", 2), ("CT", 10), ("CS", "48'h300040003")]
+    assert block.rtl_params() == [("N", 3), ("CT", 10), ("IW", 20), ("BO", 2), ("CS", "48'h300040003"),
+                                  ("BS", "24'h20202"), ("SS", "24'h0")]
     assert ConcatBlock.layer_cycles(block.layer) == {"concat": 30} and ConcatBlock.layer_interval(block.layer) == 30
     assert by_module("bnn_concat") is ConcatBlock
     assert "bnn_concat.sv" in rtl_library() and "bnn_concat.h" in hls_library()
 
 
-def test_mixed_element_widths_are_refused_naming_the_node():
-    with pytest.raises(UserError, match=r"node 'cat': concatenates streams of 1 and 2-bit elements"):
-        ConcatBlock.make(CatNode("cat", (2, 2, 5)), [*streams(1, (3,)), *streams(2, (2,))])
+def test_mixed_widths_and_shifts_widen_to_the_narrowest_common_width():
+    assert out_bits([1, 1], [0, 0]) == 1  # signs stay bits
+    assert out_bits([1, 1], [0, 1]) == 3  # +-1 and +-2
+    assert out_bits([1, 2], [0, 0]) == 2  # +-1 beside -2..1
+    assert out_bits([2, 2], [0, 1]) == 3  # power-of-two scales 1 and 2
+    assert out_bits([1, 3], [2, 0]) == 4  # +-4 beside -4..3
+    block = ConcatBlock.make(CatNode("cat", (2, 2, 5)), [*streams(1, (3,)), *streams(2, (2,))], shifts=(0, 1))
+    assert (block.params["BO"], block.params["IW"], block.output.width) == (3, 7, 15)
+    assert block.rtl_params()[-3:] == [("CS", "32'h20003"), ("BS", "16'h201"), ("SS", "16'h100")]
+    with pytest.raises(UserError, match=r"node 'cat': .* shift 300 is beyond the hardware concat"):
+        ConcatBlock.make(CatNode("cat", (2, 2, 5)), [*streams(1, (3,)), *streams(2, (2,))], shifts=(0, 300))
 
 
 def test_cost_features_one_queue_per_operand():
@@ -68,23 +79,26 @@ def wrapper(block) -> str:
     return render(graph, [block], module="concat_unit")
 
 
-# (B, channels per operand) -> yosys xc7 (LUT, LUTRAM, FF) measured at the commit that set the
-# features: the estimate's LUTRAM and FF equal them, its LUTs are within 3
+# yosys xc7 against the estimate (measured at the commit that set the features, LUT/LUTRAM/FF):
+# 3+5 signs 17/4/22 vs 16/4/22; 5 x 3 2-bit 30/20/47 exact; 16+48 signs 12/44/72 exact;
+# 16 signs + 16 2-bit << 1 + 16 2-bit into 3 bits 20/60/92 vs 18/60/91
 @pytest.mark.slow
-@pytest.mark.parametrize("b, cs", [(1, (3, 5)), (2, (3, 3, 3, 3, 3)), (1, (16, 48))])
-def test_estimate_matches_yosys(b, cs, tmp_path):
-    block = ConcatBlock.make(CatNode("cat", (4, 4, sum(cs))), streams(b, cs))
+@pytest.mark.parametrize("cs, bs, ss", [((3, 5), (1, 1), (0, 0)), ((3,) * 5, (2,) * 5, (0,) * 5), ((16, 48), (1, 1), (0, 0)),
+                                        ((16, 16, 16), (1, 2, 2), (0, 1, 0))])
+def test_estimate_matches_yosys(cs, bs, ss, tmp_path):
+    srcs = [Stream(f"p{i}", "fifo", c * b, b, f"operand {i}") for i, (c, b) in enumerate(zip(cs, bs))]
+    block = ConcatBlock.make(CatNode("cat", (4, 4, sum(cs))), srcs, ss)
     unit = Unit("cat", "concat_unit", {"concat_unit.sv": wrapper(block),
                                        "bnn_concat.sv": rtl_source("bnn_concat.sv").read_text()}, {}, {"u_cat": "cat"})
     got = run_unit(unit, tmp_path, "xc7", timeout=600).total
     est = estimate_block(block)
-    assert (est.lutram, est.ff) == (got.lutram, got.ff) and abs(est.lut - got.lut) <= 3, (est, got)
+    assert est.lutram == got.lutram and abs(est.ff - got.ff) <= 1 and abs(est.lut - got.lut) <= 2, (est, got)
 
 
 def test_rtl_instance_lints_in_a_wrapper(tmp_path):
     block = ConcatBlock.make(CatNode("cat", (3, 3, 9)), streams(2, (2, 5, 2)))
     text = wrapper(block)
-    assert "bnn_concat #(" in text and ".CS(48'h200050002)" in text
+    assert "bnn_concat #(" in text and ".CS(48'h200050002)" in text and ".BO(2)" in text
     assert ".s_tdata({p2_fifo_tdata, p1_fifo_tdata, p0_fifo_tdata})" in text
     (tmp_path / "concat_unit.sv").write_text(text)
     proc = subprocess.run(["verilator", "--lint-only", "-Wall", str(tmp_path / "concat_unit.sv"),
