@@ -1,11 +1,11 @@
-"""How well the analytic cost model (bnn2hls.cost_model.estimate) predicts yosys' LUT counts,
+"""How well the analytic cost model (bnn2hls.estimate.cost_model.estimate) predicts yosys' LUT counts,
 against two baselines: MACs per frame and FINN-R's MVAU LUT formula (docs/DESIGN.md section 2).
 
 Networks: the zoo's TFC_1W1A, SFC_1W1A, padnet, oddnet, altpadnet at the foldings "unit",
 "mid" and "wide" of tests/rtl/test_network_rtl.py, CNV_1W1A at BNN-PYNQ's folding and
 "mid", and the multi-bit mlp_1w2a ("mid") and CNV_2W2A ("unit"). None of them is in the characterization sweep (benchmarks/characterize.py), so this is
 held-out data. Each is exported with Brevitas, compiled, and synthesized once with
-`synth_xilinx -family xc7` (bnn2hls.synth, mode "network": per-layer counts come from the
+`synth_xilinx -family xc7` (bnn2hls.estimate.synth, mode "network": per-layer counts come from the
 kept hierarchy; cached under --work).
 
 Per layer (matrix layers: the MVAU with its sliding window / flatten and output FIFO, the unit
@@ -29,11 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bnn2hls import cost_model, ir, synth, zoo
-from bnn2hls.compiler import build_network, compile_file
+from bnn2hls.estimate import cost_model, synth
+from bnn2hls import ir
+from bnn2hls.models import zoo
+from bnn2hls.flow.compiler import build_network, compile_file
 from bnn2hls.frontend.onnx_import import load_model
 from bnn2hls.frontend.torch_export import export_qonnx
-from bnn2hls.passes.folding import folding_preset
+from bnn2hls.hw.folding import folding_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["TFC_1W1A", "SFC_1W1A", "padnet", "oddnet", "altpadnet"]

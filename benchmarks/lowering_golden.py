@@ -44,7 +44,7 @@ QUICK = {"oddnet": "mid", "TFC_1W1A": "wide", "padnet": "mid"}
 
 
 def export(name: str, onnx_dir: Path) -> Path:
-    from bnn2hls import zoo
+    from bnn2hls.models import zoo
     from bnn2hls.frontend.torch_export import export_qonnx
 
     path = onnx_dir / f"{name}.onnx"
@@ -63,9 +63,12 @@ def _sha(data: bytes | str) -> str:
 
 
 def compile_one(name: str, label: str, spec: dict, model_path: Path, dest: Path) -> None:
-    from bnn2hls import compiler, cost_model, ir, synth, zoo
+    from bnn2hls.flow import compiler
+    from bnn2hls.estimate import cost_model, synth
+    from bnn2hls import ir
+    from bnn2hls.models import zoo
     from bnn2hls.frontend.onnx_import import load_model
-    from bnn2hls.passes.folding import folding_preset
+    from bnn2hls.hw.folding import folding_preset
 
     model = load_model(model_path)
     folding = target_fps = None
@@ -117,7 +120,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.compare:
         return 1 if compare(*args.compare) else 0
-    from bnn2hls import zoo
+    from bnn2hls.models import zoo
 
     onnx_dir = args.onnx_dir or args.dir.resolve().parent / "lowering-onnx"
     names = list(QUICK) if args.quick else list(zoo.ALL)

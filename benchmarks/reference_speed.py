@@ -32,7 +32,9 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from bnn2hls import compiler, reference, zoo
+from bnn2hls.flow import compiler
+from bnn2hls import reference
+from bnn2hls.models import zoo
 from bnn2hls.frontend.onnx_import import load_model
 from bnn2hls.frontend.torch_export import export_qonnx
 

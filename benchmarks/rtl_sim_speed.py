@@ -28,7 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bnn2hls import compiler, ir, rtl_sim, zoo
+from bnn2hls.flow import compiler
+from bnn2hls import ir
+from bnn2hls.engines import rtl_sim
+from bnn2hls.models import zoo
 from bnn2hls.frontend.torch_export import export_qonnx
 
 FOLDINGS = {

@@ -16,7 +16,7 @@ def compile(module: Any, example_input: Any, out: str | Path | None = None, *,
     compile` (import, fold, check the board budget; with `out`, write the compiled output
     directory). Returns the compiled `ir.Network`; its `source["warnings"]` lists what
     `compile` prints as warnings."""
-    from .compiler import compile_model
+    from .flow.compiler import compile_model
     from .frontend.onnx_import import load_model
     from .frontend.torch_export import export_qonnx
 
@@ -27,4 +27,13 @@ def compile(module: Any, example_input: Any, out: str | Path | None = None, *,
                          target_fps=target_fps, board=board)
 
 
-__all__ = ["compile", "UserError", "__version__"]
+def __getattr__(name: str) -> Any:
+    # The torch module users put in their own models (bnn2hls.models.nn), imported on first use so
+    # that `import bnn2hls` stays light.
+    if name == "AlternatingPad2d":
+        from .models.nn import AlternatingPad2d
+        return AlternatingPad2d
+    raise AttributeError(f"module 'bnn2hls' has no attribute {name!r}")
+
+
+__all__ = ["compile", "AlternatingPad2d", "UserError", "__version__"]

@@ -86,9 +86,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
-    from . import report
-    from .compiler import compile_file
-    from .passes.folding import load_folding_spec
+    from .reports import report
+    from .flow.compiler import compile_file
+    from .hw.folding import load_folding_spec
 
     folding = load_folding_spec(args.folding) if args.folding else None
     net = compile_file(args.model, args.out, folding=folding, target_fps=args.target_fps, board=args.board)
@@ -174,8 +174,10 @@ def _save_output(path: Path, y: np.ndarray) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from . import ir, manifest, qonnx_runner, reference
-    from .compiler import load_source_model
+    from . import ir, reference
+    from .flow import manifest
+    from .engines import qonnx_runner
+    from .flow.compiler import load_source_model
 
     if not (0 <= args.gap_pct < 100 and 0 <= args.stall_pct < 100):
         raise UserError("--gap-pct and --stall-pct must be in [0, 100)")
@@ -191,11 +193,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         elif args.engine == "onnx":
             y = qonnx_runner.run(load_source_model(args.out), x)
         elif args.engine == "hls":
-            from . import hls_sim
+            from .engines import hls_sim
 
             y = hls_sim.run(net, args.out, x)
         else:
-            from . import rtl_sim
+            from .engines import rtl_sim
 
             sim = rtl_sim.run(net, args.out, x, trace=args.trace, gap_pct=args.gap_pct, stall_pct=args.stall_pct)
             y = sim.outputs
@@ -210,8 +212,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from . import manifest, report, report_html
-    from .boards import load_board
+    from .flow import manifest
+    from .reports import report, report_html
+    from .hw.boards import load_board
 
     manifest.verify(args.out)
     doc = report.load(args.out)
@@ -325,7 +328,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import check_seconds, run_demo, run_residual_demo
+    from .flow.demo import check_seconds, run_demo, run_residual_demo
 
     check_seconds(args.seconds)
     if args.residual:
@@ -336,7 +339,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_boards(args: argparse.Namespace) -> int:
-    from .boards import list_boards
+    from .hw.boards import list_boards
 
     for board in list_boards():
         print(board.summary())

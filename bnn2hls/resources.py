@@ -30,3 +30,9 @@ def resource_dir(name: str) -> Path:
     if spec is not None and spec.submodule_search_locations:
         return Path(list(spec.submodule_search_locations)[0])
     raise FileNotFoundError(f"bnn2hls: its {name}/ folder is missing from this installation")
+
+
+def data_file(name: str) -> Path:
+    """A data file shipped inside the package (bnn2hls/data/: cost-model coefficients, device
+    parameters), in a checkout and in a wheel alike."""
+    return _PACKAGE / "data" / name

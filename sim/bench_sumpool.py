@@ -17,7 +17,7 @@ import numpy as np
 
 from axis import CycleCounter, collect, drive, record_transfers, start_clock_and_reset
 from bnn2hls.reference import sumpool_layer, windows
-from bnn2hls.streams import pack_words
+from bnn2hls.hw.streams import pack_words
 
 # Fixed latency allowed on top of frames * H * W cycles (input queue, output register, last take).
 THROUGHPUT_SLACK = 4

@@ -16,7 +16,7 @@ import numpy as np
 
 
 from axis import CycleCounter, collect, drive, record_transfers, start_clock_and_reset
-from bnn2hls.padding_pattern import pad_binary_image
+from bnn2hls.ir.padding_pattern import pad_binary_image
 from bnn2hls.passes.padding import _axis_classes
 from bnn2hls.reference import windows
 

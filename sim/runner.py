@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bnn2hls.resources import resource_dir
-from bnn2hls.toolchain import VERILATOR_BUILD_FLAGS, verilator_env
+from bnn2hls.engines.toolchain import VERILATOR_BUILD_FLAGS, verilator_env
 
 SIM_DIR = Path(__file__).resolve().parent
 

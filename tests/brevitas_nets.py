@@ -493,7 +493,7 @@ class ResidualBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, weight_bits: int, inner, q, out, requant_input: bool,
                  binary_inner: bool):
         super().__init__()
-        from bnn2hls.nn import AlternatingPad2d
+        from bnn2hls.models.nn import AlternatingPad2d
 
         self.conv1 = _res_conv(cin, cout, 3, stride, 1, weight_bits)
         self.bn1 = nn.BatchNorm2d(cout)
@@ -535,7 +535,7 @@ class ResNetStyle(nn.Module):
 
     def __init__(self, variant: str = "binary", channels: tuple[int, int] = (8, 16), bits: int = 2, classes: int = 10):
         super().__init__()
-        from bnn2hls.zoo import _input_quant_8bit
+        from bnn2hls.models.zoo import _input_quant_8bit
 
         c1, c2 = channels
         self.inp = _input_quant_8bit()
@@ -572,7 +572,7 @@ class ResNetStyle(nn.Module):
 
 
 def qnn_linear(fin: int, fout: int):
-    from bnn2hls.zoo import _linear
+    from bnn2hls.models.zoo import _linear
 
     return _linear(fin, fout, bias=True)
 
@@ -593,7 +593,7 @@ def calibrate_activations(module: nn.Module, shape: tuple[int, ...], seed: int, 
 
 def resnet_case(variant: str = "binary", seed: int = 0, bits: int = 2) -> Case:
     """A ResNet-style net (see `ResNetStyle`) on 3x8x8 inputs, BatchNorm randomized."""
-    from bnn2hls import zoo
+    from bnn2hls.models import zoo
 
     torch.manual_seed(seed)
     module = ResNetStyle(variant, bits=bits)

@@ -46,7 +46,7 @@ def _float_act(bits: int):
 
 
 def _stem(cout: int = 4, pad: int = 1) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
-    from bnn2hls.zoo import _input_quant_8bit
+    from bnn2hls.models.zoo import _input_quant_8bit
 
     return _input_quant_8bit(), _res_conv(3, cout, 3, 1, pad, 1), nn.BatchNorm2d(cout), _const_act(1)
 
@@ -137,7 +137,7 @@ class Duplicate(nn.Module):
 
     def __init__(self, c: int = 4):
         super().__init__()
-        from bnn2hls.zoo import _input_quant_8bit
+        from bnn2hls.models.zoo import _input_quant_8bit
 
         self.inp, self.stem, self.stem_bn, self.q = _input_quant_8bit(), _res_conv(3, c, 3, 1, 0, 1), nn.BatchNorm2d(c), _const_act(2, False)
         self.conv, self.bn, self.act = _res_conv(2 * c, c, 3, 1, 0, 1), nn.BatchNorm2d(c), _const_act(1, False)
@@ -155,7 +155,7 @@ class ThreeWay(nn.Module):
 
     def __init__(self, c: int = 4):
         super().__init__()
-        from bnn2hls.nn import AlternatingPad2d
+        from bnn2hls.models.nn import AlternatingPad2d
 
         self.inp, self.stem, self.stem_bn, _ = _stem(c, pad=1)
         self.stem_act = _const_act(1, False)  # AlternatingPad2d takes plain tensors
@@ -179,7 +179,7 @@ class MixedSign2Bit(nn.Module):
 
     def __init__(self, c: int = 4):
         super().__init__()
-        from bnn2hls.nn import AlternatingPad2d
+        from bnn2hls.models.nn import AlternatingPad2d
 
         self.inp, self.stem, self.stem_bn, _ = _stem(c, pad=1)
         self.stem_act = _const_act(1, False)
@@ -232,7 +232,7 @@ class HeightCat(SharedQuant):
 
 
 def _case(module: nn.Module, seed: int, description: str) -> Case:
-    from bnn2hls import zoo
+    from bnn2hls.models import zoo
 
     zoo.randomize_batchnorm(module, seed)
     calibrate_activations(module, (3, 8, 8), seed)

@@ -11,9 +11,12 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bnn2hls import cli, manifest
+from bnn2hls import cli
+from bnn2hls.flow import manifest
 
 from .test_cli_errors import expect_error
+
+pytestmark = pytest.mark.tier("e2e")
 
 
 def two_layer_graph(tmp_path):
@@ -301,7 +304,7 @@ def test_compile_with_a_long_out_name(tmp_path, capsys):
 
 
 def test_stale_temporary_dirs_of_killed_compiles_are_removed(tmp_path, capsys):
-    from bnn2hls import compiler
+    from bnn2hls.flow import compiler
 
     model = two_layer_graph(tmp_path)
     out = tmp_path / "out"

@@ -1,10 +1,10 @@
-"""Boards (boards/*.json via bnn2hls.boards) and board projects (bnn2hls.backends.project).
+"""Boards (boards/*.json via bnn2hls.hw.boards) and board projects (bnn2hls.backends.project).
 
 The generated driver is held to the host side of `bnn2hls run`: its `pack_input` must give
 exactly streams.pack_words(reference.quantize_input(...)) regrouped into stream words, and
 its `unpack_output` of the accelerator's fields exactly reference.run. `Accelerator.run` is
 exercised against an emulated board (a fake `pynq` / `serial` whose "hardware" decodes the
-stream with bnn2hls.streams and runs the reference datapath). Generated Tcl is parsed and
+stream with bnn2hls.hw.streams and runs the reference datapath). Generated Tcl is parsed and
 executed by tclsh with every Vivado/Vitis command stubbed.
 """
 from __future__ import annotations
@@ -24,13 +24,19 @@ import pytest
 import torch
 from torch import nn
 
-from bnn2hls import boards, compiler, datapath, ir, reference, streams, zoo
+from bnn2hls.hw import boards, streams
+from bnn2hls.flow import compiler
+from bnn2hls.ir import datapath
+from bnn2hls import ir, reference
+from bnn2hls.models import zoo
 from bnn2hls.backends import project
 from bnn2hls.errors import UserError
 from bnn2hls.frontend.torch_export import export_qonnx
 from bnn2hls.ir import MatrixLayer
 
 from .conftest import random_inputs
+
+pytestmark = pytest.mark.tier("e2e")
 
 BOARD_NAMES = ("icebreaker", "kv260", "pynq-z1", "pynq-z2", "ultra96-v2", "ulx3s-85f", "zcu104")
 XILINX = ("kv260", "pynq-z1", "pynq-z2", "ultra96-v2", "zcu104")
@@ -147,7 +153,7 @@ def from_stream_bytes(data: bytes, width: int, stream_width: int) -> list[int]:
 
 
 def emulate(net: ir.Network, stream: dict, stream_width: int, data: bytes) -> bytes:
-    """Input stream bytes of whole frames -> output stream bytes (decoding with bnn2hls.streams)."""
+    """Input stream bytes of whole frames -> output stream bytes (decoding with bnn2hls.hw.streams)."""
     iq = net.input_quant
     h, w, c = iq.out_shape
     words = from_stream_bytes(data, stream["in_width"], stream_width)
@@ -721,7 +727,7 @@ endmodule
 
 
 def verilate(work: Path, top: str, sources: list[Path], params: dict[str, int]) -> Path:
-    from bnn2hls.toolchain import VERILATOR_BUILD_FLAGS, verilator_env
+    from bnn2hls.engines.toolchain import VERILATOR_BUILD_FLAGS, verilator_env
 
     cmd = ["verilator", "--binary", "--timing", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", *VERILATOR_BUILD_FLAGS,
            "--top-module", top, *(f"-G{k}={v}" for k, v in params.items()), "-Mdir", str(work / "obj"), "-j", "2",

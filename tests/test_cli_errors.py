@@ -11,8 +11,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bnn2hls import cli, manifest
+from bnn2hls import cli
+from bnn2hls.flow import manifest
 from bnn2hls.frontend.torch_export import export_qonnx
+
+pytestmark = pytest.mark.tier("unit")
 
 
 def expect_error(capsys, argv, *needles):
@@ -104,7 +107,7 @@ def test_weights_wider_than_8_bits_hand_built(tmp_path, capsys):
 def test_weights_wider_than_8_bits_from_brevitas(tmp_path, capsys):
     from brevitas.nn import QuantLinear
 
-    from bnn2hls.zoo import _binary_act
+    from bnn2hls.models.zoo import _binary_act
 
     import torch
 

@@ -12,18 +12,20 @@ from dataclasses import dataclass
 
 import pytest
 
-from bnn2hls.cost_model import estimate_block, features
+from bnn2hls.engines.toolchain import verilator_env
 from bnn2hls.errors import UserError
+from bnn2hls.estimate.cost_model import estimate_block, features
+from bnn2hls.estimate.synth import Unit, run_unit
 from bnn2hls.hw import lower
 from bnn2hls.hw.blocks import ConcatBlock, by_module, hls_library, rtl_library
-from bnn2hls.hw.blocks.concat import out_bits
 from bnn2hls.hw.blocks.base import Stream
+from bnn2hls.hw.blocks.concat import out_bits
 from bnn2hls.hw.verilog import render
-from bnn2hls.synth import Unit, run_unit
-from bnn2hls.toolchain import verilator_env
 from sim.runner import rtl_source
 
 from .residual_nets import residual_conv_net
+
+pytestmark = pytest.mark.tier("unit")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def wrapper(block) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("cs, bs, ss", [((3, 5), (1, 1), (0, 0)), ((3,) * 5, (2,) * 5, (0,) * 5), ((16, 48), (1, 1), (0, 0)),
                                         ((16, 16, 16), (1, 2, 2), (0, 1, 0))])
+@pytest.mark.tier("rtl")
 def test_estimate_matches_yosys(cs, bs, ss, tmp_path):
     srcs = [Stream(f"p{i}", "fifo", c * b, b, f"operand {i}") for i, (c, b) in enumerate(zip(cs, bs))]
     block = ConcatBlock.make(CatNode("cat", (4, 4, sum(cs))), srcs, ss)
@@ -95,6 +98,7 @@ def test_estimate_matches_yosys(cs, bs, ss, tmp_path):
     assert est.lutram == got.lutram and abs(est.ff - got.ff) <= 1 and abs(est.lut - got.lut) <= 2, (est, got)
 
 
+@pytest.mark.tier("rtl")
 def test_rtl_instance_lints_in_a_wrapper(tmp_path):
     block = ConcatBlock.make(CatNode("cat", (3, 3, 9)), streams(2, (2, 5, 2)))
     text = wrapper(block)

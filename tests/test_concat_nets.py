@@ -10,10 +10,12 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from bnn2hls import qonnx_runner
+from bnn2hls.engines import qonnx_runner
 from bnn2hls.frontend.onnx_import import load_model
 
 from . import concat_nets
+
+pytestmark = pytest.mark.tier("unit")
 
 # name -> (Concat axis, [(operand producer op type, its scale or None)], consumer op type)
 EXPECTED = {

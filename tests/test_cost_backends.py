@@ -16,6 +16,8 @@ from bnn2hls.errors import UserError
 from bnn2hls.search import backends
 from bnn2hls.search.backends import gpu, rram
 
+pytestmark = pytest.mark.tier("unit")
+
 
 # --------------------------------------------------------------------------------------
 # Synthetic networks
@@ -168,6 +170,10 @@ def test_gpu_devices():
     assert a100.tensor_ops_per_s == pytest.approx(108 * 4 * 1.41e9 * 8192, rel=1e-3)
     assert gpu.load_device("h100-sxm5-80gb").binary_tensor_tops is None
     assert all(gpu.load_device(d).popc_per_clk_per_sm == 16 for d in backend.devices())
+    # every number of every device says where it comes from
+    doc = json.loads(gpu.DATA_FILE.read_text())
+    for name, entry in doc["devices"].items():
+        assert set(entry["source"]) == set(entry) - {"source", "description"}, name
 
 
 def test_rram_devices():
@@ -218,7 +224,9 @@ def test_gpu_conv_layer_takes_the_tensor_cores():
     cost = gpu.estimate_on(net, TOY_GPU)
     conv, dense = cost.details["layers"]
     assert (conv["m"], conv["k"], conv["n"]) == (64, 144, 32)
-    assert conv["cuda_core_s"] == pytest.approx(64 * 32 * 5 / 32e9)
+    # each of the 9 taps reads its pixel's 16 channels as one whole word: 9 words, not ceil(144/32)
+    assert conv["k_words"] == 9
+    assert conv["cuda_core_s"] == pytest.approx(64 * 32 * 9 / 32e9)
     assert conv["padded_mma_ops"] == 2 * 64 * 32 * 256
     assert conv["tensor_core_s"] == pytest.approx(2 * 64 * 32 * 256 / 1e13)
     assert conv["path"] == "tensor" and conv["compute_s"] == conv["tensor_core_s"]
@@ -283,6 +291,33 @@ def test_gpu_cuda_core_efficiency_scales_the_popc_peak():
         gpu.GpuDevice(**{**TOY_GPU.__dict__, "launch_overhead_graph_us": -1.0})
 
 
+def test_gpu_serial_bound_of_conv_and_dense_kernels():
+    """A kernel with too few threads to fill the GPU takes as long as one thread's (conv) or
+    one warp's (dense) chain of dependent steps, less the first (in the launch cost)."""
+    dev = gpu.GpuDevice(**{**TOY_GPU.__dict__, "binary_tensor_tops": None, "conv_word_us": 1.0, "dense_step_us": 0.5})
+    net = build((8, 8, 1, 1), [("conv", 40, 3, 1, 1), ("conv", 48, 3, 1, 1), ("dense", 10)])
+    conv0, conv1, dense = gpu.estimate_on(net, dev).details["layers"]
+    # 1-channel input: one word per tap, 9 words; 9 - 1 serial steps at 1 us
+    assert (conv0["k_words"], conv0["chain_steps"]) == (9, 8)
+    assert conv0["cuda_core_s"] == pytest.approx(64 * 40 * 9 / 32e9)  # 0.72 us: the serial bound wins
+    assert conv0["chain_s"] == pytest.approx(8e-6) and conv0["bound"] == "latency"
+    assert conv0["time_s"] == pytest.approx(8e-6 + 5e-6)
+    # 40 channels: 2 words per tap, 18 words, 17 steps
+    assert (conv1["k_words"], conv1["chain_steps"]) == (18, 17) and conv1["chain_s"] == pytest.approx(17e-6)
+    # dense K = 8 x 8 x 48 = 3072 bits = 96 words: 3 warp steps of 32 words, 2 serial at 0.5 us
+    assert (dense["k_words"], dense["chain_steps"]) == (96, 2) and dense["chain_s"] == pytest.approx(1e-6)
+    # a device without the numbers (null in the data file) has no serial bound
+    plain = gpu.GpuDevice(**{**dev.__dict__, "conv_word_us": None, "dense_step_us": None})
+    conv0 = gpu.estimate_on(net, plain).details["layers"][0]
+    assert conv0["chain_s"] == 0.0 and conv0["bound"] == "compute"  # 0.72 us of POPC, 0.37 us of DRAM
+    assert conv0["time_s"] == pytest.approx(max(conv0["cuda_core_s"], conv0["memory_s"]) + 5e-6)
+    # the tensor cores, where faster than the serial bound, take the layer
+    tc = gpu.estimate_on(net, gpu.GpuDevice(**{**dev.__dict__, "binary_tensor_tops": 10.0})).details["layers"][0]
+    assert tc["path"] == "tensor" and tc["bound"] != "latency"
+    with pytest.raises(ValueError, match="conv_word_us"):
+        gpu.GpuDevice(**{**TOY_GPU.__dict__, "conv_word_us": -0.1})
+
+
 @pytest.mark.parametrize("device", ["h100-sxm5-80gb", "toy"])
 def test_gpu_cuda_graphs_save_the_launch_difference(device):
     """Graph replay and plain launches differ by exactly (plain - graph) launch cost per kernel,
@@ -312,9 +347,11 @@ def test_gpu_uncalibrated_devices_keep_their_datasheet_numbers():
         dev = gpu.load_device(name)
         if name == "h100-sxm5-80gb":
             assert dev.launch_overhead_graph_us is not None and dev.cuda_core_efficiency < 1.0
+            assert dev.conv_word_us is not None and dev.dense_step_us is not None
             continue
-        # no graph figure: both modes are charged the plain launch cost; the full POPC peak
+        # no graph figure: both modes are charged the plain launch cost; the full POPC peak; no serial bound
         assert dev.launch_overhead_graph_us is None and dev.cuda_core_efficiency == 1.0
+        assert dev.conv_word_us is None and dev.dense_step_us is None
         assert gpu.estimate_on(net, dev).latency_s == gpu.estimate_on(net, dev, cuda_graphs=False).latency_s
     jetson = gpu.load_device("jetson-orin-nano-8gb")
     assert (jetson.launch_overhead_us, jetson.sms, jetson.boost_clock_mhz) == (15, 8, 625)
@@ -337,12 +374,49 @@ def test_gpu_h100_calibration_meets_the_targets():
     assert figures["latency_graph_b1"]["mape_pct"] <= 25.0
     assert figures["fps_b1024"]["mape_pct"] <= 30.0
     assert cal.targets_met(figures)
-    fitted = cal.fit(dev, rows)
+    fitted = cal.fit(dev, rows, cal.cnn_split(cal.load_cnn())[0])
     for field, value in fitted.items():
-        assert getattr(dev, field) == pytest.approx(value, abs=0.006), field
+        tolerance = {"rel": 0.005} if field in cal.CHAIN_FIELDS else {"abs": 0.006}
+        assert getattr(dev, field) == pytest.approx(value, **tolerance), field
     # the uncalibrated entry missed both, as the issue reported
     before = cal.figures(cal.uncalibrated(dev), rows)
     assert before["latency_graph_b1"]["mape_pct"] > 100 and before["fps_b1024"]["mape_pct"] > 30
+
+
+def test_gpu_h100_cnn_latency_out_of_sample():
+    """The recorded H100 binary-CNN measurements (benchmarks/data/gpu_h100_cnn.json): the
+    shipped device numbers are fitted on the MLPs and the training half (widths 32, 128) only,
+    and on the held-out half (widths 64, 256) the batch-1 CUDA-graph latency meets Spearman
+    >= 0.95 and MAPE <= 25 % (issue 19); so does the split the other way round. Without the
+    serial bound the same data misses the MAPE target (2-4x too little)."""
+    from benchmarks import gpu_calibration as cal
+
+    doc = json.loads(cal.CNN_DATA.read_text())
+    assert {"measured", "hardware", "script", "origin", "used_by"} <= set(doc["provenance"])
+    cnn = cal.load_cnn()
+    assert {(m.depth, m.width) for m in cnn} == {(d, w) for d in (1, 2) for w in (32, 64, 128, 256)}
+    train, test = cal.cnn_split(cnn)
+    assert {m.width for m in train} == {32, 128} and {m.width for m in test} == {64, 256}
+    assert {m.depth for m in train} == {m.depth for m in test} == {1, 2}
+    # the kernels priced are the kernels measured: convs, pools and the classifier
+    assert all(gpu.estimate_on(cal.cnn_network(m.depth, m.width), gpu.load_device(cal.DEVICE)).details["launches"]
+               == m.kernels for m in cnn)
+    dev = gpu.load_device(cal.DEVICE)
+    mlps = cal.load()
+    samples = [(cal.network(m.depth, m.width), m.latency_graph_us) for m in mlps]
+    samples += [(cal.cnn_network(m.depth, m.width), m.latency_graph_us) for m in train]
+    for field, value in cal.fit_graph(dev, samples).items():  # no held-out CNN in the shipped numbers
+        assert getattr(dev, field) == pytest.approx(value, rel=0.005), field
+    heldout = cal.cnn_figures(dev, test)["latency_graph_b1"]
+    assert heldout["spearman"] >= 0.95 and heldout["mape_pct"] <= 25.0
+    assert cal.cnn_targets_met(heldout)
+    assert heldout["mape_pct"] < 10.0  # measured 2.5 %: past 10 % is a regression
+    swapped = cal.cnn_heldout(dev, mlps, test, train)
+    assert swapped["spearman"] >= 0.95 and swapped["mape_pct"] <= 25.0
+    before = cal.cnn_figures(cal.mlp_only(dev), cnn)["latency_graph_b1"]
+    assert before["mape_pct"] > 25.0
+    # the MLP-only fit is unchanged: one-step dense kernels have no serial term
+    assert cal.figures(cal.mlp_only(dev), mlps)["latency_graph_b1"] == cal.figures(dev, mlps)["latency_graph_b1"]
 
 
 def test_gpu_calibration_figures():

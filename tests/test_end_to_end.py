@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from bnn2hls import cli, zoo
+from bnn2hls import cli
+from bnn2hls.models import zoo
 
 from .conftest import random_inputs
+
+pytestmark = pytest.mark.tier("e2e")
 
 FRAMES = 32
 

@@ -18,6 +18,8 @@ from bnn2hls.hw.fifo_sizing import MIN_JOIN_DEPTH, is_join, layer_need, reconver
 
 from .residual_nets import residual_conv_net
 
+pytestmark = pytest.mark.tier("unit")
+
 
 @dataclass(frozen=True)
 class Cat:

@@ -8,6 +8,8 @@ import pytest
 from bnn2hls import ir, reference
 from bnn2hls.errors import UserError
 
+pytestmark = pytest.mark.tier("unit")
+
 
 def residual_net(shifts=(0, 0)) -> ir.Network:
     """input (4-bit) -> dense0 (2-bit levels) -+-> dense1 (2-bit levels) -> add -> sign -> dense2 -> head
@@ -74,7 +76,7 @@ def test_join_arity_and_unused_values_are_refused():
 
 def test_hardware_lowering_builds_the_dag_and_refuses_a_value_read_twice():
     from bnn2hls.hw.graph import lower
-    from bnn2hls.passes import estimate_cycles
+    from bnn2hls.hw.folding import estimate_cycles
 
     net = residual_net()
     graph = lower(net)

@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnn2hls import hls_sim, ir, qonnx_runner, zoo
+from bnn2hls.engines import hls_sim, qonnx_runner
+from bnn2hls import ir
+from bnn2hls.models import zoo
 from bnn2hls.backends import hls as hls_backend
-from bnn2hls.compiler import build_network, compile_file
+from bnn2hls.flow.compiler import build_network, compile_file
 from bnn2hls.errors import UserError
 from bnn2hls.frontend.onnx_import import load_model
-from bnn2hls.passes.folding import folding_preset
+from bnn2hls.hw.folding import folding_preset
 
 from .conftest import random_inputs
 
@@ -26,8 +28,9 @@ FRAMES = 8
 SMALL = ["TFC_1W1A", "SFC_1W1A", "padnet", "oddnet", "altpadnet"]
 WARNING = re.compile(r"^(?P<file>[^:\s]+):\d+(?::\d+)?: warning: (?P<text>.*)$")
 
-pytestmark = pytest.mark.skipif(shutil.which("g++") is None or importlib.util.find_spec("hls4ml") is None,
-                                reason="the hls engine needs g++ and hls4ml's ap_types headers")
+pytestmark = [pytest.mark.tier("e2e"),
+              pytest.mark.skipif(shutil.which("g++") is None or importlib.util.find_spec("hls4ml") is None,
+                                 reason="the hls engine needs g++ and hls4ml's ap_types headers")]
 
 _qonnx_outputs: dict[tuple[str, int], np.ndarray] = {}
 

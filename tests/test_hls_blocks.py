@@ -1,6 +1,6 @@
 """HLS C++ building blocks (hls_lib/hls) in C simulation: per configuration a small generated
 testbench streams random vectors / frames through one block (g++ -std=c++17 against the
-ap_types headers of the hls4ml wheel, as bnn2hls/hls_sim.py builds) and prints the output
+ap_types headers of the hls4ml wheel, as bnn2hls/engines/hls_sim.py builds) and prints the output
 words, which must equal a numpy model exactly: bnn::mvau_* (binary / multi-bit inputs and
 weights; sign, multi-threshold and raw outputs), the depthwise bnn::vvau_* (windows of taps x
 channels, each channel dotted with its own weights), bnn::maxpool (binary OR, signed max) and
@@ -15,19 +15,20 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from bnn2hls.backends.mvau_memories import (acc_width, clamp_thresholds, flip_words, signed_width, thr_width,
-                                            threshold_words, weight_words)
+from bnn2hls.hw.mvau_memories import acc_width, clamp_thresholds, flip_words, signed_width, thr_width, threshold_words, weight_words
 from bnn2hls.reference import maxpool_layer, sumpool_layer
 from bnn2hls.resources import resource_dir
 from sim.stimulus import pool_image
 from tests.rtl.test_mvau import random_thresholds, random_weights
+
+pytestmark = pytest.mark.tier("rtl")
 
 CXXFLAGS = ("-std=c++17", "-O1", "-Wall", "-Wextra")
 
 
 def toolchain() -> str:
     from bnn2hls.errors import UserError
-    from bnn2hls.hls_sim import ap_types_dir
+    from bnn2hls.engines.hls_sim import ap_types_dir
 
     exe = shutil.which("g++")
     if exe is None:

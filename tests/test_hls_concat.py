@@ -11,6 +11,8 @@ import pytest
 from bnn2hls.hw.blocks.concat import hls_template_args, out_bits
 from tests.test_hls_blocks import TB_HELPERS, compile_and_run, pack_fields, word_table
 
+pytestmark = pytest.mark.tier("rtl")
+
 # id: (channels, element bits, shifts per operand; pixels per frame)
 CONCAT_CASES = {
     "bin_two": ((3, 5), (1, 1), (0, 0), 12),

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from bnn2hls import cli, ir
-from bnn2hls.compiler import build_network
+from bnn2hls.flow.compiler import build_network
 from bnn2hls.errors import UserError
 from bnn2hls.frontend.onnx_import import load_model
-from bnn2hls.passes.folding import layer_cycles
+from bnn2hls.hw.folding import layer_cycles
+
+pytestmark = pytest.mark.tier("unit")
 
 
 def tree_bytes(root):

@@ -10,11 +10,14 @@ import pytest
 import torch
 from torch import nn
 
-from bnn2hls import cli, zoo
+from bnn2hls import cli
+from bnn2hls.models import zoo
 from bnn2hls.frontend.onnx_import import load_model
 from bnn2hls.frontend.torch_export import export_qonnx
 
 from .test_property_brevitas import argmax_is_a_tie
+
+pytestmark = pytest.mark.tier("e2e")
 
 FRAMES = 4
 

@@ -1,17 +1,20 @@
 """Unit tests of the passes and of the arithmetic they rely on."""
 from __future__ import annotations
 
+import pytest
 import numpy as np
 import onnxruntime as ort
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from bnn2hls import datapath, padding_pattern
+from bnn2hls.ir import datapath, padding_pattern
 from bnn2hls.ir import AffineOp, Conv, apply_chain
 from bnn2hls.passes.padding import border_table, resolve_padding
 from bnn2hls.passes.thresholds import threshold_of
 from bnn2hls.reference import pack_bits, windows, xnor_popcount
+
+pytestmark = pytest.mark.tier("unit")
 
 
 def make_conv(rng, h, w, c, cout, k, stride, pads, chain=(), input_bits=1):

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bnn2hls import cost_model, fit, ir
+from bnn2hls.estimate import cost_model, fit
+from bnn2hls import ir
 from bnn2hls.cli import main
+
+pytestmark = pytest.mark.tier("unit")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -118,9 +121,9 @@ def test_target_fps_respects_the_board_budget(exported, tmp_path, capsys):
 
 
 def test_fastest_fitting_folding_is_the_fastest(exported):
-    from bnn2hls.compiler import build_network
+    from bnn2hls.flow.compiler import build_network
     from bnn2hls.frontend.onnx_import import load_model
-    from bnn2hls.passes import estimate_cycles, fold_parallelism
+    from bnn2hls.hw.folding import estimate_cycles, fold_parallelism
 
     path, _ = exported("TFC_1W1A")
     net = build_network(load_model(path), "tfc")
@@ -133,6 +136,7 @@ def test_fastest_fitting_folding_is_the_fastest(exported):
     assert fit.fastest_fitting_folding(net, {"resources": {"lut": 10, "ff": 10, "bram18": 0, "dsp": 0}}) is None
 
 
+@pytest.mark.tier("rtl")
 def test_report_synth_measures_with_yosys(odd_out, capsys):
     rc, out, _ = _cli(capsys, "report", odd_out, "--synth")
     assert rc == 0 and "yosys (xc7" in out

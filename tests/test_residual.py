@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from bnn2hls import ir, qonnx_runner, reference
-from bnn2hls.compiler import build_network
+from bnn2hls import ir, reference
+from bnn2hls.engines import qonnx_runner
+from bnn2hls.flow.compiler import build_network
 from bnn2hls.errors import UserError
 from bnn2hls.frontend.onnx_import import load_model
 from bnn2hls.frontend.torch_export import export_qonnx
@@ -19,6 +20,8 @@ from bnn2hls.passes import fold_thresholds
 from .brevitas_nets import _const_act, _fixed_act, _res_conv, calibrate_activations, resnet_case
 from .test_cli_errors import expect_error
 from .test_property_brevitas import argmax_is_a_tie
+
+pytestmark = pytest.mark.tier("unit")
 
 
 def _frames(n: int, seed: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -70,7 +73,7 @@ class _SharedRequant(nn.Module):
 
     def __init__(self):
         super().__init__()
-        from bnn2hls.zoo import _input_quant_8bit
+        from bnn2hls.models.zoo import _input_quant_8bit
 
         self.inp = _input_quant_8bit()
         self.conv0 = _res_conv(3, 6, 3, 1, 1, 1)
@@ -92,13 +95,13 @@ class _SharedRequant(nn.Module):
 
 
 def _res_fc(fin: int, fout: int):
-    from bnn2hls.zoo import _linear
+    from bnn2hls.models.zoo import _linear
 
     return _linear(fin, fout, bias=True)
 
 
 def _user_case(module: nn.Module, seed: int):
-    from bnn2hls import zoo
+    from bnn2hls.models import zoo
 
     from .brevitas_nets import Case
 
@@ -126,7 +129,7 @@ class _BrevitasAdds(nn.Module):
         super().__init__()
         import brevitas.nn as qnn
         from brevitas.quant import Int8ActPerTensorFixedPoint, ShiftedUint8ActPerTensorFloat
-        from bnn2hls.zoo import _input_quant_8bit
+        from bnn2hls.models.zoo import _input_quant_8bit
 
         self.kind = kind
         self.inp = _input_quant_8bit()
@@ -229,7 +232,7 @@ def test_a_non_monotone_chain_after_a_join_is_refused():
 class _Refused(nn.Module):
     def __init__(self, kind: str):
         super().__init__()
-        from bnn2hls.zoo import _input_quant_8bit
+        from bnn2hls.models.zoo import _input_quant_8bit
 
         self.kind = kind
         self.inp = _input_quant_8bit()
@@ -275,7 +278,7 @@ def test_refused_residual_patterns(kind, needles, tmp_path, capsys):
 
 def test_demo_residual_model_reference_equals_qonnx(tmp_path):
     """The residual demo's model (untrained, BatchNorm randomized): BatchNorm on each sum."""
-    from bnn2hls import zoo
+    from bnn2hls.models import zoo
 
     module = zoo.randomize_batchnorm(zoo.mnist_resnet(True, (4, 8)), 3).eval()
     path = export_qonnx(module, torch.zeros(1, 1, 28, 28), tmp_path / "m.onnx")
@@ -293,7 +296,7 @@ def test_demo_no_rtl_needs_residual(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_residual_demo_on_the_reference(tmp_path, capsys):
-    from bnn2hls.demo import run_residual_demo
+    from bnn2hls.flow.demo import run_residual_demo
 
     assert run_residual_demo(tmp_path / "d", seconds=30.0, rtl=False) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -308,7 +311,7 @@ class _DenseResidual(nn.Module):
 
     def __init__(self, twice: bool = False):
         super().__init__()
-        from bnn2hls.zoo import _input_quant_8bit, _linear
+        from bnn2hls.models.zoo import _input_quant_8bit, _linear
 
         self.twice = twice
         self.inp = _input_quant_8bit()
@@ -325,7 +328,7 @@ class _DenseResidual(nn.Module):
 
 
 def test_dense_residual_and_a_layer_quantized_twice(tmp_path, capsys):
-    from bnn2hls import zoo
+    from bnn2hls.models import zoo
 
     from .brevitas_nets import Case
 
@@ -358,6 +361,7 @@ def test_join_of_two_sign_bits_with_a_shift_and_falling_channels():
 
 
 @pytest.mark.parametrize("variant", ["binary", pytest.param("2bit", marks=pytest.mark.slow)])
+@pytest.mark.tier("e2e")
 def test_resnet_style_through_every_engine(variant, tmp_path):
     """Issue 12's residual acceptance net at two foldings: ref, hls, rtl and rtl with 40 % input
     gaps and 50 % output stalls equal QONNX; the RTL's cycles per frame equal the estimate."""

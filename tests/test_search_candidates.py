@@ -1,4 +1,4 @@
-"""The search space (bnn2hls.search.candidates) and the synthetic IR builder (bnn2hls.synthetic)."""
+"""The search space (bnn2hls.search.candidates) and the synthetic IR builder (bnn2hls.models.synthetic)."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from bnn2hls import reference
-from bnn2hls.search.candidates import (DATASETS, WIDTHS, Candidate, compiled_network, evaluate_candidate,
-                                       load_split, predicted_network, structure, train_candidate)
-from bnn2hls.synthetic import synthetic_network
+from bnn2hls.search.candidates import DATASETS, WIDTHS, Candidate, compiled_network, evaluate_candidate, load_split, predicted_network, structure, train_candidate
+from bnn2hls.models.synthetic import synthetic_network
+
+pytestmark = pytest.mark.tier("unit")
 
 
 # --------------------------------------------------------------------------------------

@@ -17,7 +17,9 @@ from bnn2hls.cli import main
 from bnn2hls.search import deepbit, run
 from bnn2hls.search.candidates import evaluate_candidate
 from bnn2hls.search.executors import TimedOut, call_with_timeout
-from bnn2hls.training import DeadlineReached, train_binarized
+from bnn2hls.models.training import DeadlineReached, train_binarized
+
+pytestmark = pytest.mark.tier("unit")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,5 +1,5 @@
-"""yosys resource counts (bnn2hls.synth), the analytic cost model (bnn2hls.cost_model) and the
-HTML report (bnn2hls.report_html)."""
+"""yosys resource counts (bnn2hls.estimate.synth), the analytic cost model (bnn2hls.estimate.cost_model) and the
+HTML report (bnn2hls.reports.report_html)."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,13 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from bnn2hls import cost_model, fit, ir, report, report_html, synth, zoo
-from bnn2hls.boards import load_board
-from bnn2hls.compiler import build_network, compile_file
+from bnn2hls.estimate import cost_model, fit, synth
+from bnn2hls import ir
+from bnn2hls.reports import report, report_html
+from bnn2hls.models import zoo
+from bnn2hls.hw.boards import load_board
+from bnn2hls.flow.compiler import build_network, compile_file
 from bnn2hls.frontend.onnx_import import load_model
-from bnn2hls.passes.folding import folding_preset
-from bnn2hls.passes import estimate_cycles
+from bnn2hls.hw.folding import folding_preset
+from bnn2hls.hw.folding import estimate_cycles
 from bnn2hls.resources import resource_dir
+
+pytestmark = pytest.mark.tier("unit")
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -230,6 +235,7 @@ def small_synth(small_out):
 
 
 @needs_yosys
+@pytest.mark.tier("rtl")
 def test_synthesize_small_network_counts_and_cache(small_out, small_synth):
     r = small_synth
     net = ir.load(small_out)
@@ -255,6 +261,7 @@ def test_synthesize_small_network_counts_and_cache(small_out, small_synth):
 
 
 @needs_yosys
+@pytest.mark.tier("rtl")
 def test_estimate_within_20pct_of_yosys_on_a_small_network(small_out, small_synth):
     est = cost_model.estimate(ir.load(small_out))
     y, e = small_synth.network, est.resources
@@ -264,6 +271,7 @@ def test_estimate_within_20pct_of_yosys_on_a_small_network(small_out, small_synt
 
 
 @needs_yosys
+@pytest.mark.tier("rtl")
 def test_report_html_with_synth(small_out, small_synth):
     doc = report.with_board(json.loads((small_out / "report.json").read_text()), load_board("pynq-z2"))
     doc = report.add_synthesis(doc, small_synth)
@@ -274,6 +282,7 @@ def test_report_html_with_synth(small_out, small_synth):
 
 @needs_yosys
 @pytest.mark.slow
+@pytest.mark.tier("rtl")
 def test_layer_wrappers_match_network_synthesis(small_out, small_synth):
     layers = synth.synthesize(small_out, family="xc7", mode="layers")
     for name, counts in small_synth.layers.items():
@@ -283,6 +292,7 @@ def test_layer_wrappers_match_network_synthesis(small_out, small_synth):
 
 @needs_yosys
 @pytest.mark.slow
+@pytest.mark.tier("rtl")
 def test_synthesize_open_families(small_out):
     for family in ("ice40", "ecp5"):
         r = synth.synthesize(small_out, family=family, mode="network")
@@ -294,7 +304,7 @@ def test_estimate_real_cnv_under_a_second(exported):
     path, _ = exported("CNV_1W1A")
     net = build_network(load_model(path), "CNV_1W1A")
     spec = zoo.bnn_pynq_folding(net)
-    from bnn2hls.passes import apply_folding_spec
+    from bnn2hls.hw.folding import apply_folding_spec
 
     net = apply_folding_spec(net, spec)
     cost_model.estimate(net)

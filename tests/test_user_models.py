@@ -21,12 +21,15 @@ import pytest
 import torch
 from torch import nn
 
-from bnn2hls import cli, qonnx_runner
+from bnn2hls import cli
+from bnn2hls.engines import qonnx_runner
 from bnn2hls.frontend.onnx_import import load_model
 from bnn2hls.frontend.torch_export import export_qonnx
 
 from . import brevitas_nets
 from .test_property_brevitas import argmax_is_a_tie
+
+pytestmark = pytest.mark.tier("e2e")
 
 SIM_ENGINES = ("ref", "rtl", "hls")
 
@@ -305,7 +308,7 @@ class _Int32BiasNet(nn.Module):
 
 
 def test_int32_bias_quantizer(tmp_path):
-    from bnn2hls import zoo
+    from bnn2hls.models import zoo
 
     torch.manual_seed(0)
     module = _Int32BiasNet()

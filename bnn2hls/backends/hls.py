@@ -23,7 +23,9 @@ import numpy as np
 
 from typing import Any
 
-from .. import datapath, reference, streams
+from ..ir import datapath
+from .. import reference
+from ..hw import streams
 from ..errors import UserError
 from ..hw import HwGraph, StreamFormat, lower
 from ..hw.blocks import hls_library

@@ -14,7 +14,7 @@ accelerator word (input pixel, `in_width` bits; output word, `out_width` bits) o
 `stream_words(width, board.stream_width_bits)` whole stream words, least significant first,
 zero padded; in memory, the little-endian bytes of the word. Stream words are the AXI DMA's
 (64 bits on Zynq-7000, 128 on ZynqMP) or the UART's bytes. Within a word the packing is
-bnn2hls.streams.pack_words'. Every frame's last output word carries TLAST (DMA boards).
+bnn2hls.hw.streams.pack_words'. Every frame's last output word carries TLAST (DMA boards).
 
 Everything written is a pure function of (net, board, stream): byte-deterministic.
 """
@@ -27,10 +27,11 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from .. import datapath, ir
-from ..boards import Board
+from ..ir import datapath
+from .. import ir
+from ..hw.boards import Board
 from ..errors import UserError
-from ..passes import estimate_cycles
+from ..hw.folding import estimate_cycles
 from ..resources import resource_dir
 from . import rtl as rtl_backend
 from ..hw.graph import stream_format

@@ -6,7 +6,7 @@ The importer walks the graph once in topological order and gives every tensor a 
   Host        the float input before the input quantizer (steps run on the host)
   Act         a quantized datapath activation (binary, or the multi-bit first-layer input)
   Padded      a binary activation padded by a Pad node (zeros, or the FBNA pattern when an
-              Add of the pattern follows: bnn2hls.nn.AlternatingPad2d)
+              Add of the pattern follows: bnn2hls.models.nn.AlternatingPad2d)
   Acc         a matrix layer's output plus the per-channel float ops applied to it since
   Mean        an average pool of an Act: the datapath's integer window sums (a SumPool node)
               plus the per-channel float ops applied to the mean since (until a quantizer)
@@ -31,10 +31,9 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from .. import padding_pattern
+from ..ir import padding_pattern
 from ..errors import UserError
-from ..ir import (ROUNDING_MODES, AffineOp, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool,
-                  Network, OutputHead, SumPool, Threshold, signed_width, validate)
+from ..ir import ROUNDING_MODES, AffineOp, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, signed_width, validate
 
 
 # ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ deadlock and the join runs at full rate (hw/fifo_sizing.py). Every consumer read
   (backends/hls.py) render it; they are the only ones that write files;
 - the cost model (cost_model.py) costs its blocks;
 - `report --synth` (synth.py) groups its blocks by IR layer and hands yosys their memories;
-- the cycle model (passes/folding.py) asks the block classes of a layer for their cycles.
+- the cycle model (hw/folding.py) asks the block classes of a layer for their cycles.
 
 Which block kinds implement an IR layer is decided once, by `LAYER_BLOCKS`; each kind decides
 its own parameters, streams and memories (`Kind.build`), and whether it is present at all

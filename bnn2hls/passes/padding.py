@@ -1,6 +1,6 @@
 """resolve_padding: make a zero-padded source conv exact on a +1/-1 datapath.
 
-The hardware pads binary inputs with the FBNA pattern (bnn2hls.padding_pattern). At an output
+The hardware pads binary inputs with the FBNA pattern (bnn2hls.ir.padding_pattern). At an output
 position whose window hangs over the border, it therefore adds, on top of the zero-padded
 source's accumulator, the known amount
 
@@ -21,7 +21,7 @@ from typing import TypeGuard
 
 import numpy as np
 
-from .. import padding_pattern
+from ..ir import padding_pattern
 from ..ir import BorderTable, Conv, DepthwiseConv, Network
 
 

@@ -3,13 +3,13 @@
 A `Candidate` is (dataset, depth, width[, family, residual, input_bits]). The mlp family (the
 default): `depth` hidden layers of `width` neurons, each binary weights -> BatchNorm -> sign,
 then a binary linear layer to the classes and a final BatchNorm1d (BNN-PYNQ's TensorNorm), as
-`bnn2hls.demo` builds its 784-256-256-10 model. The cnn family: `depth` binary 3x3 convs of
+`bnn2hls.flow.demo` builds its 784-256-256-10 model. The cnn family: `depth` binary 3x3 convs of
 `width` channels, max-pools and a binary dense classifier by the fixed rule of
 `bnn2hls.search.cnn`, optionally with a shortcut around every conv of equal in/out shape
 (`residual`) and an 8-bit input (`input_bits`).
 
 Three views of a candidate:
-- `predicted_network(c)`: its IR with random contents (`bnn2hls.synthetic`), instantly and
+- `predicted_network(c)`: its IR with random contents (`bnn2hls.models.synthetic`), instantly and
   without torch -- what the cost backends evaluate during the search. Structurally equal
   (shapes, input bits, binarize flags, kinds) to the compiled IR of the trained model;
   `structure` is the comparison key.
@@ -38,8 +38,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import data, ir
-from ..training import DeadlineReached, torch_session, train_binarized
+from ..models import data
+from .. import ir
+from ..models.training import DeadlineReached, torch_session, train_binarized
 
 # ---------------------------------------------------------------------------------------
 # Datasets
@@ -192,7 +193,7 @@ def predicted_network(c: Candidate, seed: int = 0) -> ir.Network:
     trained and exported model, and the same host-side input step (2x - 1, flatten, sign),
     so `reference.run` accepts the dataset's images. Weights and thresholds are random.
     """
-    from ..synthetic import synthetic_network
+    from ..models.synthetic import synthetic_network
 
     info = c.info
     if c.family == "cnn":
@@ -241,7 +242,7 @@ def build_model(c: Candidate):
     """The Brevitas model (train mode, freshly initialised from torch's global RNG)."""
     from torch import nn
 
-    from ..zoo import _binary_act, _linear, _Sequential
+    from ..models.zoo import _binary_act, _linear, _Sequential
 
     info = c.info
     if c.family == "cnn":
@@ -284,7 +285,7 @@ def train_candidate(c: Candidate, seed: int = 0, epochs: int | None = None, thre
     loop stops at the first epoch boundary past the budget (`stopped_early`; the accuracy then depends on the
     machine's speed). `deadline` (wall clock, `time.time()`) is a hard stop checked after every
     step: past it, `training.DeadlineReached` is raised. The loop is
-    `bnn2hls.training.train_binarized`, shared with the demo.
+    `bnn2hls.models.training.train_binarized`, shared with the demo.
     The caller's torch RNG state and thread count are left as found.
     """
     c = _as_candidate(c)
@@ -323,7 +324,7 @@ def export_candidate(model, c: Candidate, path: str | Path) -> Path:
 
 def compiled_network(path: str | Path, c: Candidate) -> ir.Network:
     """Import an exported candidate with the compiler (folded thresholds, PE = SIMD = 1)."""
-    from ..compiler import build_network
+    from ..flow.compiler import build_network
     from ..frontend.onnx_import import load_model
 
     return build_network(load_model(Path(path)), _as_candidate(c).key)

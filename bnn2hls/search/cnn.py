@@ -6,7 +6,7 @@ rule (`layer_plan`):
 
 - **convs**: `depth` binary 3x3 convolutions, stride 1, "same" padding (the map keeps its
   size), all `width` channels. A conv on sign bits is padded with the hardware's own border
-  pattern (`bnn2hls.nn.AlternatingPad2d`: +1/-1, so no border correction is needed); the
+  pattern (`bnn2hls.models.nn.AlternatingPad2d`: +1/-1, so no border correction is needed); the
   first conv on an 8-bit input is zero-padded (0 is a value of the 8-bit input). Each conv
   is followed by BatchNorm and a sign.
 - **pooling**: a 2x2 max-pool (stride 2) after every second conv and after the last one, as
@@ -115,7 +115,7 @@ def predicted_network(name: str, source_shape: tuple[int, int, int], classes: in
     shapes, element bits, edges and names (the importer's: conv0.., maxpool0.., add0..,
     act0.., dense0; a folding is applied by matrix-layer name) `compiler.build_network` gives
     the trained model."""
-    from ..synthetic import _thresholds
+    from ..models.synthetic import _thresholds
 
     rng = np.random.default_rng(seed)
     iq = input_quant(source_shape, input_bits)
@@ -182,8 +182,8 @@ def build_model(source_shape: tuple[int, int, int], classes: int, depth: int, wi
     """The Brevitas model of a cnn candidate (train mode, initialised from torch's global RNG)."""
     from torch import nn
 
-    from ..nn import AlternatingPad2d
-    from ..zoo import _binary_act, _conv, _input_quant_8bit, _linear, _Sequential
+    from ..models.nn import AlternatingPad2d
+    from ..models.zoo import _binary_act, _conv, _input_quant_8bit, _linear, _Sequential
 
     class Block(nn.Module):
         """conv -> BN -> sign, or with the shortcut: sign(BN2(Q(BN1(conv(x))) + Q(x)))."""

@@ -203,12 +203,13 @@ def train_within_budget(spec: deepbit.SearchSpec, plan: deepbit.Plan, out: Path,
 
 def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, board: str | None) -> dict[str, Any]:
     """Compile the winner, compare engines, and (fpga) simulate and synthesize it."""
-    from .. import qonnx_runner, reference
-    from ..compiler import compile_file, load_source_model
+    from ..engines import qonnx_runner
+    from .. import reference
+    from ..flow.compiler import compile_file, load_source_model
 
     wdir = out / "winner"
     # yosys results of an earlier, interrupted verification of the same winner: keyed by the
-    # synthesized sources (bnn2hls.synth), so a rerun resumes the synthesis where it stopped
+    # synthesized sources (bnn2hls.estimate.synth), so a rerun resumes the synthesis where it stopped
     synth_cache = {p.name: p.read_bytes() for p in (wdir / "out" / "synth").glob("cache-*.json")}
     if wdir.exists():
         shutil.rmtree(wdir)
@@ -237,7 +238,9 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     verified["onnx_equal"] = bool(np.allclose(onnx, ref[:ONNX_FRAMES], atol=1e-5, rtol=0))
     if spec.backend != "fpga":
         return verified
-    from .. import fit, report, report_html, rtl_sim
+    from ..estimate import fit
+    from ..reports import report, report_html
+    from ..engines import rtl_sim
 
     t0 = time.monotonic()
     sim = rtl_sim.run(net, wdir / "out", x[:RTL_FRAMES])

@@ -6,8 +6,10 @@ import subprocess
 
 import pytest
 
-from bnn2hls.toolchain import verilator_env
+from bnn2hls.engines.toolchain import verilator_env
 from sim.runner import rtl_source, run_bench
+
+pytestmark = pytest.mark.tier("rtl")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,9 @@ import subprocess
 import pytest
 
 from bnn2hls import cli
-from bnn2hls.toolchain import verilator_env
+from bnn2hls.engines.toolchain import verilator_env
+
+pytestmark = pytest.mark.tier("rtl")
 
 
 @pytest.mark.parametrize("name", ["CNV_1W1A", "padnet", "oddnet", "altpadnet", "TFC_1W1A"])

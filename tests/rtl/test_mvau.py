@@ -14,9 +14,10 @@ import math
 import numpy as np
 import pytest
 
-from bnn2hls.backends.mvau_memories import (acc_range, acc_width, clamp_thresholds, signed_width, thr_width,
-                                            weight_range, write_mvau_memories)
+from bnn2hls.hw.mvau_memories import acc_range, acc_width, clamp_thresholds, signed_width, thr_width, weight_range, write_mvau_memories
 from sim.runner import rtl_source, run_bench
+
+pytestmark = pytest.mark.tier("rtl")
 
 # id: (MW, MH, PE, SIMD, IN_B, BINARIZE, N_CLASSES)
 CONFIGS = {
@@ -156,7 +157,7 @@ def test_mvau_lint_clean(params):
     """-Wall clean at parameterizations the default (all-defaults) lint in test_blocks.py misses."""
     import subprocess
 
-    from bnn2hls.toolchain import verilator_env
+    from bnn2hls.engines.toolchain import verilator_env
 
     args = [f"-G{k}={v}" for k, v in params.items()]
     proc = subprocess.run(["verilator", "--lint-only", "-Wall", *args, str(rtl_source("bnn_mvau.sv")),

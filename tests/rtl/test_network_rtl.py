@@ -8,10 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from bnn2hls import cli, zoo
-from bnn2hls.passes.folding import folding_preset
+from bnn2hls import cli
+from bnn2hls.models import zoo
+from bnn2hls.hw.folding import folding_preset
 
 from ..conftest import random_inputs
+
+pytestmark = pytest.mark.tier("e2e")
 
 FRAMES = 8
 def check_rtl(path, tmp_path, spec, frames=FRAMES, extra=()):
@@ -36,7 +39,7 @@ SMALL = ["TFC_1W1A", "SFC_1W1A", "padnet", "oddnet", "altpadnet"]
 @pytest.mark.parametrize("name", SMALL)
 def test_rtl_equals_qonnx_and_meets_estimate(name, style, exported, tmp_path):
     path, _ = exported(name)
-    from bnn2hls.compiler import build_network
+    from bnn2hls.flow.compiler import build_network
     from bnn2hls.frontend.onnx_import import load_model
 
     spec = folding_preset(build_network(load_model(path), name), style)
@@ -47,7 +50,7 @@ def test_rtl_equals_qonnx_and_meets_estimate(name, style, exported, tmp_path):
 
 def test_rtl_under_random_gaps_and_backpressure(exported, tmp_path):
     path, _ = exported("padnet")
-    from bnn2hls.compiler import build_network
+    from bnn2hls.flow.compiler import build_network
     from bnn2hls.frontend.onnx_import import load_model
 
     spec = folding_preset(build_network(load_model(path), "padnet"), "wide")
@@ -58,7 +61,7 @@ def test_rtl_under_random_gaps_and_backpressure(exported, tmp_path):
 @pytest.mark.parametrize("style", ["unit", "mid", "wide"])
 def test_rtl_lfc(style, exported, tmp_path):
     path, _ = exported("LFC_1W1A")
-    from bnn2hls.compiler import build_network
+    from bnn2hls.flow.compiler import build_network
     from bnn2hls.frontend.onnx_import import load_model
 
     perf = check_rtl(path, tmp_path, folding_preset(build_network(load_model(path), "LFC_1W1A"), style))
@@ -69,7 +72,7 @@ def test_rtl_lfc(style, exported, tmp_path):
 @pytest.mark.parametrize("style", ["bnn_pynq", "mid", "wide"])
 def test_rtl_cnv(style, exported, tmp_path):
     path, _ = exported("CNV_1W1A")
-    from bnn2hls.compiler import build_network
+    from bnn2hls.flow.compiler import build_network
     from bnn2hls.frontend.onnx_import import load_model
 
     net = build_network(load_model(path), "CNV_1W1A")

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnn2hls import hls_sim, reference, rtl_sim
+from bnn2hls.engines import hls_sim, rtl_sim
+from bnn2hls import reference
 from bnn2hls.backends import hls as hls_backend
 from bnn2hls.backends import rtl as rtl_backend
 from bnn2hls.hw import lower
@@ -21,6 +22,8 @@ from bnn2hls.ir import signed_width
 from sim.runner import rtl_source, run_bench
 
 from ..residual_nets import random_input, residual_conv_net
+
+pytestmark = pytest.mark.tier("rtl")
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bnn2hls.toolchain import verilator_env
+from bnn2hls.engines.toolchain import verilator_env
 from sim.runner import rtl_source, run_bench
+
+pytestmark = pytest.mark.tier("rtl")
 
 # (C, H, W, (KH, KW), (SH, SW), B, SIGNED, OB)
 CASES = {

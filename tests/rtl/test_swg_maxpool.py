@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from bnn2hls.passes.padding import _axis_classes
-from bnn2hls.toolchain import verilator_env
+from bnn2hls.engines.toolchain import verilator_env
 from sim.runner import rtl_source, run_bench
+
+pytestmark = pytest.mark.tier("rtl")
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 A kind is a subclass of `Block` that owns, in one place:
 - `build(ctx)`: its instance for an IR layer (parameters, output stream, memories), or None
   where the layer does not need it;
-- `layer_cycles(layer)` / `layer_interval(layer)`: its cycle formula (passes/folding.py);
+- `layer_cycles(layer)` / `layer_interval(layer)`: its cycle formula (hw/folding.py);
 - `cost_features(params, tables, acc)`: what the cost model counts for it (cost_model.py);
 - `rtl_params()` and the port flags: its instance in bnn_top.sv (module `module`, from the
   hls_lib/rtl files `rtl_files`);

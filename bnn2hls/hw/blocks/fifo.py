@@ -5,28 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...ir import Conv, DepthwiseConv
-from ..fifo_sizing import window_fifo_depth
+from ..fifo_sizing import fifo_depth, window_fifo_depth
 from ..mvau_memories import clog2
 from .base import Block, LowerContext, Stream
 from .mvau import mvau_cycles
-
-MIN_FIFO_DEPTH = 2
-
-
-def fifo_depth(consumer: object) -> int:
-    """Depth of the FIFO in front of `consumer`.
-
-    A sliding window walks its padded frame in order and takes no input while it emits the
-    bottom (and next frame's top) padding rows, but the producer keeps producing: the FIFO
-    must hold what the consumer needs for the next frame's first output row, (KH - PAD_T + 1)
-    input rows, or the producer stalls and the bottleneck waits for it at every frame start
-    (measured: 1.7 % lost on padnet with depth 2).
-    """
-    if isinstance(consumer, (Conv, DepthwiseConv)):
-        return max(MIN_FIFO_DEPTH, (consumer.kernel[0] - consumer.pads[0] + 1) * consumer.in_shape[1])
-    return MIN_FIFO_DEPTH
-
 
 class Fifo(Block):
     """The FIFO after a layer (its input stream is the layer's output)."""

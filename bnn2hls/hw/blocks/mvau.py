@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ... import datapath
+from ...ir import datapath
 from ...ir import MatrixLayer
 from ..mvau_memories import acc_width, clamp_thresholds, flip_words, thr_width, threshold_words, weight_words
 from .base import Block, LowerContext, Memory, Stream

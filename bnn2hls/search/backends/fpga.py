@@ -1,9 +1,9 @@
 """The FPGA cost backend: bnn2hls' own cost charts for the streaming Verilog accelerator.
 
-Cost of a network on a board = the calibrated analytic model (`bnn2hls.cost_model`: LUT, FF,
+Cost of a network on a board = the calibrated analytic model (`bnn2hls.estimate.cost_model`: LUT, FF,
 BRAM18, LUTRAM per layer, fitted to yosys) for the folding the compiler would choose:
 - with a throughput target (`min_fps`), the cheapest folding that reaches it
-  (`passes.fold_parallelism`, as `compile --target-fps` does);
+  (`hw.folding.fold_parallelism`, as `compile --target-fps` does);
 - without one, the fastest folding that still fits the board (`fit.fastest_fitting_folding`),
   or PE = SIMD = 1 when nothing fits.
 fps = clock / bottleneck interval; latency = the pipeline's first-in-to-first-out estimate.
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import fit
-from ...boards import list_boards, load_board
-from ...cost_model import NetworkEstimate
-from ...cost_model import estimate as estimate_resources
+from ...estimate import fit
+from ...hw.boards import list_boards, load_board
+from ...estimate.cost_model import NetworkEstimate
+from ...estimate.cost_model import estimate as estimate_resources
 from ...ir import Network
-from ...passes import estimate_cycles, fold_parallelism
+from ...hw.folding import estimate_cycles, fold_parallelism
 from ..cost import Cost
 
 DEFAULT_BOARD = "pynq-z2"

@@ -12,12 +12,30 @@ every count below times C. Per layer, at batch B:
 
 Two compute ceilings; the layer takes the faster one:
 
-  CUDA cores   K is packed into 32-bit words; per word one XOR, one POPC and one ADD. POPC
+  CUDA cores   K is packed into W 32-bit words; per word one XOR, one POPC and one ADD. POPC
                runs at `popc_per_clk_per_sm` (16/clk/SM on cc 7.x-9.0, a quarter of the
                64/clk/SM of XOR and ADD), so it is the bound. A real kernel reaches a fraction
                `cuda_core_efficiency` of that peak (1.0 = the datasheet peak):
-                   t_cuda = M * N * ceil(K / 32) * b
+                   t_cuda = M * N * W * b
                             / (SMs * popc_per_clk_per_sm * f_clk * cuda_core_efficiency)
+               W = ceil(K / 32) for a dense layer. A conv is an implicit GEMM on channels-last
+               activations whose every pixel holds its channels in whole words, so each tap
+               reads its own words: W = kh * kw * ceil(C_in / 32) (9 words for a 3x3 conv on
+               a 1-channel input, not one).
+               Serial bound. That peak needs enough threads to fill every SM; a batch-1 conv
+               or a classifier with 10 outputs has far fewer, and then the kernel takes as
+               long as one thread's (or warp's) dependent chain, however idle the GPU:
+                   conv   one thread per output pixel and 32 output channels (the filters
+                          in shared memory) walks all W * b words of K:
+                          t_serial = (W * b - 1) * conv_word_us
+                   dense  one warp per output neuron, K split over its 32 lanes, walks
+                          ceil(W / 32) * b steps of 32 words:
+                          t_serial = (ceil(W / 32) * b - 1) * dense_step_us
+               (the first word or step is in the launch cost below, which is fitted on
+               one-step kernels); the CUDA-core time is max(t_cuda, t_serial). These are the
+               measured kernels (benchmarks/gpu_cnn_bench.py, gpu_bnn_bench.py); a device
+               without the two numbers (null) has no serial bound. A depthwise conv has none
+               either (no measured kernel). At the throughput batch t_cuda dominates.
   tensor cores 1-bit MMA (bmma, tile m x n x k, e.g. m8n8k128 XOR/AND + popc). The
                hardware only multiplies whole tiles, so M, N and K are padded up to tile
                multiples and the padded work is charged:
@@ -41,7 +59,7 @@ after it (`ir.Threshold`) fused in (it then writes the activation's bits, and th
 is no kernel of its own); a standalone activation is a memory-bound kernel too. A join thus
 costs one launch and its operands' traffic: at batch 1 the launch dominates.
 
-    t_layer = max(t_compute, t_mem) + t_launch
+    t_layer = max(t_compute, t_mem) + t_launch      (t_compute: the faster ceiling)
 
 t_launch is a fixed cost per kernel, and it depends on how the host issues the kernels:
 
@@ -63,21 +81,29 @@ The launch cost is what makes deep networks latency-bound at batch 1: a 784-64x4
 5 launches whatever its width. A single persistent kernel would replace launches by grid-wide
 barriers, which also cost ~us per layer, so the depth effect stays.
 
-Calibration. `h100-sxm5-80gb` is calibrated on real measurements (benchmarks/data/
-gpu_h100_mlp.json: the 32 MLPs 784-(16..1024 x 1..4)-10 of the search space on an H100 80GB
-HBM3, measured with benchmarks/gpu_bnn_bench.py), three numbers, each fitted by least squared
-relative error to one measured column by benchmarks/gpu_calibration.py:
-  launch_overhead_graph_us  2.18 us  batch-1 latency, kernels replayed as a CUDA graph
-  launch_overhead_us        9.22 us  batch-1 latency, plain launches from Python (CuPy)
-  cuda_core_efficiency      0.71     batch-1024 throughput of a register-tiled kernel
-With them, the batch-1 CUDA-graph latency has Spearman 0.99 and a mean absolute error of 4 %
-(4 % leave-one-out; 6 % on depths 3-4 with the launch fitted on depths 1-2), the batch-1024
-throughput 7 % (7 % leave-one-out) and, out of sample, the batch-16384 throughput 16 %. Before
-(datasheet clocks, 5 us per launch, the full POPC peak) the latency was 2.1-2.6x too high and
-the throughput 1.5-2.1x too optimistic. The script prints the table and these figures. The
+Calibration. `h100-sxm5-80gb` is calibrated on real measurements on an H100 80GB HBM3:
+benchmarks/data/gpu_h100_mlp.json (the 32 MLPs 784-(16..1024 x 1..4)-10 of the search space,
+measured with benchmarks/gpu_bnn_bench.py) and benchmarks/data/gpu_h100_cnn.json (8 binary
+CNNs, 28x28x1 input, 1-2 3x3 convs of 32-256 channels, measured with benchmarks/gpu_cnn_bench.py).
+benchmarks/gpu_calibration.py fits five numbers by least squared relative error:
+  launch_overhead_us        9.22 us  MLPs' batch-1 latency, plain launches from Python (CuPy)
+  cuda_core_efficiency      0.71     MLPs' batch-1024 throughput of a register-tiled kernel
+  launch_overhead_graph_us  2.18 us  } together: batch-1 latency with the kernels replayed as
+  conv_word_us              0.321 us } a CUDA graph, of the MLPs and of the CNNs of widths 32
+  dense_step_us             0.0644 us} and 128 (the training half)
+With them, the MLPs' batch-1 CUDA-graph latency has Spearman 0.99 and a mean absolute error
+of 4 % (4 % leave-one-out; 6 % on depths 3-4 with the launch fitted on depths 1-2), their
+batch-1024 throughput 7 % (7 % leave-one-out) and, out of sample, the batch-16384 throughput
+16 %; the CNNs' batch-1 CUDA-graph latency, out of sample on the held-out half (widths 64 and
+256), Spearman 1.0 and 2.5 % (without the serial bound: 0.93 and 56 %, 2-4x too little). Before
+(datasheet clocks, 5 us per launch, the full POPC peak) the MLP latency was 2.1-2.6x too high
+and the throughput 1.5-2.1x too optimistic. The script prints the tables and these figures.
+The model does not overlap the host's launches with the GPU's work, so with plain launches a
+CNN whose kernels run long is predicted too slow (batch-1 plain-launch latency of the CNNs:
+MAPE 74 %; their batch-256 throughput: 27 %, too low); neither is fitted or a target. The
 other devices are not calibrated: they keep their datasheet numbers, an estimated launch cost
-for both modes and an efficiency of 1.0 (so compute-bound layers are optimistic); the source
-notes in the data file say which number is which.
+for both modes, an efficiency of 1.0 and no serial bound (so compute-bound layers and batch-1
+convs are optimistic); the source notes in the data file say which number is which.
 
 Reported (launches as chosen by `cuda_graphs`, CUDA graphs by default):
     latency_s   = sum of t_layer at B = 1
@@ -95,14 +121,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ...ir import DepthwiseConv, Join, MatrixLayer, MaxPool, Network, Threshold
+from ...ir import Conv, Dense, DepthwiseConv, Join, MatrixLayer, MaxPool, Network, Threshold
 from ..cost import Cost
+from ...resources import data_file
 from .devices import CatalogBackend, DeviceCatalog
 
-DATA_FILE = Path(__file__).resolve().parents[2] / "data" / "gpu_devices.json"
+DATA_FILE = data_file("gpu_devices.json")
 WORD_BITS = 32  # CUDA-core path: popc works on 32-bit words
 ACC_BYTES = 4  # the last layer writes int32 accumulators
 
@@ -124,12 +150,16 @@ class GpuDevice:
     throughput_batch: int
     launch_overhead_graph_us: float | None = None  # per kernel, CUDA-graph replay; None: as launch_overhead_us
     cuda_core_efficiency: float = 1.0  # achieved share of the POPC peak on the CUDA-core path
+    conv_word_us: float | None = None  # one conv thread's time per packed word of K; None: no serial bound
+    dense_step_us: float | None = None  # one dense warp's time per 32 words of K; None: no serial bound
 
     def __post_init__(self) -> None:
         if not 0.0 < self.cuda_core_efficiency <= 1.0:
             raise ValueError(f"{self.name}: cuda_core_efficiency must be in (0, 1], got {self.cuda_core_efficiency}")
         if self.launch_overhead_us < 0 or (self.launch_overhead_graph_us or 0.0) < 0:
             raise ValueError(f"{self.name}: launch overheads must be >= 0")
+        if (self.conv_word_us or 0.0) < 0 or (self.dense_step_us or 0.0) < 0:
+            raise ValueError(f"{self.name}: conv_word_us and dense_step_us must be >= 0")
 
     @property
     def popc_per_s(self) -> float:
@@ -184,13 +214,26 @@ class Gemm:
     n: int  # output channels (of one group)
     planes: int  # input bit-planes (input_bits)
     groups: int = 1  # independent GEMMs of m x k x n (a depthwise conv: one per channel, n = 1)
+    words: int | None = None  # packed 32-bit words of K per output and plane; None: ceil(k / 32)
+
+    @property
+    def k_words(self) -> int:
+        return math.ceil(self.k / WORD_BITS) if self.words is None else self.words
+
+
+def conv_words(layer: Conv) -> int:
+    """Packed words of K per output of an implicit-GEMM conv: the activations are channels-last
+    with every pixel's channels in whole 32-bit words, so each tap reads its own words (a
+    1-channel input costs one word per tap, not 9 taps in one word)."""
+    return layer.kernel[0] * layer.kernel[1] * math.ceil(layer.in_channels / WORD_BITS)
 
 
 def layer_gemm(layer: MatrixLayer, batch: int) -> Gemm:
     oh, ow = layer.out_hw
     if isinstance(layer, DepthwiseConv):  # every channel its own inputs: C GEMVs, not one GEMM
         return Gemm(m=batch * oh * ow, k=layer.fan_in, n=1, planes=layer.input_bits, groups=layer.out_channels)
-    return Gemm(m=batch * oh * ow, k=layer.fan_in, n=layer.out_channels, planes=layer.input_bits)
+    words = conv_words(layer) if isinstance(layer, Conv) else None
+    return Gemm(m=batch * oh * ow, k=layer.fan_in, n=layer.out_channels, planes=layer.input_bits, words=words)
 
 
 def binary_ops(g: Gemm) -> int:
@@ -198,8 +241,29 @@ def binary_ops(g: Gemm) -> int:
 
 
 def cuda_core_seconds(g: Gemm, dev: GpuDevice) -> float:
-    popcounts = g.m * g.n * math.ceil(g.k / WORD_BITS) * g.planes * g.groups
+    popcounts = g.m * g.n * g.k_words * g.planes * g.groups
     return popcounts / (dev.popc_per_s * dev.cuda_core_efficiency)
+
+
+def chain_steps(layer: MatrixLayer, g: Gemm) -> int:
+    """The serial steps of one thread (a conv: every word of K, every plane) or of one warp (a
+    dense layer: 32 words a step, one per lane, every plane) of the measured kernels, less the
+    first: the launch cost already holds a kernel's shortest run (it is fitted on MLP kernels
+    of one step). 0 for a depthwise conv (no measured kernel: roofline only)."""
+    if isinstance(layer, Conv):
+        steps = g.k_words * g.planes
+    elif isinstance(layer, Dense):
+        steps = math.ceil(g.k_words / WORD_BITS) * g.planes
+    else:
+        return 0
+    return steps - 1
+
+
+def chain_seconds(layer: MatrixLayer, g: Gemm, dev: GpuDevice) -> float:
+    """The CUDA-core kernel's serial bound: chain_steps times the device's time per step
+    (conv_word_us, dense_step_us); 0 where the device has no such number."""
+    per_step = dev.conv_word_us if isinstance(layer, Conv) else dev.dense_step_us if isinstance(layer, Dense) else None
+    return 0.0 if per_step is None else chain_steps(layer, g) * per_step * 1e-6
 
 
 def _round_up(x: int, multiple: int) -> int:
@@ -270,17 +334,22 @@ def layer_cost(layer: MatrixLayer | MaxPool | Join | Threshold, dev: GpuDevice, 
         g = layer_gemm(layer, batch)
         moved = matrix_bytes(layer, batch, last)
         t_cuda = cuda_core_seconds(g, dev)
+        t_chain = chain_seconds(layer, g, dev)
+        t_cuda_kernel = max(t_cuda, t_chain)
         t_tc = tensor_core_seconds(g, dev)
-        path, t_compute = ("tensor", t_tc) if t_tc is not None and t_tc < t_cuda else ("cuda", t_cuda)
-        entry: dict[str, Any] = {"m": g.m, "k": g.k, "n": g.n, "planes": g.planes, "binary_ops": binary_ops(g),
-                                 "cuda_core_s": t_cuda, "tensor_core_s": t_tc,
+        path, t_compute = ("tensor", t_tc) if t_tc is not None and t_tc < t_cuda_kernel else ("cuda", t_cuda_kernel)
+        entry: dict[str, Any] = {"m": g.m, "k": g.k, "n": g.n, "planes": g.planes, "k_words": g.k_words,
+                                 "binary_ops": binary_ops(g), "cuda_core_s": t_cuda,
+                                 "chain_steps": chain_steps(layer, g), "chain_s": t_chain, "tensor_core_s": t_tc,
                                  "padded_mma_ops": padded_mma_ops(g, dev.bmma_tile) if t_tc is not None else None}
+        latency_bound = path == "cuda" and t_chain > t_cuda
     else:
         moved = pool_bytes(layer, batch)
         path, t_compute = "pool", 0.0  # a handful of ORs per output bit: memory-bound
         entry = {}
+        latency_bound = False
     t_mem = sum(moved.values()) / dev.bandwidth_bytes_per_s
-    bound = "compute" if t_compute >= t_mem else "memory"
+    bound = ("latency" if latency_bound else "compute") if t_compute >= t_mem else "memory"
     return {"name": layer.name, "kind": layer.kind, "batch": batch, **entry, "path": path, "bytes": moved,
             "compute_s": t_compute, "memory_s": t_mem, "launch_s": launch, "bound": bound,
             "time_s": max(t_compute, t_mem) + launch}

@@ -62,14 +62,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ...ir import DepthwiseConv, Join, MatrixLayer, MaxPool, Network, Threshold
 from ..cost import Cost
+from ...resources import data_file
 from .devices import CatalogBackend, DeviceCatalog
 
-DATA_FILE = Path(__file__).resolve().parents[2] / "data" / "rram_devices.json"
+DATA_FILE = data_file("rram_devices.json")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from .fit import TIGHT, Usage, resources, usage
+from ..estimate.fit import TIGHT, Usage, resources, usage
 
 PNG_PREFIX = "report_"
 
@@ -142,7 +142,7 @@ img {{ max-width: 100%; margin: 0.4em 0; display: block; }}
 <h2>Layers</h2>
 <table><tr>{''.join(f'<th>{esc(c)}</th>' for c in cols)}</tr>{''.join(body)}</table>
 <p>LUT columns count logic LUTs; LUTRAM counts LUT sites used as distributed RAM (both occupy the device's LUT budget).
-Estimates: bnn2hls.cost_model; yosys: synth_xilinx (bnn2hls.synth).</p>
+Estimates: bnn2hls.estimate.cost_model; yosys: synth_xilinx (bnn2hls.estimate.synth).</p>
 </body></html>
 """
     path = out / "report.html"

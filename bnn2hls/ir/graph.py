@@ -42,7 +42,7 @@ from typing import Any, ClassVar, overload
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 # 2: a graph (nodes name their inputs); 1 was a straight chain by position.
 IR_FORMAT_VERSION = 2
@@ -56,10 +56,10 @@ class AffineOp:
     """One per-channel elementwise step of the source graph, kept with its exact float32
     semantics so thresholds and the output head reproduce the source model bit for bit.
 
-    kind: mul | add | sub (x - c) | rsub (c - x) | div (x / c) | batchnorm.
-    `params` maps names to float32 arrays broadcastable over the channel axis
-    (`c` for the arithmetic kinds; scale, bias, mean, var for batchnorm), `eps` is
-    batchnorm's epsilon.
+    kind: one of KINDS: mul | add | sub (x - c) | rsub (c - x) | div (x / c) | batchnorm |
+    relu | prelu (x < 0 ? c * x : x). `params` maps names to float32 arrays broadcastable
+    over the channel axis (`c` for the arithmetic kinds and prelu's slope; scale, bias, mean,
+    var for batchnorm; none for relu), `eps` is batchnorm's epsilon.
     """
 
     kind: str

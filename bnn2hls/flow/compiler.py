@@ -19,15 +19,19 @@ from typing import Any, Iterator
 
 import onnx
 
-from . import fit, ir, manifest, report
-from .backends import hls as hls_backend
-from .backends import project
-from .backends import rtl as rtl_backend
-from .boards import Board, load_board
-from .errors import UserError
-from .frontend.onnx_import import import_model, load_model, model_digest
-from .passes import apply_folding_spec, fold_parallelism, fold_thresholds, move_pool_flips, resolve_padding
-from .passes.thresholds import tie_warnings
+from ..estimate import fit
+from .. import ir
+from . import manifest
+from ..reports import report
+from ..backends import hls as hls_backend
+from ..backends import project
+from ..backends import rtl as rtl_backend
+from ..hw.boards import Board, load_board
+from ..errors import UserError
+from ..frontend.onnx_import import import_model, load_model, model_digest
+from ..passes import fold_thresholds, move_pool_flips, resolve_padding
+from ..hw.folding import apply_folding_spec, fold_parallelism
+from ..passes.thresholds import tie_warnings
 
 DEFAULT_CLOCK_MHZ = 100.0
 SOURCE_MODEL = "source.onnx"

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import data
-from .errors import UserError
-from .training import torch_session, train_binarized
+from ..models import data
+from ..errors import UserError
+from ..models.training import torch_session, train_binarized
 
 SEED = 0
 HIDDEN = 256
@@ -41,7 +41,7 @@ def build_model() -> nn.Module:
     """TFC-like binarized MLP: binary input, 784-256-256-10 with binary weights and activations,
     BatchNorm before every binarization, and a final BatchNorm1d as BNN-PYNQ's TensorNorm does
     (it rescales the +-256 popcount logits to a range cross-entropy can train on)."""
-    from .zoo import _binary_act, _linear, _Sequential
+    from ..models.zoo import _binary_act, _linear, _Sequential
 
     return _Sequential(
         nn.Flatten(), _binary_act(),
@@ -62,7 +62,7 @@ def run_demo(out: Path, seconds: float = 45.0) -> int:
     verify on the 1,000 test images; 0 if torch and the reference agree on every image, 1
     otherwise. Leaves the caller's RNG state and thread count as found."""
     import bnn2hls
-    from . import reference
+    from .. import reference
 
     check_seconds(seconds)
     out = Path(out)
@@ -94,7 +94,7 @@ def run_demo(out: Path, seconds: float = 45.0) -> int:
     np.save(out / "demo_ref_outputs.npy", ref_out.astype(np.float32))
 
     # The generated Verilog, simulated cycle by cycle, on a handful of the same images.
-    from . import rtl_sim
+    from ..engines import rtl_sim
 
     t_rtl = time.monotonic()
     sim = rtl_sim.run(net, out, x_test[:RTL_IMAGES])
@@ -147,7 +147,9 @@ def run_residual_demo(out: Path, seconds: float = 45.0, rtl: bool = True) -> int
     `out/plain` and a few images run through their generated Verilog; without it they are
     compiled in memory and checked on the reference only. 0 if everything agrees, 1 otherwise."""
     import bnn2hls
-    from . import reference, rtl_sim, zoo
+    from .. import reference
+    from ..engines import rtl_sim
+    from ..models import zoo
 
     check_seconds(seconds)
     out = Path(out)

@@ -6,14 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import padding_pattern
+from ..ir import padding_pattern
 
 
 class AlternatingPad2d(nn.Module):
     """Pad a +1/-1 activation with the FBNA pattern instead of zeros.
 
     The border reads +1/-1 alternating along each row and column, with the phase flipped
-    from one channel to the next (`bnn2hls.padding_pattern`): a binary datapath stays binary,
+    from one channel to the next (`bnn2hls.ir.padding_pattern`): a binary datapath stays binary,
     and a model trained with it needs no border correction in hardware.
 
     Exported to ONNX as a zero `Pad` followed by an `Add` of the border pattern; bnn2hls'

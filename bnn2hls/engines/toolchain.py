@@ -9,7 +9,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
 # Verilator 5.036 is the oldest that cocotb 2.x supports; Debian's 5.006 is too old.
 MIN_VERILATOR = (5, 36)

@@ -6,7 +6,7 @@ run over a unity file, build.log next to it), against Xilinx's ap_int/hls_stream
 headers as shipped in the `hls4ml` package. The testbench (tb_top.cpp) streams a hex file of
 input words frame by frame through bnn_top and writes the output words; hls::stream's
 "read while empty" / "leftover data" warnings are protocol errors. The host side is the rtl
-engine's: quantize, pack pixels (bnn2hls/streams.py), unpack the last layer's accumulators,
+engine's: quantize, pack pixels (bnn2hls/hw/streams.py), unpack the last layer's accumulators,
 apply the border correction of a last conv and the output head.
 """
 from __future__ import annotations
@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import host, streams
-from .backends import hls as hls_backend
-from .errors import UserError
-from .ir import Network
+from . import host
+from ..hw import streams
+from ..backends import hls as hls_backend
+from ..errors import UserError
+from ..ir import Network
 
 CXX = "g++"
 # -O1: 15-20 % less compile time than -O2 and as fast a simulation (ap_int code inlines at -O1).

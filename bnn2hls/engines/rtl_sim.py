@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import host, streams
-from .backends import rtl as rtl_backend
-from .errors import UserError
-from .ir import Network
-from .passes import estimate_cycles
-from .resources import resource_dir
+from . import host
+from ..hw import streams
+from ..backends import rtl as rtl_backend
+from ..errors import UserError
+from ..ir import Network
+from ..hw.folding import estimate_cycles
+from ..resources import resource_dir
 from .toolchain import VERILATOR_BUILD_FLAGS, verilator_env
 
 TESTBENCH = "tb_stream.sv"

@@ -12,8 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .errors import UserError
-from .resources import resource_dir
+from ..errors import UserError
+from ..resources import resource_dir
 
 FAMILIES = {"zynq7000": ("xilinx", "vivado"), "zynqmp": ("xilinx", "vivado"),
             "ice40": ("lattice", "yosys-nextpnr"), "ecp5": ("lattice", "yosys-nextpnr")}

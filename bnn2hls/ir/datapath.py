@@ -15,7 +15,7 @@ and the output bit is that comparison XOR the channel's flip bit.
 """
 import numpy as np
 
-from .ir import MatrixLayer, Network, SumPool
+from . import MatrixLayer, Network, SumPool
 
 
 def corrections_at_positions(layer: MatrixLayer) -> np.ndarray:

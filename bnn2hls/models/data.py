@@ -11,7 +11,7 @@ from importlib import resources
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 MNIST_SHAPE = (1, 28, 28)
 DIGITS_SHAPE = (1, 8, 8)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from .cost_model import NetworkEstimate, Resources, estimate
-from .errors import UserError
-from .ir import Network
-from .passes import estimate_cycles, fold_parallelism
+from ..errors import UserError
+from ..ir import Network
+from ..hw.folding import estimate_cycles, fold_parallelism
 from .synth import SynthCounts, SynthResult
 
 TIGHT = 0.85  # utilization above which placement and routing often fail
@@ -25,7 +25,7 @@ TIGHT = 0.85  # utilization above which placement and routing often fail
 
 # --------------------------------------------------------------------------------------
 def board_dict(board: Any) -> dict[str, Any]:
-    """A boards/*.json dict, a bnn2hls.boards.Board, or None."""
+    """A boards/*.json dict, a bnn2hls.hw.boards.Board, or None."""
     if board is None:
         return {}
     if hasattr(board, "to_dict"):
@@ -118,7 +118,7 @@ def _fmt(x: float) -> str:
 def fit_check(estimate_or_synth: Source, board: Any) -> list[str]:
     """Human-readable lines: per resource use against the board's budget, whether the design
     fits, and which layers dominate LUT and BRAM. `board`: a boards/*.json dict (or a
-    bnn2hls.boards.Board); LUT use counts LUTRAM sites too."""
+    bnn2hls.hw.boards.Board); LUT use counts LUTRAM sites too."""
     board = board_dict(board)
     net, layers, source = usage(estimate_or_synth)
     res = resources(board)

@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import cost_model, fit
-from .errors import UserError
-from .synth import SynthResult
-from .ir import Conv, DepthwiseConv, MatrixLayer, MaxPool, Network, SumPool
-from .passes import estimate_cycles
+from ..estimate import cost_model, fit
+from ..errors import UserError
+from ..estimate.synth import SynthResult
+from ..ir import Conv, DepthwiseConv, MatrixLayer, MaxPool, Network, SumPool
+from ..hw.folding import estimate_cycles
 
 REPORT_FILE = "report.json"
 EST_KEYS = ("est_lut", "est_lutram", "est_lut_total", "est_ff", "est_bram18")
@@ -119,7 +119,7 @@ def save(doc: dict[str, Any], out: Path) -> Path:
 def measure(doc: dict[str, Any], out: Path, jobs: int = 2) -> dict[str, Any]:
     """The report with yosys counts of OUT's Verilog (`report --synth`), for the report's board
     family (xc7 without a board) and clock."""
-    from . import synth
+    from ..estimate import synth
 
     family = doc.get("board", {}).get("family", "xc7")
     result = synth.synthesize(out, family=family, mode="layers", jobs=jobs, clock_mhz=doc["network"]["clock_mhz"])

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import numpy as np
 import onnx
 
-from .errors import UserError
-from .reference import check_finite
+from ..errors import UserError
+from ..reference import check_finite
 
 MAX_ORT_IR_VERSION = 10
 

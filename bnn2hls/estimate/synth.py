@@ -50,9 +50,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import hw
-from .errors import UserError
-from .hw import verilog
+from .. import hw
+from ..errors import UserError
+from ..hw import verilog
 
 CACHE_VERSION = 3  # 3: per-stage counts include the modules a block instantiates
 DEFAULT_CLOCK_MHZ = 100.0
@@ -496,7 +496,7 @@ def block_sources(rtl_dir: Path) -> dict[str, str]:
 def network_units(out: Path, scratch: Path | None = None) -> tuple[Any, dict[str, Unit], Unit]:
     """(net, {layer: Unit}, network Unit) for a compiled OUT, from its hardware graph (the
     units read OUT/rtl's own files; `scratch` is unused, kept for callers)."""
-    from . import ir
+    from .. import ir
 
     out = Path(out)
     rtl_dir = out / "rtl"

@@ -11,11 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from . import datapath, padding_pattern
-from .errors import UserError
-from .passes.padding import needs_border_table
-from .ir import (ROUNDING_FUNCTIONS, DepthwiseConv, InputQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool,
-                 Threshold, apply_chain)
+from ..ir import datapath, padding_pattern
+from ..errors import UserError
+from ..passes.padding import needs_border_table
+from ..ir import ROUNDING_FUNCTIONS, DepthwiseConv, InputQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, apply_chain
 
 # Rows per block of the XOR-popcount loop: a block's [rows, C_out] uint64 XOR temporary of
 # 2**14 elements (128 KiB) and its counts stay in the L2 cache while all words are summed.

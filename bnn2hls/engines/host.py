@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from . import datapath, reference, streams
-from .errors import UserError
-from .ir import Network
+from ..ir import datapath
+from .. import reference
+from ..hw import streams
+from ..errors import UserError
+from ..ir import Network
 
 
 def encode_inputs(net: Network, x: np.ndarray, in_bits: int) -> list[int]:

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from . import ir
-from .passes.padding import border_table, needs_border_table
+from .. import ir
+from ..passes.padding import border_table, needs_border_table
 
 
 def _thresholds(rng: np.random.Generator, mh: int, fan_in: int, in_bits: int, w_bits: int = 1,

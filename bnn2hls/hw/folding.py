@@ -19,8 +19,8 @@ from typing import Any
 
 from .. import hw
 from ..errors import UserError
-from ..hw.blocks.mvau import mvau_cycles  # noqa: F401  (re-exported)
-from ..hw.blocks.swg import finn_swg_cycles, padded_pixels  # noqa: F401  (re-exported)
+from .blocks.mvau import mvau_cycles  # noqa: F401  (re-exported)
+from .blocks.swg import finn_swg_cycles, padded_pixels  # noqa: F401  (re-exported)
 from ..ir import MatrixLayer, Network, validate
 
 

@@ -44,14 +44,15 @@ from pathlib import Path
 from typing import Any
 
 
-from .hw import HwGraph, lower
-from .hw.blocks import Block, by_module
-from .hw.blocks import mvau as mvau_block
-from .hw.mvau_memories import acc_width, thr_width
-from .ir import MatrixLayer, Network
-from .passes.folding import estimate_cycles
+from ..hw import HwGraph, lower
+from ..hw.blocks import Block, by_module
+from ..hw.blocks import mvau as mvau_block
+from ..hw.mvau_memories import acc_width, thr_width
+from ..ir import MatrixLayer, Network
+from ..hw.folding import estimate_cycles
+from ..resources import data_file
 
-COEFFS_PATH = Path(__file__).resolve().parent / "data" / "cost_model.json"
+COEFFS_PATH = data_file("cost_model.json")
 KINDS = ("mvau_bin", "mvau_mb", "mvau_last", "swg", "maxpool", "sumpool", "flatten", "fifo", "fork", "join", "threshold")
 
 
