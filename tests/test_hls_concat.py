@@ -32,7 +32,8 @@ def values(rng, n: int, c: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     return v, v
 
 
-@pytest.mark.parametrize("name", list(CONCAT_CASES))
+@pytest.mark.parametrize("name", [n if n in ("bin_two", "sign_beside_b2_shifted") else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in CONCAT_CASES])
 def test_hls_concat(name, tmp_path):
     cs, bs, ss, pixels = CONCAT_CASES[name]
     bo = out_bits(bs, ss)
