@@ -13,6 +13,8 @@ The importer walks the graph once in topological order and gives every tensor a 
   Sum         a residual join's sum (an `Add` of two quantized activations) plus the
               per-channel float ops applied to it since; a quantizer makes it a `Threshold`
 
+A `Concat` of quantized activations along channels is an `Act` again (a `Concat` node).
+
 A tensor may feed several nodes (a fork): its role is read by each consumer.
 
 A node is accepted only if its inputs' roles fit one of the patterns below; anything else is
@@ -33,7 +35,7 @@ from onnx import numpy_helper
 
 from ..ir import padding_pattern
 from ..errors import UserError
-from ..ir import ROUNDING_MODES, AffineOp, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, signed_width, validate
+from ..ir import ROUNDING_MODES, AffineOp, Concat, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, signed_width, validate
 
 
 # ---------------------------------------------------------------------------------------
@@ -606,6 +608,65 @@ class _Importer:
         partial = Network(name=self.name, layers=(self.input_quant, *self.layers))
         lo, hi = partial.value_range(partial.layer(r.producer))
         return np.arange(lo, hi + 1, dtype=np.int64)
+
+    # -- channel concatenation -------------------------------------------------------------------
+    def op_Concat(self, *tensors: str) -> Act:
+        """torch.cat of quantized activations along channels: a `Concat` node. Each operand's
+        integers keep their own bits; scales whose ratios are powers of two share the smallest
+        as the unit (the others shift left), so the concatenation is exact."""
+        axis = self.attrs().get("axis")
+        roles = [self.role(t) for t in tensors]
+        if len(tensors) < 2:
+            raise self.fail(f"Concat of {len(tensors)} tensor(s): at least 2 are concatenated")
+        for t, r in zip(tensors, roles):
+            if isinstance(r, Sum):
+                raise self.fail(f"{self._unquantized_sum(r)} is concatenated; quantize it before the Concat")
+            if isinstance(r, Acc):
+                raise self.fail(f"Concat of the unquantized output of '{self.layers[r.layer_index].name}' (the float "
+                                "result of a Conv/Gemm/MatMul and its BatchNorm or scales): quantize every operand "
+                                "before the Concat (a quantizer on each branch, e.g. one shared QuantIdentity instance)")
+            if isinstance(r, Host):
+                raise self.fail("Concat of the raw network input: quantize it first (the input quantizer)")
+            if not isinstance(r, Act) or (isinstance(r, Act) and r.flattened_from is not None):
+                raise self.fail(f"Concat of '{t}': only quantized (C, H, W) or (F,) activations (the outputs of "
+                                "quantizers, not flattened, padded or constant) are concatenated")
+        acts: list[Act] = roles
+        rank = len(acts[0].shape)
+        if any(len(a.shape) != rank for a in acts) or rank not in (1, 3):
+            raise self.fail(f"Concat of tensors of shapes {[list(a.shape) for a in acts]}: (C, H, W) or (F,) each")
+        if axis is None or axis % (rank + 1) != 1:
+            raise self.fail(f"Concat along axis {axis} of [N, {', '.join(map(str, acts[0].shape))}] tensors: only a "
+                            "channel concatenation (axis 1: torch.cat(..., dim=1)) is supported")
+        if any(a.shape[1:] != acts[0].shape[1:] for a in acts):
+            raise self.fail(f"Concat of tensors of shapes {[list(a.shape) for a in acts]}: the heights and widths differ")
+        names = [a.producer for a in acts]
+        twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if twice is not None:
+            raise self.fail(f"the value of '{twice}' is concatenated with itself (torch.cat([x, x])); the hardware "
+                            "concat reads distinct operands")
+        unit = min(np.float32(a.scale) for a in acts)
+        shifts = []
+        for a in acts:
+            pair = _power_of_two_shifts(a.scale, float(unit))
+            if pair is None:
+                other = next(b for b in acts if np.float32(b.scale) == unit)
+                raise self.fail(f"Concat of '{a.producer}' (scale {a.scale!r}) and '{other.producer}' (scale "
+                                f"{other.scale!r}): the ratio of the operands' scales is not a power of two, so their "
+                                "values have no common integer grid; quantize every operand with a shared quantizer "
+                                "(one QuantIdentity instance) or with fixed power-of-two scales "
+                                "(scaling_impl_type=CONST, restrict_scaling_type=POWER_OF_TWO)")
+            shifts.append(pair[0])
+        channels = tuple(a.shape[0] for a in acts)
+        hw = (acts[0].shape[1], acts[0].shape[2]) if rank == 3 else (1, 1)
+        node = Concat(name=self.unique_name(f"concat{sum(isinstance(l, Concat) for l in self.layers)}"),
+                      in_shape=(*hw, sum(channels)), channels=channels, operand_scales=tuple(a.scale for a in acts),
+                      shifts=tuple(shifts), inputs=tuple(names))
+        self.layers.append(node)
+        assert self.input_quant is not None  # every activation descends from it
+        bits = Network(self.name, (self.input_quant, *self.layers)).element_bits(node)
+        if bits > 16:
+            raise self.fail(f"the concatenation needs {bits} bits per element (operand shifts {shifts}); at most 16")
+        return Act(shape=(sum(channels), *acts[0].shape[1:]), bits=bits, scale=float(unit), producer=node.name)
 
     # -- elementwise ---------------------------------------------------------------------------
     def op_Mul(self, a: str, b: str) -> Any:
