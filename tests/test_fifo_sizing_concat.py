@@ -3,47 +3,27 @@ as a join does (item k of every operand together), so the join's sizing applies 
 operands (`operand_depths`: the other side is the furthest-reading of the other operands).
 
 The networks are the hand-built residual ones (tests/residual_nets.py) with their join replaced
-by `Cat`, a stand-in for the IR concat node until it exists (what the sizing reads of it:
-name, inputs, out_shape; its need map is item k of every operand, `concat_need`)."""
+by an `ir.Concat` (its op's need map: item k of every operand, bnn2hls/ops/concat.py)."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
-import numpy as np
 import pytest
 
 from bnn2hls import ir
-from bnn2hls.hw.fifo_sizing import MIN_JOIN_DEPTH, layer_need, reads_several, reconvergent_fifo_depths
+from bnn2hls.hw.fifo_sizing import MIN_JOIN_DEPTH, reconvergent_fifo_depths
 
 from .residual_nets import residual_conv_net
 
 pytestmark = pytest.mark.tier("unit")
 
 
-@dataclass(frozen=True)
-class Cat:
-    name: str
-    in_shape: tuple[int, int, int]  # the first operand's (the sizing reads only H x W)
-    out_shape: tuple[int, int, int]
-    inputs: tuple[str, ...] = ()
-
-
-def concat_need(layer, operand: int, net) -> np.ndarray:
-    if isinstance(layer, Cat):
-        return np.arange(layer.out_shape[0] * layer.out_shape[1])
-    return layer_need(layer, operand, net)
-
-
-def meets(layer) -> bool:
-    return reads_several(layer)
-
-
 def with_cat(net: ir.Network, inputs: tuple[str, ...], extra: tuple = ()) -> ir.Network:
     """`net` with its join replaced by a concat of `inputs` (after the layers `extra`)."""
     join = next(layer for layer in net.layers if isinstance(layer, ir.Join))
     h, w, c = join.in_shape
-    cat = Cat(join.name, join.in_shape, (h, w, c * len(inputs)), inputs)
+    n = len(inputs)
+    cat = ir.Concat(join.name, (h, w, c * n), (c,) * n, (1.0,) * n, (0,) * n, inputs)
     layers: list = []
     for layer in net.layers:
         if layer is join:
@@ -68,9 +48,9 @@ def test_join_depths_unchanged_and_a_two_way_concat_gets_the_same(shortcut, hw):
     assert reconvergent_fifo_depths(net) == JOIN_DEPTHS[(shortcut, hw)]
     join = next(layer for layer in net.layers if isinstance(layer, ir.Join))
     cat = with_cat(net, join.inputs)  # BinaryDenseNet: cat(conv(x), x); ReActNet: cat(conv(x), conv'(x))
-    assert reconvergent_fifo_depths(cat, meets, concat_need) == JOIN_DEPTHS[(shortcut, hw)]
+    assert reconvergent_fifo_depths(cat) == JOIN_DEPTHS[(shortcut, hw)]
     swapped = with_cat(net, join.inputs[::-1])
-    assert reconvergent_fifo_depths(swapped, meets, concat_need) == JOIN_DEPTHS[(shortcut, hw)]
+    assert reconvergent_fifo_depths(swapped) == JOIN_DEPTHS[(shortcut, hw)]
 
 
 @pytest.mark.parametrize("hw", [8, 12])
@@ -83,12 +63,12 @@ def test_three_way_concat_takes_the_furthest_reading_other_path(hw):
     conv0 = net.layer("conv0")
     pool = ir.MaxPool("pool", conv0.out_shape, (2, 2), (2, 2), inputs=("conv0",))
     three = with_cat(net, ("conv1", "conv_sc", "pool"), extra=(pool,))
-    got = reconvergent_fifo_depths(three, meets, concat_need)
+    got = reconvergent_fifo_depths(three)
     assert set(got) == {("conv1", "add0"), ("conv_sc", "add0"), ("pool", "add0")}
     pairwise: dict[str, int] = {}
     for a, b in (("conv1", "conv_sc"), ("conv1", "pool"), ("conv_sc", "pool")):
         two = with_cat(net, (a, b), extra=(pool,))
-        for (operand, _), depth in reconvergent_fifo_depths(two, meets, concat_need).items():
+        for (operand, _), depth in reconvergent_fifo_depths(two).items():
             pairwise[operand] = max(pairwise.get(operand, 0), depth)
     assert {operand: d for (operand, _), d in got.items()} == pairwise
     assert got[("conv1", "add0")] < min(got[("conv_sc", "add0")], got[("pool", "add0")])
