@@ -35,14 +35,14 @@ COMPILES = {
     "three_way": ((2, 3, 4), (0, 0, 0), 1),
     "cat_then_dense": ((4, 4), (0, 0), 2),
     "mixed_sign_2bit": ((4, 4), (0, 0), 2),
+    "cat_then_quant": ((4, 4), (0, 0), 2),  # BN per branch, cat, one quantizer: each conv's own
+    "cat_then_sign": ((4, 4), (0, 0), 1),
 }
 # name -> what the one error line says besides the node
 REFUSED = {
     "different_scales_float": "the ratio of the operands' scales is not a power of two",
     "height_cat": "Concat along axis 2",
-    "duplicate": "concatenated with itself",
-    "cat_then_quant": "Concat of the unquantized output of 'conv1'",
-    "cat_then_sign": "Concat of the unquantized output of 'conv1'",
+    "duplicate": "the value of 'conv0' is concatenated with itself",
 }
 # through every engine in the default suite: N = 3 sign operands beside a 3x3 conv's path,
 # and two 2-bit operands of power-of-two scales (a shift, 3-bit elements)
