@@ -22,6 +22,7 @@ PKG = ROOT / "bnn2hls"
 # (LAYER_BLOCKS), and tests/test_ops.py checks that every name resolves.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "resources"),
+    ("safeio", "procs"),  # reading/writing what the user gives; running external tools
     ("ir",),
     ("ops",),
     ("frontend", "passes"),

@@ -43,6 +43,7 @@ from typing import Any, ClassVar, overload
 import numpy as np
 
 from ..errors import UserError
+from ..safeio import read_bytes
 
 # 2: a graph (nodes name their inputs); 1 was a straight chain by position.
 IR_FORMAT_VERSION = 2
@@ -1232,7 +1233,7 @@ def load(out_dir: Path) -> Network:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise UserError(f"{weights_path}: unreadable ({str(exc) or type(exc).__name__}); compile again") from None
     try:
-        text = ir_path.read_bytes().decode("utf-8")
+        text = read_bytes(ir_path, "IR").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"{ir_path}: not UTF-8 text ({exc.reason} at byte {exc.start}); compile again") from None
     return from_json(text, arrays)
