@@ -1,6 +1,6 @@
 """cocotb bench for bnn_concat: N streams of pixels (CS[i] channels of BS[i] bits, shifted by
-SS[i]) joined side by side per pixel into BO-bit elements, compared with numpy's concatenate
-of the operands' values (a sign bit is +-1) under random tvalid gaps on every input (garbage on
+SS[i]) joined side by side per pixel into BO-bit elements, compared with the op's kernel
+(bnn2hls.ops.concat: a sign bit is +-1 where widened) under random tvalid gaps on every input (garbage on
 the lanes of the idle ones) and random tready backpressure; an input that stays silent holds
 the others after its queue (2 pixels) fills; full rate when nobody stalls. Parameters in
 BENCH_CONFIG (JSON: CS, BS, SS, BO)."""
@@ -16,6 +16,9 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from axis import CycleCounter, collect, start_clock_and_reset
 
+from bnn2hls.ir import Concat
+from bnn2hls.ops.concat import concat_layer
+
 
 def pack(values: np.ndarray, bits: int) -> list[int]:
     """Rows of elements -> words, element c at [c*bits +: bits] (two's complement; for 1 bit,
@@ -27,18 +30,15 @@ def pack(values: np.ndarray, bits: int) -> list[int]:
 
 
 def case(cfg: dict, n: int, rng: np.random.Generator) -> tuple[list[list[int]], list[int]]:
-    """Random pixels of every input (as words) and the expected output words."""
+    """Random pixels of every input (as words) and the expected output words: the op's own
+    kernel (bnn2hls.ops.concat) on them."""
     parts, values = [], []
-    for c, b, s in zip(cfg["CS"], cfg["BS"], cfg["SS"]):
-        if b == 1:
-            p = rng.random((n, c)) < 0.5
-            v = np.where(p, 1, -1)
-        else:
-            p = rng.integers(-(2 ** (b - 1)), 2 ** (b - 1), (n, c))
-            v = p
+    for c, b in zip(cfg["CS"], cfg["BS"]):
+        p = rng.random((n, c)) < 0.5 if b == 1 else rng.integers(-(2 ** (b - 1)), 2 ** (b - 1), (n, c))
         parts.append(pack(p, b))
-        values.append(v.astype(np.int64) << s)
-    return parts, pack(np.concatenate(values, axis=1), cfg["BO"])
+        values.append(p.reshape(1, 1, n, c))
+    node = Concat("concat", (1, n, sum(cfg["CS"])), tuple(cfg["CS"]), (1.0,) * len(cfg["CS"]), tuple(cfg["SS"]))
+    return parts, pack(concat_layer(node, values).reshape(n, -1), cfg["BO"])
 
 
 async def drive_all(dut, streams: list[list[int]], cfg: dict, rng: random.Random, gaps: list[float],
