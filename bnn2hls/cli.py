@@ -53,8 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("out", type=Path, help="compiled output directory")
     rep.add_argument("--synth", action="store_true",
                      help="also synthesize the Verilog with yosys (per layer, cached) and record the counts")
-    rep.add_argument("--board", help="check the fit against this board (default: the board OUT was compiled for)")
+    rep.add_argument("--board", help="check the fit against this board (default: the board OUT was compiled for); "
+                     "--pnr places and routes on it when it is an open-toolchain board")
     rep.add_argument("--jobs", type=int, default=2, help="--synth: parallel yosys runs")
+    rep.add_argument("--pnr", action="store_true",
+                     help="also place and route the accelerator with yosys + nextpnr (minutes; cached) on an "
+                          "open-toolchain board (ulx3s-85f unless --board or OUT's board is one) and record fmax, "
+                          "utilisation and the critical path")
+    rep.add_argument("--seed", type=int, help="--pnr: nextpnr's placement seed (default 1)")
+    rep.add_argument("--pnr-clock", type=float, metavar="MHZ",
+                     help="--pnr: the clock constraint nextpnr works to (default: the board's clock)")
 
     s = sub.add_parser("search", help="hardware-aware architecture search (Deepbit): cost charts + binary search over width")
     s.add_argument("--family", choices=("mlp", "cnn"), default="mlp",
@@ -232,6 +240,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .reports import report, report_html
     from .hw.boards import load_board
 
+    if not args.pnr and (args.seed is not None or args.pnr_clock is not None):
+        raise UserError(f"{'--seed' if args.seed is not None else '--pnr-clock'} applies to --pnr only")
     manifest.verify(args.out)
     doc = report.load(args.out)
     if args.board is not None:
@@ -241,12 +251,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
             raise UserError("--jobs must be at least 1")
         with writing(f"report --synth {qpath(args.out)}"):
             doc = report.measure(doc, args.out, jobs=args.jobs)
+    if args.pnr:
+        from .estimate import pnr
+
+        board, note = pnr.pnr_board(args.board, doc.get("board", {}).get("name"))
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        seed = pnr.DEFAULT_SEED if args.seed is None else args.seed
+        with writing(f"report --pnr {qpath(args.out)}"):
+            doc = report.measure_pnr(doc, args.out, board, seed, clock_mhz=args.pnr_clock, progress=sys.stderr)
     with writing(f"report {qpath(args.out)}"):
         path = report.save(doc, args.out)
         manifest.refresh(args.out, (report.REPORT_FILE,))
         page = report_html.write_html(doc, args.out)
     _print_report(doc)
     _print_fit(doc)
+    if "pnr" in doc:
+        _print_pnr(doc["pnr"])
     print(f"report: {path}, {page}")
     return 0
 
@@ -276,6 +297,18 @@ def _print_report(doc: dict) -> None:
         print(f"yosys ({syn['family']}, {syn['yosys_seconds']:.0f} s): {syn['lut']:,} LUT + {syn['lutram']:,} LUTRAM, "
               f"{syn['ff']:,} FF, {syn['bram18']:,} BRAM18, {syn['dsp']:,} DSP, {syn['carry']:,} CARRY; "
               f"estimate {net['est_lut']:,} LUT ({(net['est_lut'] - syn['lut']) / max(1, syn['lut']) * 100:+.1f} %)")
+
+
+def _print_pnr(p: dict) -> None:
+    u, cp = p["utilisation"], p["critical_path"]
+    met = "met" if p["meets_clock"] else "NOT met"
+    print(f"place and route ({p['board']}, {p['device']}, seed {p['seed']}): fmax {p['fmax_mhz']:.1f} MHz "
+          f"(constraint {p['clock_mhz']:g} MHz: {met}), {_rate(p['fps_at_fmax'])} frames/s at fmax")
+    print(f"  used: {u['lut4']:,} LUT4, {u['ff']:,} FF, {u['carry']:,} carry, {u['bram']:,} block RAM, {u['dsp']:,} DSP; "
+          "device cells " + ", ".join(f"{k} {used:,}/{avail:,}" for k, (used, avail) in u["device"].items()))
+    if cp:
+        print(f"  critical path: {cp['from']} -> {cp['to']}, {cp['total_ns']:.2f} ns "
+              f"(logic {cp['logic_ns']:.2f} ns, routing {cp['routing_ns']:.2f} ns) through {' > '.join(cp['through'])}")
 
 
 def _cmd_search(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from bnn2hls.resources import resource_dir
 from bnn2hls.engines.toolchain import VERILATOR_BUILD_FLAGS, verilator_env
@@ -20,6 +21,11 @@ SIM_DIR = Path(__file__).resolve().parent
 
 def rtl_source(name: str) -> Path:
     return resource_dir("hls_lib") / "rtl" / name
+
+
+def sources(kind: Any) -> list[Path]:
+    """The hls_lib/rtl files of a block kind (bnn2hls/hw/blocks), the modules it instantiates first."""
+    return [rtl_source(f) for f in kind.rtl_files]
 
 
 def run_bench(toplevel: str, sources: Sequence[Path], bench_module: str, parameters: Mapping[str, object],

@@ -3,7 +3,8 @@ testbench streams random vectors / frames through one block (g++ -std=c++17 agai
 ap_types headers of the hls4ml wheel, as bnn2hls/engines/hls_sim.py builds) and prints the output
 words, which must equal a numpy model exactly: bnn::mvau_* (binary / multi-bit inputs and
 weights; sign, multi-threshold and raw outputs), the depthwise bnn::vvau_* (windows of taps x
-channels, each channel dotted with its own weights), bnn::maxpool (binary OR, signed max) and
+channels, each channel dotted with its own weights), and the three blocks on the window walker
+(bnn_window.h): bnn::swg (padding, border classes), bnn::maxpool (binary OR, signed max) and
 bnn::sumpool (global and windowed sums)."""
 from __future__ import annotations
 
@@ -98,6 +99,13 @@ def compile_and_run(source: str, tmp_path) -> list[int]:
 def pack_fields(values, bits: int) -> int:
     mask = (1 << bits) - 1
     return sum((int(v) & mask) << (i * bits) for i, v in enumerate(values))
+
+
+def param_struct(name: str, params: dict[str, int]) -> str:
+    """A block's parameters as the struct of named constants its template takes (as the
+    generated <layer>_params.h declares it)."""
+    members = "".join(f"    static const int {k} = {int(v)};\n" for k, v in params.items())
+    return f"struct {name} {{\n{members}}};\n"
 
 
 # ------------------------------------------------------------------------------------ MVAU
@@ -228,7 +236,7 @@ int main() {{
 
 
 # --------------------------------------------------------------------------------- max-pool
-# (C, B, H, W, (KH, KW), (SH, SW))
+# (C, IN_B, H, W, (KH, KW), (SH, SW))
 MAXPOOL_CASES = {
     "b1_k2_s2": (5, 1, 7, 9, (2, 2), (2, 2)),
     "b2_k3_s2": (4, 2, 9, 7, (3, 3), (2, 2)),
@@ -246,14 +254,14 @@ def test_hls_maxpool(name, tmp_path):
     pooled = maxpool_layer(SimpleNamespace(kernel=(kh, kw), stride=(sh, sw), out_shape=(oh, ow, c)), image)
     expected = [pack_fields(pooled[n, y, x].astype(np.int64), b) for n in range(frames) for y in range(oh) for x in range(ow)]
     pixels = [pack_fields(image[n, y, x].astype(np.int64), b) for n in range(frames) for y in range(h) for x in range(w)]
-    tmpl = f"{c}, {h}, {w}, {kh}, {kw}, {sh}, {sw}" + (f", {b}" if b != 1 else "")
-    src = '#include "bnn_maxpool.h"\n' + TB_HELPERS + word_table("P", pixels, c * b)
+    params = param_struct("Params", {"C": c, "IN_B": b, "H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw})
+    src = '#include "bnn_maxpool.h"\n' + TB_HELPERS + params + word_table("P", pixels, c * b)
     src += f"""
 int main() {{
     for (int f = 0; f < {frames}; f++) {{
         hls::stream<ap_uint<{c * b}> > in, out;
         for (int i = 0; i < {h * w}; i++) in.write(from_chunks<{c * b}>(P[f * {h * w} + i]));
-        bnn::maxpool<{tmpl}>(in, out);
+        bnn::maxpool<Params>(in, out);
         while (!out.empty()) print_hex<{c * b}>(out.read());
     }}
     return 0;
@@ -263,7 +271,7 @@ int main() {{
 
 
 # --------------------------------------------------------------------------------- sum-pool
-# (C, B, SIGNED, OB, H, W, (KH, KW), (SH, SW))
+# (C, IN_B, SIGNED, O_B, H, W, (KH, KW), (SH, SW))
 SUMPOOL_CASES = {
     "global_signs": (6, 1, 1, 7, 5, 4, (5, 4), (1, 1)),
     "global_unsigned_popcounts": (3, 5, 0, 11, 4, 5, (4, 5), (1, 1)),
@@ -285,17 +293,81 @@ def test_hls_sumpool(name, tmp_path):
     sums = sumpool_layer(SimpleNamespace(kernel=(kh, kw), stride=(sh, sw), out_shape=(oh, ow, c)), image)
     expected = [pack_fields(sums[n, y, x], ob) for n in range(frames) for y in range(oh) for x in range(ow)]
     pixels = [pack_fields(image[n, y, x].astype(np.int64), b) for n in range(frames) for y in range(h) for x in range(w)]
-    src = '#include "bnn_sumpool.h"\n' + TB_HELPERS + word_table("P", pixels, c * b)
+    params = param_struct("Params", {"C": c, "H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw, "IN_B": b,
+                                     "SIGNED": signed, "O_B": ob})
+    src = '#include "bnn_sumpool.h"\n' + TB_HELPERS + params + word_table("P", pixels, c * b)
     src += f"""
 int main() {{
     for (int f = 0; f < {frames}; f++) {{
         hls::stream<ap_uint<{c * b}> > in;
         hls::stream<ap_uint<{c * ob}> > out;
         for (int i = 0; i < {h * w}; i++) in.write(from_chunks<{c * b}>(P[f * {h * w} + i]));
-        bnn::sumpool<{c}, {h}, {w}, {kh}, {kw}, {sh}, {sw}, {b}, {signed}, {ob}>(in, out);
+        bnn::sumpool<Params>(in, out);
         while (!out.empty()) print_hex<{c * ob}>(out.read());
     }}
     return 0;
 }}
 """
     assert compile_and_run(src, tmp_path) == expected
+
+
+# ------------------------------------------------------------------------------ sliding window
+# (C, IN_B, H, W, (KH, KW), (SH, SW), (PAD_T, PAD_L, PAD_B, PAD_R))
+SWG_CASES = {
+    "bin_k3_s2_pad1_classes": (5, 1, 7, 6, (3, 3), (2, 2), (1, 1, 1, 1)),
+    "b8_k2x3_s1x2_asym": (3, 8, 5, 7, (2, 3), (1, 2), (1, 0, 0, 2)),
+    "bin_k1_w1": (4, 1, 4, 1, (1, 1), (1, 1), (0, 0, 0, 0)),
+}
+
+
+@pytest.mark.parametrize("name", list(SWG_CASES))
+def test_hls_swg(name, tmp_path):
+    from bnn2hls.ir.padding_pattern import pad_binary_image
+    from bnn2hls.passes.padding import _axis_classes
+    from bnn2hls.reference import windows
+
+    c, b, h, w, (kh, kw), (sh, sw), pads = SWG_CASES[name]
+    t, l, bt, r = pads
+    frames = 2
+    rng = np.random.default_rng(sum(map(ord, name)))
+    if b == 1:
+        image = rng.random((frames, h, w, c)) < 0.5
+        padded = pad_binary_image(image, pads)
+    else:
+        image = rng.integers(-(2 ** (b - 1)), 2 ** (b - 1), (frames, h, w, c))
+        padded = np.pad(image, ((0, 0), (t, bt), (l, r), (0, 0)))  # multi-bit pads read 0
+    wins = windows(padded, (kh, kw), (sh, sw))  # [N, OH, OW, KH*KW*C], (ky, kx, c)
+    oh, ow = wins.shape[1:3]
+    rows, row_keys = _axis_classes(oh, h, kh, sh, t)
+    cols, col_keys = _axis_classes(ow, w, kw, sw, l)
+    user_w = max(1, (len(row_keys) * len(col_keys) * 2 - 1).bit_length())
+    expected = [(int(rows[y]) * len(col_keys) + int(cols[x])) * 2 + (sh * y + sw * x) % 2 << (kh * kw * c * b)
+                | pack_fields(wins[n, y, x].astype(np.int64), b)
+                for n in range(frames) for y in range(oh) for x in range(ow)]
+    pixels = [pack_fields(image[n, y, x].astype(np.int64), b) for n in range(frames) for y in range(h) for x in range(w)]
+    params = param_struct("Params", {"C": c, "IN_B": b, "H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw,
+                                     "PAD_T": t, "PAD_L": l, "PAD_B": bt, "PAD_R": r, "N_ROW_CLASSES": len(row_keys),
+                                     "N_COL_CLASSES": len(col_keys), "USER_W": user_w})
+    win_w = kh * kw * c * b
+    src = '#include "bnn_swg.h"\n' + TB_HELPERS + params + word_table("P", pixels, c * b)
+    src += f"static const unsigned short ROWS[] = {{{', '.join(str(int(v)) for v in rows)}}};\n"
+    src += f"static const unsigned short COLS[] = {{{', '.join(str(int(v)) for v in cols)}}};\n"
+    src += f"""
+int main() {{
+    for (int f = 0; f < {frames}; f++) {{
+        hls::stream<ap_uint<{c * b}> > in;
+        hls::stream<bnn::Window<{win_w}, {user_w}> > out;
+        for (int i = 0; i < {h * w}; i++) in.write(from_chunks<{c * b}>(P[f * {h * w} + i]));
+        bnn::swg<Params>(in, out, ROWS, COLS);
+        while (!out.empty()) {{
+            const bnn::Window<{win_w}, {user_w}> win = out.read();
+            print_hex<{win_w + user_w}>((ap_uint<{user_w}>(win.cls), win.data));
+        }}
+    }}
+    return 0;
+}}
+"""
+    got = compile_and_run(src, tmp_path)
+    assert len(got) == len(expected)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        assert g == e, f"{name}: window {i}: got {g:#x}, expected {e:#x}"

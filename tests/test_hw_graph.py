@@ -84,6 +84,15 @@ def test_hls_top_renders_the_graph(compiled, name):
                 assert f"const int {key} = {value};" in header
         for m in mvau.memories:
             assert f"{m.hls_name}[{m.depth}]" in header
+    for block in graph.blocks:  # the window blocks' parameters: one struct of named constants
+        if block.kind in ("swg", "maxpool", "sumpool"):
+            header = (out / "hls" / f"{block.layer.name}_params.h").read_text()
+            struct = re.search(rf"struct {block.kind}_params {{\n(.*?)}};", header, flags=re.S)
+            assert struct, block.name
+            members = dict(re.findall(r"static const int (\w+) = (-?\d+);", struct.group(1)))
+            assert {k: int(v) for k, v in members.items()} == {"IN_B": 1, **{k: v for k, v in block.params.items()
+                                                                             if k != "CLS_W"}}, block.name
+            assert f"bnn::{block.kind}<{block.layer.name}_p::{block.kind}_params>(" in cpp
     assert sorted(p.name for p in (out / "hls").glob("bnn_*.h")) == sorted({*hls_library(), "bnn_top.h"})
 
 
@@ -132,6 +141,8 @@ def test_layer_cycles_refold_through_the_block_classes(compiled):
 def test_every_kind_is_complete():
     for kind in kinds():
         assert kind.module and kind.rtl_files, kind
-        assert (ROOT / "hls_lib" / "rtl" / kind.rtl_files[0]).is_file()
+        assert kind.rtl_files[-1] == f"{kind.module}.sv", kind  # its own file last, after what it instantiates
+        for f in kind.rtl_files:
+            assert (ROOT / "hls_lib" / "rtl" / f).is_file()
         for f in kind.hls_files:
             assert (ROOT / "hls_lib" / "hls" / f).is_file()

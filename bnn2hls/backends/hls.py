@@ -28,16 +28,17 @@ from .. import reference
 from ..hw import streams
 from ..errors import UserError
 from ..hw import HwGraph, StreamFormat, lower
-from ..hw.blocks import hls_library
+from ..hw.blocks import hls_includes, hls_library
 from ..ir import Network
 from ..resources import resource_dir
 
-BLOCKS = hls_library()
+BLOCKS = hls_library()  # copied into OUT/hls
+INCLUDES = hls_includes()  # included by the top
 TOP = "bnn_top.cpp"
 TOP_HEADER = "bnn_top.h"
 TESTBENCH = "tb_top.cpp"
 STREAM_FORMAT = "stream.json"
-PARAMS_SUFFIX = "_params.h"  # one <layer>_params.h per matrix layer
+PARAMS_SUFFIX = "_params.h"  # one <layer>_params.h per layer with parameters or memories
 TB_INPUT, TB_EXPECTED = "tb_input.hex", "tb_expected.hex"  # the testbench's self-check vectors
 TB_FRAMES, TB_SEED = 2, 0
 TOP_IN, TOP_OUT = "in", "out"  # the top's stream ports
@@ -94,11 +95,22 @@ class Table:
 
 
 @dataclass
+class ParamStruct:
+    """A block's template parameters as one struct of named constants (`bnn::swg<ns::swg_params>`;
+    hls_lib/README.md, "Parameter names")."""
+
+    name: str
+    comment: str
+    members: list[tuple[str, int]]
+
+
+@dataclass
 class LayerHeader:
     file: str
     namespace: str
     comment: str
     constants: list[tuple[str, int]] = field(default_factory=list)
+    structs: list[ParamStruct] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     memories: list[Memory] = field(default_factory=list)
 
@@ -206,6 +218,14 @@ class HlsBuilder:
             self.plan.headers.append(self.headers[layer.name])
         return self.headers[layer.name]
 
+    def params(self, block: Any, function: str, members: list[tuple[str, int]]) -> str:
+        """Declare `function`'s parameters for `block` as a struct in its layer header; returns
+        the struct's qualified name, the one template argument of the call."""
+        header = self.header(block)
+        name = f"{block.role}_params"
+        header.structs.append(ParamStruct(name, f"{function}'s parameters", [(k, int(v)) for k, v in members]))
+        return f"{header.namespace}::{name}"
+
     @staticmethod
     def table(name: str, values: list[int], comment: str) -> Table:
         return Table(name, values, comment)
@@ -274,7 +294,7 @@ def render(net: Network, plan: Plan, fmt: StreamFormat) -> dict[str, str]:
     files = {
         TOP_HEADER: env.get_template("bnn_top.h.j2").render(**common, ap_int_max_w=ap_int_max_w(plan, fmt)),
         TOP: env.get_template("bnn_top.cpp.j2").render(**common, streams=plan.streams, calls=plan.calls,
-                                                       blocks=BLOCKS, headers=plan.headers),
+                                                       blocks=INCLUDES, headers=plan.headers),
         TESTBENCH: env.get_template("tb_top.cpp.j2").render(**common, tb_input=TB_INPUT, tb_expected=TB_EXPECTED,
                                                             tb_frames=TB_FRAMES),
     }

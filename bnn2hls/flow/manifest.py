@@ -3,8 +3,8 @@ refuse a tampered or incomplete output directory instead of computing with it.
 
 Listed: every file compile writes but the manifest itself; report.json too, whose entry
 `report` renews when it rewrites the file (`refresh`). What later commands add is not listed: report.html and its plots
-(report_*.png), sim/ (the engines' build cache, keyed by the hash of the verified sources)
-and synth/. Every other file in OUT must be listed: an unlisted file (one whose entry was
+(report_*.png), sim/ (the engines' build cache, keyed by the hash of the verified sources),
+synth/ and pnr/. Every other file in OUT must be listed: an unlisted file (one whose entry was
 removed, or one added) is refused like a changed one, as is a listed file that is missing, a
 symbolic link, or anything else that is not a regular file. The manifest is
 byte-deterministic (sorted keys, no timestamps).
@@ -26,8 +26,8 @@ UNLISTED = frozenset({MANIFEST})
 # What every compiled output has (the rtl and hls engines read the rtl/ and hls/ ones first).
 REQUIRED = ("ir.json", "weights.npz", "source.onnx", "rtl/files.f", "rtl/stream.json", "hls/stream.json",
             "hls/bnn_top.cpp")
-# Written by later commands (report, run --engine rtl/hls, report --synth): never listed.
-LATER_DIRS = ("sim", "synth")
+# Written by later commands (report, run --engine rtl/hls, report --synth/--pnr): never listed.
+LATER_DIRS = ("sim", "synth", "pnr")
 LATER_FILES = ("report.html",)
 LATER_PREFIX = ("report_", ".png")
 

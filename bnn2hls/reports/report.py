@@ -2,7 +2,8 @@
 
 Written by `compile` from the analytic models alone (cycles from passes.folding, LUT / FF /
 BRAM18 / LUTRAM from cost_model) and, with a board, whether the estimate fits it.
-`bnn2hls report --synth` adds the yosys counts under "synth" (see `add_synthesis`).
+`bnn2hls report --synth` adds the yosys counts under "synth" (see `add_synthesis`),
+`bnn2hls report --pnr` the place-and-route results under "pnr" (see `add_pnr`).
 
 This is where the typed results (`cost_model.NetworkEstimate`, `synth.SynthResult`,
 `fit.FitResult`) become JSON: the report is a plain dict, as written to and read from
@@ -113,3 +114,21 @@ def measure(doc: dict[str, Any], out: Path, jobs: int = 2) -> dict[str, Any]:
     family = doc.get("board", {}).get("family", "xc7")
     result = synth.synthesize(out, family=family, mode="layers", jobs=jobs, clock_mhz=doc["network"]["clock_mhz"])
     return add_synthesis(doc, result)
+
+
+def add_pnr(doc: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """report.json with a place-and-route result (`estimate.pnr.place_and_route`) under "pnr",
+    with the frame rate at the achieved fmax (fmax / the estimated cycles per frame)."""
+    cycles = doc["network"]["est_cycles_per_frame"]
+    entry = {k: v for k, v in result.items() if k != "cached"}
+    entry.update(est_cycles_per_frame=cycles, fps_at_fmax=result["fmax_mhz"] * 1e6 / cycles,
+                 fps_at_clock=result["clock_mhz"] * 1e6 / cycles)
+    return {**doc, "pnr": entry}
+
+
+def measure_pnr(doc: dict[str, Any], out: Path, board: Any, seed: int, clock_mhz: float | None = None,
+                progress: Any = None) -> dict[str, Any]:
+    """The report with a place and route of OUT's accelerator on `board` (`report --pnr`)."""
+    from ..estimate import pnr
+
+    return add_pnr(doc, pnr.place_and_route(out, board, clock_mhz=clock_mhz, seed=seed, progress=progress))

@@ -1,7 +1,7 @@
 """OUT/report.html: report.json as a page with plots (matplotlib PNGs next to it).
 
 `write_html(report, out)` takes report.json's dict (`report.build_report`, plus "synth" after
-`report --synth`) and writes report.html and report_*.png into OUT. The fit lines and the
+`report --synth`, "pnr" after `report --pnr`) and writes report.html and report_*.png into OUT. The fit lines and the
 budget plot appear when the report names a board. Every link is relative, so the page
 renders from OUT/ (or a copy of it) with no server.
 """
@@ -74,6 +74,28 @@ def _budget_plot(path: Path, usages: list[tuple[str, Usage]], res: dict[str, flo
     plt.close(fig)
 
 
+def _pnr_section(p: dict[str, Any]) -> str:
+    """The place-and-route results (`report --pnr`) as a heading, a table and the critical path."""
+    esc = html.escape
+    u, cp = p["utilisation"], p["critical_path"]
+    rows = [("board", f"{p['board']} ({p['device']})"), ("seed", str(p["seed"])),
+            ("clock constraint", f"{p['clock_mhz']:g} MHz"), ("fmax", f"{p['fmax_mhz']:.1f} MHz"),
+            ("meets the clock", "yes" if p["meets_clock"] else "no"),
+            ("frames / s at fmax", f"{p['fps_at_fmax']:,.0f}"),
+            ("LUT4", f"{u['lut4']:,}"), ("FF", f"{u['ff']:,}"), ("carry", f"{u['carry']:,}"),
+            ("block RAM", f"{u['bram']:,}"), ("DSP", f"{u['dsp']:,}")]
+    rows += [(f"{k} (placed)", f"{used:,} / {avail:,}") for k, (used, avail) in u["device"].items()]
+    table = "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows) + "</table>"
+    path = ""
+    if cp:
+        path = (f"<p>Critical path: {esc(cp['from'])} &rarr; {esc(cp['to'])}, {cp['total_ns']:.2f} ns "
+                f"(logic {cp['logic_ns']:.2f} ns, routing {cp['routing_ns']:.2f} ns), through "
+                f"{esc(' > '.join(cp['through']))}.</p>")
+    return (f"<h2>Place and route on {esc(p['board'])}</h2>{table}{path}"
+            "<p>yosys + nextpnr on the open toolchain: a real routed netlist on this device family; "
+            "Xilinx timing needs Vivado (the Zynq projects' scripts report it).</p>")
+
+
 def write_html(report: dict[str, Any], out: Path) -> Path:
     """Write OUT/report.html (+ report_*.png next to it); returns the page's path."""
     out = Path(out)
@@ -124,6 +146,7 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
             cells += [f"{synth['layers'][name][k]:,}" for k in ("lut", "lutram", "ff", "bram18")]
         body.append("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in cells) + "</tr>")
     fit_lines = report["fit"]["lines"] if "fit" in report else []
+    pnr_html = _pnr_section(report["pnr"]) if "pnr" in report else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>
@@ -137,6 +160,7 @@ img {{ max-width: 100%; margin: 0.4em 0; display: block; }}
 <h1>{esc(title)}</h1>
 <table>{''.join(summary)}</table>
 {('<h2>Fit on ' + esc(board['name']) + '</h2><ul class="fit">' + ''.join(f'<li>{esc(line)}</li>' for line in fit_lines) + '</ul>') if board else ''}
+{pnr_html}
 <h2>Plots</h2>
 {''.join(f'<img src="{esc(src)}" alt="{esc(alt)}">' for src, alt in images)}
 <h2>Layers</h2>

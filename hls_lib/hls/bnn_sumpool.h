@@ -1,16 +1,20 @@
 // bnn_sumpool.h: sum pooling, no padding (mirrors hls_lib/rtl/bnn_sumpool.sv).
 //
 // Per channel, the integer sum over each KH x KW window; the source's average is this sum
-// divided by KH*KW, folded into what follows. Input elements: B == 1 a sign bit (1 = +1,
-// 0 = -1); B > 1 a B-bit two's complement integer (SIGNED = 1) or an unsigned one (SIGNED = 0).
-// Output: channel c at [c*OB +: OB], an OB-bit two's complement sum. One input pixel per
-// iteration (II=1). Global pooling (KH == H, KW == W) keeps one accumulator per channel;
-// windowed pooling keeps the KH-1 previous rows, sums the KH pixels of the current column and
-// keeps the last KW-1 column sums. An output is produced at (KH-1 + oy*SH, KW-1 + ox*SW).
+// divided by KH*KW, folded into what follows. Input elements: IN_B == 1 a sign bit (1 = +1,
+// 0 = -1); IN_B > 1 an IN_B-bit two's complement integer (SIGNED = 1) or an unsigned one
+// (SIGNED = 0). Output: channel c at [c*O_B +: O_B], an O_B-bit two's complement sum. The walk
+// and the line buffer are bnn::walk_windows' (bnn_window.h); one input pixel per iteration
+// (II=1). Windowed: this block's reduction sums the KH pixels of a column, and at an output
+// the current column sum and the KW-1 kept ones. Global (KH == H, KW == W): the walker keeps
+// no buffers, one accumulator per channel adds every pixel, and the sum leaves with the last.
+//
+// P: struct with C, IN_B, H, W, KH, KW, SH, SW, SIGNED, O_B.
 #ifndef BNN_SUMPOOL_H
 #define BNN_SUMPOOL_H
 
 #include "bnn_common.h"
+#include "bnn_window.h"
 
 namespace bnn {
 
@@ -50,68 +54,64 @@ BNN_PRAGMA(HLS UNROLL)
     return r;
 }
 
-template <int C, int H, int W, int KH, int KW, int SH, int SW, int B, int SIGNED, int OB>
-void sumpool(hls::stream<ap_uint<C * B> >& in, hls::stream<ap_uint<C * OB> >& out) {
-    if (KH == H && KW == W) {
-        ap_uint<C * OB> acc = 0;
-        for (int i = 0; i < H * W; i++) {
-BNN_PRAGMA(HLS PIPELINE II=1)
-            acc = sumpool_add<C, OB>(acc, sumpool_widen<C, B, SIGNED, OB>(in.read()));
-        }
-        out.write(acc);
-        return;
-    }
-    // lines[ky][x]: the pixel at (py - (KH-1) + ky, x) once column x of row py is done.
-    ap_uint<C * B> lines[max_int(KH - 1, 1)][W];
-BNN_PRAGMA(HLS ARRAY_PARTITION variable=lines complete dim=1)
-    // hist[j]: the column sum of column px - (KW-1) + j.
-    ap_uint<C * OB> hist[max_int(KW - 1, 1)];
-BNN_PRAGMA(HLS ARRAY_PARTITION variable=hist complete)
-    for (int j = 0; j < max_int(KW - 1, 1); j++) {
+// The windowed sum: a column is the sum of its KH pixels.
+template <class P>
+struct SumReduce {
+    typedef ap_uint<P::C * P::O_B> col_t;
+
+    hls::stream<col_t>& out;
+
+    col_t column(const ap_uint<P::C * P::IN_B> column[P::KH]) {
+BNN_PRAGMA(HLS INLINE)
+        col_t s = sumpool_widen<P::C, P::IN_B, P::SIGNED, P::O_B>(column[P::KH - 1]);
+        for (int ky = 0; ky < P::KH - 1; ky++) {
 BNN_PRAGMA(HLS UNROLL)
-        hist[j] = 0;
+            s = sumpool_add<P::C, P::O_B>(s, sumpool_widen<P::C, P::IN_B, P::SIGNED, P::O_B>(column[ky]));
+        }
+        return s;
     }
 
-    int py = 0, px = 0;
-    int ny = KH - 1, nx = KW - 1;
-
-    for (int i = 0; i < H * W; i++) {
-BNN_PRAGMA(HLS PIPELINE II=1)
-        const ap_uint<C * B> pixel = in.read();
-        ap_uint<C * OB> col_sum = sumpool_widen<C, B, SIGNED, OB>(pixel);
-        for (int ky = 0; ky < KH - 1; ky++) {
+    void emit(const col_t& col, const col_t hist[], int, int) {
+BNN_PRAGMA(HLS INLINE)
+        col_t s = col;
+        for (int j = 0; j < P::KW - 1; j++) {
 BNN_PRAGMA(HLS UNROLL)
-            col_sum = sumpool_add<C, OB>(col_sum, sumpool_widen<C, B, SIGNED, OB>(lines[ky][px]));
+            s = sumpool_add<P::C, P::O_B>(s, hist[j]);
         }
-        for (int ky = 0; ky < KH - 1; ky++) {
-BNN_PRAGMA(HLS UNROLL)
-            lines[ky][px] = (ky + 1 < KH - 1) ? lines[ky + 1][px] : pixel;
-        }
+        out.write(s);
+    }
+};
 
-        if (py == ny && px == nx) {
-            ap_uint<C * OB> pooled = col_sum;
-            for (int j = 0; j < KW - 1; j++) {
-BNN_PRAGMA(HLS UNROLL)
-                pooled = sumpool_add<C, OB>(pooled, hist[j]);
-            }
-            out.write(pooled);
-        }
+// The global sum: one accumulator per channel over the whole frame (the walker keeps no
+// buffers; `column` is the pixel alone).
+template <class P>
+struct SumAll {
+    typedef ap_uint<P::C * P::O_B> col_t;
 
-        for (int j = 0; j + 1 < KW - 1; j++) {
-BNN_PRAGMA(HLS UNROLL)
-            hist[j] = hist[j + 1];
-        }
-        if (KW > 1) hist[KW - 2 >= 0 ? KW - 2 : 0] = col_sum;
+    hls::stream<col_t>& out;
+    col_t acc;
 
-        if (px == nx) nx += SW;
-        if (px == W - 1) {
-            px = 0;
-            nx = KW - 1;
-            if (py == ny) ny += SH;
-            py++;
-        } else {
-            px++;
-        }
+    col_t column(const ap_uint<P::C * P::IN_B> column[1]) {
+BNN_PRAGMA(HLS INLINE)
+        acc = sumpool_add<P::C, P::O_B>(acc, sumpool_widen<P::C, P::IN_B, P::SIGNED, P::O_B>(column[0]));
+        return acc;
+    }
+
+    void emit(const col_t& col, const col_t*, int, int) {
+BNN_PRAGMA(HLS INLINE)
+        out.write(col);
+        acc = 0;
+    }
+};
+
+template <class P>
+void sumpool(hls::stream<ap_uint<P::C * P::IN_B> >& in, hls::stream<ap_uint<P::C * P::O_B> >& out) {
+    if (P::KH == P::H && P::KW == P::W) {
+        SumAll<P> reduce = {out, 0};
+        walk_windows<Unpadded<P>, false>(in, reduce);
+    } else {
+        SumReduce<P> reduce = {out};
+        walk_windows<Unpadded<P>, true>(in, reduce);
     }
 }
 

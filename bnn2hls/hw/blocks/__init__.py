@@ -60,6 +60,13 @@ def hls_library() -> tuple[str, ...]:
     return tuple(sorted({"bnn_common.h", *(f for kind in REGISTRY for f in kind.hls_files)}))
 
 
+def hls_includes() -> tuple[str, ...]:
+    """The headers the HLS top includes, sorted: bnn_common.h and every kind's own header (the
+    last of its `hls_files`); a header includes the helpers it is built on (bnn_window.h)."""
+    return tuple(sorted({"bnn_common.h", *(kind.hls_files[-1] for kind in REGISTRY if kind.hls_files)}))
+
+
 __all__ = ["Block", "Stream", "Memory", "LowerContext", "Fifo", "WindowFifo", "Flatten", "MaxPoolBlock", "SumPoolBlock",
            "Mvau", "Vvau", "Swg", "Fork", "JoinBlock", "ConcatBlock", "ThresholdBlock", "LAYER_BLOCKS", "FIFO_KIND", "FORK_KIND", "kinds",
-           "by_module", "by_kind", "rtl_library", "hls_library", "fifo_depth", "mvau_cycles", "mvau_thresholds", "sumpool_format"]
+           "by_module", "by_kind", "rtl_library", "hls_library", "hls_includes", "fifo_depth", "mvau_cycles", "mvau_thresholds",
+           "sumpool_format"]

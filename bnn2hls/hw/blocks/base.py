@@ -10,7 +10,7 @@ A kind is a subclass of `Block` that owns, in one place:
 - `hls(ctx)`: its part of the HLS top (function call, template arguments, header constants,
   tables and memories; hls_lib/hls files `hls_files`).
 Kinds register themselves (`Block.__init_subclass__`); `library_rank` orders the RTL library
-in files.f.
+in files.f (a kind's own `rtl_files` list the modules it instantiates before it).
 """
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 REGISTRY: list[type["Block"]] = []
+
+# The hls_lib files that bnn_swg, bnn_maxpool and bnn_sumpool are built on (the input queue and
+# the window walker), listed before each of them: a kind's `rtl_files` are in dependency order.
+WINDOW_RTL = ("bnn_in_queue.sv", "bnn_window.sv")
+WINDOW_HLS = ("bnn_window.h",)
 
 
 @dataclass(eq=False)
@@ -94,8 +99,8 @@ class Block:
 
     kind: ClassVar[str] = ""
     module: ClassVar[str] = ""  # the RTL module (hls_lib/rtl)
-    rtl_files: ClassVar[tuple[str, ...]] = ()
-    hls_files: ClassVar[tuple[str, ...]] = ()
+    rtl_files: ClassVar[tuple[str, ...]] = ()  # what `module` needs, its own file last
+    hls_files: ClassVar[tuple[str, ...]] = ()  # the headers it needs, its own last (the top includes that)
     library_rank: ClassVar[int] = 100
     # RTL ports: tuser in (True, False or "tied" to 0), tuser out, tuser carried in tdata
     user_in: ClassVar[bool | str] = False

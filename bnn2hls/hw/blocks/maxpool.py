@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..mvau_memories import clog2
-from .base import Block, LowerContext, Stream
+from .base import WINDOW_HLS, WINDOW_RTL, Block, LowerContext, Stream
 
 
 def window_features(p: dict[str, int], a: Any, swg: bool) -> None:
-    """Cost features shared by the two window walkers (bnn_swg and bnn_maxpool): an input
+    """Cost features of bnn_swg and bnn_maxpool (both on bnn_window): an input
     queue, a line buffer of KH-1 rows, the window registers and the position counters."""
     c, h, w, kh, kw = p["C"], p["H"], p["W"], p["KH"], p["KW"]
-    pix = c * p.get("B", 1)
+    pix = c * p.get("IN_B", 1)
     if swg:
         hp, wp = h + p["PAD_T"] + p["PAD_B"], w + p["PAD_L"] + p["PAD_R"]
         oh, ow = (hp - kh) // p["SH"] + 1, (wp - kw) // p["SW"] + 1
@@ -38,8 +38,8 @@ def window_features(p: dict[str, int], a: Any, swg: bool) -> None:
 class MaxPoolBlock(Block):
     kind = "maxpool"
     module = "bnn_maxpool"
-    rtl_files = ("bnn_maxpool.sv",)
-    hls_files = ("bnn_maxpool.h",)
+    rtl_files = WINDOW_RTL + ("bnn_maxpool.sv",)
+    hls_files = WINDOW_HLS + ("bnn_maxpool.h",)
     library_rank = 3
 
     @classmethod
@@ -50,7 +50,7 @@ class MaxPoolBlock(Block):
         params = {"C": c, "H": h, "W": w, "KH": layer.kernel[0], "KW": layer.kernel[1], "SH": layer.stride[0],
                   "SW": layer.stride[1]}
         if bits > 1:
-            params["B"] = bits  # signed max of B-bit elements (binary: OR, the default)
+            params["IN_B"] = bits  # signed max of IN_B-bit elements (binary: OR, the default)
         what = "binary max-pool" if bits == 1 else f"{bits}-bit max-pool"
         return cls(f"u_{layer.name}", layer, "maxpool", ctx.src, out, params,
                    comment=f"{layer.name}: {what} {layer.kernel} stride {layer.stride}")
@@ -66,7 +66,8 @@ class MaxPoolBlock(Block):
 
     def hls(self, ctx: Any) -> None:
         p = self.params
+        params = ctx.params(self, "bnn::maxpool", [("C", p["C"]), ("IN_B", p.get("IN_B", 1)),
+                                                   *((k, p[k]) for k in ("H", "W", "KH", "KW", "SH", "SW"))])
         src = ctx.name(self.input)
         out = ctx.declare(self.output, ctx.uint(self.output.width), self.output.comment)
-        targs = [str(p[k]) for k in ("C", "H", "W", "KH", "KW", "SH", "SW", *(("B",) if "B" in p else ()))]
-        ctx.call("bnn::maxpool", targs, [src, out], self.comment)
+        ctx.call("bnn::maxpool", [params], [src, out], self.comment)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ...ir import MatrixLayer, Network, SumPool, signed_width
 from ..mvau_memories import acc_width, clog2
-from .base import Block, LowerContext, Stream
+from .base import WINDOW_HLS, WINDOW_RTL, Block, LowerContext, Stream
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ def sumpool_format(net: Network, pool: SumPool) -> SumPoolFormat:
 class SumPoolBlock(Block):
     kind = "sumpool"
     module = "bnn_sumpool"
-    rtl_files = ("bnn_sumpool.sv",)
-    hls_files = ("bnn_sumpool.h",)
+    rtl_files = WINDOW_RTL + ("bnn_sumpool.sv",)
+    hls_files = WINDOW_HLS + ("bnn_sumpool.h",)
     library_rank = 3
 
     @classmethod
@@ -48,7 +48,7 @@ class SumPoolBlock(Block):
         h, w, c = layer.in_shape
         out = Stream(layer.name, "out", c * fmt.out_bits, fmt.out_bits, f"{layer.name}: window sums")
         params = {"C": c, "H": h, "W": w, "KH": layer.kernel[0], "KW": layer.kernel[1], "SH": layer.stride[0],
-                  "SW": layer.stride[1], "B": fmt.in_bits, "SIGNED": int(fmt.signed), "OB": fmt.out_bits}
+                  "SW": layer.stride[1], "IN_B": fmt.in_bits, "SIGNED": int(fmt.signed), "O_B": fmt.out_bits}
         what = "global sum pool" if layer.is_global else f"sum pool {layer.kernel} stride {layer.stride}"
         return cls(f"u_{layer.name}", layer, "sumpool", ctx.src, out, params,
                    comment=f"{layer.name}: {what} of {'sign bits' if fmt.in_bits == 1 else f'{fmt.in_bits}-bit values'}"
@@ -67,7 +67,7 @@ class SumPoolBlock(Block):
     def cost_features(cls, p: dict[str, int], tables: Any, a: Any) -> None:
         """An input queue, the position counters, the OB-bit adders and registers; windowed:
         the line buffer of KH-1 input rows and KW-1 column sums (the max-pool's walk)."""
-        c, h, w, kh, kw, b, ob = p["C"], p["H"], p["W"], p["KH"], p["KW"], p["B"], p["OB"]
+        c, h, w, kh, kw, b, ob = p["C"], p["H"], p["W"], p["KH"], p["KW"], p["IN_B"], p["O_B"]
         pix, sums = c * b, c * ob
         a.ram("in_queue", 2, pix, a.EMU_POINTER)
         a.add("lut", "ctr", clog2(h + 2) + clog2(w + 2))
@@ -85,9 +85,8 @@ class SumPoolBlock(Block):
         a.add("ff", "regs", (kw - 1) * sums + sums)
 
     def hls(self, ctx: Any) -> None:
-        p = self.params
+        params = ctx.params(self, "bnn::sumpool", list(self.params.items()))
         src = ctx.name(self.input)
         out = ctx.declare(self.output, ctx.uint(self.output.width), self.output.comment)
-        targs = [str(p[k]) for k in ("C", "H", "W", "KH", "KW", "SH", "SW", "B", "SIGNED", "OB")]
-        ctx.call("bnn::sumpool", targs, [src, out], self.comment)
+        ctx.call("bnn::sumpool", [params], [src, out], self.comment)
         ctx.widths.append(self.output.width)

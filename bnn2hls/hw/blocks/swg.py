@@ -8,7 +8,7 @@ import numpy as np
 
 from ...ir import Conv
 from ..mvau_memories import clog2
-from .base import Block, LowerContext, Stream, vector_literal
+from .base import WINDOW_HLS, WINDOW_RTL, Block, LowerContext, Stream, vector_literal
 
 
 def border_classes(layer: Conv) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -42,8 +42,8 @@ def finn_swg_cycles(layer: Conv, simd: int | None = None) -> int:
 class Swg(Block):
     kind = "swg"
     module = "bnn_swg"
-    rtl_files = ("bnn_swg.sv",)
-    hls_files = ("bnn_swg.h",)
+    rtl_files = WINDOW_RTL + ("bnn_swg.sv",)
+    hls_files = WINDOW_HLS + ("bnn_swg.h",)
     library_rank = 2
     user_out = True
 
@@ -57,7 +57,7 @@ class Swg(Block):
         window = layer.kernel[0] * layer.kernel[1] * c * bits
         out = Stream(layer.name, "win", window, bits, f"{layer.name}: windows", user_width=user_w,
                      user_unused=layer.border is None)
-        params = {"C": c, "B": bits, "H": h, "W": w, "KH": layer.kernel[0], "KW": layer.kernel[1],
+        params = {"C": c, "IN_B": bits, "H": h, "W": w, "KH": layer.kernel[0], "KW": layer.kernel[1],
                   "SH": layer.stride[0], "SW": layer.stride[1], "PAD_T": layer.pads[0], "PAD_L": layer.pads[1],
                   "PAD_B": layer.pads[2], "PAD_R": layer.pads[3], "N_ROW_CLASSES": n_rows, "N_COL_CLASSES": n_cols,
                   "CLS_W": cls_w, "USER_W": user_w}
@@ -89,18 +89,15 @@ class Swg(Block):
         return out
 
     def hls(self, ctx: Any) -> None:
-        layer, p = self.layer, self.params
-        oh, ow = layer.out_hw
+        p = self.params
         header = ctx.header(self)
         ns = header.namespace
-        header.constants += [(k, int(p[k])) for k in ("C", "B", "H", "W", "KH", "KW", "SH", "SW", "PAD_T", "PAD_L",
-                                                      "PAD_B", "PAD_R", "N_ROW_CLASSES", "N_COL_CLASSES", "USER_W")]
-        header.constants += [("OH", oh), ("OW", ow)]
+        params = ctx.params(self, "bnn::swg", [(k, p[k]) for k in (
+            "C", "IN_B", "H", "W", "KH", "KW", "SH", "SW", "PAD_T", "PAD_L", "PAD_B", "PAD_R", "N_ROW_CLASSES",
+            "N_COL_CLASSES", "USER_W")])
         header.tables += [ctx.table("ROW_CLASS", [int(v) for v in self.vectors["ROW_CLASS"]], "border class of each output row"),
                           ctx.table("COL_CLASS", [int(v) for v in self.vectors["COL_CLASS"]], "border class of each output column")]
         src = ctx.name(self.input)
-        out = ctx.declare(self.output, ctx.window_type(self.output.width, p["USER_W"]), f"{layer.name}: windows + border class")
-        targs = [f"{ns}::{k}" for k in ("C", "B", "H", "W", "KH", "KW", "SH", "SW", "PAD_T", "PAD_L", "PAD_B", "PAD_R",
-                                        "N_COL_CLASSES", "USER_W")]
-        ctx.call("bnn::swg", targs, [src, out, f"{ns}::ROW_CLASS", f"{ns}::COL_CLASS"], self.comment)
-        ctx.widths += [p["C"] * p["B"], self.output.width, p["USER_W"]]
+        out = ctx.declare(self.output, ctx.window_type(self.output.width, p["USER_W"]), f"{self.layer.name}: windows + border class")
+        ctx.call("bnn::swg", [params], [src, out, f"{ns}::ROW_CLASS", f"{ns}::COL_CLASS"], self.comment)
+        ctx.widths += [p["C"] * p["IN_B"], self.output.width, p["USER_W"]]

@@ -1,0 +1,269 @@
+// bnn_window: the window walker that bnn_swg, bnn_maxpool and bnn_sumpool share. Each of them
+// instantiates it and supplies its own reduction through two combinational hooks, as
+// finn-hlslib's pooling functions share one window buffer and differ in their pool function.
+//
+// The walker reads C*IN_B-bit pixels in raster order (frames back to back, no delimiter)
+// through a bnn_in_queue and walks the padded frame (H+PAD_T+PAD_B) x (W+PAD_L+PAD_R), one
+// position per cycle: an in-bounds position pops an input pixel, a pad position injects the
+// pad pixel instead (binary: the FBNA pattern, bit c = +1 where (y + x + c) is even in image
+// coordinates; multi-bit: 0). At every position:
+//   - `column` is the KH pixels of padded rows py-(KH-1) .. py at column px (row ky at
+//     [ky*PIX_W +: PIX_W]): the new pixel on top of KH-1 older ones from the line buffer (one
+//     entry per padded column, KH-1 rows wide, registered read).
+//   - the owner reduces `column` to COL_W bits and returns it on `col_red` (bnn_swg: the
+//     column itself; bnn_maxpool: its OR / max; bnn_sumpool: its sum). The walker keeps the
+//     last KW-1 of those in `hist` (column px-(KW-1)+j at [j*COL_W +: COL_W]).
+//   - at padded position (KH-1 + oy*SH, KW-1 + ox*SW) (`emit`), the owner's `result`, made from
+//     `col_red` and `hist`, goes to the output register, with the border class id in m_tuser.
+// Reducing each column before it is kept (instead of the whole window at the end) keeps the
+// history COL_W bits per column and the reduction (KH-1)+(KW-1) operations deep.
+//
+// BUFFER = 0 leaves out the line buffer and the history (a global pool keeps its own state:
+// it reads `column` = the pixel and accumulates on `step`; KH x KW only places `emit`).
+// USER = 0 leaves out the border classes and m_tuser (the pools have none).
+//
+// Handshakes: s_tready comes from the input queue and m_tvalid from the output register, both
+// state only, so there is no combinational path m_tready->s_tready or s_tvalid->m_tvalid.
+// Steady state: one padded position per cycle when input is available and the output is not
+// stalled; frames follow each other without bubbles.
+module bnn_window #(
+    parameter int C = 1,
+    parameter int IN_B = 1,
+    parameter int H = 4,
+    parameter int W = 4,
+    parameter int KH = 3,
+    parameter int KW = 3,
+    parameter int SH = 1,
+    parameter int SW = 1,
+    parameter int PAD_T = 0,
+    parameter int PAD_L = 0,
+    parameter int PAD_B = 0,
+    parameter int PAD_R = 0,
+    parameter int COL_W = KH * C * IN_B,
+    parameter int OUT_W = KH * KW * C * IN_B,
+    parameter int BUFFER = 1,
+    parameter int USER = 1,
+    parameter int N_COL_CLASSES = 1,
+    parameter int CLS_W = 1,
+    parameter int USER_W = 1,
+    localparam int OH = (H + PAD_T + PAD_B - KH) / SH + 1,
+    localparam int OW = (W + PAD_L + PAD_R - KW) / SW + 1,
+    parameter logic [OH*CLS_W-1:0] ROW_CLASS = '0,
+    parameter logic [OW*CLS_W-1:0] COL_CLASS = '0,
+    localparam int PIX_W = C * IN_B,
+    localparam int COL_ROWS = BUFFER != 0 ? KH : 1,
+    localparam int HIST_N = (BUFFER != 0 && KW > 1) ? KW - 1 : 1
+) (
+    input  logic                      clk,
+    input  logic                      rst_n,
+    input  logic [PIX_W-1:0]          s_tdata,
+    input  logic                      s_tvalid,
+    output logic                      s_tready,
+    // the owner's reduction
+    output logic [COL_ROWS*PIX_W-1:0] column,
+    /* verilator lint_off UNUSEDSIGNAL */    // unread without a history (KW = 1, BUFFER = 0)
+    input  logic [COL_W-1:0]          col_red,
+    /* verilator lint_on UNUSEDSIGNAL */
+    output logic [HIST_N*COL_W-1:0]   hist,
+    output logic                      step,     // the walk moves on this cycle
+    output logic                      emit,     // ... and the current position ends a window
+    input  logic [OUT_W-1:0]          result,
+    // the output stream
+    output logic [OUT_W-1:0]          m_tdata,
+    output logic [USER_W-1:0]         m_tuser,
+    output logic                      m_tvalid,
+    input  logic                      m_tready
+);
+    localparam int HP = H + PAD_T + PAD_B;
+    localparam int WP = W + PAD_L + PAD_R;
+    // Counter widths: py/px index the padded frame; ny/nx (next output row/column) reach at most
+    // KH-1 + OH*SH <= HP-1 + SH (resp. columns).
+    localparam int YW = $clog2(HP + SH + 1);
+    localparam int PXW = (WP > 1) ? $clog2(WP) : 1;
+    localparam int XW = $clog2(WP + SW + 1);
+    localparam int PAD_PAR = (PAD_T + PAD_L) % 2;
+
+    // Binary pad pixel where (y + x) is even: bit c = (c % 2 == 0).
+    localparam logic [PIX_W-1:0] PAD_EVEN = (IN_B == 1) ? PIX_W'({PIX_W{2'b01}}) : '0;
+    localparam logic [PIX_W-1:0] PAD_ODD = (IN_B == 1) ? ~PAD_EVEN : '0;
+
+    localparam bit PADDED = (PAD_T + PAD_L + PAD_B + PAD_R) > 0;
+
+    // ---------------------------------------------------------------- input queue
+    // `pixel` is the queue's head, or at a pad position the pad pixel (the queue's fill).
+    logic [PIX_W-1:0] pixel;
+    logic in_avail, in_pop, in_bounds, pad_odd;
+
+    bnn_in_queue #(.WIDTH(PIX_W), .FILL(PADDED ? 1 : 0), .FILL_EVEN(PAD_EVEN), .FILL_ODD(PAD_ODD)) u_in (
+        .clk(clk), .rst_n(rst_n), .s_tdata(s_tdata), .s_tvalid(s_tvalid), .s_tready(s_tready),
+        .head(pixel), .avail(in_avail), .pop(in_pop), .fill(PADDED && !in_bounds), .fill_odd(PADDED && pad_odd)
+    );
+
+    // ---------------------------------------------------------------- padded-frame walk
+    logic [YW-1:0] py, ny;                  // current padded row; padded row of the next output row
+    logic [PXW-1:0] px;                     // current padded column
+    logic [XW-1:0] nx;                      // padded column of the next output column
+    logic row_in, col_in;                   // current row/column lies inside the image
+    logic out_valid;
+
+    assign in_bounds = row_in && col_in;
+    wire row_last = (py == YW'(HP - 1));
+    wire col_last = (px == PXW'(WP - 1));
+    wire row_hit = (py == ny);
+    wire col_hit = (XW'(px) == nx);
+    assign emit = row_hit && col_hit;
+    assign step = (!in_bounds || in_avail) && (!emit || !out_valid || m_tready);
+    assign in_pop = step && in_bounds;
+
+    assign pad_odd = py[0] ^ px[0] ^ PAD_PAR[0];  // the pad pixel of (y + x) odd
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            py <= '0;
+            px <= '0;
+            ny <= YW'(KH - 1);
+            nx <= XW'(KW - 1);
+        end else if (step) begin
+            if (col_last) begin
+                px <= '0;
+                nx <= XW'(KW - 1);
+                if (row_last) begin
+                    py <= '0;
+                    ny <= YW'(KH - 1);
+                end else begin
+                    py <= py + 1'b1;
+                    if (row_hit) ny <= ny + YW'(SH);
+                end
+            end else begin
+                px <= px + 1'b1;
+                if (col_hit) nx <= nx + XW'(SW);
+            end
+        end
+    end
+
+    // Inside-the-image flags, only where that side is padded (an unpadded walk is always in).
+    if (PAD_T + PAD_B > 0) begin : g_row_in
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                row_in <= (PAD_T == 0);
+            end else if (step && col_last) begin
+                if (row_last) row_in <= (PAD_T == 0);
+                else if (py + 1'b1 == YW'(PAD_T)) row_in <= 1'b1;
+                else if (py + 1'b1 == YW'(PAD_T + H)) row_in <= 1'b0;
+            end
+        end
+    end else begin : g_row_all
+        assign row_in = 1'b1;
+    end
+    if (PAD_L + PAD_R > 0) begin : g_col_in
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                col_in <= (PAD_L == 0);
+            end else if (step) begin
+                if (col_last) col_in <= (PAD_L == 0);
+                else if (px + 1'b1 == PXW'(PAD_L)) col_in <= 1'b1;
+                else if (px + 1'b1 == PXW'(PAD_L + W)) col_in <= 1'b0;
+            end
+        end
+    end else begin : g_col_all
+        assign col_in = 1'b1;
+    end
+
+    // ---------------------------------------------------------------- line buffer + history
+    if (BUFFER != 0 && KH > 1) begin : g_lines
+        localparam int LB_W = (KH - 1) * PIX_W;
+        // lb_rd holds the line-buffer entry of column px (prefetched, so the memory has a
+        // registered read port).
+        logic [LB_W-1:0] lb_rd;
+        assign column = {pixel, lb_rd};
+        if (WP > 1) begin : g_mem
+            logic [LB_W-1:0] lb [WP];
+            wire [PXW-1:0] px_next = col_last ? '0 : px + 1'b1;
+            always_ff @(posedge clk) begin
+                if (step) begin
+                    lb[px] <= column[KH*PIX_W-1:PIX_W];
+                    lb_rd <= lb[px_next];
+                end
+            end
+        end else begin : g_reg
+            always_ff @(posedge clk) begin
+                if (step) lb_rd <= column[KH*PIX_W-1:PIX_W];
+            end
+        end
+    end else begin : g_no_lines
+        assign column = pixel;
+    end
+
+    if (BUFFER != 0 && KW > 2) begin : g_shift
+        always_ff @(posedge clk) begin
+            if (step) hist <= {col_red, hist[(KW-1)*COL_W-1:COL_W]};
+        end
+    end else if (BUFFER != 0 && KW == 2) begin : g_one
+        always_ff @(posedge clk) begin
+            if (step) hist <= col_red;
+        end
+    end else begin : g_no_hist
+        assign hist = '0;
+    end
+
+    // ---------------------------------------------------------------- border class
+    if (USER != 0) begin : g_user
+        logic [OH*CLS_W-1:0] row_cls;       // current output row's class in the low bits
+        logic [OW*CLS_W-1:0] col_cls;
+        logic row_par, col_par;             // (SH*oy) % 2, (SW*ox) % 2
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                row_cls <= ROW_CLASS;
+                col_cls <= COL_CLASS;
+                row_par <= 1'b0;
+                col_par <= 1'b0;
+            end else if (step) begin
+                if (col_last) begin
+                    col_cls <= COL_CLASS;
+                    col_par <= 1'b0;
+                    if (row_last) begin
+                        row_cls <= ROW_CLASS;
+                        row_par <= 1'b0;
+                    end else if (row_hit) begin
+                        row_cls <= row_cls >> CLS_W;
+                        row_par <= row_par ^ SH[0];
+                    end
+                end else if (col_hit) begin
+                    col_cls <= col_cls >> CLS_W;
+                    col_par <= col_par ^ SW[0];
+                end
+            end
+        end
+        wire [CLS_W-1:0] rc = row_cls[CLS_W-1:0];
+        wire [CLS_W-1:0] cc = col_cls[CLS_W-1:0];
+        wire parity = row_par ^ col_par;
+        wire [USER_W-1:0] class_id = USER_W'((int'(rc) * N_COL_CLASSES + int'(cc)) * 2 + int'(parity));
+        logic [USER_W-1:0] out_user;
+        always_ff @(posedge clk) begin
+            if (step && emit) out_user <= class_id;
+        end
+        assign m_tuser = out_user;
+    end else begin : g_no_user
+        assign m_tuser = '0;
+    end
+
+    // ---------------------------------------------------------------- output register
+    logic [OUT_W-1:0] out_data;
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            out_valid <= 1'b0;
+        end else if (step && emit) begin
+            out_valid <= 1'b1;
+        end else if (m_tready) begin
+            out_valid <= 1'b0;
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        if (step && emit) out_data <= result;
+    end
+
+    assign m_tdata = out_data;
+    assign m_tvalid = out_valid;
+endmodule
