@@ -12,6 +12,9 @@ The importer walks the graph once in topological order and gives every tensor a 
               plus the per-channel float ops applied to the mean since (until a quantizer)
   Sum         a residual join's sum (an `Add` of two quantized activations) plus the
               per-channel float ops applied to it since; a quantizer makes it a `Threshold`
+  Cat         a channel concatenation of matrix layers' accumulators, until its quantizer
+
+A `Concat` of quantized activations along channels is an `Act` again (a `Concat` node).
 
 A tensor may feed several nodes (a fork): its role is read by each consumer.
 
@@ -33,7 +36,7 @@ from onnx import numpy_helper
 
 from ..ir import padding_pattern
 from ..errors import UserError
-from ..ir import ROUNDING_MODES, AffineOp, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, signed_width, validate
+from ..ir import ROUNDING_MODES, AffineOp, Concat, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, signed_width, validate
 
 
 # ---------------------------------------------------------------------------------------
@@ -112,6 +115,17 @@ class Sum:
     join: str  # the Join node's name
     shape: tuple[int, ...]  # source layout without batch: (C, H, W) or (F,)
     chain: list[AffineOp] = field(default_factory=list)
+
+
+@dataclass
+class Cat:
+    """A channel concatenation of unquantized accumulators (ReActNet's order: BatchNorm per
+    branch, cat, then one quantizer), pending until that quantizer: a per-tensor quantizer is
+    elementwise, quant(cat(a, b)) = cat(quant(a), quant(b)), so it becomes each part's own
+    activation and the `Concat` reads the quantized parts."""
+
+    parts: list[Acc]
+    shape: tuple[int, ...]
 
 
 class _Importer:
@@ -357,6 +371,8 @@ class _Importer:
             )
         if isinstance(r, Acc):
             return self._multi_level(r, s, zp, bits, signed, narrow, rounding)
+        if isinstance(r, Cat):
+            return self._concat([self._multi_level(part, s, zp, bits, signed, narrow, rounding) for part in r.parts])
         if isinstance(r, Mean):
             if bits > 8:
                 raise self.fail(f"{bits}-bit hidden activations: at most 8 bits are supported")
@@ -454,21 +470,9 @@ class _Importer:
                 raise self.fail("the input quantizer needs a scalar scale")
             return self._make_input_quant(r, bits=1, scale=float(scale.reshape(-1)[0]))
         if isinstance(r, Acc):
-            if r.flattened:
-                raise self.fail("binarize before flattening")
-            if scale.size != 1:
-                raise self.fail("activation quantizers need a scalar scale")
-            if r.avg is not None:
-                raise self.fail(AVG_OF_ACCUMULATORS)
-            layer = self.layers[r.layer_index]
-            if layer.binarize:
-                raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
-                                "quantized value wherever it is needed")
-            self.layers[r.layer_index] = dataclasses.replace(
-                layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain)
-            )
-            producer = layer.name if r.pool is None else self._pool_layer(layer, r.pool, before_activation=True).name
-            return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), producer=producer)
+            return self._binarize_acc(r, scale)
+        if isinstance(r, Cat):
+            return self._concat([self._binarize_acc(part, scale) for part in r.parts])
         if isinstance(r, Act) and r.bits == 1:
             return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), flattened_from=r.flattened_from,
                        producer=r.producer)
@@ -482,6 +486,24 @@ class _Importer:
             s = float(scale.reshape(-1)[0])
             return self._threshold(r, None, s) if isinstance(r, Sum) else self._requantize(r, None, s)
         raise self.fail("cannot binarize this tensor")
+
+    def _binarize_acc(self, r: Acc, scale: np.ndarray) -> Act:
+        """A sign after a matrix layer's chain: the layer binarizes."""
+        if r.flattened:
+            raise self.fail("binarize before flattening")
+        if scale.size != 1:
+            raise self.fail("activation quantizers need a scalar scale")
+        if r.avg is not None:
+            raise self.fail(AVG_OF_ACCUMULATORS)
+        layer = self.layers[r.layer_index]
+        if layer.binarize:
+            raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
+                            "quantized value wherever it is needed")
+        self.layers[r.layer_index] = dataclasses.replace(
+            layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain)
+        )
+        producer = layer.name if r.pool is None else self._pool_layer(layer, r.pool, before_activation=True).name
+        return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), producer=producer)
 
     def _threshold_mean(self, r: Mean, quant: IntQuant | None, scale: float) -> Act:
         """A quantizer after an average pool (and its float ops): a standalone `Threshold` on
@@ -606,6 +628,82 @@ class _Importer:
         partial = Network(name=self.name, layers=(self.input_quant, *self.layers))
         lo, hi = partial.value_range(partial.layer(r.producer))
         return np.arange(lo, hi + 1, dtype=np.int64)
+
+    # -- channel concatenation -------------------------------------------------------------------
+    def op_Concat(self, *tensors: str) -> Act | Cat:
+        """torch.cat along channels of quantized activations: a `Concat` node (`_concat`); of
+        matrix layers' accumulators (each after its own BatchNorm or scales): a pending `Cat`
+        that the quantizer after it resolves."""
+        axis = self.attrs().get("axis")
+        roles = [self.role(t) for t in tensors]
+        if len(tensors) < 2:
+            raise self.fail(f"Concat of {len(tensors)} tensor(s): at least 2 are concatenated")
+        twice = next((r for i, (t, r) in enumerate(zip(tensors, roles)) if t in tensors[:i]), None)
+        if twice is not None:
+            what = (twice.producer if isinstance(twice, Act) else self.layers[twice.layer_index].name
+                    if isinstance(twice, Acc) else "a tensor")
+            raise self.fail(f"the value of '{what}' is concatenated with itself (torch.cat([x, x])); the hardware "
+                            "concat reads distinct operands")
+        accs = all(isinstance(r, Acc) and not r.flattened and r.avg is None and len(r.shape) == 3 for r in roles)
+        for t, r in zip(tensors, roles):
+            if isinstance(r, Sum):
+                raise self.fail(f"{self._unquantized_sum(r)} is concatenated; quantize it before the Concat")
+            if isinstance(r, Acc) and not accs:
+                raise self.fail(f"Concat of the unquantized output of '{self.layers[r.layer_index].name}' (the float "
+                                "result of a Conv/Gemm/MatMul and its BatchNorm or scales) with other tensors: "
+                                "quantize every operand before the Concat, or concatenate conv outputs only and "
+                                "quantize the concatenation")
+            if isinstance(r, Host):
+                raise self.fail("Concat of the raw network input: quantize it first (the input quantizer)")
+            if not isinstance(r, (Act, Acc)) or (isinstance(r, Act) and r.flattened_from is not None):
+                raise self.fail(f"Concat of '{t}': only quantized (C, H, W) or (F,) activations (the outputs of "
+                                "quantizers, not flattened, padded or constant) or conv outputs before one quantizer "
+                                "are concatenated")
+        parts: list[Any] = roles
+        rank = len(parts[0].shape)
+        if any(len(a.shape) != rank for a in parts) or rank not in (1, 3):
+            raise self.fail(f"Concat of tensors of shapes {[list(a.shape) for a in parts]}: (C, H, W) or (F,) each")
+        if axis is None or axis % (rank + 1) != 1:
+            raise self.fail(f"Concat along axis {axis} of [N, {', '.join(map(str, parts[0].shape))}] tensors: only a "
+                            "channel concatenation (axis 1: torch.cat(..., dim=1)) is supported")
+        if any(a.shape[1:] != parts[0].shape[1:] for a in parts):
+            raise self.fail(f"Concat of tensors of shapes {[list(a.shape) for a in parts]}: the heights and widths differ")
+        if accs:
+            return Cat(parts=list(roles), shape=(sum(a.shape[0] for a in parts), *parts[0].shape[1:]))
+        return self._concat(roles)
+
+    def _concat(self, acts: list[Act]) -> Act:
+        """The `Concat` node of quantized activations of one height and width: scales whose
+        ratios are powers of two share the smallest as the unit (the others shift left), so
+        the concatenation is exact."""
+        names = [a.producer for a in acts]
+        twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if twice is not None:
+            raise self.fail(f"the value of '{twice}' is concatenated with itself; the hardware concat reads distinct "
+                            "operands")
+        unit = min(np.float32(a.scale) for a in acts)
+        shifts = []
+        for a in acts:
+            pair = _power_of_two_shifts(a.scale, float(unit))
+            if pair is None:
+                other = next(b for b in acts if np.float32(b.scale) == unit)
+                raise self.fail(f"Concat of '{a.producer}' (scale {a.scale!r}) and '{other.producer}' (scale "
+                                f"{other.scale!r}): the ratio of the operands' scales is not a power of two, so their "
+                                "values have no common integer grid; quantize every operand with a shared quantizer "
+                                "(one QuantIdentity instance) or with fixed power-of-two scales "
+                                "(scaling_impl_type=CONST, restrict_scaling_type=POWER_OF_TWO)")
+            shifts.append(pair[0])
+        channels = tuple(a.shape[0] for a in acts)
+        hw = (acts[0].shape[1], acts[0].shape[2]) if len(acts[0].shape) == 3 else (1, 1)
+        node = Concat(name=self.unique_name(f"concat{sum(isinstance(l, Concat) for l in self.layers)}"),
+                      in_shape=(*hw, sum(channels)), channels=channels, operand_scales=tuple(a.scale for a in acts),
+                      shifts=tuple(shifts), inputs=tuple(names))
+        self.layers.append(node)
+        assert self.input_quant is not None  # every activation descends from it
+        bits = Network(self.name, (self.input_quant, *self.layers)).element_bits(node)
+        if bits > 16:
+            raise self.fail(f"the concatenation needs {bits} bits per element (operand shifts {shifts}); at most 16")
+        return Act(shape=(sum(channels), *acts[0].shape[1:]), bits=bits, scale=float(unit), producer=node.name)
 
     # -- elementwise ---------------------------------------------------------------------------
     def op_Mul(self, a: str, b: str) -> Any:

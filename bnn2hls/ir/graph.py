@@ -5,9 +5,9 @@ node; `inputs` names the values a node consumes. `layers` holds the nodes in top
 order, and the network answers who produces and who consumes each value. Its boundaries are
 the `InputQuant` (the host quantizes the source's input; it consumes the graph input) and the
 `OutputHead` (the host turns the last accumulators into the source's outputs); between them
-run the datapath nodes (`Conv`, `DepthwiseConv`, `Dense`, `MaxPool`, `SumPool`, `Join`, `Threshold`). Every datapath tensor is laid out
+run the datapath nodes (`Conv`, `DepthwiseConv`, `Dense`, `MaxPool`, `SumPool`, `Join`, `Concat`, `Threshold`). Every datapath tensor is laid out
 channels-last (H, W, C), the order in which the hardware streams it. A value may feed several
-nodes (a fork); a `Join` consumes two (a residual add).
+nodes (a fork); a `Join` consumes two (a residual add), a `Concat` N >= 2 (a channel concatenation).
 
 Bit encoding everywhere: value +1 <-> bit 1 (True), value -1 <-> bit 0 (False).
 
@@ -655,6 +655,76 @@ class Join:
 
 
 @dataclass(frozen=True)
+class Concat:
+    """A channel concatenation (torch.cat along channels) of N >= 2 values of one height and
+    width: output pixel k is the operands' pixel k side by side, operand 0's `channels[0]`
+    channels first. `in_shape` is (H, W, sum of `channels`), the concatenation's own shape;
+    operand i has shape (H, W, channels[i]) (`operand_shapes`).
+
+    The source concatenates the dequantized tensors (q_i * operand_scales[i]); the importer
+    admits scales whose ratios are powers of two, so each operand's integers are shifted left
+    by `shifts[i]` into one unit, the smallest scale (a sign bit counts as +-1), and the value
+    is exact. Sign bits only, none shifted: the value is sign bits (wiring only); otherwise
+    every element is a two's complement integer as wide as the widest operand needs."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    channels: tuple[int, ...]
+    operand_scales: tuple[float, ...]
+    shifts: tuple[int, ...]
+    inputs: tuple[str, ...] = ()
+
+    kind: ClassVar[str] = "concat"
+    flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
+    arity: ClassVar[int | None] = None  # N >= 2 values
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return self.in_shape
+
+    @property
+    def operand_shapes(self) -> tuple[tuple[int, int, int], ...]:
+        """The shape of each input, in input order (`validate` checks each producer's)."""
+        h, w, _ = self.in_shape
+        return tuple((h, w, c) for c in self.channels)
+
+    # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
+    def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
+        ranges = inputs()
+        return (min(r[0] << s for r, s in zip(ranges, self.shifts)),
+                max(r[1] << s for r, s in zip(ranges, self.shifts)))
+
+    def bits_of(self, inputs: Callable[[], list[int]], value_range: Callable[[], tuple[int, int]]) -> int:
+        bits = inputs()
+        if all(b == 1 for b in bits) and not any(self.shifts):
+            return 1
+        return max((2 if b == 1 else b) + s for b, s in zip(bits, self.shifts))  # a sign bit widens to +-1
+
+    def bipolar_of(self, inputs: Callable[[], list[bool]]) -> bool:
+        return all(inputs()) and not any(self.shifts)
+
+    def field_error(self) -> str | None:
+        """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
+        if not _ints(self.in_shape, 3, 1) or not _ints(self.channels, None, 1) or len(self.channels) < 2:
+            return "in_shape must be 3 positive integers and channels at least 2 positive integers"
+        if sum(self.channels) != self.in_shape[2]:
+            return f"channels {list(self.channels)} do not add up to the {self.in_shape[2]} of in_shape"
+        if not _ints(self.shifts, len(self.channels), 0) or max(self.shifts) > 16:
+            return "shifts must be one integer in [0, 16] per operand"
+        if not (isinstance(self.operand_scales, tuple) and len(self.operand_scales) == len(self.channels) and
+                all(_is_real(v) and v > 0 for v in self.operand_scales)):
+            return "operand_scales must be one positive finite number per operand"
+        return None
+
+    def input_error(self, net: Network, feeds_head: Any) -> str | None:
+        """What is wrong with it given its inputs in `net` (None: nothing; `validate`).
+        `feeds_head`: the matrix layer whose raw accumulators reach the head."""
+        if len(self.inputs) != len(self.channels):
+            return f"{len(self.inputs)} inputs for {len(self.channels)} operands (channels)"
+        return None
+
+
+@dataclass(frozen=True)
 class Threshold:
     """A standalone activation on an integer value (a `Join`'s sum, a pool's sum): per channel,
     a sign (`out_levels == 0`: bit = (x >= T) XOR flip) or FINN's MultiThreshold
@@ -810,12 +880,12 @@ def signed_width(lo: int, hi: int) -> int:
     return bits
 
 
-Layer = InputQuant | Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Threshold | OutputHead
+Layer = InputQuant | Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Concat | Threshold | OutputHead
 # Narrower views of `Layer` that a validated network guarantees (for typing):
-Producer = InputQuant | Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Threshold  # a node whose value another node consumes
-Consumer = Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Threshold | OutputHead  # a node that consumes values
-DatapathLayer = Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Threshold  # a hardware node
-LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, DepthwiseConv, Dense, MaxPool, SumPool, Join, Threshold,
+Producer = InputQuant | Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Concat | Threshold  # a node whose value another node consumes
+Consumer = Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Concat | Threshold | OutputHead  # a node that consumes values
+DatapathLayer = Conv | DepthwiseConv | Dense | MaxPool | SumPool | Join | Concat | Threshold  # a hardware node
+LAYER_TYPES = {cls.kind: cls for cls in (InputQuant, Conv, DepthwiseConv, Dense, MaxPool, SumPool, Join, Concat, Threshold,
                                          OutputHead)}
 
 
@@ -993,12 +1063,14 @@ def validate(net: Network) -> Network:
         feeds_head = net.producer(feeds_head)
     for layer in (*net.datapath, net.head):
         # Per edge: each producer's value must be what this node takes.
-        for source in net.producers(layer):
+        # (A node of several operands of different shapes, a concat, gives `operand_shapes`.)
+        wants = getattr(layer, "operand_shapes", None) or (tuple(layer.in_shape),) * len(layer.inputs)
+        for source, want in zip(net.producers(layer), wants):
             assert not isinstance(source, OutputHead)  # _check_graph: the head's value feeds no node
             shape = tuple(source.out_shape)
-            flattens = layer.flattens_input and int(np.prod(layer.in_shape)) == int(np.prod(shape))
-            if tuple(layer.in_shape) != shape and not flattens:
-                raise bad(layer, f"input shape {tuple(layer.in_shape)} != {source.name}'s output {shape}")
+            flattens = layer.flattens_input and int(np.prod(want)) == int(np.prod(shape))
+            if tuple(want) != shape and not flattens:
+                raise bad(layer, f"input shape {tuple(want)} != {source.name}'s output {shape}")
         why = layer.input_error(net, feeds_head)
         if why:
             raise bad(layer, why)
@@ -1006,8 +1078,9 @@ def validate(net: Network) -> Network:
 
 
 def _check_graph(net: Network) -> None:
-    """Names, boundaries, topological order, arity (a `Join` takes two values, every other
-    node but the input quantizer one); a value may feed several nodes (a fork)."""
+    """Names, boundaries, topological order, arity (a `Join` takes two values, a `Concat` two
+    or more, every other node but the input quantizer one); a value may feed several nodes
+    (a fork)."""
     names = [layer.name for layer in net.layers]
     if len(set(names)) != len(names):
         raise UserError("IR: layer names are not unique")
@@ -1019,9 +1092,10 @@ def _check_graph(net: Network) -> None:
         inputs = tuple(getattr(layer, "inputs", ()))
         if not isinstance(getattr(layer, "inputs", ()), tuple) or not all(isinstance(n, str) for n in inputs):
             raise UserError(f"IR layer '{layer.name}': inputs must be node names")
-        expect = getattr(type(layer), "arity", 1)  # a node kind's `arity` (default one value)
-        if len(inputs) != expect:
-            raise UserError(f"IR layer '{layer.name}': a {layer.kind} node takes {expect} input(s), not {len(inputs)}")
+        expect = getattr(type(layer), "arity", 1)  # a node kind's `arity` (default one value; None: N >= 2)
+        if len(inputs) != expect and not (expect is None and len(inputs) >= 2):
+            raise UserError(f"IR layer '{layer.name}': a {layer.kind} node takes {expect or 'at least 2'} input(s), "
+                            f"not {len(inputs)}")
         for name in inputs:
             if name not in seen:
                 raise UserError(f"IR layer '{layer.name}': input '{name}' is not produced by an earlier node")

@@ -7,6 +7,7 @@ pipeline that depends on the kind. Adding an op: docs/ADDING_AN_OP.md."""
 from __future__ import annotations
 
 from .base import MIN_FIFO_DEPTH, REGISTRY, MatrixWork, Op, Work, op_class, op_of
+from .concat import ConcatOp
 from .join import JoinOp
 from .matrix import ConvOp, DenseOp, DepthwiseConvOp, MatrixOp
 from .maxpool import MaxPoolOp
@@ -20,4 +21,4 @@ def kinds() -> list[type[Op]]:
 
 
 __all__ = ["Op", "Work", "MatrixWork", "REGISTRY", "MIN_FIFO_DEPTH", "op_of", "op_class", "kinds", "MatrixOp",
-           "ConvOp", "DenseOp", "DepthwiseConvOp", "MaxPoolOp", "SumPoolOp", "JoinOp", "ThresholdOp"]
+           "ConvOp", "DenseOp", "DepthwiseConvOp", "MaxPoolOp", "SumPoolOp", "JoinOp", "ConcatOp", "ThresholdOp"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ...ops import kinds as op_kinds
 from .base import REGISTRY, Block, LowerContext, Memory, Stream
+from .concat import ConcatBlock
 from .fifo import Fifo, WindowFifo, fifo_depth
 from .flatten import Flatten
 from .fork import Fork
@@ -66,6 +67,6 @@ def hls_includes() -> tuple[str, ...]:
 
 
 __all__ = ["Block", "Stream", "Memory", "LowerContext", "Fifo", "WindowFifo", "Flatten", "MaxPoolBlock", "SumPoolBlock",
-           "Mvau", "Vvau", "Swg", "Fork", "JoinBlock", "ThresholdBlock", "LAYER_BLOCKS", "FIFO_KIND", "FORK_KIND", "kinds",
+           "Mvau", "Vvau", "Swg", "Fork", "JoinBlock", "ConcatBlock", "ThresholdBlock", "LAYER_BLOCKS", "FIFO_KIND", "FORK_KIND", "kinds",
            "by_module", "by_kind", "rtl_library", "hls_library", "hls_includes", "fifo_depth", "mvau_cycles", "mvau_thresholds",
            "sumpool_format"]
