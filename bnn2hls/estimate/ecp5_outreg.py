@@ -95,7 +95,7 @@ def _retime_read_muxes(module: dict[str, Any], fresh: list[int]) -> int:
 
     def bram_out(bit: Any) -> bool:
         d = driver.get(bit)
-        return (d is not None and cells[d[0]].get("type") == "DP16KD" and d[1].startswith("DO")
+        return (d is not None and cells.get(d[0], {}).get("type") == "DP16KD" and d[1].startswith("DO")
                 and len(sinks.get(bit, [])) == 1)
 
     copies: dict[tuple[Any, ...], Any] = {}  # (net, clock, enable, CEMUX) -> registered net
@@ -106,7 +106,7 @@ def _retime_read_muxes(module: dict[str, Any], fresh: list[int]) -> int:
             continue
         assert ff is not None
         d = driver.get(ff["connections"]["DI"][0])
-        if d is None or cells[d[0]].get("type") != "LUT4" or d[1] != "Z":
+        if d is None or cells.get(d[0], {}).get("type") != "LUT4" or d[1] != "Z":
             continue
         lut = cells[d[0]]
         z = lut["connections"]["Z"][0]
@@ -129,9 +129,12 @@ def _retime_read_muxes(module: dict[str, Any], fresh: list[int]) -> int:
                 "connections": {"CLK": list(fc["CLK"]), "CE": list(fc.get("CE", ["1"])), "LSR": ["0"],
                                 "DI": [b], "Q": [q]}}
             lut["connections"][p] = [q]
+            driver[q] = (f"{ff_name}_rt_{p}", "Q")
             if not bram_out(b):
                 copies[(b, *key)] = q
         lut["connections"]["Z"] = list(fc["Q"])
+        for b in fc["Q"]:
+            driver[b] = (d[0], "Z")
         del cells[ff_name]
         retimed += 1
     return retimed

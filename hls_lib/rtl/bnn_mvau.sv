@@ -21,7 +21,8 @@
 //           weight ROM address. The next vector is accepted in the cycle the current one's
 //           last step issues, so consecutive vectors run back to back.
 //   read  : weight ROM word (the ROM's read register) and the input chunk;
-//   rq    : both registered once more (a block RAM's clk-to-q is long);
+//   rq    : both registered twice more (a block RAM's clk-to-q is long: the first is for its
+//           output register, the second for the route to the popcount logic);
 //   tree  : TL registered levels of per-lane partial sums (popcount: byte counts, then
 //           4-way sums; signed products: pairs, then pairwise sums), TL = 1 for SIMD <= 8;
 //   acc   : the lane sums accumulated over the fold's steps; threshold/flip ROM read (plus
@@ -29,7 +30,7 @@
 //   act   : compare acc with the thresholds (or take acc raw), registered;
 //   word  : multi-threshold count, shift the fold into the output word; after the last fold
 //           write the word into a 2-entry output queue.
-// Latency: 5 + TL cycles from a step's issue to its output word's queue write (3 before
+// Latency: 6 + TL cycles from a step's issue to its output word's queue write (3 before
 // pipelining); bnn2hls/hw/blocks/mvau.py mvau_pipeline_latency mirrors it.
 // Interval: NF*SF cycles per vector in steady state (1 when PE=MH and SIMD=MW).
 //
@@ -196,9 +197,9 @@ module bnn_mvau #(
     // ------------------------------------------------------------------ pipeline control
     // Every stage below moves on !stall. ctl_* [k] describes the step held by stage k:
     // k = 0 the read stage (weight ROM read register), 1 the weight ROM output register,
-    // 2 .. 1+TL the TL levels of the product/popcount tree. Stage ACC then holds the
-    // accumulators and stage ACT the activated fold.
-    localparam int NS = 2 + TL;  // stages before ACC
+    // 2 a fabric register after it, 3 .. 2+TL the TL levels of the product/popcount tree.
+    // Stage ACC then holds the accumulators and stage ACT the activated fold.
+    localparam int NS = 3 + TL;  // stages before ACC
     logic [NS-1:0] ctl_valid, ctl_first, ctl_last_sf, ctl_last_v;
     logic [TAW-1:0] ctl_taddr [NS-1];  // needed up to stage NS-2 (the threshold read)
     logic [NFW-1:0] ctl_nf [NS-1];
@@ -222,11 +223,14 @@ module bnn_mvau #(
         end
     end
 
-    // ------------------------------------------------------------------ weight read (2 registers)
-    // w_r: the ROM's own read register; w_q: a register right after it (block RAM clk-to-q
-    // is long), with the input chunk delayed alongside.
-    logic [PE*WLANE-1:0] w_r, w_q;
-    logic [CHUNK-1:0]    x_r, x_q;
+    // ------------------------------------------------------------------ weight read (3 registers)
+    // w_r: the ROM's own read register; w_o: a register right after it, which an ECP5 flow
+    // folds into the block RAM's output register (bnn2hls/estimate/ecp5_outreg.py; without
+    // it the RAM's clk-to-q is 5.8 ns); w_q: a fabric register the placer can put next to
+    // the RAM (its outputs then reach the popcount logic spread over the fabric in a cycle
+    // of their own). The input chunk is delayed alongside.
+    logic [PE*WLANE-1:0] w_r, w_o, w_q;
+    logic [CHUNK-1:0]    x_r, x_o, x_q;
 
     always_ff @(posedge clk) begin
         if (!stall) w_r <= wmem[waddr];
@@ -234,9 +238,11 @@ module bnn_mvau #(
 
     always_ff @(posedge clk) begin
         if (!stall) begin
-            w_q <= w_r;
+            w_o <= w_r;
+            w_q <= w_o;
             x_r <= cur_x[CHUNK-1:0];
-            x_q <= x_r;
+            x_o <= x_r;
+            x_q <= x_o;
         end
     end
 

@@ -36,9 +36,9 @@ def mvau_tree_levels(simd: int, popcount: bool) -> int:
 
 def mvau_pipeline_latency(simd: int, popcount: bool) -> int:
     """Cycles from a step's issue to its output word's queue write in bnn_mvau (and bnn_vvau):
-    weight read, read register, the tree's levels, accumulate, activate, queue write. Latency
-    only: the interval stays (MH/PE) * (MW/SIMD) per vector."""
-    return 5 + mvau_tree_levels(simd, popcount)
+    weight read, two registers after it, the tree's levels, accumulate, activate, queue write.
+    Latency only: the interval stays (MH/PE) * (MW/SIMD) per vector."""
+    return 6 + mvau_tree_levels(simd, popcount)
 
 
 def mvau_thresholds(layer: MatrixLayer) -> np.ndarray:
