@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import signal
 import sys
+import threading
+import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from .errors import UserError
+from .safeio import WRITE_ERRORS, check_npy, one_line, qpath, refuse_symlink, writing
 
 ENGINES = ("ref", "onnx", "rtl", "hls")
 
@@ -123,26 +128,35 @@ def _print_fit(doc: dict) -> None:
 def load_input(path: Path) -> np.ndarray:
     """--input: a numeric .npy array [N, ...] with N >= 1 (N = 0 is refused by every engine)."""
     if not Path(path).is_file():
-        raise UserError(f"--input {path}: no such file")
+        raise UserError(f"--input {qpath(path)}: no such file")
+    check_npy(path, "--input")  # the header against the file's size, before numpy allocates
     try:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else "empty or truncated"
-        raise UserError(f"--input {path}: not a readable .npy file ({reason})") from None
+        reason = one_line(str(exc).splitlines()[0]) if str(exc) else "empty or truncated"
+        raise UserError(f"--input {qpath(path)}: not a readable .npy file ({reason})") from None
     if not isinstance(x, np.ndarray):
         x.close()
-        raise UserError(f"--input {path}: an .npz archive; expected a single .npy array [N, ...]")
+        raise UserError(f"--input {qpath(path)}: an .npz archive; expected a single .npy array [N, ...]")
+    if np.issubdtype(x.dtype, np.complexfloating):
+        raise UserError(f"--input {qpath(path)}: complex numbers ({x.dtype}); the model's input is real")
     if not np.issubdtype(x.dtype, np.number) or x.ndim < 2:
-        raise UserError(f"--input {path}: expected a numeric array [N, ...], got {x.dtype} {list(x.shape)}")
+        raise UserError(f"--input {qpath(path)}: expected a numeric array [N, ...], got {x.dtype} {list(x.shape)}")
     if x.shape[0] == 0:
-        raise UserError(f"--input {path}: no frames (shape {list(x.shape)}); give at least one")
-    return x.astype(np.float32)
+        raise UserError(f"--input {qpath(path)}: no frames (shape {list(x.shape)}); give at least one")
+    with np.errstate(all="ignore"):
+        y = x.astype(np.float32)
+    if np.isfinite(x).all() and not np.isfinite(y).all():
+        raise UserError(f"--input {qpath(path)}: values beyond float32's range (largest magnitude "
+                        f"{float(np.abs(x).max()):.3g}); the model's input is float32")
+    return y
 
 
 def check_output_file(path: Path) -> Path:
     """-o Y.npy: refuse before any engine runs unless Y can be written exactly there."""
+    refuse_symlink(path, "-o")
     if path.suffix != ".npy":
-        raise UserError(f"-o {path}: the output file must end in .npy")
+        raise UserError(f"-o {qpath(path)}: the output file must end in .npy")
     if path.is_dir():
         raise UserError(f"-o {path}: is a directory; name a .npy file")
     parent = path.parent if str(path.parent) else Path(".")
@@ -156,6 +170,8 @@ def check_output_file(path: Path) -> Path:
 def _check_sim_dir(out: Path, engine: str) -> None:
     """The rtl and hls engines build and run their simulation in OUT/sim."""
     sim = out / "sim"
+    if sim.is_symlink():  # the build cache is not verified: it must at least be OUT's own
+        raise UserError(f"{qpath(sim)}: is a symbolic link; --engine {engine} builds only inside OUT (remove it)")
     where = sim if sim.exists() else out
     if (sim.exists() and not sim.is_dir()) or not os.access(where, os.W_OK | os.X_OK):
         raise UserError(f"{where}: not writable; --engine {engine} builds and runs its simulation in {sim}")
@@ -223,9 +239,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.synth:
         if args.jobs < 1:
             raise UserError("--jobs must be at least 1")
-        doc = report.measure(doc, args.out, jobs=args.jobs)
-    path = report.save(doc, args.out)
-    page = report_html.write_html(doc, args.out)
+        with writing(f"report --synth {qpath(args.out)}"):
+            doc = report.measure(doc, args.out, jobs=args.jobs)
+    with writing(f"report {qpath(args.out)}"):
+        path = report.save(doc, args.out)
+        manifest.refresh(args.out, (report.REPORT_FILE,))
+        page = report_html.write_html(doc, args.out)
     _print_report(doc)
     _print_fit(doc)
     print(f"report: {path}, {page}")
@@ -262,9 +281,11 @@ def _print_report(doc: dict) -> None:
 def _cmd_search(args: argparse.Namespace) -> int:
     from .search import backends
     from .search.deepbit import SearchSpec, default_widths, parse_depths
-    from .search.run import RunOptions, check_budget, default_min_fps, run_search
+    from .search.run import RunOptions, check_budget, check_seed, default_min_fps, run_search
 
+    refuse_symlink(args.out, "-o")
     check_budget(args.max_minutes, args.backend, not args.no_verify)
+    check_seed(args.seed)
 
     backend = backends.get(args.backend)
     if args.backend == "fpga":
@@ -330,6 +351,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .flow.demo import check_seconds, run_demo, run_residual_demo
 
+    refuse_symlink(args.out, "-o")
     check_seconds(args.seconds)
     if args.residual:
         return run_residual_demo(args.out, seconds=args.seconds, rtl=not args.no_rtl)
@@ -350,16 +372,60 @@ COMMANDS = {"boards": _cmd_boards, "compile": _cmd_compile, "run": _cmd_run, "re
             "search": _cmd_search}
 
 
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM})
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that cleanups run (tools started by bnn2hls are
+    killed, temporary directories removed) before the process exits."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line. Whatever goes wrong with what the user gave, stderr gets exactly one
+    `error: ...` line and the exit status is 2: Python warnings (numpy's overflow and
+    ComplexWarning, libraries' deprecations) are silenced here, in this one place, since every
+    condition they would flag is checked and refused by name."""
+    for stream in (sys.stdout, sys.stderr):  # a path with bytes that are not UTF-8 prints escaped
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
-        args = _parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            args = _parser().parse_args(argv)
+            return COMMANDS[args.command](args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("error: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:  # `bnn2hls ... | head -1`: the reader is gone; say nothing more
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            raise
+        # The environment, not bnn2hls: a full disk, a file size limit, a read-only or
+        # forbidden directory, reached somewhere no command names its own option for.
+        where = f"{qpath(exc.filename)}: " if exc.filename else ""
+        print(f"error: {where}{one_line(WRITE_ERRORS.get(exc.errno or 0) or exc.strerror or str(exc))}", file=sys.stderr)
+        return 2
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ from bnn2hls.ir import MatrixLayer
 
 from .conftest import random_inputs
 
+pytestmark = pytest.mark.tier("e2e")
+
 BOARD_NAMES = ("icebreaker", "kv260", "pynq-z1", "pynq-z2", "ultra96-v2", "ulx3s-85f", "zcu104")
 XILINX = ("kv260", "pynq-z1", "pynq-z2", "ultra96-v2", "zcu104")
 # one board per stream width: 64-bit DMA, 128-bit DMA, UART bytes

@@ -15,6 +15,8 @@ from bnn2hls import cli
 from bnn2hls.flow import manifest
 from bnn2hls.frontend.torch_export import export_qonnx
 
+pytestmark = pytest.mark.tier("unit")
+
 
 def expect_error(capsys, argv, *needles):
     code = cli.main([str(a) for a in argv])

@@ -16,6 +16,8 @@ from bnn2hls.errors import UserError
 from bnn2hls.search import backends
 from bnn2hls.search.backends import gpu, rram
 
+pytestmark = pytest.mark.tier("unit")
+
 
 # --------------------------------------------------------------------------------------
 # Synthetic networks

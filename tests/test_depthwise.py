@@ -24,6 +24,8 @@ from .brevitas_nets import depthwise_case
 from .test_multibit import check_all_engines
 from .test_synth_cost import needs_yosys
 
+pytestmark = pytest.mark.tier("e2e")
+
 
 def _export(bits, tmp_path):
     case = depthwise_case(bits)
@@ -86,6 +88,7 @@ class _Grouped(nn.Module):
 
 
 @pytest.mark.parametrize("groups,cout", [(2, 4), (4, 8)])
+@pytest.mark.tier("unit")
 def test_other_groupings_are_refused_with_one_line(groups, cout, tmp_path, capsys):
     """Two channels per group, and a channel multiplier of 2 (groups = C_in, C_out = 2 C_in)."""
     path = export_qonnx(_Grouped(groups, cout).eval(), torch.zeros(1, 4, 6, 6), tmp_path / "g.onnx")
@@ -96,6 +99,7 @@ def test_other_groupings_are_refused_with_one_line(groups, cout, tmp_path, capsy
 
 @needs_yosys
 @pytest.mark.slow
+@pytest.mark.tier("rtl")
 def test_estimate_within_20pct_of_yosys_on_a_depthwise_net(tmp_path):
     """`report --synth` territory: the 2-bit net at a folding with PE, SIMD > 1 in its VVAUs,
     yosys (synth_xilinx, xc7) against the cost model, per network and per depthwise layer
@@ -117,6 +121,7 @@ def test_estimate_within_20pct_of_yosys_on_a_depthwise_net(tmp_path):
 
 
 @pytest.mark.parametrize("stride,pads", [((1, 1), (1, 1, 1, 1)), ((2, 2), (1, 1, 1, 1)), ((2, 1), (0, 2, 1, 0))])
+@pytest.mark.tier("unit")
 def test_border_correction_per_channel(stride, pads):
     """A binary depthwise conv padded with the FBNA pattern plus its border table gives the
     zero-padded source's accumulators: channel c's out-of-bounds taps read channel c's
@@ -143,6 +148,7 @@ def test_border_correction_per_channel(stride, pads):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.tier("unit")
 def test_validate_refuses_a_depthwise_conv_changing_the_channel_count():
     from bnn2hls import ir
     from bnn2hls.errors import UserError
@@ -181,6 +187,7 @@ class _PoolBeforeDepthwise(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+@pytest.mark.tier("unit")
 def test_pool_before_activation_feeding_a_depthwise_conv(tmp_path):
     from .brevitas_nets import randomize_batchnorm
 
@@ -198,6 +205,7 @@ def test_pool_before_activation_feeding_a_depthwise_conv(tmp_path):
     assert [e["kind"] for e in doc["layers"]][1:4] == ["conv", "maxpool", "dwconv"]
 
 
+@pytest.mark.tier("unit")
 def test_folding_presets_and_target_choose_channels_and_taps(tmp_path):
     """PE divides the channels, SIMD the kh*kw taps; the cycle formula is
     (C/PE) * (kh*kw/SIMD) * output pixels, and --target-fps meets its target with it."""

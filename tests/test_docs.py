@@ -2,8 +2,12 @@
 repository) and name a section it has, never a document outside it."""
 from __future__ import annotations
 
+import pytest
+
 import re
 from pathlib import Path
+
+pytestmark = pytest.mark.tier("unit")
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRS = ("bnn2hls", "tests", "benchmarks", "sim", "hls_lib", "templates")

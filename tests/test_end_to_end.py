@@ -14,6 +14,8 @@ from bnn2hls.models import zoo
 
 from .conftest import random_inputs
 
+pytestmark = pytest.mark.tier("e2e")
+
 FRAMES = 32
 
 

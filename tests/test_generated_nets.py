@@ -3,6 +3,8 @@ pattern), channel counts, pools and input quantizers go through the real Brevita
 the importer; the reference engine must equal the QONNX executor on every one."""
 from __future__ import annotations
 
+import pytest
+
 import tempfile
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from bnn2hls.flow.compiler import build_network
 from bnn2hls.frontend.onnx_import import load_model
 from bnn2hls.frontend.torch_export import export_qonnx
 from bnn2hls.models.nn import AlternatingPad2d
+
+pytestmark = pytest.mark.tier("e2e")
 
 
 @st.composite

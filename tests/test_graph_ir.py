@@ -8,6 +8,8 @@ import pytest
 from bnn2hls import ir, reference
 from bnn2hls.errors import UserError
 
+pytestmark = pytest.mark.tier("unit")
+
 
 def residual_net(shifts=(0, 0)) -> ir.Network:
     """input (4-bit) -> dense0 (2-bit levels) -+-> dense1 (2-bit levels) -> add -> sign -> dense2 -> head

@@ -28,8 +28,9 @@ FRAMES = 8
 SMALL = ["TFC_1W1A", "SFC_1W1A", "padnet", "oddnet", "altpadnet"]
 WARNING = re.compile(r"^(?P<file>[^:\s]+):\d+(?::\d+)?: warning: (?P<text>.*)$")
 
-pytestmark = pytest.mark.skipif(shutil.which("g++") is None or importlib.util.find_spec("hls4ml") is None,
-                                reason="the hls engine needs g++ and hls4ml's ap_types headers")
+pytestmark = [pytest.mark.tier("e2e"),
+              pytest.mark.skipif(shutil.which("g++") is None or importlib.util.find_spec("hls4ml") is None,
+                                 reason="the hls engine needs g++ and hls4ml's ap_types headers")]
 
 _qonnx_outputs: dict[tuple[str, int], np.ndarray] = {}
 

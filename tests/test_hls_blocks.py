@@ -21,6 +21,8 @@ from bnn2hls.resources import resource_dir
 from sim.stimulus import pool_image
 from tests.rtl.test_mvau import random_thresholds, random_weights
 
+pytestmark = pytest.mark.tier("rtl")
+
 CXXFLAGS = ("-std=c++17", "-O1", "-Wall", "-Wextra")
 
 

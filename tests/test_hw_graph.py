@@ -16,6 +16,8 @@ from bnn2hls.hw.blocks import LAYER_BLOCKS, hls_library, kinds, rtl_library
 from bnn2hls.hw.folding import estimate_cycles
 from bnn2hls.hw.folding import folding_preset, layer_cycles
 
+pytestmark = pytest.mark.tier("unit")
+
 CASES = (("oddnet", "mid"), ("TFC_1W1A", "wide"), ("padnet", "unit"))
 ROOT = Path(__file__).resolve().parents[1]
 

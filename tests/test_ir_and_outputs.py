@@ -16,6 +16,8 @@ from bnn2hls.errors import UserError
 from bnn2hls.frontend.onnx_import import load_model
 from bnn2hls.hw.folding import layer_cycles
 
+pytestmark = pytest.mark.tier("unit")
+
 
 def tree_bytes(root):
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

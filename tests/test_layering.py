@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.tier("unit")
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "bnn2hls"
@@ -17,6 +17,7 @@ PKG = ROOT / "bnn2hls"
 # stages on one row are siblings that must not import each other.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "resources"),
+    ("safeio", "procs"),  # reading/writing what the user gives; running external tools
     ("ir",),
     ("frontend", "passes"),
     ("reference",),

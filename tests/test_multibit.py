@@ -17,6 +17,8 @@ from bnn2hls.frontend.torch_export import export_qonnx
 
 from .test_property_brevitas import argmax_is_a_tie
 
+pytestmark = pytest.mark.tier("e2e")
+
 FRAMES = 4
 
 

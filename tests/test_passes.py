@@ -1,6 +1,7 @@
 """Unit tests of the passes and of the arithmetic they rely on."""
 from __future__ import annotations
 
+import pytest
 import numpy as np
 import onnxruntime as ort
 from hypothesis import given, settings
@@ -12,6 +13,8 @@ from bnn2hls.ir import AffineOp, Conv, apply_chain
 from bnn2hls.passes.padding import border_table, resolve_padding
 from bnn2hls.passes.thresholds import threshold_of
 from bnn2hls.reference import pack_bits, windows, xnor_popcount
+
+pytestmark = pytest.mark.tier("unit")
 
 
 def make_conv(rng, h, w, c, cout, k, stride, pads, chain=(), input_bits=1):

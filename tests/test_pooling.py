@@ -24,6 +24,8 @@ from bnn2hls.ir import Network
 from .test_cli_errors import expect_error
 from .test_topologies import _prepared, check_topology
 
+pytestmark = pytest.mark.tier("e2e")
+
 
 def _sign():
     import brevitas.nn as qnn
@@ -183,6 +185,7 @@ def reference_equals_qonnx(path, frames: int = 32) -> Network:
 
 
 @pytest.mark.parametrize("bits", [1, 3])
+@pytest.mark.tier("unit")
 def test_quantizer_after_pool_reference(bits, tmp_path):
     """AvgPool2d(2) -> BatchNorm -> QuantIdentity: a Threshold on the sums, its thresholds read
     off the source's float mean of every reachable sum; ref equals QONNX."""
@@ -193,6 +196,7 @@ def test_quantizer_after_pool_reference(bits, tmp_path):
     assert net.source["warnings"] == []  # sign bits with scale 1: the source's sums are exact
 
 
+@pytest.mark.tier("unit")
 def test_mean_keepdim_and_global_average_pool(tmp_path):
     """x.mean(dim=[-1, -2], keepdim=True) exports a ReduceMean; the same graph with the ONNX
     GlobalAveragePool in its place imports to the same network."""
@@ -256,6 +260,7 @@ class _Refused(nn.Module):
     ("relu_before_gap", "does not commute with the mean"),
     ("pool_output", "cannot be the output"),
 ])
+@pytest.mark.tier("unit")
 def test_refused_forms(form, needle, tmp_path, capsys):
     module = randomized(_Refused(form), 0)
     x = torch.randn(1, 3, 8, 8)
@@ -265,6 +270,7 @@ def test_refused_forms(form, needle, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.tier("unit")
 def test_head_pool_ir_roundtrip(tmp_path):
     """ir.json keeps the sum pool (kind, kernel, input scale) and the head's scale over it."""
     path = export(tmp_path, "gap_head")
@@ -292,6 +298,7 @@ def _input_pool_net(scale: float, c: np.ndarray) -> Network:
     return ir.chain_network("pool_ties", [iq, pool, sign, dense, head])
 
 
+@pytest.mark.tier("unit")
 def test_pool_tie_warning():
     """A threshold within the rounding of the source's float sum (scale 0.1: the products and
     sums round) is reported, naming the threshold and the pool; with a power-of-two scale the
@@ -309,6 +316,7 @@ def test_pool_tie_warning():
 
 
 @pytest.mark.parametrize("kind", ["gap_head", "avg_head"])
+@pytest.mark.tier("unit")
 def test_board_driver_reads_the_pooled_sums(kind, tmp_path):
     """The board driver turns the accelerator's sums of popcounts into the source's outputs
     (the window sums of fan_in and the border correction come off), as `run` does."""

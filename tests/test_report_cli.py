@@ -13,6 +13,8 @@ from bnn2hls.estimate import cost_model, fit
 from bnn2hls import ir
 from bnn2hls.cli import main
 
+pytestmark = pytest.mark.tier("unit")
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -134,6 +136,7 @@ def test_fastest_fitting_folding_is_the_fastest(exported):
     assert fit.fastest_fitting_folding(net, {"resources": {"lut": 10, "ff": 10, "bram18": 0, "dsp": 0}}) is None
 
 
+@pytest.mark.tier("rtl")
 def test_report_synth_measures_with_yosys(odd_out, capsys):
     rc, out, _ = _cli(capsys, "report", odd_out, "--synth")
     assert rc == 0 and "yosys (xc7" in out

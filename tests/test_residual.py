@@ -21,6 +21,8 @@ from .brevitas_nets import _const_act, _fixed_act, _res_conv, calibrate_activati
 from .test_cli_errors import expect_error
 from .test_property_brevitas import argmax_is_a_tie
 
+pytestmark = pytest.mark.tier("unit")
+
 
 def _frames(n: int, seed: int, shape: tuple[int, ...]) -> np.ndarray:
     """Random frames, and every third on the 8-bit input quantizer's grid."""
@@ -359,6 +361,7 @@ def test_join_of_two_sign_bits_with_a_shift_and_falling_channels():
 
 
 @pytest.mark.parametrize("variant", ["binary", pytest.param("2bit", marks=pytest.mark.slow)])
+@pytest.mark.tier("e2e")
 def test_resnet_style_through_every_engine(variant, tmp_path):
     """Issue 12's residual acceptance net at two foldings: ref, hls, rtl and rtl with 40 % input
     gaps and 50 % output stalls equal QONNX; the RTL's cycles per frame equal the estimate."""

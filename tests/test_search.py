@@ -13,6 +13,8 @@ from bnn2hls.search import backends, deepbit
 from bnn2hls.search.candidates import WIDTHS, Candidate, predicted_network
 from bnn2hls.search.cost import Cost
 
+pytestmark = pytest.mark.tier("unit")
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -122,6 +124,7 @@ def test_backends_disagree_where_their_cost_models_do():
 # --------------------------------------------------------------------------------------
 # The command line
 # --------------------------------------------------------------------------------------
+@pytest.mark.tier("e2e")
 def test_search_cli_writes_results_and_resumes(tmp_path, capsys):
     out = tmp_path / "s"
     argv = ["search", "--dataset", "digits", "--depths", "1", "--max-minutes", "4", "--no-verify", "--quiet",

@@ -11,6 +11,8 @@ from bnn2hls import reference
 from bnn2hls.search.candidates import DATASETS, WIDTHS, Candidate, compiled_network, evaluate_candidate, load_split, predicted_network, structure, train_candidate
 from bnn2hls.models.synthetic import synthetic_network
 
+pytestmark = pytest.mark.tier("unit")
+
 
 # --------------------------------------------------------------------------------------
 # Candidate

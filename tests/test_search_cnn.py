@@ -15,6 +15,8 @@ from bnn2hls.search import backends, cnn, deepbit
 from bnn2hls.search.candidates import Candidate, compiled_network, evaluate_candidate, load_split, predicted_network, structure
 from bnn2hls.search.run import default_min_fps, residual_report, shortcut_costs
 
+pytestmark = pytest.mark.tier("unit")
+
 MNIST = (28, 28)
 
 
@@ -263,6 +265,7 @@ def test_cnn_search_user_errors(tmp_path, capsys, argv, message):
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.tier("e2e")
 def test_cnn_search_on_digits(tmp_path, monkeypatch):
     """A small cnn search (gpu, channels 8..16, depth 2) with the residual switch: every
     planned candidate is trained, and a residual one either compiles or (before the compiler
@@ -300,6 +303,7 @@ def test_cnn_search_on_digits(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.tier("e2e")
 def test_cnn_search_verifies_the_winner_on_the_fpga(tmp_path, capsys):
     """The winner of a cnn search is compiled, simulated bit-exact in RTL and synthesized."""
     out = tmp_path / "s"

@@ -19,6 +19,8 @@ from bnn2hls.search.candidates import evaluate_candidate
 from bnn2hls.search.executors import TimedOut, call_with_timeout
 from bnn2hls.models.training import DeadlineReached, train_binarized
 
+pytestmark = pytest.mark.tier("unit")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

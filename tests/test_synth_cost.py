@@ -24,6 +24,8 @@ from bnn2hls.hw.folding import folding_preset
 from bnn2hls.hw.folding import estimate_cycles
 from bnn2hls.resources import resource_dir
 
+pytestmark = pytest.mark.tier("unit")
+
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PYNQ_Z2 = {"name": "pynq-z2", "part": "xc7z020clg400-1",
@@ -233,6 +235,7 @@ def small_synth(small_out):
 
 
 @needs_yosys
+@pytest.mark.tier("rtl")
 def test_synthesize_small_network_counts_and_cache(small_out, small_synth):
     r = small_synth
     net = ir.load(small_out)
@@ -258,6 +261,7 @@ def test_synthesize_small_network_counts_and_cache(small_out, small_synth):
 
 
 @needs_yosys
+@pytest.mark.tier("rtl")
 def test_estimate_within_20pct_of_yosys_on_a_small_network(small_out, small_synth):
     est = cost_model.estimate(ir.load(small_out))
     y, e = small_synth.network, est.resources
@@ -267,6 +271,7 @@ def test_estimate_within_20pct_of_yosys_on_a_small_network(small_out, small_synt
 
 
 @needs_yosys
+@pytest.mark.tier("rtl")
 def test_report_html_with_synth(small_out, small_synth):
     doc = report.with_board(json.loads((small_out / "report.json").read_text()), load_board("pynq-z2"))
     doc = report.add_synthesis(doc, small_synth)
@@ -277,6 +282,7 @@ def test_report_html_with_synth(small_out, small_synth):
 
 @needs_yosys
 @pytest.mark.slow
+@pytest.mark.tier("rtl")
 def test_layer_wrappers_match_network_synthesis(small_out, small_synth):
     layers = synth.synthesize(small_out, family="xc7", mode="layers")
     for name, counts in small_synth.layers.items():
@@ -286,6 +292,7 @@ def test_layer_wrappers_match_network_synthesis(small_out, small_synth):
 
 @needs_yosys
 @pytest.mark.slow
+@pytest.mark.tier("rtl")
 def test_synthesize_open_families(small_out):
     for family in ("ice40", "ecp5"):
         r = synth.synthesize(small_out, family=family, mode="network")

@@ -4,6 +4,7 @@ equals the QONNX executor, the RTL's steady-state cycles per frame equal the est
 5 %, and the RTL gives the same outputs with 40 % input gaps and 50 % output stalls."""
 from __future__ import annotations
 
+import pytest
 import json
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from bnn2hls.models import zoo
 from bnn2hls.frontend.torch_export import export_qonnx
 
 from .test_property_brevitas import argmax_is_a_tie
+
+pytestmark = pytest.mark.tier("e2e")
 
 
 def check_topology(module: nn.Module, shape: tuple[int, ...], tmp_path: Path, target_fps: tuple[int | None, ...],

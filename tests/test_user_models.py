@@ -29,6 +29,8 @@ from bnn2hls.frontend.torch_export import export_qonnx
 from . import brevitas_nets
 from .test_property_brevitas import argmax_is_a_tie
 
+pytestmark = pytest.mark.tier("e2e")
+
 SIM_ENGINES = ("ref", "rtl", "hls")
 
 

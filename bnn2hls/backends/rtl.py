@@ -1,9 +1,10 @@
 """The Verilog backend: hardware graph -> OUT/rtl/ (network top, memory init files, building
 blocks, filelist).
 
-The graph (bnn2hls/hw/graph.py) is a linear chain of hls_lib/rtl blocks (see
+The graph (bnn2hls/hw/graph.py) is a dataflow graph of hls_lib/rtl blocks (see
 hls_lib/rtl/README.md): conv = bnn_swg [-> bnn_fifo] -> bnn_mvau, dense = [bnn_flatten ->]
-bnn_mvau, max-pool = bnn_maxpool, with a bnn_fifo between layers. Every block parameter comes
+bnn_mvau, max-pool = bnn_maxpool, ..., with a bnn_fifo on every edge and a bnn_fork where a
+value has several consumers (a residual branch meets its shortcut in a bnn_join). Every block parameter comes
 from its block (bnn2hls/hw/blocks/); hw/verilog.py renders the top, this module writes files.
 """
 from __future__ import annotations

@@ -16,7 +16,7 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from ..hw import streams
 from ..backends import hls as hls_backend
 from ..errors import UserError
 from ..ir import Network
+from ..procs import locked, run_tool
 
 CXX = "g++"
 # -O1: 15-20 % less compile time than -O2 and as fast a simulation (ap_int code inlines at -O1).
@@ -61,7 +62,7 @@ def compiler() -> str:
 
 
 def _compiler_version(exe: str) -> str:
-    return subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
+    return run_tool([exe, "--version"]).stdout.strip()
 
 
 def hls_dir(out: Path) -> Path:
@@ -91,6 +92,14 @@ def build(out: Path) -> Path:
     if binary.is_file():
         return binary
     build_dir.mkdir(parents=True, exist_ok=True)
+    with locked(build_dir.with_name(f".{build_dir.name}.lock")):  # a concurrent run builds the same
+        if not binary.is_file():
+            _compile(build_dir, exe, ap_types, src_dir, sources)
+    return binary
+
+
+def _compile(build_dir: Path, exe: str, ap_types: Path, src_dir: Path, sources: list[str]) -> None:
+    binary = build_dir / BINARY
     # One g++ run over a unity file that includes every source: the ap_int/hls_stream headers
     # are parsed once, 15-20 % less CPU than compiling the translation units separately, and
     # no slower in wall time (the top, which holds the weights, dominates either way).
@@ -100,16 +109,15 @@ def build(out: Path) -> Path:
     os.replace(tmp, unity)
     tmp = build_dir / f"{BINARY}.tmp{os.getpid()}"
     cmd = [exe, *CXXFLAGS, "-isystem", str(ap_types), "-I", str(src_dir), str(unity), "-o", str(tmp)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = run_tool(cmd)
     failed = proc.returncode != 0 or not tmp.is_file()
     if not failed:
         os.replace(tmp, binary)  # atomic: a binary that exists is complete
     log = " ".join(cmd) + "\n" + proc.stdout + proc.stderr
-    (build_dir / BUILD_LOG).write_text(log)
+    (build_dir / BUILD_LOG).write_text(log, errors="surrogateescape")  # the paths as the bytes they are
     if failed:
         errors = [line for line in log.splitlines() if "error" in line] or log.strip().splitlines()
         raise UserError(f"HLS C simulation build failed in {build_dir} (see {BUILD_LOG}): {' | '.join(errors[:3])}")
-    return binary
 
 
 def run(net: Network, out: Path, x: np.ndarray) -> np.ndarray:
@@ -122,14 +130,16 @@ def run(net: Network, out: Path, x: np.ndarray) -> np.ndarray:
     sim_dir = out / "sim"
     if len(words) != frames * fmt["in_pixels"]:
         raise UserError(f"hls engine: {len(words)} input words for {frames} frames of {fmt['in_pixels']} pixels")
-    in_file, out_file = sim_dir / INPUT_FILE, sim_dir / OUTPUT_FILE
-    in_file.write_text(streams.to_hex_lines(words, fmt["in_width"]))
-    out_file.unlink(missing_ok=True)
-    proc = subprocess.run([str(binary), str(in_file), str(out_file)], capture_output=True, text=True)
-    if proc.returncode != 0 or not out_file.is_file():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise UserError(f"HLS C simulation failed (exit {proc.returncode}): {' | '.join(tail)}")
-    if STREAM_WARNING in proc.stdout:
-        first = next(line for line in proc.stdout.splitlines() if STREAM_WARNING in line)
-        raise UserError(f"HLS C simulation: stream protocol error: {first.strip()}")
-    return host.decode_outputs(net, streams.from_hex_lines(out_file.read_text()), frames, fmt)
+    # This run's files in a directory of its own: runs on one OUT at once do not mix them.
+    with tempfile.TemporaryDirectory(prefix="run-", dir=sim_dir) as private:
+        in_file, out_file = Path(private) / INPUT_FILE, Path(private) / OUTPUT_FILE
+        in_file.write_text(streams.to_hex_lines(words, fmt["in_width"]))
+        proc = run_tool([str(binary), str(in_file), str(out_file)])
+        if proc.returncode != 0 or not out_file.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise UserError(f"HLS C simulation failed (exit {proc.returncode}): {' | '.join(tail)}")
+        if STREAM_WARNING in proc.stdout:
+            first = next(line for line in proc.stdout.splitlines() if STREAM_WARNING in line)
+            raise UserError(f"HLS C simulation: stream protocol error: {first.strip()}")
+        words_out = streams.from_hex_lines(out_file.read_text())
+    return host.decode_outputs(net, words_out, frames, fmt)

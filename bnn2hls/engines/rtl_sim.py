@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from ..backends import rtl as rtl_backend
 from ..errors import UserError
 from ..ir import Network
 from ..hw.folding import estimate_cycles
+from ..procs import locked, run_tool
 from ..resources import resource_dir
 from .toolchain import VERILATOR_BUILD_FLAGS, verilator_env
 
@@ -41,7 +43,7 @@ class Simulation:
 
 
 def _verilator_version(env: dict[str, str]) -> str:
-    return subprocess.run(["verilator", "--version"], capture_output=True, text=True, env=env).stdout.strip()
+    return run_tool(["verilator", "--version"], env=env).stdout.strip()
 
 
 def build(out: Path, trace: bool = False) -> Path:
@@ -60,17 +62,24 @@ def build(out: Path, trace: bool = False) -> Path:
     if binary.is_file():
         return binary
     build_dir.mkdir(parents=True, exist_ok=True)
+    with locked(build_dir.with_name(f".{build_dir.name}.lock")):  # a concurrent run builds the same
+        if not binary.is_file():
+            _verilate(build_dir, sources, fmt, env, trace)
+    return binary
+
+
+def _verilate(build_dir: Path, sources: list[Path], fmt: dict, env: dict[str, str], trace: bool) -> None:
+    binary = build_dir / "Vtb_stream"
     cmd = ["verilator", "--binary", "--timing", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", *VERILATOR_BUILD_FLAGS,
            "--top-module", "tb_stream", f"-GIN_W={fmt['in_width']}", f"-GOUT_W={fmt['out_width']}",
            "-Mdir", str(build_dir), "-j", "2", "--x-assign", "0", "--x-initial", "0",
            *(["--trace-fst"] if trace else []), *map(str, sources), str(testbench_path())]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = run_tool(cmd, env=env)
     if proc.returncode != 0 or not binary.is_file():
         if trace and "lz4.h" in proc.stdout + proc.stderr:
             raise UserError("--trace: Verilator's FST writer needs the lz4 headers (Debian: apt-get install liblz4-dev)")
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise UserError(f"Verilator build failed in {build_dir}: {' | '.join(tail)}")
-    return binary
 
 
 def run(net: Network, out: Path, x: np.ndarray, trace: bool = False, gap_pct: int = 0, stall_pct: int = 0,
@@ -81,21 +90,27 @@ def run(net: Network, out: Path, x: np.ndarray, trace: bool = False, gap_pct: in
     sim_dir = out / "sim"
     words = host.encode_inputs(net, x, fmt["in_bits"])
     frames = len(x)
-    (sim_dir / "input.hex").write_text(streams.to_hex_lines(words, fmt["in_width"]))
-    out_file = sim_dir / "output.txt"
-    n_out = frames * fmt["out_pixels"]
-    args = [str(binary), f"+in={sim_dir / 'input.hex'}", f"+out={out_file}", f"+n_out={n_out}",
-            f"+gap_pct={gap_pct}", f"+stall_pct={stall_pct}", f"+seed={seed}"]
-    if trace:
-        args.append(f"+trace={sim_dir / 'trace.fst'}")
-    started = time.perf_counter()
-    proc = subprocess.run(args, capture_output=True, text=True, cwd=out / "rtl")
-    wall = time.perf_counter() - started
-    if proc.returncode != 0 or not out_file.is_file():
-        lines = (proc.stderr or proc.stdout).strip().splitlines()
-        raise UserError(f"RTL simulation failed: {lines[-1] if lines else f'exit status {proc.returncode}'}")
+    # This run's files in a directory of its own: runs on one OUT at once do not mix them.
+    with tempfile.TemporaryDirectory(prefix="run-", dir=sim_dir) as private:
+        work = Path(private)
+        (work / "input.hex").write_text(streams.to_hex_lines(words, fmt["in_width"]))
+        out_file = work / "output.txt"
+        n_out = frames * fmt["out_pixels"]
+        args = [str(binary), f"+in={work / 'input.hex'}", f"+out={out_file}", f"+n_out={n_out}",
+                f"+gap_pct={gap_pct}", f"+stall_pct={stall_pct}", f"+seed={seed}"]
+        if trace:
+            args.append(f"+trace={work / 'trace.fst'}")
+        started = time.perf_counter()
+        proc = run_tool(args, cwd=out / "rtl")
+        wall = time.perf_counter() - started
+        if proc.returncode != 0 or not out_file.is_file():
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            raise UserError(f"RTL simulation failed: {lines[-1] if lines else f'exit status {proc.returncode}'}")
+        text = out_file.read_text()
+        if trace:
+            os.replace(work / "trace.fst", sim_dir / "trace.fst")
     cycles, values, first_in, end = [], [], 0, 0
-    for line in out_file.read_text().splitlines():
+    for line in text.splitlines():
         if line.startswith("#"):
             parts = line.split()
             first_in, end = int(parts[2]), int(parts[4])
@@ -119,5 +134,7 @@ def run(net: Network, out: Path, x: np.ndarray, trace: bool = False, gap_pct: in
         "wall_seconds": round(wall, 3),
         "simulated_cycles_per_second": round((end + 4) / wall) if wall > 0 else None,
     }
-    (sim_dir / "rtl_perf.json").write_text(json.dumps(perf, indent=1, sort_keys=True) + "\n")
+    tmp = sim_dir / f".rtl_perf.json.{os.getpid()}"
+    tmp.write_text(json.dumps(perf, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, sim_dir / "rtl_perf.json")
     return Simulation(outputs=outputs, perf=perf)

@@ -53,6 +53,7 @@ from typing import Any, Iterable
 from .. import hw
 from ..errors import UserError
 from ..hw import verilog
+from ..procs import run_tool
 
 CACHE_VERSION = 3  # 3: per-stage counts include the modules a block instantiates
 DEFAULT_CLOCK_MHZ = 100.0
@@ -287,7 +288,7 @@ def yosys_command() -> list[str]:
 
 @lru_cache(maxsize=None)
 def _yosys_version(cmd: tuple[str, ...]) -> str:
-    proc = subprocess.run([*cmd, "-V"], capture_output=True, text=True)
+    proc = run_tool([*cmd, "-V"])
     if proc.returncode != 0:
         raise UserError(f"synth: `{' '.join(cmd)} -V` failed: {proc.stderr.strip()[-500:]}")
     return proc.stdout.strip()
@@ -446,8 +447,7 @@ def run_unit(unit: Unit, synth_dir: Path, family: str, timeout: float | None = N
         env.pop("YOWASP_MOUNT", None)
         start = time.perf_counter()
         try:
-            proc = subprocess.run([*cmd, "-q", "-l", "yosys.log", "synth.ys"], cwd=work, env=env,
-                                  capture_output=True, text=True, timeout=timeout)
+            proc = run_tool([*cmd, "-q", "-l", "yosys.log", "synth.ys"], cwd=work, env=env, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise UserError(f"synth: {unit.name}: yosys did not finish within {timeout:.0f} s") from None
         seconds = time.perf_counter() - start

@@ -32,6 +32,7 @@ from ..frontend.onnx_import import import_model, load_model, model_digest
 from ..passes import fold_thresholds, move_pool_flips, resolve_padding
 from ..hw.folding import apply_folding_spec, fold_parallelism
 from ..passes.thresholds import tie_warnings
+from ..safeio import qpath, refuse_symlink, writing
 
 DEFAULT_CLOCK_MHZ = 100.0
 SOURCE_MODEL = "source.onnx"
@@ -94,11 +95,12 @@ def check_output_dir(out: Path) -> Path:
     Called before anything is computed or written.
     """
     given = out
+    refuse_symlink(Path(out), "-o")  # resolving would write at the link's target
     try:
         out = Path(out).resolve()
     except (OSError, RuntimeError) as exc:
         raise UserError(f"-o {given}: {exc}") from None
-    if len(out.name.encode()) > NAME_MAX:
+    if len(os.fsencode(out.name)) > NAME_MAX:
         raise UserError(f"-o {given}: the name is longer than {NAME_MAX} bytes")
     if out == Path(out.anchor):
         raise UserError(f"-o {given}: refusing to replace the root directory")
@@ -120,7 +122,7 @@ def check_output_dir(out: Path) -> Path:
 
 
 def _name_hash(out: Path) -> str:
-    return hashlib.sha256(out.name.encode()).hexdigest()[:12]
+    return hashlib.sha256(os.fsencode(out.name)).hexdigest()[:12]
 
 
 def _process_start(pid: int) -> str:
@@ -207,7 +209,8 @@ def atomic_output_dir(out: Path) -> Iterator[Path]:
             _write_owner(tmp)
         except OSError as exc:
             raise UserError(f"-o {out}: cannot write in {parent} ({exc.strerror or exc})") from None
-        yield tmp
+        with writing(f"-o {qpath(out)}", staged=(tmp, out)):  # ENOSPC, EFBIG (ulimit -f), EROFS...: one line
+            yield tmp
         try:
             tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; outputs are ordinary directories
             (tmp / OWNER_FILE).unlink()

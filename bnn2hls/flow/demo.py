@@ -51,10 +51,14 @@ def build_model() -> nn.Module:
     )
 
 
+MAX_SECONDS = 86400.0
+
+
 def check_seconds(seconds: float) -> None:
-    """`--seconds`: a finite number > 0 (nan, inf, 0 and negatives are refused)."""
-    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
-        raise UserError(f"--seconds {seconds}: must be a finite number > 0")
+    """`--seconds`: a finite number > 0 and at most a day (nan, inf, 0, negatives and 1e30 are
+    refused)."""
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+        raise UserError(f"--seconds {seconds:g}: must be a number > 0 and at most {MAX_SECONDS:g} (a day)")
 
 
 def run_demo(out: Path, seconds: float = 45.0) -> int:

@@ -709,6 +709,16 @@ class _Importer:
                 raise self.fail(f"BatchNormalization {key} has {v.size} entries for {channels} channels")
             params[key] = v.reshape((channels,) + (1,) * (len(r.shape) - 1))
         eps = float(self.attrs().get("epsilon", 1e-5))
+        if not (eps >= 0 and np.isfinite(eps)):
+            raise self.fail(f"BatchNormalization epsilon {eps}: must be a non-negative number")
+        for key, v in params.items():
+            if not np.all(np.isfinite(v)):
+                raise self.fail(f"BatchNormalization {key} holds NaN or infinity")
+        bad = np.flatnonzero((params["var"].reshape(-1) + np.float32(eps)) <= 0)
+        if bad.size:
+            raise self.fail(f"BatchNormalization var + epsilon is not positive for channel {int(bad[0])} "
+                            f"(var {float(params['var'].reshape(-1)[bad[0]]):g}): the source model divides by its "
+                            "square root there")
         return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="batchnorm", params=params, eps=eps)])
 
     def _channels_last(self, op: AffineOp, layer: MatrixLayer | Threshold) -> AffineOp:
@@ -810,10 +820,49 @@ class _Importer:
                             "per-output-channel scales are supported")
         return np.ascontiguousarray(per[:, 0]).astype(np.float32)
 
+    def _window(self, op: str, in_hw: tuple[int, int], kernel: tuple[int, int] | None = None,
+                stride_default_kernel: bool = False) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int]]:
+        """A 2-D sliding window's attributes, checked against each other and the tensors:
+        (kernel, strides, pads as top, left, bottom, right). `kernel`: the weights' (kh, kw)
+        (a Conv), which kernel_shape must equal when given; pools take it from kernel_shape.
+        Strides default to 1, or to the kernel (MaxPool's convention in our exports)."""
+        attrs = self.attrs()
+
+        def ints(key: str, length: int, default: list[int] | None) -> list[int]:
+            value = attrs.get(key, default)
+            if value is None:
+                raise self.fail(f"{op} has no {key}")
+            if not isinstance(value, (list, tuple)) or len(value) != length or not all(isinstance(v, int) for v in value):
+                raise self.fail(f"{op} {key} {list(value) if isinstance(value, (list, tuple)) else value!r}: expected "
+                                f"{length} integers for a 2-D {'window' if length == 2 else 'window (top, left, bottom, right)'}")
+            return [int(v) for v in value]
+
+        given = ints("kernel_shape", 2, list(kernel) if kernel is not None else None)
+        if kernel is not None and tuple(given) != tuple(kernel):
+            raise self.fail(f"{op} kernel_shape {given} disagrees with its weights' kernel {list(kernel)}")
+        if min(given) < 1:
+            raise self.fail(f"{op} kernel_shape {given}: must be positive")
+        strides = ints("strides", 2, given if stride_default_kernel else [1, 1])
+        if min(strides) < 1:
+            raise self.fail(f"{op} strides {strides}: must be at least 1")
+        dilations = ints("dilations", 2, [1, 1])
+        if min(dilations) < 1:
+            raise self.fail(f"{op} dilations {dilations}: must be at least 1")
+        pads = ints("pads", 4, [0, 0, 0, 0])
+        if min(pads) < 0:
+            raise self.fail(f"{op} pads {pads}: must not be negative")
+        # ONNX orders pads (top, left, bottom, right) = (x1_begin, x2_begin, x1_end, x2_end)
+        h, w = in_hw[0] + pads[0] + pads[2], in_hw[1] + pads[1] + pads[3]
+        if given[0] > h or given[1] > w:
+            raise self.fail(f"{op} kernel {given} does not fit the {in_hw[0]}x{in_hw[1]} map (padded {h}x{w})")
+        return (given[0], given[1]), (strides[0], strides[1]), (pads[0], pads[1], pads[2], pads[3])
+
     def op_Conv(self, x: str, w: str, b: str = "") -> Acc:
         act, extra_pads, mode = self._input_act(x)
         attrs = self.attrs()
-        group = int(attrs.get("group", 1))
+        group = attrs.get("group", 1)
+        if not isinstance(group, int) or group < 1:
+            raise self.fail(f"Conv group {group!r}: must be a positive integer")
         if any(d != 1 for d in attrs.get("dilations", [1, 1])):
             raise self.fail("dilated convolution is not supported")
         if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
@@ -832,11 +881,11 @@ class _Importer:
         if weights.ndim != 4 or weights.shape[1] * group != act.shape[0]:
             raise self.fail(f"weights of shape {weights.shape} do not fit {act.shape[0]} input channels")
         cout, _, kh, kw = weights.shape
-        p = list(attrs.get("pads", [0, 0, 0, 0]))
+        _, (sh, sw), p = self._window("Conv", (act.shape[1], act.shape[2]), (kh, kw))
         pads = (p[0] + extra_pads[0], p[1] + extra_pads[1], p[2] + extra_pads[2], p[3] + extra_pads[3])
         if any(p) and mode == "alternating":
             raise self.fail("Conv pads on top of the FBNA pattern padding are not supported")
-        stride = tuple(attrs.get("strides", [1, 1]))
+        stride = (sh, sw)
         c, h, wd = act.shape
         cls, base = (DepthwiseConv, "dwconv") if depthwise else (Conv, "conv")
         layer = cls(
@@ -916,8 +965,10 @@ class _Importer:
             raise self.fail("MaxPool with padding, auto_pad or ceil_mode is not supported")
         if any(d != 1 for d in attrs.get("dilations", [1, 1])):
             raise self.fail("dilated MaxPool is not supported")
-        kernel = tuple(attrs["kernel_shape"])
-        stride = tuple(attrs.get("strides", kernel))
+        shape: tuple[int, ...] = getattr(r, "shape", ())
+        kernel, stride = (1, 1), (1, 1)  # not (C, H, W): refused below, by what it is
+        if len(shape) == 3:
+            kernel, stride, _ = self._window("MaxPool", (shape[1], shape[2]), stride_default_kernel=True)
         if isinstance(r, Acc):
             return self._pool_accumulators(r, kernel, stride)
         if isinstance(r, Sum):
@@ -977,8 +1028,7 @@ class _Importer:
         shape: tuple[int, ...] = getattr(r, "shape", ())
         if len(shape) != 3:
             raise self.fail(f"AveragePool needs a (C, H, W) input, got {shape}")
-        kernel = tuple(int(k) for k in attrs["kernel_shape"])
-        stride = tuple(int(v) for v in attrs.get("strides", [1, 1]))
+        kernel, stride, _ = self._window("AveragePool", (shape[1], shape[2]))
         if any(attrs.get("pads", [0, 0, 0, 0])) or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
             raise self.fail("AveragePool with padding is not supported (its border windows divide by fewer or padded "
                             "elements); pad the map explicitly before a quantizer, or pool without padding")
@@ -1062,7 +1112,7 @@ def load_model(path: Path) -> onnx.ModelProto:
     refuse what the QONNX executor could not run (`check_model`)."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such file")
+        raise UserError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     try:
         model = onnx.load(str(path), load_external_data=True)
     except Exception as exc:  # onnx raises DecodeError, OSError, ValidationError ...
@@ -1157,6 +1207,12 @@ def _check_tensor(t: onnx.TensorProto, what: str, uses: set[bool], rank1: bool) 
                         f"{'a truncated' if not exact else have}{' value' if not exact else ' values'}")
     if rank1 and len(t.dims) != 1:
         raise UserError(f"{what}: a BatchNormalization parameter must be 1-D, got dims {list(t.dims)}")
+    if want == _DT.FLOAT:
+        values = numpy_helper.to_array(t)
+        if not np.isfinite(values).all():
+            index = int(np.flatnonzero(~np.isfinite(values.reshape(-1)))[0])
+            raise UserError(f"{what}: holds {values.reshape(-1)[index]} at flat index {index}; weights and parameters "
+                            "must be finite (the source model computes nothing defined there)")
 
 
 def _power_of_two_shifts(a: float, b: float) -> tuple[int, int] | None:

@@ -5,7 +5,6 @@ board, sorted by name. A malformed file raises UserError naming the file and the
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, Mapping
 
 from ..errors import UserError
 from ..resources import resource_dir
+from ..safeio import read_json
 
 FAMILIES = {"zynq7000": ("xilinx", "vivado"), "zynqmp": ("xilinx", "vivado"),
             "ice40": ("lattice", "yosys-nextpnr"), "ecp5": ("lattice", "yosys-nextpnr")}
@@ -201,12 +201,7 @@ def parse_board(doc: Any, source: str, expect_name: str | None = None) -> Board:
 
 def load_board_file(path: Path) -> Board:
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as exc:
-        raise UserError(f"board file {path}: unreadable ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"board file {path}: not valid JSON ({exc})") from None
+    doc = read_json(path, "board file")
     return parse_board(doc, str(path), expect_name=path.stem)
 
 

@@ -13,12 +13,12 @@ bottleneck); the latency estimate is the longest path of intervals through the g
 SIMD-chunked generator rather than ours, is reported alongside as `finn_swg`.
 """
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 from .. import hw
 from ..errors import UserError
+from ..safeio import read_json
 from .blocks.mvau import mvau_cycles  # noqa: F401  (re-exported)
 from .blocks.swg import finn_swg_cycles, padded_pixels  # noqa: F401  (re-exported)
 from ..ir import MatrixLayer, Network, validate
@@ -82,10 +82,8 @@ def apply_folding_spec(net: Network, spec: dict[str, Any]) -> Network:
 
 
 def load_folding_spec(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"--folding {path}: unreadable ({exc})") from None
+    doc: dict[str, Any] = read_json(Path(path), "--folding")
+    return doc
 
 
 def fold_parallelism(net: Network, target_cycles: int) -> Network:

@@ -43,6 +43,7 @@ from typing import Any, ClassVar, overload
 import numpy as np
 
 from ..errors import UserError
+from ..safeio import read_bytes
 
 # 2: a graph (nodes name their inputs); 1 was a straight chain by position.
 IR_FORMAT_VERSION = 2
@@ -56,10 +57,10 @@ class AffineOp:
     """One per-channel elementwise step of the source graph, kept with its exact float32
     semantics so thresholds and the output head reproduce the source model bit for bit.
 
-    kind: mul | add | sub (x - c) | rsub (c - x) | div (x / c) | batchnorm.
-    `params` maps names to float32 arrays broadcastable over the channel axis
-    (`c` for the arithmetic kinds; scale, bias, mean, var for batchnorm), `eps` is
-    batchnorm's epsilon.
+    kind: one of KINDS: mul | add | sub (x - c) | rsub (c - x) | div (x / c) | batchnorm |
+    relu | prelu (x < 0 ? c * x : x). `params` maps names to float32 arrays broadcastable
+    over the channel axis (`c` for the arithmetic kinds and prelu's slope; scale, bias, mean,
+    var for batchnorm; none for relu), `eps` is batchnorm's epsilon.
     """
 
     kind: str
@@ -1060,7 +1061,7 @@ def load(out_dir: Path) -> Network:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise UserError(f"{weights_path}: unreadable ({str(exc) or type(exc).__name__}); compile again") from None
     try:
-        text = ir_path.read_bytes().decode("utf-8")
+        text = read_bytes(ir_path, "IR").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"{ir_path}: not UTF-8 text ({exc.reason} at byte {exc.start}); compile again") from None
     return from_json(text, arrays)

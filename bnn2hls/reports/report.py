@@ -19,6 +19,7 @@ from ..errors import UserError
 from ..estimate.synth import SynthResult
 from ..ir import Conv, DepthwiseConv, MatrixLayer, MaxPool, Network, SumPool
 from ..hw.folding import estimate_cycles
+from ..safeio import read_json
 
 REPORT_FILE = "report.json"
 EST_KEYS = ("est_lut", "est_lutram", "est_lut_total", "est_ff", "est_bram18")
@@ -101,10 +102,7 @@ def load(out: Path) -> dict[str, Any]:
     path = Path(out) / REPORT_FILE
     if not path.is_file():
         raise UserError(f"{out}: not a compiled output (no {REPORT_FILE})")
-    try:
-        doc = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: not valid JSON ({exc}); compile again") from None
+    doc = read_json(path, "report")
     if not isinstance(doc, dict) or not {"network", "layers", "layer_order"} <= doc.keys():
         raise UserError(f"{path}: not a bnn2hls report; compile again")
     return doc

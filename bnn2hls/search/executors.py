@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Sequence
 
@@ -26,7 +27,12 @@ def _exit_with_parent(parent_pid: int) -> None:
 
     On Linux the kernel sends SIGKILL on the parent's death (prctl PR_SET_PDEATHSIG); a daemon
     thread that polls the parent pid covers other systems and the case where the parent died
-    before the prctl call."""
+    before the prctl call.
+
+    Python warnings are silenced here as in the CLI's main process (cli.main): a worker's
+    library warnings (torch, brevitas) would otherwise interleave with the command's output
+    and break its one-line error rule."""
+    warnings.simplefilter("ignore")
     if sys.platform.startswith("linux"):
         try:
             import ctypes

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..safeio import read_json
 from . import backends, deepbit
 from .candidates import DATASETS, Candidate, error_line, evaluate_candidate, load_split, predicted_network
 from .cost import Cost
@@ -76,7 +77,7 @@ def _check_dir(out: Path, spec: deepbit.SearchSpec) -> None:
         if not out.is_dir():
             raise UserError(f"-o {out}: exists and is not a directory")
         if settings.is_file():
-            old = json.loads(settings.read_text())
+            old = read_json(settings, "search settings")
             new = json.loads(json.dumps(spec.to_dict()))  # tuples as JSON lists, as stored
             if old != new:
                 diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
@@ -239,6 +240,7 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     if spec.backend != "fpga":
         return verified
     from ..estimate import fit
+    from ..flow import manifest
     from ..reports import report, report_html
     from ..engines import rtl_sim
 
@@ -253,6 +255,7 @@ def verify_winner(spec: deepbit.SearchSpec, winner: dict[str, Any], out: Path, b
     doc = report.measure(report.load(wdir / "out"), wdir / "out")
     verified["synth_s"] = round(time.monotonic() - t0, 1)
     report.save(doc, wdir / "out")
+    manifest.refresh(wdir / "out", (report.REPORT_FILE,))  # `run` and `report` still accept the winner's OUT
     report_html.write_html(doc, wdir / "out")
     m, used = doc["synth"], fit.usage(doc["synth"])[0]
     predicted = winner["predicted"]["objective"]
@@ -360,11 +363,15 @@ def plot_pareto(records: list[dict[str, Any]], front: list[dict[str, Any]], winn
     plt.close(fig)
 
 
+MAX_MINUTES = 7 * 24 * 60.0  # a week: beyond it, deadlines overflow the clocks' arithmetic for nothing
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are unsigned 32-bit here
+
+
 def check_budget(max_minutes: float, backend: str, verify: bool) -> None:
-    """`--max-minutes`: finite and > 0; with verification, long enough for the winner's
-    verification reserve plus MIN_TRAIN_S of training."""
-    if not (isinstance(max_minutes, (int, float)) and math.isfinite(max_minutes) and max_minutes > 0):
-        raise UserError(f"--max-minutes {max_minutes}: must be a finite number > 0")
+    """`--max-minutes`: finite, > 0 and at most MAX_MINUTES; with verification, long enough for
+    the winner's verification reserve plus MIN_TRAIN_S of training."""
+    if not (isinstance(max_minutes, (int, float)) and math.isfinite(max_minutes) and 0 < max_minutes <= MAX_MINUTES):
+        raise UserError(f"--max-minutes {max_minutes:g}: must be a number > 0 and at most {MAX_MINUTES:g} (a week)")
     if verify:
         need = FINALIST_MIN_S.get(backend, 60.0) + MIN_TRAIN_S
         if max_minutes * 60 < need:
@@ -373,11 +380,17 @@ def check_budget(max_minutes: float, backend: str, verify: bool) -> None:
                             f"use at least {math.ceil(need / 6) / 10:g} or pass --no-verify")
 
 
+def check_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UserError(f"--seed {seed}: must be an integer from 0 to {MAX_SEED}")
+
+
 def run_search(spec: deepbit.SearchSpec, out: Path, opts: RunOptions, board: str | None = None) -> dict[str, Any]:
     """The whole search, within `opts.max_minutes` from this call: planning, training (stopped
     at its deadline), the winner's verification (killed at the budget's end) and the plots."""
     start = time.monotonic()
     check_budget(opts.max_minutes, spec.backend, opts.verify)
+    check_seed(spec.seed)
     backend = backends.get(spec.backend)
     deepbit.check_spec(spec, backend)
     if spec.dataset not in DATASETS:

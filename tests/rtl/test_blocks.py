@@ -9,6 +9,8 @@ import pytest
 from bnn2hls.engines.toolchain import verilator_env
 from sim.runner import rtl_source, run_bench
 
+pytestmark = pytest.mark.tier("rtl")
+
 
 @pytest.fixture(scope="session")
 def sim_build(tmp_path_factory):

@@ -14,6 +14,8 @@ import pytest
 
 from bnn2hls.estimate.ecp5_outreg import absorb_output_registers
 
+pytestmark = pytest.mark.tier("rtl")
+
 ROM = """
 module rom(input clk, input en, input [9:0] a, output reg [17:0] q);
   reg [17:0] m [0:1023];

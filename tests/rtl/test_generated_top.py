@@ -9,6 +9,8 @@ import pytest
 from bnn2hls import cli
 from bnn2hls.engines.toolchain import verilator_env
 
+pytestmark = pytest.mark.tier("rtl")
+
 
 @pytest.mark.parametrize("name", ["CNV_1W1A", "padnet", "oddnet", "altpadnet", "TFC_1W1A"])
 def test_generated_top_is_lint_clean(name, exported, tmp_path):

@@ -17,6 +17,8 @@ import pytest
 from bnn2hls.hw.mvau_memories import acc_range, acc_width, clamp_thresholds, signed_width, thr_width, weight_range, write_mvau_memories
 from sim.runner import rtl_source, run_bench
 
+pytestmark = pytest.mark.tier("rtl")
+
 # id: (MW, MH, PE, SIMD, IN_B, BINARIZE, N_CLASSES)
 CONFIGS = {
     "bin_pe1_simd1": (72, 16, 1, 1, 1, 1, 1),

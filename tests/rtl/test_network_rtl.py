@@ -14,6 +14,8 @@ from bnn2hls.hw.folding import folding_preset
 
 from ..conftest import random_inputs
 
+pytestmark = pytest.mark.tier("e2e")
+
 FRAMES = 8
 def check_rtl(path, tmp_path, spec, frames=FRAMES, extra=()):
     out = tmp_path / "out"

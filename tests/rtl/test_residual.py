@@ -23,6 +23,8 @@ from sim.runner import rtl_source, run_bench
 
 from ..residual_nets import random_input, residual_conv_net
 
+pytestmark = pytest.mark.tier("rtl")
+
 
 @pytest.fixture(scope="module")
 def sim_build(tmp_path_factory):

@@ -14,6 +14,8 @@ import pytest
 from bnn2hls.engines.toolchain import verilator_env
 from sim.runner import rtl_source, run_bench
 
+pytestmark = pytest.mark.tier("rtl")
+
 # (C, H, W, (KH, KW), (SH, SW), B, SIGNED, OB)
 CASES = {
     # a GAP of sign bits: one accumulator per channel

@@ -10,6 +10,8 @@ import pytest
 
 from .test_mvau import run_mvau
 
+pytestmark = pytest.mark.tier("rtl")
+
 # id: (MW = taps, MH = channels, PE, SIMD, IN_B, W_B, BINARIZE, LEVELS, OFFSET, N_CLASSES)
 CONFIGS = {
     "bin_3x3_pe2_simd3_18_classes": (9, 8, 2, 3, 1, 1, 1, 0, 0, 18),
