@@ -16,14 +16,22 @@
 //   BINARIZE=0:            field [o*ACC_W +: ACC_W] = acc
 // The complete output word is sent after the last fold.
 //
-// Pipeline (every stage freezes together on `stall`):
+// Pipeline (every stage freezes together on `stall`; one step per cycle):
 //   issue : step counters, current input vector (rotated by SIMD elements per step),
 //           weight ROM address. The next vector is accepted in the cycle the current one's
 //           last step issues, so consecutive vectors run back to back.
-//   s1    : registered weight ROM word and input chunk -> per-lane partial sums into acc;
-//           threshold/flip ROM read (registered) for folds that end here.
-//   s2    : compare acc with the threshold (or take acc raw), shift the fold into the
-//           output word; after the last fold write the word into a 2-entry output queue.
+//   read  : weight ROM word (the ROM's read register) and the input chunk;
+//   rq    : both registered twice more (a block RAM's clk-to-q is long: the first is for its
+//           output register, the second for the route to the popcount logic);
+//   tree  : TL registered levels of per-lane partial sums (popcount: byte counts, then
+//           4-way sums; signed products: pairs, then pairwise sums), TL = 1 for SIMD <= 8;
+//   acc   : the lane sums accumulated over the fold's steps; threshold/flip ROM read (plus
+//           one register) for folds that end here, timed to arrive with the fold's sum;
+//   act   : compare acc with the thresholds (or take acc raw), registered;
+//   word  : multi-threshold count, shift the fold into the output word; after the last fold
+//           write the word into a 2-entry output queue.
+// Latency: 6 + TL cycles from a step's issue to its output word's queue write (3 before
+// pipelining); bnn2hls/hw/blocks/mvau.py mvau_pipeline_latency mirrors it.
 // Interval: NF*SF cycles per vector in steady state (1 when PE=MH and SIMD=MW).
 //
 // DEPTHWISE=1 (the vector-vector unit, wrapped by bnn_vvau): output channel o dots its own
@@ -88,6 +96,31 @@ module bnn_mvau #(
     localparam int TAW = (TD <= 1) ? 1 : $clog2(TD);
     // Compare width: both operands extended (sign- or zero-) to one width.
     localparam int CMP_W = ((ACC_W > THR_W) ? ACC_W : THR_W) + 1;
+
+    // Product / popcount tree: level 0 sums groups of G0 products per lane, every further
+    // level groups of FAN nodes, each level one registered stage (TL levels). Popcount
+    // groups are bytes (a 4-bit count) and 4-way sums; signed products go in pairs.
+    localparam int G0 = (POPCOUNT != 0) ? 8 : 2;
+    localparam int FAN = (POPCOUNT != 0) ? 4 : 2;
+    localparam int N0 = (SIMD + G0 - 1) / G0;  // level-0 nodes per lane
+    localparam int TW = (POPCOUNT != 0) ? $clog2(SIMD + 1) : ACC_W;  // node width
+    // (no `return`: yosys 0.70 does not parse it here)
+    function automatic int tree_nodes(input int level);  // nodes per lane at `level`
+        tree_nodes = N0;
+        for (int i = 0; i < level; i++) tree_nodes = (tree_nodes + FAN - 1) / FAN;
+    endfunction
+    function automatic int tree_levels(input int n0);  // levels until one node per lane
+        int n;
+        n = n0;
+        tree_levels = 1;
+        for (int i = 0; i < 32; i++) begin
+            if (n > 1) begin
+                n = (n + FAN - 1) / FAN;
+                tree_levels = tree_levels + 1;
+            end
+        end
+    endfunction
+    localparam int TL = tree_levels(N0);
 
     generate
         if (MH % PE != 0) begin : g_bad_pe
@@ -161,91 +194,174 @@ module bnn_mvau #(
         end
     end
 
-    // ------------------------------------------------------------------ stage 1: accumulate
-    logic               s1_valid, s1_first, s1_last_sf, s1_last_v;
-    logic [NFW-1:0]     s1_nf;
-    logic [TAW-1:0]     s1_taddr;
-    logic [PE*WLANE-1:0] w_r;  // registered weight ROM read
-    logic [CHUNK-1:0]   x_r;
-    logic [PE*ACC_W-1:0] acc;
+    // ------------------------------------------------------------------ pipeline control
+    // Every stage below moves on !stall. ctl_* [k] describes the step held by stage k:
+    // k = 0 the read stage (weight ROM read register), 1 the weight ROM output register,
+    // 2 a fabric register after it, 3 .. 2+TL the TL levels of the product/popcount tree.
+    // Stage ACC then holds the accumulators and stage ACT the activated fold.
+    localparam int NS = 3 + TL;  // stages before ACC
+    logic [NS-1:0] ctl_valid, ctl_first, ctl_last_sf, ctl_last_v;
+    logic [TAW-1:0] ctl_taddr [NS-1];  // needed up to stage NS-2 (the threshold read)
+    logic [NFW-1:0] ctl_nf [NS-1];
 
     always_ff @(posedge clk) begin
-        if (!rst_n) s1_valid <= 1'b0;
-        else if (!stall) s1_valid <= run;
+        if (!rst_n) ctl_valid <= '0;
+        else if (!stall) ctl_valid <= {ctl_valid[NS-2:0], run};
     end
 
     always_ff @(posedge clk) begin
-        if (issue) w_r <= wmem[waddr];
-    end
-
-    always_ff @(posedge clk) begin
-        if (issue) begin
-            x_r <= cur_x[CHUNK-1:0];
-            s1_first <= (sf_i == '0);
-            s1_last_sf <= last_sf;
-            s1_last_v <= last_sf && last_nf;
-            s1_nf <= nf_i;
-            s1_taddr <= TAW'(32'(cur_cls) * NF + 32'(nf_i));
+        if (!stall) begin
+            ctl_first <= {ctl_first[NS-2:0], sf_i == '0};
+            ctl_last_sf <= {ctl_last_sf[NS-2:0], last_sf};
+            ctl_last_v <= {ctl_last_v[NS-2:0], last_sf && last_nf};
+            ctl_taddr[0] <= TAW'(32'(cur_cls) * NF + 32'(nf_i));
+            ctl_nf[0] <= nf_i;
+            for (int k = 1; k < NS - 1; k++) begin
+                ctl_taddr[k] <= ctl_taddr[k-1];
+                ctl_nf[k] <= ctl_nf[k-1];
+            end
         end
     end
 
-    // Per-lane sum of this step's SIMD products.
-    logic [PE*ACC_W-1:0] psum;
+    // ------------------------------------------------------------------ weight read (3 registers)
+    // w_r: the ROM's own read register; w_o: a register right after it, which an ECP5 flow
+    // folds into the block RAM's output register (bnn2hls/estimate/ecp5_outreg.py; without
+    // it the RAM's clk-to-q is 5.8 ns); w_q: a fabric register the placer can put next to
+    // the RAM (its outputs then reach the popcount logic spread over the fabric in a cycle
+    // of their own). The input chunk is delayed alongside.
+    logic [PE*WLANE-1:0] w_r, w_o, w_q;
+    logic [CHUNK-1:0]    x_r, x_o, x_q;
+
+    always_ff @(posedge clk) begin
+        if (!stall) w_r <= wmem[waddr];
+    end
+
+    always_ff @(posedge clk) begin
+        if (!stall) begin
+            w_o <= w_r;
+            w_q <= w_o;
+            x_r <= cur_x[CHUNK-1:0];
+            x_o <= x_r;
+            x_q <= x_o;
+        end
+    end
+
+    // ------------------------------------------------------------------ product / popcount tree
+    // Level 0: per lane, N0 sums of G0 products each (popcount: byte counts); level l > 0:
+    // sums of FAN nodes of level l-1; every level registered. Nodes are TW bits (unused high
+    // bits are constant 0 and trimmed by synthesis).
+    logic [PE*N0*TW-1:0] leaf;
     always_comb begin
         for (int pe = 0; pe < PE; pe++) begin
-            logic [ACC_W-1:0] s_acc;
-            s_acc = '0;
-            for (int s = 0; s < SIMD; s++) begin
-                if (POPCOUNT != 0) begin
-                    logic match;
-                    match = x_r[(pe*LANE_X + s)*IN_B] ~^ w_r[pe*SIMD + s];
-                    s_acc = s_acc + ACC_W'(match);
-                end else if (W_B == 1) begin
-                    // multi-bit x, binary w: +x / -x
-                    logic signed [ACC_W-1:0] xe;
-                    xe = ACC_W'($signed(x_r[(pe*LANE_X + s)*IN_B +: IN_B]));
-                    s_acc = w_r[pe*SIMD + s] ? s_acc + xe : s_acc - xe;
-                end else if (IN_B == 1) begin
-                    // binary x, multi-bit w: +w / -w
-                    logic signed [ACC_W-1:0] we;
-                    we = ACC_W'($signed(w_r[(pe*SIMD + s)*W_B +: W_B]));
-                    s_acc = x_r[(pe*LANE_X + s)*IN_B] ? s_acc + we : s_acc - we;
-                end else begin
-                    // multi-bit x and w: sum over weight bits j of w[j] * (x << j), the top bit negative
-                    logic signed [ACC_W-1:0] xe;
-                    logic [W_B-1:0] wf;
-                    xe = ACC_W'($signed(x_r[(pe*LANE_X + s)*IN_B +: IN_B]));
-                    wf = w_r[(pe*SIMD + s)*W_B +: W_B];
-                    for (int j = 0; j < W_B; j++) begin
-                        if (wf[j]) s_acc = (j == W_B - 1) ? s_acc - (xe <<< j) : s_acc + (xe <<< j);
+            for (int g = 0; g < N0; g++) begin
+                logic [TW-1:0] s_acc;
+                s_acc = '0;
+                for (int k = 0; k < G0; k++) begin
+                    if (g*G0 + k < SIMD) begin
+                        if (POPCOUNT != 0) begin
+                            logic match;
+                            match = x_q[(pe*LANE_X + g*G0 + k)*IN_B] ~^ w_q[pe*SIMD + g*G0 + k];
+                            s_acc = s_acc + TW'(match);
+                        end else if (W_B == 1) begin
+                            // multi-bit x, binary w: +x / -x
+                            logic signed [TW-1:0] xe;
+                            xe = TW'($signed(x_q[(pe*LANE_X + g*G0 + k)*IN_B +: IN_B]));
+                            s_acc = w_q[pe*SIMD + g*G0 + k] ? s_acc + xe : s_acc - xe;
+                        end else if (IN_B == 1) begin
+                            // binary x, multi-bit w: +w / -w
+                            logic signed [TW-1:0] we;
+                            we = TW'($signed(w_q[(pe*SIMD + g*G0 + k)*W_B +: W_B]));
+                            s_acc = x_q[(pe*LANE_X + g*G0 + k)*IN_B] ? s_acc + we : s_acc - we;
+                        end else begin
+                            // multi-bit x and w: sum over weight bits j of w[j] * (x << j), the top bit negative
+                            logic signed [TW-1:0] xe;
+                            logic [W_B-1:0] wf;
+                            xe = TW'($signed(x_q[(pe*LANE_X + g*G0 + k)*IN_B +: IN_B]));
+                            wf = w_q[(pe*SIMD + g*G0 + k)*W_B +: W_B];
+                            for (int j = 0; j < W_B; j++) begin
+                                if (wf[j]) s_acc = (j == W_B - 1) ? s_acc - (xe <<< j) : s_acc + (xe <<< j);
+                            end
+                        end
+                    end
+                end
+                leaf[(pe*N0 + g)*TW +: TW] = s_acc;
+            end
+        end
+    end
+
+    // tree[l]: level l's nodes, PE*N0 slots of TW bits (node j of lane pe at (pe*N0 + j)*TW).
+    logic [PE*N0*TW-1:0] tree [TL];
+    always_ff @(posedge clk) begin
+        if (!stall) tree[0] <= leaf;
+    end
+    generate
+        for (genvar l = 1; l < TL; l++) begin : g_level
+            localparam int NPREV = tree_nodes(l - 1);
+            localparam int NCUR = tree_nodes(l);
+            always_ff @(posedge clk) begin
+                if (!stall) begin
+                    for (int pe = 0; pe < PE; pe++) begin
+                        for (int j = 0; j < N0; j++) begin
+                            logic [TW-1:0] s_acc;
+                            s_acc = '0;
+                            if (j < NCUR) begin
+                                for (int k = 0; k < FAN; k++) begin
+                                    if (j*FAN + k < NPREV) s_acc = s_acc + tree[l-1][(pe*N0 + j*FAN + k)*TW +: TW];
+                                end
+                            end
+                            tree[l][(pe*N0 + j)*TW +: TW] <= s_acc;
+                        end
                     end
                 end
             end
-            psum[pe*ACC_W +: ACC_W] = s_acc;
+        end
+    endgenerate
+
+    // ------------------------------------------------------------------ accumulate
+    logic acc_valid, acc_last_sf, acc_last_v;
+    logic [PE*ACC_W-1:0] acc;
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            acc_valid <= 1'b0;
+        end else if (!stall) begin
+            acc_valid <= ctl_valid[NS-1];
         end
     end
 
     always_ff @(posedge clk) begin
-        if (!stall && s1_valid) begin
+        if (!stall) begin
+            acc_last_sf <= ctl_last_sf[NS-1];
+            acc_last_v <= ctl_last_v[NS-1];
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        if (!stall && ctl_valid[NS-1]) begin
             for (int pe = 0; pe < PE; pe++) begin
-                acc[pe*ACC_W +: ACC_W] <= (s1_first ? '0 : acc[pe*ACC_W +: ACC_W]) + psum[pe*ACC_W +: ACC_W];
+                logic [ACC_W-1:0] t;
+                if (POPCOUNT != 0) t = ACC_W'(tree[TL-1][pe*N0*TW +: TW]);
+                else t = ACC_W'($signed(tree[TL-1][pe*N0*TW +: TW]));
+                acc[pe*ACC_W +: ACC_W] <= (ctl_first[NS-1] ? '0 : acc[pe*ACC_W +: ACC_W]) + t;
             end
         end
     end
 
-    // ------------------------------------------------------------------ stage 2: activate
-    logic s2_valid, s2_last_v;
+    // ------------------------------------------------------------------ activate
+    // Thresholds and flips are read for the fold's last step two stages before ACC holds the
+    // fold's sum (ROM read register + one more), then compared into act_r.
+    logic act_valid, act_last_v;
     always_ff @(posedge clk) begin
         if (!rst_n) begin
-            s2_valid <= 1'b0;
-            s2_last_v <= 1'b0;
+            act_valid <= 1'b0;
+            act_last_v <= 1'b0;
         end else if (!stall) begin
-            s2_valid <= s1_valid && s1_last_sf;
-            s2_last_v <= s1_valid && s1_last_v;
+            act_valid <= acc_valid && acc_last_sf;
+            act_last_v <= acc_valid && acc_last_v;
         end
     end
 
-    logic [FOLD_W-1:0] fold;  // this fold's output field, valid while s2_valid
+    logic [FOLD_W-1:0] fold;  // this fold's output field, valid while act_valid
     generate
         if (BINARIZE != 0) begin : g_thr
             logic [PE*NT*THR_W-1:0] tmem [TD];
@@ -253,18 +369,25 @@ module bnn_mvau #(
             initial $readmemh(THRESH_FILE, tmem);
             initial $readmemh(FLIP_FILE, fmem);
 
-            logic [PE*NT*THR_W-1:0] thr_q;
-            logic [PE-1:0] flip_q;
-            wire rd = !stall && s1_valid && s1_last_sf;
+            logic [PE*NT*THR_W-1:0] thr_r, thr_q;
+            logic [PE-1:0] flip_r, flip_q;
+            wire rd = !stall && ctl_valid[NS-2] && ctl_last_sf[NS-2];
+            wire rd_q = !stall && ctl_valid[NS-1] && ctl_last_sf[NS-1];
             always_ff @(posedge clk) begin
-                if (rd) thr_q <= tmem[s1_taddr];
+                if (rd) thr_r <= tmem[ctl_taddr[NS-2]];
             end
             always_ff @(posedge clk) begin
-                if (rd) flip_q <= fmem[s1_nf];
+                if (rd) flip_r <= fmem[ctl_nf[NS-2]];
+            end
+            always_ff @(posedge clk) begin
+                if (rd_q) begin
+                    thr_q <= thr_r;
+                    flip_q <= flip_r;
+                end
             end
 
             // ge[pe*NT + i]: acc of lane pe passes its threshold i (flip applied).
-            logic [PE*NT-1:0] ge;
+            logic [PE*NT-1:0] ge, ge_r;
             always_comb begin
                 for (int pe = 0; pe < PE; pe++) begin
                     for (int i = 0; i < NT; i++) begin
@@ -282,6 +405,9 @@ module bnn_mvau #(
                     end
                 end
             end
+            always_ff @(posedge clk) begin
+                if (!stall && acc_valid && acc_last_sf) ge_r <= ge;
+            end
 
             if (MULTI != 0) begin : g_levels
                 // OFFSET + number of thresholds passed, modulo 2^O_B (O_B >= clog2(LEVELS)).
@@ -290,17 +416,21 @@ module bnn_mvau #(
                     for (int pe = 0; pe < PE; pe++) begin
                         logic [CNT_W-1:0] cnt;
                         cnt = '0;
-                        for (int i = 0; i < NT; i++) cnt = cnt + CNT_W'(ge[pe*NT + i]);
+                        for (int i = 0; i < NT; i++) cnt = cnt + CNT_W'(ge_r[pe*NT + i]);
                         fold[pe*O_B +: O_B] = O_B'(OFFSET) + O_B'(cnt);
                     end
                 end
             end else begin : g_sign
-                assign fold = ge;
+                assign fold = ge_r;
             end
         end else begin : g_raw
-            assign fold = acc;
+            logic [PE*ACC_W-1:0] acc_r;
+            always_ff @(posedge clk) begin
+                if (!stall && acc_valid && acc_last_sf) acc_r <= acc;
+            end
+            assign fold = acc_r;
             logic unused_cls;
-            assign unused_cls = ^{s1_taddr, s1_nf};
+            assign unused_cls = ^{ctl_taddr[NS-2], ctl_nf[NS-2]};
         end
     endgenerate
 
@@ -314,7 +444,7 @@ module bnn_mvau #(
             logic [OUT_W-FOLD_W-1:0] obuf;
             assign word = {fold, obuf};
             always_ff @(posedge clk) begin
-                if (!stall && s2_valid) obuf <= word[OUT_W-1:FOLD_W];
+                if (!stall && act_valid) obuf <= word[OUT_W-1:FOLD_W];
             end
         end
     endgenerate
@@ -324,8 +454,8 @@ module bnn_mvau #(
     logic wr_ptr, rd_ptr;
     logic [1:0] count;
 
-    assign stall = s2_valid && s2_last_v && (count == 2'd2);
-    wire do_write = s2_valid && s2_last_v && (count != 2'd2);
+    assign stall = act_valid && act_last_v && (count == 2'd2);
+    wire do_write = act_valid && act_last_v && (count != 2'd2);
     wire do_read = m_tvalid && m_tready;
 
     assign m_tdata = omem[rd_ptr];

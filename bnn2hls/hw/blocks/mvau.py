@@ -24,6 +24,23 @@ def mvau_cycles(layer: MatrixLayer, pe: int | None = None, simd: int | None = No
     return (layer.out_channels // pe) * (layer.fan_in // simd) * oh * ow
 
 
+def mvau_tree_levels(simd: int, popcount: bool) -> int:
+    """Registered levels of bnn_mvau's per-lane product / popcount tree: groups of 8 products
+    then 4-way sums (XNOR-popcount), pairs then pairwise sums (signed products)."""
+    group, fan = (8, 4) if popcount else (2, 2)
+    n, levels = -(-simd // group), 1
+    while n > 1:
+        n, levels = -(-n // fan), levels + 1
+    return levels
+
+
+def mvau_pipeline_latency(simd: int, popcount: bool) -> int:
+    """Cycles from a step's issue to its output word's queue write in bnn_mvau (and bnn_vvau):
+    weight read, two registers after it, the tree's levels, accumulate, activate, queue write.
+    Latency only: the interval stays (MH/PE) * (MW/SIMD) per vector."""
+    return 6 + mvau_tree_levels(simd, popcount)
+
+
 def mvau_thresholds(layer: MatrixLayer) -> np.ndarray:
     """int64 [N_CLASSES, MH] (sign) or [N_CLASSES, MH, LEVELS-1] (multi-threshold) in the
     unit's compare domain (popcount for binary x binary)."""

