@@ -39,8 +39,9 @@ from ..hw.boards import Board, list_boards, load_board
 from ..errors import UserError
 from ..procs import run_tool
 from .synth import _sha, count_cells, network_units, yosys_command, yosys_version
+from .ecp5_outreg import absorb_output_registers
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: ECP5 block RAM read registers folded into DP16KD (ecp5_outreg)
 PNR_DIR = "pnr"
 DEFAULT_BOARD = "ulx3s-85f"
 DEFAULT_SEED = 1
@@ -433,12 +434,18 @@ def run(d: Design, work_root: Path, timeout: float | None = None, use_cache: boo
                             f"{lines[-1].strip() if lines else 'no output'}")
         stat = json.loads((work / "stat.json").read_text())
         cells = {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items()}
+        if d.family == "ecp5":  # yosys never sets DP16KD's output register: fold the read registers into it
+            netlist = json.loads((work / "design.json").read_text())
+            absorbed = absorb_output_registers(netlist)
+            (work / "design.json").write_text(json.dumps(netlist))
         proc, nsec = _run([*ncmd, *d.nextpnr_args()], work, timeout, "nextpnr", bar, _nextpnr_phase(work / "nextpnr.log"))
         log = (work / "nextpnr.log").read_text(errors="replace") if (work / "nextpnr.log").is_file() else proc.stderr
         if proc.returncode != 0 or not (work / "report.json").is_file():
             raise UserError(f"pnr on {d.board.name}: {condense_error(log + proc.stderr, d.board.part)}")
         report = json.loads((work / "report.json").read_text())
         result = summarize(d, report, cells)
+        if d.family == "ecp5":
+            result["bram_output_registers_absorbed"] = absorbed
         result.update(yosys_version=yver, nextpnr_version=nver, yosys_seconds=round(ysec, 1),
                       nextpnr_seconds=round(nsec, 1))
     except BaseException:
