@@ -118,7 +118,7 @@ def check_npy(path: Path, what: str) -> None:
             if head[:2] == b"PK":
                 return  # a zip: an .npz archive, which the caller names
             if head != b"\x93NUMPY":
-                raise UserError(f"{what} {qpath(path)}: not an .npy file (no .npy header)")
+                raise UserError(f"{what} {qpath(path)}: not a readable .npy file (no .npy header)")
             f.seek(0)
             version = np.lib.format.read_magic(f)
             if version == (1, 0):
