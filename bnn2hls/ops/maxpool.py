@@ -38,12 +38,8 @@ def pool_work(layer: Any, net: Network) -> Work:
                 bits_out=value_bits(net, layer), positions=oh * ow, ops=oh * ow * c * max(1, taps - 1))
 
 
-class MaxPoolOp(Op):
-    node = MaxPool
-    blocks = ("maxpool",)
-
-    def kernel(self, layer: Any, xs: Sequence[np.ndarray]) -> np.ndarray:
-        return maxpool_layer(layer, xs[0])
+class WindowPoolOp(Op):
+    """What a max pool and a sum pool share: one output per unpadded window, read in order."""
 
     def need(self, layer: Any, operand: int, net: Network) -> np.ndarray:
         return window_need(layer.in_shape, layer.kernel, layer.stride, layer.out_shape[:2])
@@ -53,6 +49,14 @@ class MaxPoolOp(Op):
 
     def work(self, layer: Any, net: Network) -> Work:
         return pool_work(layer, net)
+
+
+class MaxPoolOp(WindowPoolOp):
+    node = MaxPool
+    blocks = ("maxpool",)
+
+    def kernel(self, layer: Any, xs: Sequence[np.ndarray]) -> np.ndarray:
+        return maxpool_layer(layer, xs[0])
 
     def example(self) -> Network:
         """input (binary 4x4x2) -> 1x1 conv (signs) -> 2x2 max-pool -> dense -> head."""

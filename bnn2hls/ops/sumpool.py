@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 
 from ..ir import Conv, InputQuant, Network, OutputHead, SumPool, chain_network, datapath
-from .base import Op, Work
-from .kernels import integers, window_need
-from .maxpool import pool_work
+from .kernels import integers
+from .maxpool import WindowPoolOp
 
 
 def sumpool_layer(layer: SumPool, x: np.ndarray) -> np.ndarray:
@@ -19,21 +18,12 @@ def sumpool_layer(layer: SumPool, x: np.ndarray) -> np.ndarray:
     return datapath.window_sums(integers(x), layer.kernel, layer.stride, layer.out_shape[:2])
 
 
-class SumPoolOp(Op):
+class SumPoolOp(WindowPoolOp):
     node = SumPool
     blocks = ("sumpool",)
 
     def kernel(self, layer: Any, xs: Sequence[np.ndarray]) -> np.ndarray:
         return sumpool_layer(layer, xs[0])
-
-    def need(self, layer: Any, operand: int, net: Network) -> np.ndarray:
-        return window_need(layer.in_shape, layer.kernel, layer.stride, layer.out_shape[:2])
-
-    def summary(self, layer: Any) -> dict[str, Any]:
-        return {"kernel": list(layer.kernel), "stride": list(layer.stride)}
-
-    def work(self, layer: Any, net: Network) -> Work:
-        return pool_work(layer, net)
 
     def example(self) -> Network:
         """input (binary 4x4x2) -> 1x1 conv (raw accumulators) -> global sum pool -> head."""
