@@ -24,6 +24,7 @@ carry their float `chain` (BatchNorm, scales, biases); the passes fold it.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from onnx import numpy_helper
 
 from ..ir import padding_pattern
 from ..errors import UserError
-from ..ir import ROUNDING_MODES, AffineOp, Concat, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, signed_width, validate
+from ..ir import ROUNDING_MODES, AffineOp, describe, Concat, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, signed_width, validate
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,8 +141,13 @@ class _Importer:
     # -- helpers ---------------------------------------------------------------------------
     def fail(self, why: str) -> UserError:
         node = self.node
-        where = f"node '{node.name or node.output[0]}' ({node.op_type})" if node is not None else "graph"
+        where = node_label(node) if node is not None else "graph"
         return UserError(f"{where}: {why}")
+
+    def named(self, name: str) -> str:
+        """The IR node `name` for a message, with the source it comes from (`ir.describe`)."""
+        layers = [self.input_quant, *self.layers]
+        return describe(next((l for l in layers if l is not None and l.name == name), None) or _Named(name))
 
     def role(self, tensor: str) -> Any:
         if tensor == "":
@@ -184,7 +190,9 @@ class _Importer:
             handler = getattr(self, f"op_{node.op_type}", None)
             if handler is None or node.domain not in ("", "ai.onnx", "qonnx.custom_op.general", "onnx.brevitas", "finn.custom_op.general"):
                 raise self.fail(f"unsupported op type '{node.op_type}'")
+            before = (self.input_quant, list(self.layers))
             outputs = handler(*node.input)
+            self._record_source(node, *before)
             if not isinstance(outputs, tuple):
                 outputs = (outputs,)
             for tensor, value in zip(node.output, outputs):
@@ -197,7 +205,7 @@ class _Importer:
             raise UserError(f"graph output '{graph.output[0].name}': an average pool of quantized values cannot be the "
                             "output; follow it with a QuantLinear/QuantConv, or pool the last layer's outputs")
         if isinstance(out, Sum):
-            raise UserError(f"graph output '{graph.output[0].name}': the sum of the residual add '{out.join}' is not "
+            raise UserError(f"graph output '{graph.output[0].name}': the sum of the residual add {self.named(out.join)} is not "
                             "supported as the output; quantize it and end with a Conv/Gemm/MatMul")
         if not isinstance(out, Acc):
             raise UserError(f"graph output '{graph.output[0].name}': must be the (affine) output of the last Conv/Gemm/MatMul")
@@ -206,7 +214,7 @@ class _Importer:
         last = self.layers[out.layer_index]
         for layer in self.layers:
             if isinstance(layer, MatrixLayer) and not layer.binarize and layer is not last:
-                raise UserError(f"layer '{layer.name}': its output is neither quantized nor the graph output")
+                raise UserError(f"layer {describe(layer)}: its output is neither quantized nor the graph output")
         feed: MatrixLayer | SumPool = last
         acc_scale = last.acc_scale
         if out.avg is not None:
@@ -224,9 +232,20 @@ class _Importer:
             acc_scale=acc_scale,
             chain=tuple(self._channels_last(op, last) for op in out.chain),
             inputs=(feed.name,),
+            source=tuple((n.name or n.output[0], module_of(n)) for n in graph.node if graph.output[0].name in n.output),
         )
         assert self.input_quant is not None  # every activation descends from it
         return validate(Network(name=self.name, layers=(self.input_quant, *self.layers, head)))
+
+    def _record_source(self, node: onnx.NodeProto, input_quant: InputQuant | None, layers: list[Any]) -> None:
+        """Every IR node that `node`'s handler made or changed comes (also) from `node`: its
+        `source` gains (the ONNX node's name, its torch module path)."""
+        entry = (node.name or node.output[0], module_of(node))
+        if self.input_quant is not None and self.input_quant is not input_quant and entry not in self.input_quant.source:
+            self.input_quant = dataclasses.replace(self.input_quant, source=(*self.input_quant.source, entry))
+        for i, layer in enumerate(self.layers):
+            if (i >= len(layers) or layer is not layers[i]) and entry not in layer.source:
+                self.layers[i] = dataclasses.replace(layer, source=(*layer.source, entry))
 
     # -- constants and plumbing ---------------------------------------------------------------
     def op_Constant(self) -> Const:
@@ -428,7 +447,7 @@ class _Importer:
         value = (q.astype(np.float32) * s).astype(np.float32)
         if bits > 8:  # a bias quantizer (Brevitas' Int32Bias, Int16Bias): only its float value is used
             assert self.node is not None
-            return Const(value, wide_quant=(bits, f"node '{self.node.name or self.node.output[0]}' ({self.node.op_type})"))
+            return Const(value, wide_quant=(bits, node_label(self.node)))
         return Const(value, int_weights=(q.astype(np.int8), s, bits))
 
     def _multi_level(self, r: Acc, s: np.ndarray, zp: np.ndarray, bits: int, signed: bool, narrow: bool,
@@ -446,7 +465,7 @@ class _Importer:
             raise self.fail(f"unsupported rounding mode {rounding!r}")
         layer = self.layers[r.layer_index]
         if layer.binarize:
-            raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
+            raise self.fail(f"the output of {describe(layer)} is quantized a second time; quantize it once and use the "
                             "quantized value wherever it is needed")
         if r.pool is not None:
             raise self.fail("a max-pool before a multi-bit quantizer is not supported (pool after it, or binarize)")
@@ -497,7 +516,7 @@ class _Importer:
             raise self.fail(AVG_OF_ACCUMULATORS)
         layer = self.layers[r.layer_index]
         if layer.binarize:
-            raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
+            raise self.fail(f"the output of {describe(layer)} is quantized a second time; quantize it once and use the "
                             "quantized value wherever it is needed")
         self.layers[r.layer_index] = dataclasses.replace(
             layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain)
@@ -552,7 +571,7 @@ class _Importer:
                 raise self.fail(f"{self._unquantized_sum(r)} is added again without requantization; quantize it "
                                 "(a QuantIdentity or QuantReLU after the first Add) before the next residual add")
             if isinstance(r, Acc):
-                raise self.fail(f"residual Add of the unquantized output of '{self.layers[r.layer_index].name}' (the "
+                raise self.fail(f"residual Add of the unquantized output of {describe(self.layers[r.layer_index])} (the "
                                 "float result of a Conv/Gemm/MatMul and its BatchNorm or scales): quantize both operands "
                                 "of a residual add (e.g. a QuantIdentity with a shared or fixed power-of-two scale) so "
                                 "that it adds integers")
@@ -572,7 +591,7 @@ class _Importer:
             raise self.fail(f"residual Add of tensors of shape {list(a.shape)}: (C, H, W) or (F,) expected")
         shifts = _power_of_two_shifts(a.scale, b.scale)
         if shifts is None:
-            raise self.fail(f"residual Add of '{a.producer}' (scale {a.scale!r}) and '{b.producer}' (scale {b.scale!r}): "
+            raise self.fail(f"residual Add of {self.named(a.producer)} (scale {a.scale!r}) and {self.named(b.producer)} (scale {b.scale!r}): "
                             "the ratio of the operands' scales is not a power of two, so their sum is not an integer "
                             "sum; quantize both operands with a shared quantizer (one QuantIdentity instance) or with "
                             "fixed power-of-two scales (scaling_impl_type=CONST, restrict_scaling_type=POWER_OF_TWO)")
@@ -583,7 +602,7 @@ class _Importer:
         return Sum(join=join.name, shape=a.shape)
 
     def _unquantized_sum(self, r: Sum) -> str:
-        return f"the unquantized sum of the residual add '{r.join}'"
+        return f"the unquantized sum of the residual add {self.named(r.join)}"
 
     def _threshold(self, r: Sum, quant: IntQuant | None, scale: float) -> Act:
         """A quantizer after a residual join (and its float ops): a standalone activation."""
@@ -613,7 +632,7 @@ class _Importer:
         if np.array_equal(y, values) and np.float32(scale) == np.float32(r.scale):
             return r
         if r.bits == 1:
-            raise self.fail(f"requantizing the binary activation of '{r.producer}' (scale {r.scale!r}) to other values "
+            raise self.fail(f"requantizing the binary activation of {self.named(r.producer)} (scale {r.scale!r}) to other values "
                             f"(scale {scale!r}) is not supported; use the same scale, or add the binary values as they are")
         if r.flattened_from is not None:
             raise self.fail("requantize before flattening")
@@ -649,7 +668,7 @@ class _Importer:
             if isinstance(r, Sum):
                 raise self.fail(f"{self._unquantized_sum(r)} is concatenated; quantize it before the Concat")
             if isinstance(r, Acc) and not accs:
-                raise self.fail(f"Concat of the unquantized output of '{self.layers[r.layer_index].name}' (the float "
+                raise self.fail(f"Concat of the unquantized output of {describe(self.layers[r.layer_index])} (the float "
                                 "result of a Conv/Gemm/MatMul and its BatchNorm or scales) with other tensors: "
                                 "quantize every operand before the Concat, or concatenate conv outputs only and "
                                 "quantize the concatenation")
@@ -679,7 +698,7 @@ class _Importer:
         names = [a.producer for a in acts]
         twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
         if twice is not None:
-            raise self.fail(f"the value of '{twice}' is concatenated with itself; the hardware concat reads distinct "
+            raise self.fail(f"the value of {self.named(twice)} is concatenated with itself; the hardware concat reads distinct "
                             "operands")
         unit = min(np.float32(a.scale) for a in acts)
         shifts = []
@@ -687,7 +706,7 @@ class _Importer:
             pair = _power_of_two_shifts(a.scale, float(unit))
             if pair is None:
                 other = next(b for b in acts if np.float32(b.scale) == unit)
-                raise self.fail(f"Concat of '{a.producer}' (scale {a.scale!r}) and '{other.producer}' (scale "
+                raise self.fail(f"Concat of {self.named(a.producer)} (scale {a.scale!r}) and {self.named(other.producer)} (scale "
                                 f"{other.scale!r}): the ratio of the operands' scales is not a power of two, so their "
                                 "values have no common integer grid; quantize every operand with a shared quantizer "
                                 "(one QuantIdentity instance) or with fixed power-of-two scales "
@@ -1268,8 +1287,15 @@ def check_model(model: onnx.ModelProto, path: Path) -> None:
                     t.CopyFrom(a.t)
                     t.name = node.output[0]
                     constants.append((t, f"Constant '{node.name or node.output[0]}'"))
+    scales: dict[str, onnx.NodeProto] = {}  # tensor -> the first quantizer that reads it as its scale
+    for node in graph.node:
+        if node.op_type in ("Quant", "BipolarQuant", "Trunc") and len(node.input) > 1:
+            scales.setdefault(node.input[1], node)
+    constant_names = {t.name for t, _ in constants}
     for tensor, what in constants:
-        _check_tensor(tensor, what, uses.get(tensor.name, set()), tensor.name in rank1)
+        quantizer = scales.get(tensor.name)
+        _check_tensor(tensor, what, uses.get(tensor.name, set()), tensor.name in rank1,
+                      None if quantizer is None else (quantizer, quantizer.input[0] in constant_names))
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:  # ValidationError, InferenceError
@@ -1277,7 +1303,16 @@ def check_model(model: onnx.ModelProto, path: Path) -> None:
         raise UserError(f"{path}: invalid ONNX model ({reason.strip()})") from None
 
 
-def _check_tensor(t: onnx.TensorProto, what: str, uses: set[bool], rank1: bool) -> None:
+# Why a weight scale is infinite (the usual case: `what` of a quantizer's scale, see `_check_tensor`).
+WEIGHT_SCALE_HINT = ("; Brevitas' default weight quantizer at weight_bit_width=1 is a narrow signed integer whose "
+                     "only level is 0, so its scale max|w| / 0 is infinite: use a binary weight quantizer, e.g. "
+                     "weight_quant=brevitas.quant.SignedBinaryWeightPerTensorConst")
+
+
+def _check_tensor(t: onnx.TensorProto, what: str, uses: set[bool], rank1: bool,
+                  quantizer: tuple[onnx.NodeProto, bool] | None = None) -> None:
+    """`quantizer`: (the first quantizer node that reads `t` as its scale, whether it quantizes
+    a constant, i.e. weights), for the message on a scale that is not finite."""
     if t.data_location == _DT.EXTERNAL:
         raise UserError(f"{what}: its external data was not loaded")
     dtype: type[np.generic]
@@ -1309,6 +1344,14 @@ def _check_tensor(t: onnx.TensorProto, what: str, uses: set[bool], rank1: bool) 
         values = numpy_helper.to_array(t)
         if not np.isfinite(values).all():
             index = int(np.flatnonzero(~np.isfinite(values.reshape(-1)))[0])
+            if quantizer is not None:
+                node, weights = quantizer
+                value = values.reshape(-1)[index]
+                kind = "infinite" if np.isinf(value) else "NaN"
+                raise UserError(f"{node_label(node)}: the {'weight' if weights else 'activation'} quantizer's scale "
+                                f"({what}) is {kind}{f' at flat index {index}' if values.size > 1 else ''}"
+                                + (WEIGHT_SCALE_HINT if weights and np.isinf(value) else
+                                   "; a quantizer's scale must be positive and finite"))
             raise UserError(f"{what}: holds {values.reshape(-1)[index]} at flat index {index}; weights and parameters "
                             "must be finite (the source model computes nothing defined there)")
 
@@ -1322,6 +1365,42 @@ def _power_of_two_shifts(a: float, b: float) -> tuple[int, int] | None:
     if np.ldexp(np.float64(small), k) != np.float64(big) or k > 16:
         return None
     return (k, 0) if fa >= fb else (0, k)
+
+
+@dataclass
+class _Named:
+    """A name with no IR node behind it (for `_Importer.named`)."""
+
+    name: str
+
+
+# Brevitas' own modules between the user's module and the exported node (the quantizer
+# proxies and their export handlers): a node is named after the user's module above them.
+_INTERNAL_MODULES = ("brevitas.proxy.", "brevitas.export.", "brevitas.core.", "onnx_symbolic.", "aten.")
+
+
+def module_of(node: onnx.NodeProto) -> str:
+    """The torch module path of an exported node ("features.2"), where the export kept it (the
+    dynamo exporter's `pkg.torch.onnx.name_scopes` and `class_hierarchy` metadata), else ""."""
+    meta = {p.key: p.value for p in node.metadata_props}
+    try:
+        scopes = ast.literal_eval(meta.get("pkg.torch.onnx.name_scopes", "[]"))
+        classes = ast.literal_eval(meta.get("pkg.torch.onnx.class_hierarchy", "[]"))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return ""
+    if not (isinstance(scopes, list) and isinstance(classes, list) and len(scopes) == len(classes)):
+        return ""
+    # The last entry is the op itself; the deepest module above it that is not Brevitas' own.
+    for scope, cls in zip(scopes[-2::-1], classes[-2::-1]):
+        if isinstance(scope, str) and isinstance(cls, str) and not cls.startswith(_INTERNAL_MODULES):
+            return scope
+    return ""
+
+
+def node_label(node: onnx.NodeProto) -> str:
+    """An ONNX node for a message: "node 'node_Conv_49' (Conv, module features.0)"."""
+    module = module_of(node)
+    return f"node '{node.name or node.output[0]}' ({node.op_type}{f', module {module}' if module else ''})"
 
 
 def model_digest(model: onnx.ModelProto) -> str:

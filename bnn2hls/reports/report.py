@@ -60,6 +60,9 @@ def build_report(net: Network, clock_mhz: float, board: Any = None) -> dict[str,
         "layers": layers,
         "layer_order": [layer.name for layer in net.datapath],
         "cost_model": {"family": resources.family, "version": resources.model},
+        # Float ties per layer (passes.thresholds.tie_report): where the source's own float
+        # rounding decides an output; compile warns once if any is reachable.
+        "ties": list(net.source.get("ties", [])),
     }
     return with_board(doc, board) if board is not None else doc
 
