@@ -19,19 +19,19 @@ import dataclasses
 import numpy as np
 
 from ..errors import UserError
-from ..ir import DepthwiseConv, MatrixLayer, MaxPool, Network, validate
+from ..ir import DepthwiseConv, MatrixLayer, MaxPool, Network, describe, validate
 
 
 def move_pool_flips(net: Network) -> Network:
     for pool in [layer for layer in net.layers if isinstance(layer, MaxPool) and layer.before_activation]:
         producer = net.producer(pool)
         if not isinstance(producer, MatrixLayer) or producer.flip is None or producer.out_levels:
-            raise UserError(f"layer '{pool.name}': a max-pool before the activation needs a sign-thresholded producer")
+            raise UserError(f"layer {describe(pool)}: a max-pool before the activation needs a sign-thresholded producer")
         consumers = net.consumers[pool.name]
         for consumer in consumers:  # every reader takes the flips (a fork: each of its matrix layers)
             if not isinstance(consumer, MatrixLayer) or consumer.input_bits != 1:
-                raise UserError(f"layer '{pool.name}': a max-pool before the activation must feed matrix layers only "
-                                f"(it feeds '{consumer.name}'; put the BatchNorm and sign before the pool)")
+                raise UserError(f"layer {describe(pool)}: a max-pool before the activation must feed matrix layers only "
+                                f"(it feeds {describe(consumer)}; put the BatchNorm and sign before the pool)")
         flip = np.asarray(producer.flip, bool)
         for consumer in consumers:
             assert isinstance(consumer, MatrixLayer)
@@ -53,6 +53,6 @@ def _take_flips(consumer: MatrixLayer, flip: np.ndarray, producer: MatrixLayer, 
         return consumer.weights ^ (columns if columns.ndim == 2 else columns[None, :])
     mask = np.broadcast_to(columns if columns.ndim == 2 else columns[None, :], consumer.weights.shape)
     if np.any(consumer.weights[mask] == -(2 ** (consumer.weight_bits - 1))):
-        raise UserError(f"layer '{consumer.name}': cannot negate its most negative {consumer.weight_bits}-bit "
-                        f"weight to take the flips of '{producer.name}' past '{pool.name}'")
+        raise UserError(f"layer {describe(consumer)}: cannot negate its most negative {consumer.weight_bits}-bit "
+                        f"weight to take the flips of {describe(producer)} past '{pool.name}'")
     return np.where(mask, -consumer.weights, consumer.weights).astype(np.int8)

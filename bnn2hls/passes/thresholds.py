@@ -289,7 +289,7 @@ def _input_scale(net: Network, layer: Conv | DepthwiseConv | Dense) -> tuple[flo
     return (quant.scale if quant is not None else None), 0.0
 
 
-def reachable_accumulators(net: Network, layer: MatrixLayer) -> list[tuple[int, int, int, int]]:
+def reachable_accumulators(net: Network, layer: Conv | DepthwiseConv | Dense) -> list[tuple[int, int, int, int]]:
     """Per output channel (lo, hi, modulus, residue): every accumulator the model's inputs can
     give lies in [lo, hi] and is congruent to residue modulo modulus. What it proves: the
     extremes of sum_j w_j x_j over the producer's value range (a zero-padded tap reads 0),
@@ -341,7 +341,7 @@ def tie_report(net: Network) -> list[dict[str, Any]]:
             modulus, residue = _pool_sums(net, pool)
             reach = [(o, v) for o, v in found if v % modulus == residue]
             kind, after = "pooled sum", pool.name
-        elif isinstance(layer, MatrixLayer) and layer.binarize and layer.thresholds is None:
+        elif isinstance(layer, (Conv, DepthwiseConv, Dense)) and layer.binarize and layer.thresholds is None:
             scale, error = _input_scale(net, layer)
             found = float_ties(layer, scale, error)
             bounds = reachable_accumulators(net, layer) if found else []

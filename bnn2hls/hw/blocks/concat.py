@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...errors import UserError
+from ...ir import describe
 from .base import Block, LowerContext, Stream, vector_literal
 
 CS_FIELD = 16  # bits per entry of bnn_concat's CS parameter vector (channels)
@@ -71,7 +72,7 @@ class ConcatBlock(Block):
             raise ValueError(f"{layer.name}: streams of {[s.width for s in srcs]} bits and shifts {shifts} "
                              f"do not make {c} channels")
         if max(channels) >= 1 << CS_FIELD or max(bits) + max(shifts) >= 1 << BS_FIELD or min(shifts) < 0:
-            raise UserError(f"node '{layer.name}': an operand of {max(channels)} channels, {max(bits)}-bit elements or "
+            raise UserError(f"node {describe(layer)}: an operand of {max(channels)} channels, {max(bits)}-bit elements or "
                             f"shift {max(shifts)} is beyond the hardware concat")
         bo = out_bits(bits, shifts)
         params = {"N": len(srcs), "CT": c, "IW": sum(s.width for s in srcs), "BO": bo,
