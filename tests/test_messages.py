@@ -78,7 +78,7 @@ def test_parity_with_multi_bit_weights_is_that_of_the_weight_sum():
     iq = ir.InputQuant(name="input_quant", source_shape=(4,), preprocess=(), bits=1, scale=1.0, out_shape=(1, 1, 4))
     w = np.array([[1, 2, 2, 2]], np.int8)
     assert reachable_accumulators(_dense_net(iq, w, 0.1, 0.1), _dense_net(iq, w, 0.1, 0.1).layer("dense0")) == [
-        (-7, 7, 2, 1)]
+        (-7, 7, 2, (1,))]
     (hit,) = tie_report(_dense_net(iq, w, 0.1, np.float32(0.1)))
     assert hit["reachable"] and hit["first"] == {"channel": 0, "value": 1}
     (miss,) = tie_report(_dense_net(iq, w, 0.1, np.float32(0.1) * 2))
@@ -92,11 +92,26 @@ def test_ties_outside_the_input_range_are_out_of_reach():
                        out_shape=(1, 1, 4))
     w = np.ones((1, 4), bool)
     net = _dense_net(iq, w, 0.1, np.float32(0.1) * -3)
-    assert reachable_accumulators(net, net.layer("dense0")) == [(0, 60, 1, 0)]
+    assert reachable_accumulators(net, net.layer("dense0")) == [(0, 60, 1, (0,))]
     (entry,) = tie_report(net)
     assert not entry["reachable"] and tie_warnings(net) == ()
     (entry,) = tie_report(_dense_net(iq, w, 0.1, np.float32(0.1) * 3))
     assert entry["reachable"] and entry["first"] == {"channel": 0, "value": 3}
+
+
+@pytest.mark.tier("unit")
+@pytest.mark.parametrize("channels,residues", [(1, (0, 1)), (2, (0,))])
+def test_parity_of_a_zero_padded_conv_counts_the_taps_inside_the_image(channels, residues):
+    """3x3, pad 1, binary weights: 9, 6 or 4 taps inside the image per input channel; one
+    channel gives both parities, two channels only even sums."""
+    iq = ir.InputQuant(name="input_quant", source_shape=(channels, 4, 4), preprocess=(), bits=1, scale=1.0,
+                       out_shape=(4, 4, channels))
+    conv = ir.Conv(name="conv0", in_shape=(4, 4, channels), out_channels=2, kernel=(3, 3), stride=(1, 1),
+                   pads=(1, 1, 1, 1), input_bits=1, weights=np.ones((2, 9 * channels), bool),
+                   acc_scale=np.full(2, 0.1, np.float32), binarize=False)
+    head = ir.OutputHead(name="head", in_shape=(4, 4, 2), acc_scale=np.ones(2, np.float32), chain=())
+    net = ir.chain_network("pad", [iq, conv, head])
+    assert reachable_accumulators(net, net.layer("conv0")) == [(-9 * channels, 9 * channels, 2, residues)] * 2
 
 
 @pytest.mark.tier("unit")

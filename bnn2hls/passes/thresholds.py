@@ -289,31 +289,46 @@ def _input_scale(net: Network, layer: Conv | DepthwiseConv | Dense) -> tuple[flo
     return (quant.scale if quant is not None else None), 0.0
 
 
-def reachable_accumulators(net: Network, layer: Conv | DepthwiseConv | Dense) -> list[tuple[int, int, int, int]]:
-    """Per output channel (lo, hi, modulus, residue): every accumulator the model's inputs can
-    give lies in [lo, hi] and is congruent to residue modulo modulus. What it proves: the
-    extremes of sum_j w_j x_j over the producer's value range (a zero-padded tap reads 0),
-    and that every term w_j x_j is a multiple of g = gcd(w). For +-1 inputs (and no zero pad)
-    acc = sum(w) - 2 * (the weights of the -1 inputs), so acc = sum(w) mod 2g: a binary dot
-    product of n +-1 terms takes only values of n's parity."""
+def reachable_accumulators(net: Network, layer: Conv | DepthwiseConv | Dense) -> list[tuple[int, int, int, tuple[int, ...]]]:
+    """Per output channel (lo, hi, modulus, residues): every accumulator the model's inputs can
+    give lies in [lo, hi] and is congruent to one of `residues` modulo `modulus`. What it
+    proves: the extremes of sum_j w_j x_j over the producer's value range (a zero-padded tap
+    reads 0), and that every term w_j x_j is a multiple of g = gcd(w). For +-1 inputs
+    acc = sum(w) - 2 * (the weights of the -1 inputs), so acc = sum(w) mod 2g, with the sum
+    over the taps inside the image at each output position (a zero pad drops the others): a
+    binary dot product of n +-1 terms takes only values of n's parity."""
     producer = net.producers(layer)[0]
     bipolar = net.is_bipolar(producer)
     a, b = (-1, 1) if bipolar else net.value_range(producer)
     zero_pads = any(layer.pads) and layer.pad_mode == "zero"
     if zero_pads:
         a, b = min(a, 0), max(b, 0)
-    out = []
+    masks = _tap_masks(layer) if zero_pads else [np.ones(layer.fan_in, bool)]
+    out: list[tuple[int, int, int, tuple[int, ...]]] = []
     for w in layer.weight_values:
         lo = int(np.minimum(w * a, w * b).sum())
         hi = int(np.maximum(w * a, w * b).sum())
-        g = math.gcd(*(int(v) for v in np.abs(w))) if w.size else 0
+        g = math.gcd(*(int(v) for v in np.abs(w)))
         if g == 0:
-            out.append((0, 0, 1, 0))
-        elif bipolar and not zero_pads:
-            out.append((lo, hi, 2 * g, int(w.sum()) % (2 * g)))
+            out.append((0, 0, 1, (0,)))
+        elif bipolar:
+            out.append((lo, hi, 2 * g, tuple(sorted({int(w[m].sum()) % (2 * g) for m in masks}))))
         else:
-            out.append((lo, hi, g, 0))
+            out.append((lo, hi, g, (0,)))
     return out
+
+
+def _tap_masks(layer: Conv | DepthwiseConv | Dense) -> list[np.ndarray]:
+    """The distinct sets of taps (bool [fan_in], columns (ky, kx[, c])) that fall inside the
+    image at some output position of a padded conv."""
+    h, w, c = layer.in_shape
+    t, left, _, _ = layer.pads
+    (kh, kw), (sh, sw) = layer.kernel, layer.stride
+    oh, ow = layer.out_hw
+    rows = {tuple(0 <= oy * sh - t + ky < h for ky in range(kh)) for oy in range(oh)}
+    cols = {tuple(0 <= ox * sw - left + kx < w for kx in range(kw)) for ox in range(ow)}
+    per_tap = 1 if isinstance(layer, DepthwiseConv) else c
+    return [np.repeat(np.logical_and.outer(r, q).reshape(-1), per_tap) for r in sorted(rows) for q in sorted(cols)]
 
 
 def _pool_sums(net: Network, pool: SumPool) -> tuple[int, int]:
@@ -346,7 +361,7 @@ def tie_report(net: Network) -> list[dict[str, Any]]:
             found = float_ties(layer, scale, error)
             bounds = reachable_accumulators(net, layer) if found else []
             reach = [(o, a) for o, a in found
-                     if bounds[o][0] <= a <= bounds[o][1] and a % bounds[o][2] == bounds[o][3]]
+                     if bounds[o][0] <= a <= bounds[o][1] and a % bounds[o][2] in bounds[o][3]]
             kind, after = "accumulator", None
         else:
             continue
