@@ -108,7 +108,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     doc = report.load(args.out)
     n = doc["network"]
     for warning in net.source.get("warnings", ()):
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {one_line(warning)}", file=sys.stderr)
     print(f"compiled {net.name}: {len(net.datapath)} datapath layers -> {args.out}")
     print(f"estimate: {n['est_cycles_per_frame']:,} cycles/frame = {_rate(n['est_fps'])} frames/s at {n['clock_mhz']:g} MHz, "
           f"{n['est_lut_total']:,} LUT ({n['est_lutram']:,} as RAM), {n['est_ff']:,} FF, {n['est_bram18']:,} BRAM18")
