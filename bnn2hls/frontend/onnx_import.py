@@ -243,8 +243,9 @@ class _Importer:
         entry = (node.name or node.output[0], module_of(node))
         if self.input_quant is not None and self.input_quant is not input_quant and entry not in self.input_quant.source:
             self.input_quant = dataclasses.replace(self.input_quant, source=(*self.input_quant.source, entry))
+        before = {id(layer) for layer in layers}  # (`layers` keeps them alive: the ids are theirs)
         for i, layer in enumerate(self.layers):
-            if (i >= len(layers) or layer is not layers[i]) and entry not in layer.source:
+            if id(layer) not in before and entry not in layer.source:
                 self.layers[i] = dataclasses.replace(layer, source=(*layer.source, entry))
 
     # -- constants and plumbing ---------------------------------------------------------------
