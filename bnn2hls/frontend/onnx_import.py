@@ -37,7 +37,7 @@ from onnx import numpy_helper
 
 from ..ir import padding_pattern
 from ..errors import UserError
-from ..ir import ROUNDING_MODES, AffineOp, describe, Concat, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, signed_width, validate
+from ..ir import ROUNDING_MODES, AffineOp, Concat, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, describe, signed_width, validate
 
 
 # ---------------------------------------------------------------------------------------
