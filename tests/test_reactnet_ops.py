@@ -1,0 +1,141 @@
+"""Issue 20, points 2, 4 and 6, as the papers' PyTorch code writes them: ReActNet's RSign and
+RPReLU on a quantized residual stream, BinaryNet's nn.Hardtanh (an ONNX Clip) before the sign
+or a quantizer, and a ReLU after a quantized add. The float ops on a quantized activation
+before a quantizer become a standalone threshold on its integers; a Clip is one more step of
+a chain folded by the exact evaluation. Each compiled network's reference equals the QONNX
+executor; two run through every engine at two foldings; what cannot be exact is refused with
+one line naming the node."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bnn2hls import ir, reference
+from bnn2hls.engines import qonnx_runner
+from bnn2hls.flow.compiler import build_network
+from bnn2hls.frontend.onnx_import import import_model, load_model
+from bnn2hls.frontend.torch_export import export_qonnx
+
+from . import reactnet_nets as rn
+from .test_cli_errors import expect_error
+from .test_residual import _frames, check_against_qonnx
+
+pytestmark = pytest.mark.tier("unit")
+
+SHAPE = (3, 6, 6)
+
+
+def _kinds(net: ir.Network) -> list[tuple[str, str]]:
+    return [(layer.kind, layer.name) for layer in net.layers]
+
+
+@pytest.mark.parametrize("bits,const", [(4, False), (2, True)])
+def test_reactnet_rsign_and_rprelu_on_a_quantized_stream(bits, const, tmp_path):
+    net = check_against_qonnx(rn.case(rn.ReActNet(bits, const), 0), tmp_path, shape=SHAPE)
+    # RSign on the stem's levels, on a join's requantized output, and after an RPReLU
+    rsigns = [t for t in net.layers if isinstance(t, ir.Threshold) and t.out_levels == 0]
+    assert [type(net.producer(t)).__name__ for t in rsigns] == ["Conv", "Threshold", "Threshold"]
+    assert all(not net.is_bipolar(net.producer(t)) for t in rsigns)
+    # RPReLU after the add (the join's chain) and on the quantized stream (its own threshold)
+    levels = [t for t in net.layers if isinstance(t, ir.Threshold) and t.out_levels]
+    assert [type(net.producer(t)).__name__ for t in levels] == ["Join", "Join", "Threshold"]
+    assert any(t.flip.any() or len(set(map(int, t.thresholds))) > 1 for t in rsigns)
+
+
+def test_hardtanh_before_signs_quantizers_and_at_the_output(tmp_path):
+    net = check_against_qonnx(rn.case(rn.HardtanhNet(), 0), tmp_path, shape=SHAPE)
+    assert any(op.kind == "clip" for _, op in net.input_quant.preprocess)
+    assert [op.kind for op in net.head.chain][-1] == "clip"
+    assert _kinds(net)[1:-1] == [("conv", "conv0"), ("conv", "conv1"), ("threshold", "act0"), ("conv", "conv2"),
+                                 ("dense", "dense0")]
+
+
+def test_hardtanh_whose_range_excludes_zero_is_a_constant_sign(tmp_path):
+    """sign(clip(x, 0.25, 1.0)) is +1 whatever x: every threshold sits at or below the lowest
+    accumulator, and the network equals QONNX (whose output no longer depends on the input)."""
+    case = rn.case(rn.HardtanhNet(constant=True), 0)
+    path = export_qonnx(case.module, case.example, tmp_path / "m.onnx")
+    model = load_model(path)
+    net = build_network(model, "m")
+    conv = net.layer("conv2")
+    assert not conv.flip.any() and (conv.thresholds <= conv.acc_range[0]).all()
+    x = _frames(6, 5, SHAPE)
+    np.testing.assert_allclose(reference.run(net, x), qonnx_runner.run(model, x), rtol=1e-5, atol=1e-5)
+
+
+def test_relu_after_a_quantized_add(tmp_path):
+    check_against_qonnx(rn.case(rn.ReluAfterAddNet(), 0), tmp_path, shape=SHAPE)
+    raw = import_model(load_model(tmp_path / "m.onnx"))  # the chains before the fold
+    relu = [t for t in raw.layers if isinstance(t, ir.Threshold) and any(op.kind == "relu" for op in t.chain)]
+    # QuantReLU after QuantEltwiseAdd's output quantizer; nn.ReLU after a requantized add
+    assert len(relu) == 2 and all(isinstance(raw.producer(t), ir.Threshold) for t in relu)
+    assert all(isinstance(raw.producer(raw.producer(t)), ir.Join) for t in relu)
+
+
+@pytest.mark.tier("e2e")
+def test_reactnet_through_every_engine(tmp_path):
+    from .test_topologies import check_topology
+
+    docs = check_topology(rn.case(rn.ReActNet(4), 0).module, SHAPE, tmp_path, (None, 150000), frames=4)
+    assert [e["kind"] for e in docs[0]["layers"]].count("threshold") == 6
+
+
+@pytest.mark.slow
+@pytest.mark.tier("e2e")
+def test_hardtanh_through_every_engine(tmp_path):
+    from .test_topologies import check_topology
+
+    check_topology(rn.case(rn.HardtanhNet(), 0).module, SHAPE, tmp_path, (None, 150000), frames=4)
+
+
+@pytest.mark.slow
+@pytest.mark.tier("e2e")
+def test_relu_after_add_through_every_engine(tmp_path):
+    from .test_topologies import check_topology
+
+    check_topology(rn.case(rn.ReluAfterAddNet(), 0).module, SHAPE, tmp_path, (None, 150000), frames=4)
+
+
+@pytest.mark.slow
+@pytest.mark.tier("e2e")
+def test_trunc_avg_pool_through_every_engine(tmp_path):
+    from .test_topologies import check_topology
+
+    check_topology(rn.case(rn.TruncPoolNet(), 0, (3, 8, 8)).module, (3, 8, 8), tmp_path, (None, 150000), frames=4)
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_trunc_avg_pool(signed, tmp_path):
+    """TruncAvgPool2d of a QuantReLU / a signed fixed-point stream, and a global
+    TruncAdaptiveAvgPool2d: a standalone threshold on each pool's integer sums."""
+    net = check_against_qonnx(rn.case(rn.TruncPoolNet(signed), 0, (3, 8, 8)), tmp_path, shape=(3, 8, 8))
+    pools = [t for t in net.layers if isinstance(t, ir.Threshold)]
+    assert [type(net.producer(t)).__name__ for t in pools] == ["SumPool", "SumPool"]
+    assert [t.out_levels for t in pools] == [8, 16]
+    raw = import_model(load_model(tmp_path / "m.onnx"))
+    assert [op.kind for op in raw.layer(pools[0].name).chain] == ["div", "round", "div"]
+
+
+@pytest.mark.parametrize("kind,needles", [
+    ("shift_into_conv", ("(Conv)", "float ops (add) on the quantized activation of 'conv0'", "quantizer")),
+    ("clip_into_conv", ("(Conv)", "float ops (clip) on the quantized activation of 'conv0'", "quantizer")),
+    ("binary_shift", ("(BipolarQuant)", "binary activation of 'conv0'", "channel 0: -1, +1 become 1, 1")),
+    ("along_width", ("(Add)", "varies along width")),
+])
+def test_refused(kind, needles, tmp_path, capsys):
+    torch.manual_seed(0)
+    module = rn.Refused(kind)
+    path = export_qonnx(module.eval(), torch.zeros(1, *SHAPE), tmp_path / "m.onnx")
+    expect_error(capsys, ["compile", path, "-o", tmp_path / "out"], *needles)
+    assert not (tmp_path / "out").exists()
+
+
+def test_clip_and_round_steps():
+    """The two new chain steps as onnxruntime's Clip and QONNX's Trunc compute them."""
+    clip = ir.AffineOp(kind="clip", params={"lo": np.full(1, -0.5, np.float32), "hi": np.full(1, 1.25, np.float32)})
+    x = np.array([[-3.0, -0.5, 0.0, 1.25, 7.0]], np.float32)
+    np.testing.assert_array_equal(ir.apply_chain((clip,), x), [[-0.5, -0.5, 0.0, 1.25, 1.25]])
+    rnd = ir.AffineOp(kind="round", params={})
+    np.testing.assert_array_equal(ir.apply_chain((rnd,), np.array([[0.5, 1.5, -2.5, 2.4]], np.float32)),
+                                  [[0.0, 2.0, -2.0, 2.0]])
