@@ -210,3 +210,46 @@ class Refused(nn.Module):
         else:
             x = self.sign(self.move(x))
         return self.fc(torch.flatten(x, 1))
+
+
+def per_channel_act(c: int, bits: int, signed: bool):
+    """A Brevitas activation quantizer with one learned scale per channel (XNOR-Net++'s
+    per-channel activation scaling): `scaling_per_output_channel=True`, the scale shaped
+    (1, C, 1, 1), statistics collected over the other axes."""
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat, Uint8ActPerTensorFloat
+
+    quant = Int8ActPerTensorFloat if signed else Uint8ActPerTensorFloat
+    kind = qnn.QuantIdentity if signed else qnn.QuantReLU
+    return kind(act_quant=quant, bit_width=bits, scaling_per_output_channel=True,
+                per_channel_broadcastable_shape=(1, c, 1, 1), scaling_stats_permute_dims=(1, 0, 2, 3))
+
+
+class PerChannelActNet(nn.Module):
+    """Per-channel activation scales where a quantizer or a max-pool reads them: a per-channel
+    QuantReLU, a max-pool, RSign on it; a per-channel signed QuantIdentity then a sign.
+    `into`: what reads the per-channel value instead (refused: 'conv', 'add')."""
+
+    def __init__(self, c: int = 4, hw: int = 8, into: str = ""):
+        super().__init__()
+        from bnn2hls.models.zoo import _binary_act, _input_quant_8bit, _linear
+
+        self.into = into
+        self.inp = _input_quant_8bit()
+        self.conv0, self.bn0, self.q0 = _res_conv(3, c, 3, 1, 0, 1), nn.BatchNorm2d(c), per_channel_act(c, 4, False)
+        self.pool = nn.MaxPool2d(2)
+        self.rsign = RSign(c, 5)
+        self.conv1, self.bn1, self.q1 = _res_conv(c, c, 1, 1, 0, 1), nn.BatchNorm2d(c), per_channel_act(c, 3, True)
+        self.sign1 = _binary_act()
+        self.conv2, self.bn2, self.sign2 = _res_conv(c, c, 1, 1, 0, 1), nn.BatchNorm2d(c), _binary_act()
+        self.fc = _linear(c * ((hw - 2) // 2) ** 2, 5, bias=True)
+
+    def forward(self, x):
+        x = self.pool(self.q0(self.bn0(self.conv0(self.inp(x)))))
+        if self.into == "conv":
+            return self.fc(torch.flatten(self.sign1(self.conv1(x)), 1))
+        if self.into == "add":
+            return self.fc(torch.flatten(self.sign1(x + self.q0(x)), 1))
+        y = self.sign1(self.q1(self.bn1(self.conv1(self.rsign(x)))))
+        z = self.sign2(self.bn2(self.conv2(y)))
+        return self.fc(torch.flatten(z, 1))

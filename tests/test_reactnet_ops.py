@@ -99,6 +99,14 @@ def test_relu_after_add_through_every_engine(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.tier("e2e")
+def test_per_channel_scales_through_every_engine(tmp_path):
+    from .test_topologies import check_topology
+
+    check_topology(rn.case(rn.PerChannelActNet(), 0, (3, 8, 8)).module, (3, 8, 8), tmp_path, (None, 150000), frames=4)
+
+
+@pytest.mark.slow
+@pytest.mark.tier("e2e")
 def test_trunc_avg_pool_through_every_engine(tmp_path):
     from .test_topologies import check_topology
 
@@ -117,6 +125,21 @@ def test_trunc_avg_pool(signed, tmp_path):
     assert [op.kind for op in raw.layer(pools[0].name).chain] == ["div", "round", "div"]
 
 
+def test_trunc_avg_pool_of_the_input_quantizer(tmp_path):
+    """TruncAvgPool2d on an 8-bit input quantizer with a float scale (refused before issue 20;
+    tests/test_pooling.py's form): a sum pool and a threshold."""
+    from .test_pooling import _Refused, randomized
+
+    module = randomized(_Refused("trunc"), 0)
+    module(torch.randn(1, 3, 8, 8))
+    path = export_qonnx(module, torch.zeros(1, 3, 8, 8), tmp_path / "m.onnx")
+    model = load_model(path)
+    net = build_network(model, "m")
+    assert [layer.kind for layer in net.layers] == ["input_quant", "sumpool", "threshold", "dense", "output_head"]
+    x = _frames(8, 5, (3, 8, 8))
+    np.testing.assert_allclose(reference.run(net, x), qonnx_runner.run(model, x), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("kind,needles", [
     ("shift_into_conv", ("(Conv)", "float ops (add) on the quantized activation of 'conv0'", "quantizer")),
     ("clip_into_conv", ("(Conv)", "float ops (clip) on the quantized activation of 'conv0'", "quantizer")),
@@ -127,6 +150,27 @@ def test_refused(kind, needles, tmp_path, capsys):
     torch.manual_seed(0)
     module = rn.Refused(kind)
     path = export_qonnx(module.eval(), torch.zeros(1, *SHAPE), tmp_path / "m.onnx")
+    expect_error(capsys, ["compile", path, "-o", tmp_path / "out"], *needles)
+    assert not (tmp_path / "out").exists()
+
+
+def test_per_channel_activation_scales(tmp_path):
+    """XNOR-Net++'s per-channel activation scales, read by a max-pool, RSign and a sign."""
+    net = check_against_qonnx(rn.case(rn.PerChannelActNet(), 0, (3, 8, 8)), tmp_path, shape=(3, 8, 8))
+    raw = import_model(load_model(tmp_path / "m.onnx"))
+    assert raw.layer("conv0").act_quant.scale == 1.0 and raw.layer("conv0").chain[-1].kind == "div"
+    assert raw.layer("conv0").chain[-1].params["c"].shape == (4,)
+    assert isinstance(net.producer(net.layer("act0")), ir.MaxPool)
+    assert raw.layer("act0").chain[0].kind == "mul" and raw.layer("act0").chain[0].params["c"].shape == (4,)
+
+
+@pytest.mark.parametrize("into,needles", [
+    ("conv", ("(Conv)", "activation of 'maxpool0' has per-channel scales", "this layer has no single integer grid")),
+    ("add", ("(Add)", "has per-channel scales", "a residual Add")),
+])
+def test_per_channel_activation_scales_refused(into, needles, tmp_path, capsys):
+    case = rn.case(rn.PerChannelActNet(into=into), 0, (3, 8, 8))
+    path = export_qonnx(case.module, case.example, tmp_path / "m.onnx")
     expect_error(capsys, ["compile", path, "-o", tmp_path / "out"], *needles)
     assert not (tmp_path / "out").exists()
 

@@ -67,6 +67,10 @@ class Act:
     scale: float
     flattened_from: tuple[int, int, int] | None = None  # (C, H, W) before a flatten
     producer: str = "input_quant"  # the IR node whose value this is
+    # A per-channel activation quantizer's scales (XNOR-Net++ style), float32 [C]; `scale` is
+    # then their largest. Only a quantizer or a max-pool reads such a value: it has no single
+    # integer grid for a matrix layer, an add, a concat or an average pool.
+    channel_scale: np.ndarray | None = None
 
 
 @dataclass
@@ -391,7 +395,8 @@ class _Importer:
         if new == r.shape:
             return r
         if len(r.shape) == 3 and len(new) == 1:
-            return Act(shape=new, bits=r.bits, scale=r.scale, flattened_from=r.shape, producer=r.producer)
+            return Act(shape=new, bits=r.bits, scale=r.scale, flattened_from=r.shape, producer=r.producer,
+                       channel_scale=r.channel_scale)
         if len(r.shape) == 1 and len(new) == 1:
             return r
         raise self.fail(f"only flattening (C, H, W) activations is supported, not {r.shape} -> {new}")
@@ -424,6 +429,18 @@ class _Importer:
             return self._binarize(x, s)
         if isinstance(r, Const):
             return self._quantize_weights(r, s, zp, bits, signed, narrow, rounding)
+        per_channel = self._channel_scales(r, s)
+        if per_channel is not None:
+            # x / s_c, then the quantizer at scale 1: QONNX's Quant divides elementwise first
+            if zp.size != 1:
+                raise self.fail("a per-channel activation quantizer with per-channel zero points is not supported")
+            r = self._with_step(r, AffineOp(kind="div", params={"c": per_channel}))
+            act = self._quantize_role(r, np.ones(1, np.float32), zp, bits, signed, narrow, rounding)
+            return dataclasses.replace(act, scale=float(per_channel.max()), channel_scale=per_channel)
+        return self._quantize_role(r, s, zp, bits, signed, narrow, rounding)
+
+    def _quantize_role(self, r: Any, s: np.ndarray, zp: np.ndarray, bits: int, signed: bool, narrow: bool,
+                      rounding: str) -> Any:
         if isinstance(r, Host):
             if s.size != 1 or zp.size != 1:
                 raise self.fail("the input quantizer needs a scalar scale and zero point")
@@ -465,6 +482,29 @@ class _Importer:
         raise self.fail(f"a {bits}-bit quantizer here is not supported (only on the raw input, on weights, "
                         "after a Conv/Gemm/MatMul or a residual Add and their per-channel float ops, or on a "
                         "quantized activation)")
+
+    def _channel_scales(self, r: Any, s: np.ndarray) -> np.ndarray | None:
+        """A per-channel activation quantizer's scales as float32 [C] (None: one scale, or a
+        role that is not a hidden activation). Broadcast by the ONNX rule: Brevitas'
+        `scaling_per_output_channel=True` with `per_channel_broadcastable_shape=(1, C, 1, 1)`."""
+        if s.size == 1 or not isinstance(r, (Acc, Sum, Mean, Deq, Act, Cat)):
+            return None
+        if isinstance(r, Cat):
+            raise self.fail("a per-channel activation quantizer after a Concat is not supported; quantize each branch")
+        if isinstance(r, Acc) and r.flattened:
+            raise self.fail("quantize before flattening")
+        axis = r.channel_axis if isinstance(r, Mean) else 0
+        c = self._per_channel(s.astype(np.float32), r.shape, channel_axis=axis)
+        if not np.isfinite(c).all() or np.any(c <= 0):
+            raise self.fail("the activation quantizer's scales must be positive and finite")
+        return None if c.size == 1 else c
+
+    def _with_step(self, r: Any, op: AffineOp) -> Any:
+        """`r` with one more float step before its quantizer (a quantized activation: pending)."""
+        if isinstance(r, Act):
+            self._deq_check(r, "a per-channel quantizer")
+            return Deq(r, [op])
+        return dataclasses.replace(r, chain=[*r.chain, op])
 
     def _quant_scalars(self, s: np.ndarray, zp: np.ndarray, what: str) -> tuple[float, int]:
         if s.size != 1 or zp.size != 1:
@@ -538,6 +578,13 @@ class _Importer:
         r = self.role(x)
         if isinstance(r, Const):
             return Const(np.where(r.value >= 0, 1.0, -1.0).astype(np.float32) * scale, binary_scale=scale)
+        per_channel = self._channel_scales(r, scale)
+        if per_channel is not None:  # the sign does not depend on the (positive) scale
+            act = self._binarize_role(r, np.ones(1, np.float32))
+            return dataclasses.replace(act, scale=float(per_channel.max()), channel_scale=per_channel)
+        return self._binarize_role(r, scale)
+
+    def _binarize_role(self, r: Any, scale: np.ndarray) -> Any:
         if isinstance(r, Host):
             if scale.size != 1:
                 raise self.fail("the input quantizer needs a scalar scale")
@@ -604,14 +651,16 @@ class _Importer:
         A binary activation has no integer stream to threshold: the ops must give its two
         values back unchanged."""
         act = r.act
-        step = AffineOp(kind="mul", params={"c": np.full(1, act.scale, np.float32)})
+        unit = act.channel_scale if act.channel_scale is not None else np.full(1, act.scale, np.float32)
+        step = AffineOp(kind="mul", params={"c": unit})
         if act.bits == 1:
             c = act.shape[0]
             chain = [self._per_channel_op(op, c, act.producer) for op in [step, *r.chain]]
             x = np.broadcast_to(np.array([[-1.0], [1.0]], np.float32), (2, c))
             y = apply_chain(tuple(chain), x)
             out = np.where(y >= 0, 1, -1) if quant is None else quant.quantize(y)
-            if np.array_equal(out, x.astype(np.int64)) and np.float32(scale) == np.float32(act.scale):
+            if np.array_equal(out, x.astype(np.int64)) and np.float32(scale) == np.float32(act.scale) \
+                    and act.channel_scale is None:
                 return act
             o = int(np.flatnonzero((out != x.astype(np.int64)).any(axis=0))[0]) if (out != x).any() else 0
             raise self.fail(f"float ops on the binary activation of '{act.producer}' then this quantizer change its "
@@ -662,6 +711,8 @@ class _Importer:
                                 "activations")
         a, b = ra, rb
         assert isinstance(a, Act) and isinstance(b, Act)
+        self._single_scale(a, "a residual Add")
+        self._single_scale(b, "a residual Add")
         if a.shape != b.shape:
             raise self.fail(f"residual Add of tensors of shapes {list(a.shape)} and {list(b.shape)}: the operands "
                             "must have the same shape (no broadcasting)")
@@ -680,6 +731,12 @@ class _Importer:
                     operand_scales=(a.scale, b.scale), shifts=shifts, inputs=(a.producer, b.producer))
         self.layers.append(join)
         return Sum(join=join.name, shape=a.shape)
+
+    def _single_scale(self, r: Act, what: str) -> None:
+        if r.channel_scale is not None:
+            raise self.fail(f"the activation of '{r.producer}' has per-channel scales (a per-channel activation "
+                            f"quantizer), so {what} has no single integer grid to read it on; use a per-tensor "
+                            "quantizer there, or follow it by one (a sign, say)")
 
     def _unquantized_deq(self, r: Deq, what: str) -> str:
         ops = ", ".join(op.kind for op in r.chain) or "float ops"
@@ -711,6 +768,8 @@ class _Importer:
         residual block's input, say). Where it gives back every reachable value unchanged (the
         same scale, a range that holds them all) it is no node at all; otherwise it is a
         standalone activation whose chain first takes the integer to the source's value."""
+        if r.channel_scale is not None:
+            return self._threshold_deq(Deq(r, []), quant, scale)
         values = self._act_values(r)
         x = (values.astype(np.float32) * np.float32(r.scale)).astype(np.float32)  # QONNX: (q - zp) * scale
         y = np.where(x >= 0, 1, -1) if quant is None else quant.quantize(x)
@@ -783,6 +842,8 @@ class _Importer:
         ratios are powers of two share the smallest as the unit (the others shift left), so
         the concatenation is exact."""
         names = [a.producer for a in acts]
+        for a in acts:
+            self._single_scale(a, "a Concat")
         twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
         if twice is not None:
             raise self.fail(f"the value of '{twice}' is concatenated with itself; the hardware concat reads distinct "
@@ -957,6 +1018,7 @@ class _Importer:
             raise self.fail(self._unquantized_deq(r, "are padded"))
         if not isinstance(r, Act) or r.bits != 1 or len(r.shape) != 3:
             raise self.fail("Pad is supported only on binary (C, H, W) activations before a Conv")
+        self._single_scale(r, "a padded Conv")
         if axes:
             raise self.fail("Pad with explicit axes is not supported")
         fill = float(self.const(value, "Pad value").reshape(-1)[0]) if value else 0.0
@@ -1004,6 +1066,7 @@ class _Importer:
         if isinstance(r, Padded):
             return r.act, r.pads, r.mode
         if isinstance(r, Act):
+            self._single_scale(r, "this layer")
             return r, (0, 0, 0, 0), "zero"
         if isinstance(r, Mean):
             if r.chain:
@@ -1196,7 +1259,7 @@ class _Importer:
                         in_shape=(h, w, c), kernel=kernel, stride=stride, inputs=(r.producer,))
         self.layers.append(layer)
         oh, ow, _ = layer.out_shape
-        return Act(shape=(c, oh, ow), bits=r.bits, scale=r.scale, producer=layer.name)
+        return Act(shape=(c, oh, ow), bits=r.bits, scale=r.scale, producer=layer.name, channel_scale=r.channel_scale)
 
     def _pool_accumulators(self, r: Acc, kernel: tuple[int, ...], stride: tuple[int, ...]) -> Acc:
         """BinaryNet's order, conv -> MaxPool -> BatchNorm -> sign: the pool is kept pending
@@ -1313,6 +1376,7 @@ class _Importer:
         if not isinstance(r, Act) or len(r.shape) != 3:
             raise self.fail("an average pool is supported on quantized (C, H, W) activations (after a quantizer) or on "
                             "the last layer's accumulators before the output")
+        self._single_scale(r, "an average pool")
         c, h, w = r.shape
         pool = SumPool(name=self.unique_name(f"avgpool{sum(isinstance(l, SumPool) for l in self.layers)}"),
                        in_shape=(h, w, c), kernel=kernel, stride=stride, input_scale=r.scale, inputs=(r.producer,))
