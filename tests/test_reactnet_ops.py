@@ -183,3 +183,27 @@ def test_clip_and_round_steps():
     rnd = ir.AffineOp(kind="round", params={})
     np.testing.assert_array_equal(ir.apply_chain((rnd,), np.array([[0.5, 1.5, -2.5, 2.4]], np.float32)),
                                   [[0.0, 2.0, -2.0, 2.0]])
+
+
+def test_the_board_driver_applies_every_chain_step_as_the_ir():
+    """templates/project/driver.py.j2's `affine` (the host's preprocessing and head) agrees
+    with AffineOp.apply on every kind, clip and round included."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "templates" / "project" / "driver.py.j2").read_text()
+    start = text.index("def affine(")
+    source = text[start:text.index("\n\n\n", start)]
+    assert "{{" not in source and "{%" not in source
+    scope: dict = {"np": np}
+    exec(source, scope)  # noqa: S102 -- our own template's plain-Python function
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((5, 3)) * 3).astype(np.float32)
+    c = rng.standard_normal(3).astype(np.float32)
+    params = {"c": c, "lo": np.full(1, -0.5, np.float32), "hi": np.full(1, 1.5, np.float32),
+              "scale": c, "bias": c[::-1].copy(), "mean": c * 0.5, "var": np.abs(c) + 0.1}
+    need = {"batchnorm": ("scale", "bias", "mean", "var"), "relu": (), "round": (), "clip": ("lo", "hi")}
+    for kind in ir.AffineOp.KINDS:
+        keys = need.get(kind, ("c",))
+        op = ir.AffineOp(kind=kind, params={k: params[k] for k in keys}, eps=1e-3 if kind == "batchnorm" else 0.0)
+        doc = {"kind": kind, "eps": op.eps, "params": {k: k for k in keys}}
+        np.testing.assert_array_equal(scope["affine"](doc, params, x), op.apply(x), err_msg=kind)
