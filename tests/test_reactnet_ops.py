@@ -164,6 +164,21 @@ def test_per_channel_activation_scales(tmp_path):
     assert raw.layer("act0").chain[0].kind == "mul" and raw.layer("act0").chain[0].params["c"].shape == (4,)
 
 
+def test_per_channel_quantizer_with_equal_scales_is_per_tensor(tmp_path):
+    """A per-channel quantizer whose C scales are equal is an ordinary one (a conv may read it)."""
+    case = rn.case(rn.PerChannelActNet(into="conv"), 0, (3, 8, 8))
+    for name, buffer in case.module.q0.named_buffers():
+        if name.endswith("scaling_impl.buffer"):
+            buffer.fill_(0.25)
+    model = load_model(export_qonnx(case.module, case.example, tmp_path / "m.onnx"))
+    net = build_network(model, "m")
+    x = _frames(6, 5, (3, 8, 8))
+    np.testing.assert_allclose(reference.run(net, x), qonnx_runner.run(model, x), rtol=1e-5, atol=1e-5)
+    raw = import_model(model)
+    assert raw.layer("conv0").act_quant.scale == pytest.approx(0.25 / 15) and raw.layer("conv0").chain[-1].kind != "div"
+    assert isinstance(net.producer(net.layer("conv1")), ir.MaxPool)
+
+
 @pytest.mark.parametrize("into,needles", [
     ("conv", ("(Conv)", "activation of 'maxpool0' has per-channel scales", "this layer has no single integer grid")),
     ("add", ("(Add)", "has per-channel scales", "a residual Add")),

@@ -430,7 +430,9 @@ class _Importer:
         if isinstance(r, Const):
             return self._quantize_weights(r, s, zp, bits, signed, narrow, rounding)
         per_channel = self._channel_scales(r, s)
-        if per_channel is not None:
+        if per_channel is not None and per_channel.size == 1:
+            s = per_channel  # one value for every channel, spelled out per channel
+        elif per_channel is not None:
             # x / s_c, then the quantizer at scale 1: QONNX's Quant divides elementwise first
             if zp.size != 1:
                 raise self.fail("a per-channel activation quantizer with per-channel zero points is not supported")
@@ -484,9 +486,10 @@ class _Importer:
                         "quantized activation)")
 
     def _channel_scales(self, r: Any, s: np.ndarray) -> np.ndarray | None:
-        """A per-channel activation quantizer's scales as float32 [C] (None: one scale, or a
-        role that is not a hidden activation). Broadcast by the ONNX rule: Brevitas'
-        `scaling_per_output_channel=True` with `per_channel_broadcastable_shape=(1, C, 1, 1)`."""
+        """A hidden activation quantizer's scale tensor as float32 [C], or [1] where it holds
+        one value (None: a single scale already, or a role that is not a hidden activation).
+        Broadcast by the ONNX rule: Brevitas' `scaling_per_output_channel=True` with
+        `per_channel_broadcastable_shape=(1, C, 1, 1)`."""
         if s.size == 1 or not isinstance(r, (Acc, Sum, Mean, Deq, Act, Cat)):
             return None
         if isinstance(r, Cat):
@@ -497,7 +500,7 @@ class _Importer:
         c = self._per_channel(s.astype(np.float32), r.shape, channel_axis=axis)
         if not np.isfinite(c).all() or np.any(c <= 0):
             raise self.fail("the activation quantizer's scales must be positive and finite")
-        return None if c.size == 1 else c
+        return c
 
     def _with_step(self, r: Any, op: AffineOp) -> Any:
         """`r` with one more float step before its quantizer (a quantized activation: pending)."""
@@ -579,7 +582,9 @@ class _Importer:
         if isinstance(r, Const):
             return Const(np.where(r.value >= 0, 1.0, -1.0).astype(np.float32) * scale, binary_scale=scale)
         per_channel = self._channel_scales(r, scale)
-        if per_channel is not None:  # the sign does not depend on the (positive) scale
+        if per_channel is not None and per_channel.size == 1:
+            scale = per_channel  # one value for every channel, spelled out per channel
+        elif per_channel is not None:  # the sign does not depend on the (positive) scale
             act = self._binarize_role(r, np.ones(1, np.float32))
             return dataclasses.replace(act, scale=float(per_channel.max()), channel_scale=per_channel)
         return self._binarize_role(r, scale)
