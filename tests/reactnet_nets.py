@@ -181,7 +181,8 @@ class TruncPoolNet(nn.Module):
 
 
 class Refused(nn.Module):
-    """What cannot be exact, one construct per `kind`."""
+    """What cannot be exact, one construct per `kind` (and "binary_small_shift", a shift of
+    sign bits that keeps them: accepted)."""
 
     def __init__(self, kind: str, c: int = 4, hw: int = 6):
         super().__init__()
@@ -190,10 +191,11 @@ class Refused(nn.Module):
         self.kind = kind
         self.inp = _input_quant_8bit()
         self.conv0, self.bn0 = _res_conv(3, c, 3, 1, 0, 1), nn.BatchNorm2d(c)
-        self.q0 = _binary_act() if kind == "binary_shift" else _fixed_act(4)
+        self.q0 = _binary_act() if kind.startswith("binary") else _fixed_act(4)
         self.move = LearnableBias(c, 1)
         with torch.no_grad():
-            self.move.bias.fill_(3.0)  # moves -1 and +1 past 0: every sign becomes +1
+            # 3.0 moves -1 and +1 past 0: every sign becomes +1; 0.5 keeps both (accepted)
+            self.move.bias.fill_(0.5 if kind == "binary_small_shift" else 3.0)
         self.along_w = nn.Parameter(torch.linspace(-0.5, 0.5, hw - 2))  # (W,): broadcast along the width
         self.conv1, self.bn1 = _res_conv(c, c, 1, 1, 0, 1), nn.BatchNorm2d(c)
         self.sign = _binary_act()

@@ -154,6 +154,17 @@ def test_refused(kind, needles, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_shift_that_keeps_sign_bits_is_no_node(tmp_path):
+    """sign(b + 0.5) for sign bits b: the same bits (the sign's scale), nothing to compute."""
+    torch.manual_seed(0)
+    case = rn.case(rn.Refused("binary_small_shift"), 0)
+    model = load_model(export_qonnx(case.module, case.example, tmp_path / "m.onnx"))
+    net = build_network(model, "m")
+    assert [layer.kind for layer in net.layers] == ["input_quant", "conv", "dense", "output_head"]
+    x = _frames(6, 5, SHAPE)
+    np.testing.assert_allclose(reference.run(net, x), qonnx_runner.run(model, x), rtol=1e-5, atol=1e-5)
+
+
 def test_per_channel_activation_scales(tmp_path):
     """XNOR-Net++'s per-channel activation scales, read by a max-pool, RSign and a sign."""
     net = check_against_qonnx(rn.case(rn.PerChannelActNet(), 0, (3, 8, 8)), tmp_path, shape=(3, 8, 8))

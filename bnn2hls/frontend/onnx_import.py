@@ -653,8 +653,8 @@ class _Importer:
         """A quantizer after float ops on a quantized activation (RSign, RPReLU, a ReLU after
         a quantized add): a standalone `Threshold` on the activation's integers, its chain the
         activation's scale (QONNX's dequantized value, q * scale in float32) then the ops.
-        A binary activation has no integer stream to threshold: the ops must give its two
-        values back unchanged."""
+        A binary activation has no integer stream to threshold: the ops and the quantizer
+        must give its two values back (then it is the same sign bits at the new scale)."""
         act = r.act
         unit = act.channel_scale if act.channel_scale is not None else np.full(1, act.scale, np.float32)
         step = AffineOp(kind="mul", params={"c": unit})
@@ -664,10 +664,10 @@ class _Importer:
             x = np.broadcast_to(np.array([[-1.0], [1.0]], np.float32), (2, c))
             y = apply_chain(tuple(chain), x)
             out = np.where(y >= 0, 1, -1) if quant is None else quant.quantize(y)
-            if np.array_equal(out, x.astype(np.int64)) and np.float32(scale) == np.float32(act.scale) \
-                    and act.channel_scale is None:
-                return act
-            o = int(np.flatnonzero((out != x.astype(np.int64)).any(axis=0))[0]) if (out != x).any() else 0
+            want = x.astype(np.int64)
+            if np.array_equal(out, want):  # QONNX's value: out * scale
+                return dataclasses.replace(act, scale=scale, channel_scale=None)
+            o = int(np.flatnonzero((out != want).any(axis=0))[0])
             raise self.fail(f"float ops on the binary activation of '{act.producer}' then this quantizer change its "
                             f"values (channel {o}: -1, +1 become {out[0, o]}, {out[1, o]}); not supported on sign bits "
                             "(apply the shift before that sign, or quantize the stream to more than 1 bit)")
