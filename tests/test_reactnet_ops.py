@@ -233,3 +233,31 @@ def test_the_board_driver_applies_every_chain_step_as_the_ir():
         op = ir.AffineOp(kind=kind, params={k: params[k] for k in keys}, eps=1e-3 if kind == "batchnorm" else 0.0)
         doc = {"kind": kind, "eps": op.eps, "params": {k: k for k in keys}}
         np.testing.assert_array_equal(scope["affine"](doc, params, x), op.apply(x), err_msg=kind)
+
+
+def test_rsign_tie_on_a_level_is_plus_one():
+    """RSign whose shift puts a reachable level exactly on 0 (float32 x * scale + shift == 0):
+    the source's sign there is +1 (Brevitas' binary quantizer maps 0 to +1), and the
+    threshold is that level, per channel, with a falling channel flipped."""
+    from bnn2hls.passes.thresholds import threshold_node_of
+
+    iq = ir.InputQuant(name="input", source_shape=(4,), preprocess=(), bits=3, scale=1.0, out_shape=(1, 1, 4))
+    d0 = ir.Dense(name="dense0", in_shape=(1, 1, 4), out_channels=3, kernel=(1, 1), stride=(1, 1), pads=(0, 0, 0, 0),
+                  input_bits=3, weights=np.ones((3, 4), bool), acc_scale=np.ones(3, np.float32), binarize=True,
+                  thresholds=np.array([[-3, -1, 1]] * 3), flip=np.zeros(3, bool), out_levels=4, out_offset=-2,
+                  inputs=("input",))
+    scale, shift = np.float32(0.1), np.float32(-0.1)  # levels -2..1 at 0.1: level 1 lands on 0 exactly
+    chain = (ir.AffineOp(kind="mul", params={"c": np.full(3, scale, np.float32)}),
+             ir.AffineOp(kind="add", params={"c": np.array([shift, 0.05, 0.1], np.float32)}),
+             ir.AffineOp(kind="mul", params={"c": np.array([1.0, 1.0, -1.0], np.float32)}))
+    act = ir.Threshold(name="act0", in_shape=(1, 1, 3), chain=chain, inputs=("dense0",))
+    d1 = ir.Dense(name="dense1", in_shape=(1, 1, 3), out_channels=2, kernel=(1, 1), stride=(1, 1), pads=(0, 0, 0, 0),
+                  input_bits=1, weights=np.ones((2, 3), bool), acc_scale=np.ones(2, np.float32), binarize=False,
+                  inputs=("act0",))
+    head = ir.OutputHead(name="head", in_shape=(1, 1, 2), acc_scale=np.ones(2, np.float32), chain=(), inputs=("dense1",))
+    net = ir.validate(ir.Network("t", (iq, d0, act, d1, head)))
+    assert np.float32(np.float32(1) * scale) + shift == 0
+    thresholds, flip = threshold_node_of(net, act)
+    # ch 0: 0.1x - 0.1 >= 0 from x = 1 (the tie); ch 1: 0.1x + 0.05 >= 0 from x = 0;
+    # ch 2: -(0.1x + 0.1) >= 0 up to x = -1 (falling: the step is where it turns -1, x = 0)
+    assert thresholds.tolist() == [1, 0, 0] and flip.tolist() == [False, False, True]
