@@ -149,25 +149,26 @@ def test_cost_model_sizes_the_class_columns(compiled):
 # ---------------------------------------------------------------------------------------
 # Every engine (e2e): ref, hls, rtl (and rtl under stalls) equal QONNX at two foldings
 # ---------------------------------------------------------------------------------------
-E2E_FPS = 60_000  # at 100 MHz: a fold of PE and SIMD on the zero-padded conv
+E2E_FPS = 200_000  # at 100 MHz: 500 cycles per frame, SIMD folds on the zero-padded conv
 
 
-def _through_every_engine(name: str, tmp_path) -> None:
+def _through_every_engine(name: str, tmp_path, fps: int = E2E_FPS) -> list[dict]:
     from .test_topologies import check_topology
 
     spec = ALL_CASES[name]
     case = bireal_case(spec, seed=1)
-    docs = check_topology(case.module, (3, spec.size, spec.size), tmp_path, (None, E2E_FPS), frames=4)
+    docs = check_topology(case.module, (3, spec.size, spec.size), tmp_path, (None, fps), frames=4)
     for doc in docs:  # the zero-padded binary conv keeps its border table and its levels
         padded = [e for e in doc["layers"] if e.get("border") and e["input_bits"] == 1 and e["out_levels"] >= 2]
         assert len(padded) == spec.blocks, doc["layers"]
-    folded = [(e["pe"], e["simd"]) for e in docs[1]["layers"] if e.get("border") and e["input_bits"] == 1]
-    assert any(pe * simd > 1 for pe, simd in folded), folded
+    return docs
 
 
 @pytest.mark.tier("e2e")
 def test_bireal_block_through_every_engine(tmp_path):
-    _through_every_engine("conv3x3_2b_signed", tmp_path)
+    docs = _through_every_engine("conv3x3_2b_signed", tmp_path)
+    folded = [(e["pe"], e["simd"]) for e in docs[1]["layers"] if e.get("border")]
+    assert folded == [(1, 12)]  # SIMD 12: 3 steps over the 36 taps per output
 
 
 @pytest.mark.slow
@@ -175,3 +176,85 @@ def test_bireal_block_through_every_engine(tmp_path):
 @pytest.mark.parametrize("name", [n for n in ALL_CASES if n != "conv3x3_2b_signed"])
 def test_bireal_variants_through_every_engine(name, tmp_path):
     _through_every_engine(name, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.tier("e2e")
+@pytest.mark.parametrize("name", ["conv3x3_2b_two_blocks", "dw3x3_4b_signed"])
+def test_bireal_pe_folding_through_rtl_and_hls(name, tmp_path):
+    """PE = 2 on the zero-padded layers (NF = 2 folds, each reading its class's column at
+    cls*NF + nf), SIMD = 3: rtl and hls equal QONNX, cycles per frame = the estimate."""
+    import json
+
+    from bnn2hls import cli
+
+    spec = ALL_CASES[name]
+    case = bireal_case(spec, seed=1)
+    path = export_qonnx(case.module, case.example, tmp_path / "m.onnx")
+    model = load_model(path)
+    net = build_network(model, name)
+    folding = {"layers": {l.name: {"pe": 2, "simd": 3} for l in padded_levels_layers(net)}}
+    (tmp_path / "folding.json").write_text(json.dumps(folding))
+    out = tmp_path / "out"
+    assert cli.main(["compile", str(path), "-o", str(out), "--folding", str(tmp_path / "folding.json")]) == 0
+    x = _frames(4, 5, (3, spec.size, spec.size))
+    np.save(tmp_path / "x.npy", x)
+    expect = qonnx_runner.run(model, x)
+    for engine in ("hls", "rtl"):
+        y_path = tmp_path / f"y_{engine}.npy"
+        assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--engine", engine, "-o", str(y_path)]) == 0
+        np.testing.assert_allclose(np.load(y_path), expect, rtol=1e-5, atol=1e-5, err_msg=engine)
+    perf = json.loads((out / "sim" / "rtl_perf.json").read_text())
+    assert abs(perf["cycles_per_frame"] / perf["est_cycles_per_frame"] - 1) <= 0.05, perf
+
+
+# ---------------------------------------------------------------------------------------
+# A Bi-Real ResNet-20 (3x32x32, 16/32/64 channels, GAP head): 18 zero-padded binary convs
+# with 2-bit outputs added to the 2-bit stream
+# ---------------------------------------------------------------------------------------
+RESNET20_FPS = 2_000  # at 100 MHz: 50,000 cycles per frame (the default folding: 2.4 M)
+
+
+@pytest.fixture(scope="module")
+def resnet20(tmp_path_factory):
+    from .zeropad_nets import bireal_resnet20_case
+
+    case = bireal_resnet20_case(seed=0)
+    path = export_qonnx(case.module, case.example, tmp_path_factory.mktemp("resnet20") / "m.onnx")
+    return path, load_model(path)
+
+
+@pytest.mark.tier("e2e")
+def test_bireal_resnet20_reference_equals_qonnx(resnet20):
+    _, model = resnet20
+    net = build_network(model, "resnet20")
+    padded = padded_levels_layers(net)
+    assert len(padded) == 18 and {l.out_channels for l in padded} == {16, 32, 64}
+    assert sum(isinstance(l, ir.Join) for l in net.layers) == 18
+    assert any(isinstance(l, ir.SumPool) for l in net.layers)  # the GAP head
+    x = _frames(2, 7, (3, 32, 32))
+    y, expect = reference.run(net, x), qonnx_runner.run(model, x)
+    assert len({tuple(r) for r in expect.round(4)}) > 1, "the outputs should vary with the input"
+    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.tier("e2e")
+def test_bireal_resnet20_through_hls_and_rtl(resnet20, tmp_path):
+    """At --target-fps 2000: hls and rtl equal QONNX, the RTL's cycles per frame the estimate."""
+    import json
+
+    from bnn2hls import cli
+
+    path, model = resnet20
+    out = tmp_path / "out"
+    assert cli.main(["compile", str(path), "-o", str(out), "--target-fps", str(RESNET20_FPS)]) == 0
+    x = _frames(2, 7, (3, 32, 32))
+    np.save(tmp_path / "x.npy", x)
+    expect = qonnx_runner.run(model, x)
+    for engine in ("ref", "hls", "rtl"):
+        y_path = tmp_path / f"y_{engine}.npy"
+        assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--engine", engine, "-o", str(y_path)]) == 0
+        np.testing.assert_allclose(np.load(y_path), expect, rtol=1e-5, atol=1e-5, err_msg=engine)
+    perf = json.loads((out / "sim" / "rtl_perf.json").read_text())
+    assert abs(perf["cycles_per_frame"] / perf["est_cycles_per_frame"] - 1) <= 0.05, perf

@@ -30,6 +30,12 @@ def _fixed(bits: int, signed: bool):
     return qnn.QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=bits)
 
 
+def _quant(bits: int, signed: bool, const: bool):
+    """`_fixed`, or (`const`) BNN-PYNQ's constant-scale quantizer (scale 1.0 for 2 bits: levels
+    -1, 0, +1; no calibration needed, one scale everywhere, so every add is a plain integer add)."""
+    return _const_act(bits, False) if const else _fixed(bits, signed)
+
+
 def _bin_conv(cin: int, cout: int, kernel, stride=1, padding=0, groups: int = 1):
     import brevitas.nn as qnn
     from brevitas_examples.bnn_pynq.models.common import CommonWeightQuant
@@ -49,6 +55,7 @@ class Spec:
     size: int = 6
     residual: bool = True
     blocks: int = 1
+    const: bool = False  # constant-scale quantizers (signed) instead of learned fixed-point ones
 
     @property
     def padding(self) -> tuple[int, int]:
@@ -72,12 +79,12 @@ class BiRealBlock(nn.Module):
         groups = cin if spec.depthwise and cin == cout else 1
         self.conv = _bin_conv(cin, cout, spec.kernel, stride, spec.padding, groups)
         self.bn = nn.BatchNorm2d(cout)
-        self.q = _fixed(spec.bits, spec.signed)
+        self.q = _quant(spec.bits, spec.signed, spec.const)
         self.residual = spec.residual
         self.down: nn.Module | None = None
         if spec.residual and (stride != 1 or cin != cout):
             self.down = nn.Sequential(_bin_conv(cin, cout, 1, stride), nn.BatchNorm2d(cout))
-        self.out = _fixed(spec.bits, True)
+        self.out = _quant(spec.bits, True, spec.const)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = self.sign(x)
@@ -130,7 +137,8 @@ class BiRealResNet20(nn.Module):
     3x32x32, a 3x3 stem (16 channels), three stages of 6 binary 3x3 convs (16, 32, 64 channels;
     the first conv of stages 2 and 3 strides 2, its shortcut a 1x1 stride-2 binary conv),
     every conv zero-padded and followed by BatchNorm and a 2-bit quantizer added to the
-    quantized stream, a global average pool and a binary classifier."""
+    quantized stream (BNN-PYNQ's constant-scale quantizers: levels -1, 0, +1), a global
+    average pool and a binary classifier."""
 
     def __init__(self, bits: int = 2, widths: tuple[int, int, int] = (16, 32, 64), per_stage: int = 6,
                  classes: int = 10):
@@ -140,10 +148,10 @@ class BiRealResNet20(nn.Module):
         self.inp = _input_quant_8bit()
         self.stem = _bin_conv(3, widths[0], 3, 1, 1)
         self.stem_bn = nn.BatchNorm2d(widths[0])
-        self.stem_q = _fixed(bits, True)
+        self.stem_q = _quant(bits, True, const=True)
         blocks = []
         cin = widths[0]
-        spec = Spec(bits=bits, signed=True)
+        spec = Spec(bits=bits, signed=True, const=True)
         for stage, cout in enumerate(widths):
             for i in range(per_stage):
                 stride = 2 if stage > 0 and i == 0 else 1
@@ -165,5 +173,5 @@ def bireal_resnet20_case(seed: int = 0, per_stage: int = 6) -> Case:
     torch.manual_seed(seed)
     module = BiRealResNet20(per_stage=per_stage)
     zoo.randomize_batchnorm(module, seed)
-    calibrate_activations(module, (3, 32, 32), seed, batches=2)
+    module.eval()
     return Case(None, module, torch.zeros(1, 3, 32, 32), f"bi-real resnet-20 ({per_stage} convs per stage)")
