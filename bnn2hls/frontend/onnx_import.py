@@ -586,9 +586,6 @@ class _Importer:
                             "quantized value wherever it is needed")
         if r.pool is not None:
             raise self.fail("a max-pool before a multi-bit quantizer is not supported (pool after it, or binarize)")
-        if isinstance(layer, (Conv, DepthwiseConv)) and layer.input_bits == 1 and layer.pad_mode == "zero" and any(layer.pads):
-            raise self.fail(f"a multi-level quantizer after the zero-padded binary conv '{layer.name}' is not supported "
-                            "(its border classes would need multi-level thresholds)")
         quant = IntQuant(scale=scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
         lo, hi = quant.int_range
         self.layers[r.layer_index] = dataclasses.replace(
