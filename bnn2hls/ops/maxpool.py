@@ -1,5 +1,6 @@
-"""Max-pool (ir.MaxPool), no padding: the OR of sign bits, or the signed max of multi-level
-values, over each window."""
+"""Max-pool (ir.MaxPool): the OR of sign bits, or the signed max of multi-level values, over
+each window (the min on the channels where a falling quantizer follows in the source); padded
+positions never win."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -8,23 +9,37 @@ from typing import Any
 import numpy as np
 
 from ..ir import Conv, Dense, InputQuant, MaxPool, Network, OutputHead, chain_network
-from .base import Op, Work, value_bits
+from .base import MIN_FIFO_DEPTH, Op, Work, value_bits
 from .kernels import window_need
 
 
 def maxpool_layer(layer: MaxPool, x: np.ndarray) -> np.ndarray:
     """[N, H, W, C] -> [N, OH, OW, C]: the max over each window (OR of sign bits, since
-    bit 1 is +1; the max of integers for multi-level values).
+    bit 1 is +1; the max of integers for multi-level values), or the min on the channels of
+    `layer.minimum`; a padded position (`layer.pads`) never wins.
 
-    One strided slice per kernel tap, combined elementwise: kh*kw flat passes instead of a
-    reduction over two tiny trailing axes."""
+    The min channels are pooled as the max of their complements (~v reverses the order of
+    integers and of bits), which is how the hardware does it. One strided slice per kernel
+    tap, combined elementwise: kh*kw flat passes instead of a reduction over two tiny
+    trailing axes."""
     (kh, kw), (sy, sx) = layer.kernel, layer.stride
     oh, ow, _ = layer.out_shape
+    t, l, b, r = getattr(layer, "pads", (0, 0, 0, 0))
+    minimum = getattr(layer, "minimum", None)
+    binary = x.dtype == np.bool_
+    if minimum is not None and np.any(minimum):
+        x = np.where(minimum, ~x, x)
+    if t or l or b or r:
+        # The pad is the identity of the reduction: bit 0 (-1) for an OR, the smallest integer.
+        neutral = False if binary else np.iinfo(x.dtype).min
+        x = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=neutral)
     taps = [x[:, ky : ky + sy * (oh - 1) + 1 : sy, kx : kx + sx * (ow - 1) + 1 : sx] for ky in range(kh) for kx in range(kw)]
     out = taps[0].copy()
-    combine = np.logical_or if x.dtype == np.bool_ else np.maximum
+    combine = np.logical_or if binary else np.maximum
     for tap in taps[1:]:
         combine(out, tap, out=out)
+    if minimum is not None and np.any(minimum):
+        out = np.where(minimum, ~out, out)
     return out
 
 
@@ -39,10 +54,11 @@ def pool_work(layer: Any, net: Network) -> Work:
 
 
 class WindowPoolOp(Op):
-    """What a max pool and a sum pool share: one output per unpadded window, read in order."""
+    """What a max pool and a sum pool share: one output per window, read in order."""
 
     def need(self, layer: Any, operand: int, net: Network) -> np.ndarray:
-        return window_need(layer.in_shape, layer.kernel, layer.stride, layer.out_shape[:2])
+        return window_need(layer.in_shape, layer.kernel, layer.stride, layer.out_shape[:2],
+                           getattr(layer, "pads", (0, 0, 0, 0)))
 
     def summary(self, layer: Any) -> dict[str, Any]:
         return {"kernel": list(layer.kernel), "stride": list(layer.stride)}
@@ -54,6 +70,21 @@ class WindowPoolOp(Op):
 class MaxPoolOp(WindowPoolOp):
     node = MaxPool
     blocks = ("maxpool",)
+
+    def input_fifo_depth(self, layer: Any) -> int:
+        """A padded pool walks its padding rows taking no input, as a conv's window does (see
+        ops.matrix: ConvOp.input_fifo_depth): the FIFO holds the next frame's first output row."""
+        if not layer.padded:
+            return MIN_FIFO_DEPTH
+        return max(MIN_FIFO_DEPTH, (layer.kernel[0] - layer.pads[0] + 1) * layer.in_shape[1])
+
+    def summary(self, layer: Any) -> dict[str, Any]:
+        out = super().summary(layer)
+        if layer.padded:
+            out["pads"] = list(layer.pads)
+        if layer.takes_min:
+            out["min_channels"] = int(np.count_nonzero(layer.minimum))
+        return out
 
     def kernel(self, layer: Any, xs: Sequence[np.ndarray]) -> np.ndarray:
         return maxpool_layer(layer, xs[0])
