@@ -46,9 +46,9 @@ class ResNetStem(nn.Module):
 
 
 class SqueezeStem(nn.Module):
-    """SqueezeNet's pools, MaxPool2d(3, 2, ceil_mode=True), after a conv's sign (7x7 -> 3x3
-    with a partial last window) and before a BatchNorm + sign (BinaryNet's order, 3x3 -> 1x1
-    ... 5x5 -> 2x2, partial windows at the bottom and right)."""
+    """SqueezeNet's pool, MaxPool2d(3, 2, ceil_mode=True), after a conv's sign (8x8 -> 4x4: the
+    last row and column of windows are partial) and before a BatchNorm + sign (BinaryNet's
+    order, 4x4 -> 2x2, partial too); then a dense head. 3x10x10 input."""
 
     def __init__(self):
         super().__init__()
@@ -57,11 +57,11 @@ class SqueezeStem(nn.Module):
         self.bn1, self.act1 = nn.BatchNorm2d(8), zoo._binary_act()
         self.pool1 = nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
         self.conv2 = zoo._conv(8, 8, 1)
-        self.pool2 = nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=True)
+        self.pool2 = nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
         self.bn2, self.act2 = nn.BatchNorm2d(8), zoo._binary_act()
         self.fc = zoo._linear(8 * 2 * 2, 10, bias=True)
 
-    def forward(self, x):  # 3x9x9 -> 7x7 -> 3x3 (ceil: 4x4) -> 4x4 -> 2x2
+    def forward(self, x):
         x = self.pool1(self.act1(self.bn1(self.conv1(self.inp(x)))))
         x = self.act2(self.bn2(self.pool2(self.conv2(x))))
         return self.fc(torch.flatten(x, 1))
