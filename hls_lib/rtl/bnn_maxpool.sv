@@ -43,18 +43,14 @@ module bnn_maxpool #(
     localparam int PW = C * IN_B;  // pixel width
 
     // The complement mask of the MIN_CH channels, and the max's identity per field (0 / 10..0).
-    function automatic logic [PW-1:0] spread_min();
-        logic [PW-1:0] m;
-        for (int c = 0; c < C; c++) m[c*IN_B +: IN_B] = {IN_B{MIN_CH[c]}};
-        return m;
+    function automatic [PW-1:0] spread(input [C-1:0] m);
+        for (int c = 0; c < C; c++) spread[c*IN_B +: IN_B] = {IN_B{m[c]}};
     endfunction
-    function automatic logic [PW-1:0] identity();
-        logic [PW-1:0] m;
-        for (int c = 0; c < C; c++) m[c*IN_B +: IN_B] = (IN_B == 1) ? '0 : IN_B'(1) << (IN_B - 1);
-        return m;
+    function automatic [PW-1:0] identity(input int b);
+        for (int c = 0; c < C; c++) identity[c*IN_B +: IN_B] = (b == 1) ? IN_B'(0) : IN_B'(1) << (b - 1);
     endfunction
-    localparam logic [PW-1:0] FLIP = spread_min();
-    localparam logic [PW-1:0] NEUTRAL = identity();
+    localparam logic [PW-1:0] FLIP = spread(MIN_CH);
+    localparam logic [PW-1:0] NEUTRAL = identity(IN_B);
     localparam int PADDED = (PAD_T + PAD_L + PAD_B + PAD_R) > 0 ? 1 : 0;
 
     // Element-wise combine of two pixels: OR (binary) or signed max per IN_B-bit field.
