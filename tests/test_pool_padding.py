@@ -133,3 +133,29 @@ def test_refused_maxpool_attributes(attrs, needle, stem_model, tmp_path, capsys)
     onnx.save(model, path)
     expect_error(capsys, ["compile", path, "-o", tmp_path / "out"], needle, node.name)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.tier("unit")
+@pytest.mark.parametrize("bits", [1, 3])
+def test_kernel_ignores_pads_and_takes_the_min_of_min_channels(bits):
+    """ops.maxpool's kernel against a brute-force max / min over each window's in-bounds taps."""
+    from types import SimpleNamespace
+
+    from bnn2hls.ops.maxpool import maxpool_layer
+    from sim.stimulus import pool_image
+
+    rng = np.random.default_rng(bits)
+    h, w, c, (kh, kw), (sh, sw), pads = 7, 6, 4, (3, 2), (2, 2), (1, 0, 1, 1)
+    image = pool_image(rng, 3, h, w, c, bits)
+    minimum = np.array([True, False, True, False])
+    oh, ow = (h + pads[0] + pads[2] - kh) // sh + 1, (w + pads[1] + pads[3] - kw) // sw + 1
+    got = maxpool_layer(SimpleNamespace(kernel=(kh, kw), stride=(sh, sw), out_shape=(oh, ow, c), pads=pads,
+                                        minimum=minimum), image)
+    assert got.dtype == image.dtype
+    values = image.astype(np.int64)
+    for oy in range(oh):
+        for ox in range(ow):
+            y0, x0 = oy * sh - pads[0], ox * sw - pads[1]
+            taps = values[:, max(0, y0):y0 + kh, max(0, x0):x0 + kw].reshape(3, -1, c)
+            want = np.where(minimum, taps.min(axis=1), taps.max(axis=1))
+            assert np.array_equal(got[:, oy, ox].astype(np.int64), want)

@@ -90,14 +90,18 @@ class MaxPoolOp(WindowPoolOp):
         return maxpool_layer(layer, xs[0])
 
     def example(self) -> Network:
-        """input (binary 4x4x2) -> 1x1 conv (signs) -> 2x2 max-pool -> dense -> head."""
+        """input (binary 4x4x2) -> 1x1 conv (4 levels, some channels falling) -> 3x3 stride-2
+        max-pool padded by 1 (ResNet's stem), the falling channels pooling their min -> dense
+        -> head: the pool's least common modes."""
         rng = np.random.default_rng(4)
         iq = InputQuant(name="input", source_shape=(2, 4, 4), preprocess=(), bits=1, scale=1.0, out_shape=(4, 4, 2))
+        flip = np.array([False, True, False, True])
         conv = Conv(name="conv", in_shape=(4, 4, 2), out_channels=4, kernel=(1, 1), stride=(1, 1), pads=(0, 0, 0, 0),
                     input_bits=1, weights=rng.random((4, 2)) < 0.5, acc_scale=np.ones(4, np.float32), binarize=True,
-                    thresholds=rng.integers(0, 3, 4).astype(np.int64), flip=rng.random(4) < 0.3)
-        pool = MaxPool(name="op", in_shape=(4, 4, 4), kernel=(2, 2), stride=(2, 2))
+                    thresholds=np.sort(rng.integers(-2, 3, (4, 3)), axis=1).astype(np.int64), flip=flip,
+                    out_levels=4, out_offset=-2)
+        pool = MaxPool(name="op", in_shape=(4, 4, 4), kernel=(3, 3), stride=(2, 2), pads=(1, 1, 1, 1), minimum=flip)
         last = Dense(name="last", in_shape=(1, 1, 16), out_channels=3, kernel=(1, 1), stride=(1, 1), pads=(0, 0, 0, 0),
-                     input_bits=1, weights=rng.random((3, 16)) < 0.5, acc_scale=np.ones(3, np.float32), binarize=False)
+                     input_bits=2, weights=rng.random((3, 16)) < 0.5, acc_scale=np.ones(3, np.float32), binarize=False)
         head = OutputHead(name="head", in_shape=(1, 1, 3), acc_scale=np.ones(3, np.float32), chain=())
         return chain_network("example_maxpool", [iq, conv, pool, last, head])
