@@ -159,3 +159,25 @@ def test_kernel_ignores_pads_and_takes_the_min_of_min_channels(bits):
             taps = values[:, max(0, y0):y0 + kh, max(0, x0):x0 + kw].reshape(3, -1, c)
             want = np.where(minimum, taps.min(axis=1), taps.max(axis=1))
             assert np.array_equal(got[:, oy, ox].astype(np.int64), want)
+
+
+@pytest.mark.tier("unit")
+def test_ceil_mode_windows_match_onnxruntime():
+    """The importer's ceil_mode output size (partial windows, less one that would start in the
+    end padding) is onnxruntime's, over a sweep of sizes, kernels, strides and pads."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from bnn2hls.frontend.onnx_import import ceil_mode_tail
+
+    for size in range(3, 10):
+        for k, s, p in [(2, 2, 0), (3, 2, 0), (3, 2, 1), (2, 3, 0), (1, 3, 0), (3, 3, 1), (4, 3, 1)]:
+            node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[k, 1], strides=[s, 1], pads=[p, 0, p, 0],
+                                    ceil_mode=1)
+            graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, size, 1])],
+                                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            y = ort.InferenceSession(model.SerializeToString(), options).run(None, {"x": np.zeros((1, 1, size, 1), np.float32)})[0]
+            assert (size + p + ceil_mode_tail(size, p, p, k, s) - k) // s + 1 == y.shape[2], (size, k, s, p)

@@ -1095,15 +1095,8 @@ class _Importer:
                             "(a window of padding alone has no max)")
         if not ceil_mode:
             return kernel, stride, pads
-        grown = list(pads)
-        for axis, size in enumerate((h, w)):
-            head, tail = pads[axis], pads[axis + 2]
-            span = size + head + tail - kernel[axis]
-            out = -(-span // stride[axis]) + 1
-            if (out - 1) * stride[axis] >= size + head:
-                out -= 1
-            grown[axis + 2] = max(tail, (out - 1) * stride[axis] + kernel[axis] - size - head)
-        return kernel, stride, (grown[0], grown[1], grown[2], grown[3])
+        return kernel, stride, (pads[0], pads[1], ceil_mode_tail(h, pads[0], pads[2], kernel[0], stride[0]),
+                                ceil_mode_tail(w, pads[1], pads[3], kernel[1], stride[1]))
 
     def _pool_accumulators(self, r: Acc, kernel: tuple[int, int], stride: tuple[int, int],
                            pads: tuple[int, int, int, int]) -> Acc:
@@ -1162,7 +1155,8 @@ class _Importer:
         if len(kernel) != 2 or len(stride) != 2:
             raise self.fail(f"AveragePool must be 2-D, got kernel {list(kernel)}")
         _, h, w = shape
-        if attrs.get("ceil_mode", 0) and ((h - kernel[0]) % stride[0] or (w - kernel[1]) % stride[1]):
+        if attrs.get("ceil_mode", 0) and (ceil_mode_tail(h, 0, 0, kernel[0], stride[0]) or
+                                          ceil_mode_tail(w, 0, 0, kernel[1], stride[1])):
             raise self.fail("AveragePool with ceil_mode adds partial windows here (they average fewer elements); "
                             "not supported")
         return self._average(r, (kernel[0], kernel[1]), (stride[0], stride[1]), flatten=False)
@@ -1216,6 +1210,16 @@ class _Importer:
                        before_activation=before_activation, pads=pads)
         self.layers.append(node)
         return node
+
+
+def ceil_mode_tail(size: int, head: int, tail: int, kernel: int, stride: int) -> int:
+    """The end padding of one axis of a ceil_mode pool, grown to hold its partial last window:
+    the pool has ceil((size + head + tail - kernel) / stride) + 1 windows, less one where the
+    last would start in the end padding (onnxruntime's and PyTorch's rule)."""
+    out = -(-(size + head + tail - kernel) // stride) + 1
+    if (out - 1) * stride >= size + head:
+        out -= 1
+    return max(tail, (out - 1) * stride + kernel - size - head)
 
 
 AVG_OF_ACCUMULATORS = ("an average pool of a layer's accumulators is supported only before the output; "
