@@ -564,9 +564,6 @@ class _Importer:
         if layer.binarize:
             raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
                             "quantized value wherever it is needed")
-        if isinstance(layer, (Conv, DepthwiseConv)) and layer.input_bits == 1 and layer.pad_mode == "zero" and any(layer.pads):
-            raise self.fail(f"a multi-level quantizer after the zero-padded binary conv '{layer.name}' is not supported "
-                            "(its border classes would need multi-level thresholds)")
         quant = IntQuant(scale=scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
         lo, hi = quant.int_range
         self.layers[r.layer_index] = dataclasses.replace(
