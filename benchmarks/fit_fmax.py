@@ -3,7 +3,9 @@ points (benchmarks/data/fmax_points.json, written by benchmarks/fmax_points.py):
 
 Per device family with points: the coefficients (t0, lut, adder, carry, fanout, bram; ns, all
 >= 0, module docstring of bnn2hls/estimate/fmax_model.py) minimizing the squared log error of
-the predicted clock period (the slowest stage of any block) against nextpnr's, plus a weak pull
+the predicted clock period (the slowest stage of any block) against nextpnr's, plus the same
+error of the stage nextpnr's critical path lies in (named from its end register: x_rot -> issue,
+w_o -> weight_read, tree[0] -> tree0, ...; `STAGE_OF_REGISTER`) where it can be told, plus a weak pull
 towards the prior below (a few points cannot pin six coefficients; the prior is a typical ECP5
 -6 LUT4 + routing delay per level, a carry bit, a block RAM clk-to-q). Prints per point the
 measured and predicted fmax, the error and the predicted critical stage, and writes the file.
@@ -36,6 +38,30 @@ UNFITTED = {"xc7": "Xilinx 7-series: not fitted (timing needs Vivado, which bnn2
             "xcup": "Xilinx UltraScale+: not fitted (timing needs Vivado); the clock is the board's"}
 
 
+# the register a critical path ends in (bnn_mvau's names) -> the stage of `Mvau.timing_stages`
+STAGE_OF_REGISTER = (("x_rot", "issue"), ("cur_x", "issue"), ("w_o", "weight_read"), ("w_r", "weight_read"),
+                     ("tree[0]", "tree0"), ("tree[", "tree"), ("acc_", "acc"), ("ge_r", "act"))
+
+
+def measured_stage(point: dict[str, Any]) -> tuple[str, str] | None:
+    """(block, stage) nextpnr's critical path ends in, where its end register names one."""
+    cp = point["critical_path"]
+    if cp.get("from") != cp.get("to"):
+        return None
+    reg = cp["to_cell"].split(".")[-1]
+    for prefix, stage in STAGE_OF_REGISTER:
+        if reg.startswith(prefix):
+            block = next((b for b in point["blocks"] if b["name"] == cp["to"]), None)
+            if block is not None and stage in fmax_model.block_stages(block["kind"], block["params"]):
+                return cp["to"], stage
+    return None
+
+
+def stage_of(point: dict[str, Any], block: str, stage: str) -> dict[str, float]:
+    b = next(b for b in point["blocks"] if b["name"] == block)
+    return fmax_model.block_stages(b["kind"], b["params"])[stage]
+
+
 def point_blocks(point: dict[str, Any]) -> list[tuple[str, str, dict[str, int]]]:
     return [(b["name"], b["kind"], b["params"]) for b in point["blocks"]]
 
@@ -55,9 +81,12 @@ def fit_family(points: list[dict[str, Any]], prior: dict[str, float]) -> dict[st
     keys = fmax_model.COEFF_KEYS
     x0 = np.array([prior[k] for k in keys])
 
+    known = [(p, stage_of(p, *measured_stage(p))) for p in points if measured_stage(p) is not None]
+
     def loss(x: np.ndarray) -> float:
         c = dict(zip(keys, np.abs(x)))
         err = sum(math.log(predict(p, c)[0] / (1000.0 / p["fmax_mhz"])) ** 2 for p in points)
+        err += sum(math.log(fmax_model.stage_delay(f, c) / (1000.0 / p["fmax_mhz"])) ** 2 for p, f in known)
         reg = PRIOR_WEIGHT * sum(((abs(v) - prior[k]) / prior[k]) ** 2 for k, v in zip(keys, x))
         return err + reg
 

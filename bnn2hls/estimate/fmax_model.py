@@ -137,16 +137,21 @@ def predict_for_board(net: Network, board: Any) -> FmaxPrediction | None:
     return predict(net, model_family(getattr(board, "family", None)))
 
 
+def _floor_fmax(prediction: FmaxPrediction) -> float:
+    """The predicted fmax rounded down to 0.1 MHz (a rate at it is one the design reaches)."""
+    return math.floor(prediction.fmax_mhz * 10.0) / 10.0
+
+
 def effective_clock(board_clock_mhz: float, prediction: FmaxPrediction | None) -> float:
-    """The clock the frame rates assume: min(board clock, predicted fmax)."""
+    """The clock the frame rates assume: min(board clock, predicted fmax rounded down to 0.1 MHz)."""
     if prediction is None:
         return float(board_clock_mhz)
-    return min(float(board_clock_mhz), round(prediction.fmax_mhz, 1))
+    return min(float(board_clock_mhz), _floor_fmax(prediction))
 
 
 def clock_source(board_clock_mhz: float, prediction: FmaxPrediction | None) -> str:
     """"board clock" or "predicted fmax": which of the two `effective_clock` took."""
-    if prediction is not None and round(prediction.fmax_mhz, 1) < board_clock_mhz:
+    if prediction is not None and _floor_fmax(prediction) < board_clock_mhz:
         return "predicted fmax"
     return "board clock"
 

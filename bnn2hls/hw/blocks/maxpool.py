@@ -92,7 +92,7 @@ class MaxPoolBlock(Block):
         if b == 1:
             stages["reduce"] = timing_stage(lut=max(1, clog2(n) // 2 + 1), fanout=2)
         else:
-            stages["reduce"] = timing_stage(lut=n - 1, adders=n - 1, carry=b + 1, fanout=b)
+            stages["reduce"] = timing_stage(lut=n - 1, adders=n - 1, carry=(n - 1) * (b + 1), fanout=b)
         return stages
 
     def hls(self, ctx: Any) -> None:

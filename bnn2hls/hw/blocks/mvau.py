@@ -244,18 +244,19 @@ class Mvau(Block):
         chunk = cls.step_elements(p) * in_b
         xw = cls.vector_elements(p) * in_b
         counter = max(1, (nf * sf - 1).bit_length())
-        stages = {"issue": timing_stage(lut=2, adders=1, carry=counter, fanout=xw + chunk),
+        stages = {"issue": timing_stage(lut=2, fanout=xw + chunk),  # last_sf/last_nf -> load/rotate select
+                  "counter": timing_stage(lut=1, adders=1, carry=counter),
                   "weight_read": timing_stage(mem_depth=nf * sf, mem_width=pe * simd * w_b)}
         tw = (simd.bit_length() if popcount else acc_w)
-        if popcount:
+        if popcount:  # XNOR and a byte's popcount: LUT logic, a short add at the end
             g = min(simd, 8)
-            stages["tree0"] = timing_stage(lut=1, adders=g - 1, carry=g.bit_length())
-        else:
-            terms = w_b if (w_b > 1 and in_b > 1) else 1
-            stages["tree0"] = timing_stage(lut=1, adders=min(simd, 2) * terms, carry=acc_w)
+            stages["tree0"] = timing_stage(lut=1 + max(0, (g - 1).bit_length() - 1), adders=1, carry=g.bit_length())
+        else:  # a pair of signed products, each W_B (or 1) add/subtracts of ACC_W bits, in series
+            terms = min(simd, 2) * (w_b if (w_b > 1 and in_b > 1) else 1)
+            stages["tree0"] = timing_stage(lut=terms, adders=terms, carry=terms * acc_w)
         levels_n = mvau_tree_levels(simd, popcount)
         if levels_n > 1:
-            stages["tree"] = timing_stage(adders=3 if popcount else 1, carry=tw)
+            stages["tree"] = (timing_stage(adders=2, carry=2 * tw) if popcount else timing_stage(adders=1, carry=tw))
         stages["acc"] = timing_stage(lut=1, adders=1, carry=acc_w, fanout=pe * acc_w)
         if p["BINARIZE"]:
             cmp_w = max(acc_w, thr_w) + 1

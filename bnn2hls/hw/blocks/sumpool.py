@@ -99,7 +99,8 @@ class SumPoolBlock(Block):
         if kh == h and kw == w:
             stages["acc"] = timing_stage(lut=1, adders=1, carry=ob, fanout=c * ob)
         else:
-            stages["window_sum"] = timing_stage(lut=1, adders=kh + kw - 1 + (b == 1), carry=ob, fanout=2)
+            n = kh + kw - 1 + (b == 1)
+            stages["window_sum"] = timing_stage(lut=1, adders=n, carry=n * ob, fanout=2)
         return stages
 
     def hls(self, ctx: Any) -> None:

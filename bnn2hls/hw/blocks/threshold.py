@@ -74,9 +74,10 @@ class ThresholdBlock(Block):
         max(BI, THR_W) + 1 bits and the flip, then (multi-level) the count of the thresholds
         passed and the offset, in series."""
         c, bi, thr_w, levels = p["C"], p["BI"], p["THR_W"], p["LEVELS"]
-        adders = 1 + (levels - 1 if levels >= 2 else 0)
+        count = levels - 1 if levels >= 2 else 0  # the count of thresholds passed, then the offset
+        carry = max(bi, thr_w) + 1 + count * max(1, (levels - 1).bit_length())
         out_w = c * (p["O_B"] if levels else 1)
-        return {"act": timing_stage(lut=2, adders=adders, carry=max(bi, thr_w) + 1, fanout=out_w + c * bi)}
+        return {"act": timing_stage(lut=2, adders=1 + count, carry=carry, fanout=out_w + c * bi)}
 
     def rtl_params(self) -> list[tuple[str, Any]]:
         return [*self.params.items(), *sorted((m.param, f'"{m.file}"') for m in self.memories)]
