@@ -31,8 +31,8 @@ from scipy.optimize import minimize  # noqa: E402
 from bnn2hls.estimate import fmax_model  # noqa: E402
 
 POINTS = ROOT / "benchmarks" / "data" / "fmax_points.json"
-PRIOR = {"ecp5": {"t0": 2.0, "lut": 0.7, "adder": 0.6, "carry": 0.06, "fanout": 0.35, "bram": 5.0},
-         "ice40": {"t0": 3.0, "lut": 1.3, "adder": 1.0, "carry": 0.12, "fanout": 0.7, "bram": 6.0}}
+PRIOR = {"ecp5": {"t0": 2.0, "lut": 0.7, "adder": 0.6, "carry": 0.06, "fanout": 0.35, "bram": 5.0, "bram_mux": 1.0},
+         "ice40": {"t0": 3.0, "lut": 1.3, "adder": 1.0, "carry": 0.12, "fanout": 0.7, "bram": 6.0, "bram_mux": 1.5}}
 PRIOR_WEIGHT = 0.02  # per coefficient, relative squared deviation from the prior
 UNFITTED = {"xc7": "Xilinx 7-series: not fitted (timing needs Vivado, which bnn2hls does not run); the clock is the board's",
             "xcup": "Xilinx UltraScale+: not fitted (timing needs Vivado); the clock is the board's"}
@@ -71,7 +71,7 @@ def predict(point: dict[str, Any], coeffs: dict[str, float]) -> tuple[float, str
     worst = (0.0, "", "")
     for name, kind, params in point_blocks(point):
         for stage, feats in fmax_model.block_stages(kind, params).items():
-            d = fmax_model.stage_delay(feats, coeffs)
+            d = fmax_model.stage_delay(feats, coeffs, point["family"])
             if d > worst[0]:
                 worst = (d, name, stage)
     return worst
@@ -86,7 +86,7 @@ def fit_family(points: list[dict[str, Any]], prior: dict[str, float]) -> dict[st
     def loss(x: np.ndarray) -> float:
         c = dict(zip(keys, np.abs(x)))
         err = sum(math.log(predict(p, c)[0] / (1000.0 / p["fmax_mhz"])) ** 2 for p in points)
-        err += sum(math.log(fmax_model.stage_delay(f, c) / (1000.0 / p["fmax_mhz"])) ** 2 for p, f in known)
+        err += sum(math.log(fmax_model.stage_delay(f, c, p["family"]) / (1000.0 / p["fmax_mhz"])) ** 2 for p, f in known)
         reg = PRIOR_WEIGHT * sum(((abs(v) - prior[k]) / prior[k]) ** 2 for k, v in zip(keys, x))
         return err + reg
 

@@ -9,8 +9,10 @@ carry chain, the widest net's fanout, and a table read at the stage's start. A s
 a device family is linear in them:
 
     delay_ns = t0 + lut * LUT levels + adder * adders + carry * carry bits
-               + fanout * log2(fanout) + (a table read: `bram` if it maps to block RAM, else
-                 `lut` * its mux levels + `fanout` * log2(its width))
+               + fanout * log2(fanout) + (a table read: `bram` + `bram_mux` * log2(banks) if it
+                 maps to block RAM, banks being the block RAMs it spans in depth (their
+                 outputs are multiplexed), else `lut` * its mux levels + `fanout` * log2(its
+                 width): the address drives every column's LUTs)
 
 and the design's fmax is 1000 / the slowest stage of any block (its critical stage, named in
 the prediction). A table maps to block RAM when the xc7 memory mapping (`cost_model.map_memory`,
@@ -41,7 +43,11 @@ from ..resources import data_file
 from .cost_model import map_memory
 
 COEFFS_PATH = data_file("fmax_model.json")
-COEFF_KEYS = ("t0", "lut", "adder", "carry", "fanout", "bram")
+COEFF_KEYS = ("t0", "lut", "adder", "carry", "fanout", "bram", "bram_mux")
+# Block RAM geometry per family, (depth, width) configurations: ECP5 DP16KD (18 kbit),
+# iCE40 EBR (4 kbit); others: as ECP5 (unfitted anyway)
+BRAM_CONFIGS = {"ecp5": ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
+                "ice40": ((2048, 2), (1024, 4), (512, 8), (256, 16))}
 # boards/*.json family -> the fmax model's family
 FAMILY_OF_BOARD = {"ecp5": "ecp5", "ice40": "ice40", "zynq7000": "xc7", "zynqmp": "xcup"}
 
@@ -65,23 +71,33 @@ def fitted(family: str, coeffs: dict[str, Any] | None = None) -> bool:
     return entry.get("status") == "fitted"
 
 
-def memory_levels(depth: float, width: float) -> tuple[bool, float, float]:
-    """(block RAM?, LUT mux levels, fanout of the address) of a `depth` x `width` table read."""
+def bram_banks(depth: int, width: int, family: str = "ecp5") -> int:
+    """Block RAMs a `depth` x `width` table spans in depth, in the family's cheapest
+    configuration (fewest blocks, then fewest banks)."""
+    configs = BRAM_CONFIGS.get(family, BRAM_CONFIGS["ecp5"])
+    best = min(configs, key=lambda dw: (math.ceil(depth / dw[0]) * math.ceil(width / dw[1]), math.ceil(depth / dw[0])))
+    return math.ceil(depth / best[0])
+
+
+def memory_levels(depth: float, width: float, family: str = "ecp5") -> tuple[int, float, float]:
+    """(block RAM banks in depth, 0 for LUT logic; LUT mux levels; fanout of the address) of a
+    `depth` x `width` table read. Block RAM or not: yosys' choice for xc7
+    (`cost_model.map_memory`), a proxy for the other families' libraries."""
     if depth <= 1 or width <= 0:
-        return False, 0.0, 1.0
+        return 0, 0.0, 1.0
     if map_memory(int(depth), int(width), rom=True).kind == "bram":
-        return True, 0.0, 1.0
+        return bram_banks(int(depth), int(width), family), 0.0, 1.0
     # LUT4 + PFUMX/L6MUX: a LUT level resolves about two address bits
-    return False, math.ceil(math.log2(depth) / 2), float(width)
+    return 0, math.ceil(math.log2(depth) / 2), float(width)
 
 
-def stage_delay(features: dict[str, float], c: dict[str, float]) -> float:
+def stage_delay(features: dict[str, float], c: dict[str, float], family: str = "ecp5") -> float:
     """A stage's delay (ns) under coefficients `c` (the model's formula, module docstring)."""
-    bram, mem_lut, mem_fan = memory_levels(features.get("mem_depth", 0.0), features.get("mem_width", 0.0))
+    banks, mem_lut, mem_fan = memory_levels(features.get("mem_depth", 0.0), features.get("mem_width", 0.0), family)
     fan = max(features.get("fanout", 1.0), mem_fan)
     return (c["t0"] + c["lut"] * (features.get("lut", 0.0) + mem_lut) + c["adder"] * features.get("adders", 0.0)
             + c["carry"] * features.get("carry", 0.0) + c["fanout"] * math.log2(max(1.0, fan))
-            + (c["bram"] if bram else 0.0))
+            + ((c["bram"] + c.get("bram_mux", 0.0) * math.log2(banks)) if banks else 0.0))
 
 
 def block_stages(kind: str, params: dict[str, int]) -> dict[str, dict[str, float]]:
@@ -114,7 +130,7 @@ def predict_blocks(blocks: Iterable[tuple[str, str, dict[str, int]]], family: st
     worst = ("", "", 0.0)
     for name, kind, params in blocks:
         for stage, feats in block_stages(kind, params).items():
-            d = stage_delay(feats, c)
+            d = stage_delay(feats, c, family)
             if d > worst[2]:
                 worst = (name, stage, d)
     if not worst[0]:
