@@ -43,9 +43,19 @@ STAGE_OF_REGISTER = (("x_rot", "issue"), ("cur_x", "issue"), ("w_o", "weight_rea
                      ("tree[0]", "tree0"), ("tree[", "tree"), ("acc_", "acc"), ("ge_r", "act"))
 
 
+# a path that starts in a window walker's position registers is its walk (its `step` / `emit`
+# enable the window registers, or the next block's input register)
+WALK_REGISTERS = ("py", "px", "ny", "nx")
+
+
 def measured_stage(point: dict[str, Any]) -> tuple[str, str] | None:
     """(block, stage) nextpnr's critical path ends in, where its end register names one."""
     cp = point["critical_path"]
+    src = cp["from_cell"].split(".")
+    if len(src) > 2 and src[-2] == "u_walk" and src[-1].split("_")[0] in WALK_REGISTERS:
+        block = next((b for b in point["blocks"] if b["name"] == cp["from"]), None)
+        if block is not None and "walk" in fmax_model.block_stages(block["kind"], block["params"]):
+            return cp["from"], "walk"
     if cp.get("from") != cp.get("to"):
         return None
     reg = cp["to_cell"].split(".")[-1]

@@ -9,9 +9,10 @@ carry chain, the widest net's fanout, and a table read at the stage's start. A s
 a device family is linear in them:
 
     delay_ns = t0 + lut * LUT levels + adder * adders + carry * carry bits
-               + fanout * log2(fanout) + (a table read: `bram` + `bram_mux` * log2(banks) if it
-                 maps to block RAM, banks being the block RAMs it spans in depth (their
-                 outputs are multiplexed), else `lut` * its mux levels + `fanout` * log2(its
+               + fanout * log2(fanout) + (a table read: `bram` + `bram_mux` * (log2(banks) - 1)
+                 if it maps to block RAM, banks (> 2) being the block RAMs it spans in depth:
+                 their outputs pass a bank select that ecp5_outreg cannot retime, as it does
+                 the one LUT4 of two banks), else `lut` * its mux levels + `fanout` * log2(its
                  width): the address drives every column's LUTs)
 
 and the design's fmax is 1000 / the slowest stage of any block (its critical stage, named in
@@ -71,22 +72,36 @@ def fitted(family: str, coeffs: dict[str, Any] | None = None) -> bool:
     return entry.get("status") == "fitted"
 
 
-def bram_banks(depth: int, width: int, family: str = "ecp5") -> int:
-    """Block RAMs a `depth` x `width` table spans in depth, in the family's cheapest
-    configuration (fewest blocks, then fewest banks)."""
+BRAM_COST = 128.0  # memory_libmap's cost of one block RAM (ECP5 DP16KD), against ...
+ROM_BIT_COST = 1.0 / 16.0  # ... a ROM bit in LUT4 logic
+
+
+def bram_blocks(depth: int, width: int, family: str = "ecp5") -> tuple[int, int]:
+    """(block RAMs, of which banks in depth) of a `depth` x `width` table in the family's
+    cheapest configuration (fewest blocks, then fewest banks)."""
     configs = BRAM_CONFIGS.get(family, BRAM_CONFIGS["ecp5"])
     best = min(configs, key=lambda dw: (math.ceil(depth / dw[0]) * math.ceil(width / dw[1]), math.ceil(depth / dw[0])))
-    return math.ceil(depth / best[0])
+    return math.ceil(depth / best[0]) * math.ceil(width / best[1]), math.ceil(depth / best[0])
+
+
+def rom_in_bram(depth: int, width: int, family: str = "ecp5") -> bool:
+    """Whether yosys puts a `depth` x `width` table in block RAM: cheaper there (BRAM_COST per
+    block) than in LUT4 logic (ROM_BIT_COST per bit). The xc7 flow's rule (`map_memory`) with
+    LUT4s for LUT6s: on ulx3s-85f it puts TFC's 64 x 784 weights in 22 DP16KD, as nextpnr
+    shows, where xc7 keeps them in LUT6s."""
+    if family not in BRAM_CONFIGS:
+        return map_memory(depth, width, rom=True).kind == "bram"
+    blocks, _ = bram_blocks(depth, width, family)
+    return blocks * BRAM_COST + 2 < depth * width * ROM_BIT_COST
 
 
 def memory_levels(depth: float, width: float, family: str = "ecp5") -> tuple[int, float, float]:
     """(block RAM banks in depth, 0 for LUT logic; LUT mux levels; fanout of the address) of a
-    `depth` x `width` table read. Block RAM or not: yosys' choice for xc7
-    (`cost_model.map_memory`), a proxy for the other families' libraries."""
+    `depth` x `width` table read (`rom_in_bram` decides which)."""
     if depth <= 1 or width <= 0:
         return 0, 0.0, 1.0
-    if map_memory(int(depth), int(width), rom=True).kind == "bram":
-        return bram_banks(int(depth), int(width), family), 0.0, 1.0
+    if rom_in_bram(int(depth), int(width), family):
+        return bram_blocks(int(depth), int(width), family)[1], 0.0, 1.0
     # LUT4 + PFUMX/L6MUX: a LUT level resolves about two address bits
     return 0, math.ceil(math.log2(depth) / 2), float(width)
 
@@ -97,7 +112,7 @@ def stage_delay(features: dict[str, float], c: dict[str, float], family: str = "
     fan = max(features.get("fanout", 1.0), mem_fan)
     return (c["t0"] + c["lut"] * (features.get("lut", 0.0) + mem_lut) + c["adder"] * features.get("adders", 0.0)
             + c["carry"] * features.get("carry", 0.0) + c["fanout"] * math.log2(max(1.0, fan))
-            + ((c["bram"] + c.get("bram_mux", 0.0) * math.log2(banks)) if banks else 0.0))
+            + ((c["bram"] + c.get("bram_mux", 0.0) * max(0.0, math.log2(banks) - 1.0)) if banks else 0.0))
 
 
 def block_stages(kind: str, params: dict[str, int]) -> dict[str, dict[str, float]]:
