@@ -203,6 +203,16 @@ def timing_stage(lut: float = 0, adders: float = 0, carry: float = 0, fanout: fl
             "mem_depth": float(mem_depth), "mem_width": float(mem_width)}
 
 
+def ram_read_levels(depth: int) -> int:
+    """LUT levels of a read from a small RAM with a write port (a FIFO's storage, a line
+    buffer): distributed RAM of 16 words per LUT (one level), then a select over the
+    ceil(depth / 16) banks (a level per two address bits); a 2-word queue is one select."""
+    if depth <= 2:
+        return 1
+    banks = -(-depth // 16)
+    return 1 + -(-max(0, (banks - 1).bit_length()) // 2)
+
+
 def vector_literal(values: Any, width: int) -> str:
     """A flat Verilog parameter vector: entry i at [i*width +: width]."""
     packed = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..mvau_memories import clog2
-from .base import WINDOW_HLS, WINDOW_RTL, Block, LowerContext, Stream, timing_stage
+from .base import WINDOW_HLS, WINDOW_RTL, Block, LowerContext, Stream, ram_read_levels, timing_stage
 
 
 def window_features(p: dict[str, int], a: Any, swg: bool) -> None:
@@ -47,7 +47,7 @@ def window_stages(p: dict[str, int], col_w: int, out_w: int, swg: bool) -> dict[
     ctr = max(clog2(hp + 2), clog2(wp + 2))
     stages = {"walk": timing_stage(lut=3, adders=1, carry=ctr, fanout=out_w + kw * col_w + (kh - 1) * pix)}
     if kh > 1 and wp > 1:
-        stages["line_buffer"] = timing_stage(mem_depth=wp, mem_width=(kh - 1) * pix, fanout=(kh - 1) * pix)
+        stages["line_buffer"] = timing_stage(lut=ram_read_levels(wp), fanout=(kh - 1) * pix)
     return stages
 
 
