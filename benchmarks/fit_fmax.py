@@ -10,7 +10,9 @@ towards the prior below (a few points cannot pin six coefficients; the prior is 
 -6 LUT4 + routing delay per level, a carry bit, a block RAM clk-to-q). Prints per point the
 measured and predicted fmax, the error and the predicted critical stage, and writes the file.
 
-    python benchmarks/fit_fmax.py [--points FILE] [--out FILE] [--check]   (--check: only print)
+    python benchmarks/fit_fmax.py [--points FILE] [--out FILE] [--check] [--loo]
+(--check: evaluate the current coefficients, write nothing; --loo: also leave-one-out, each
+point predicted by a fit to the others, the out-of-sample error)
 """
 from __future__ import annotations
 
@@ -126,6 +128,7 @@ def main() -> None:
     ap.add_argument("--points", type=Path, default=POINTS)
     ap.add_argument("--out", type=Path, default=fmax_model.COEFFS_PATH)
     ap.add_argument("--check", action="store_true", help="evaluate the current coefficients; write nothing")
+    ap.add_argument("--loo", action="store_true", help="also print leave-one-out errors")
     args = ap.parse_args()
     points = json.loads(args.points.read_text())["points"]
     current = json.loads(args.out.read_text()) if args.out.is_file() else {"families": {}}
@@ -141,7 +144,17 @@ def main() -> None:
         worst = max(abs(r["error"]) for r in rows)
         print(f"{family}: max |error| {worst * 100:.1f} %, mean |error| "
               f"{sum(abs(r['error']) for r in rows) / len(rows) * 100:.1f} %")
-        families[family] = {"status": "fitted", "coeffs": coeffs, "points": len(mine),
+        loo = None
+        if args.loo and len(mine) > 2:
+            errs = []
+            for i, p in enumerate(mine):
+                c_i = fit_family(mine[:i] + mine[i + 1:], PRIOR[family])
+                pred = 1000.0 / predict(p, c_i)[0]
+                errs.append((pred - p["fmax_mhz"]) / p["fmax_mhz"])
+                print(f"  leave-one-out {p['spec']:<18} predicted {pred:7.2f}  {errs[-1] * 100:+6.1f} %")
+            loo = round(max(abs(e) for e in errs), 4)
+            print(f"{family}: leave-one-out max |error| {loo * 100:.1f} %")
+        families[family] = {"status": "fitted", "leave_one_out_max_abs_error": loo, "coeffs": coeffs, "points": len(mine),
                             "max_abs_error": round(worst, 4),
                             "tools": sorted({f"yosys {p.get('yosys_version')}, nextpnr {p.get('nextpnr_version')}"
                                              for p in mine}),
