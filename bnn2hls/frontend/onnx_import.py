@@ -10,6 +10,9 @@ The importer walks the graph once in topological order and gives every tensor a 
   Acc         a matrix layer's output plus the per-channel float ops applied to it since
   Mean        an average pool of an Act: the datapath's integer window sums (a SumPool node)
               plus the per-channel float ops applied to the mean since (until a quantizer)
+  Deq         a quantized activation's float value plus the per-channel float ops applied to
+              it since (ReActNet's RSign shift and RPReLU on a quantized stream, a ReLU after
+              a quantized add, a Hardtanh), until a quantizer makes it a `Threshold`
   Sum         a residual join's sum (an `Add` of two quantized activations) plus the
               per-channel float ops applied to it since; a quantizer makes it a `Threshold`
   Cat         a channel concatenation of matrix layers' accumulators, until its quantizer
@@ -36,7 +39,7 @@ from onnx import numpy_helper
 
 from ..ir import padding_pattern
 from ..errors import UserError
-from ..ir import ROUNDING_MODES, AffineOp, Concat, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, signed_width, validate
+from ..ir import ROUNDING_MODES, AffineOp, Concat, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, apply_chain, signed_width, validate
 
 
 # ---------------------------------------------------------------------------------------
@@ -64,6 +67,10 @@ class Act:
     scale: float
     flattened_from: tuple[int, int, int] | None = None  # (C, H, W) before a flatten
     producer: str = "input_quant"  # the IR node whose value this is
+    # A per-channel activation quantizer's scales (XNOR-Net++ style), float32 [C]; `scale` is
+    # then their largest. Only a quantizer or a max-pool reads such a value: it has no single
+    # integer grid for a matrix layer, an add, a concat or an average pool.
+    channel_scale: np.ndarray | None = None
 
 
 @dataclass
@@ -108,6 +115,23 @@ class Mean:
             return 0
         src = self.act.flattened_from
         return 0 if src is not None and src[1:] == (1, 1) else None
+
+
+@dataclass
+class Deq:
+    """Float ops on a quantized activation (`act`: its integers times `act.scale`), pending
+    until a quantizer: ReActNet's RSign (a learned per-channel shift, then a sign) and RPReLU
+    (shift, PReLU, shift) on the block's quantized stream, a ReLU (or Hardtanh) after a
+    quantized add. The quantizer makes it a standalone `Threshold` on the activation's
+    integers, its chain the scale then these ops, folded by the exact evaluation at every
+    reachable integer (`passes.thresholds.threshold_node_of`)."""
+
+    act: Act
+    chain: list[AffineOp] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.act.shape
 
 
 @dataclass
@@ -196,6 +220,10 @@ class _Importer:
         if isinstance(out, Mean):
             raise UserError(f"graph output '{graph.output[0].name}': an average pool of quantized values cannot be the "
                             "output; follow it with a QuantLinear/QuantConv, or pool the last layer's outputs")
+        if isinstance(out, Deq):
+            raise UserError(f"graph output '{graph.output[0].name}': float ops on the quantized activation of "
+                            f"'{out.act.producer}' are not supported as the output; quantize them and end with a "
+                            "Conv/Gemm/MatMul")
         if isinstance(out, Sum):
             raise UserError(f"graph output '{graph.output[0].name}': the sum of the residual add '{out.join}' is not "
                             "supported as the output; quantize it and end with a Conv/Gemm/MatMul")
@@ -242,10 +270,12 @@ class _Importer:
         op = AffineOp(kind="relu", params={})
         if isinstance(r, Host):
             return Host(shape=r.shape, steps=[*r.steps, ("affine", op)])
-        if isinstance(r, (Acc, Mean, Sum)):
+        if isinstance(r, (Acc, Mean, Sum, Deq)):
             return dataclasses.replace(r, chain=[*r.chain, op])
-        raise self.fail("Relu is supported only after a Conv/Gemm/MatMul or a residual Add (before its quantizer) or on "
-                        "the raw input")
+        if isinstance(r, Act):
+            return self._deq(r, op, "Relu")
+        raise self.fail("Relu is supported only after a Conv/Gemm/MatMul, a residual Add or a quantizer (before a "
+                        "quantizer) or on the raw input")
 
     def op_PRelu(self, x: str, slope: str) -> Any:
         """PReLU before a sign or quantizer (ReActNet's RPReLU is shift, PReLU, shift): one
@@ -266,8 +296,51 @@ class _Importer:
             return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="prelu", params={"c": per_channel})])
         if isinstance(r, Sum):
             return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="prelu", params={"c": self._per_channel(c, r.shape, 0)})])
-        raise self.fail("PRelu is supported only after a Conv/Gemm/MatMul or a residual Add (before its quantizer) or on "
-                        "the raw input")
+        if isinstance(r, Deq):
+            return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="prelu", params={"c": self._per_channel(c, r.shape, 0)})])
+        if isinstance(r, Act):
+            self._deq_check(r, "PRelu")
+            return self._deq(r, AffineOp(kind="prelu", params={"c": self._per_channel(c, r.shape, 0)}), "PRelu")
+        raise self.fail("PRelu is supported only after a Conv/Gemm/MatMul, a residual Add or a quantizer (before a "
+                        "quantizer) or on the raw input")
+
+    def op_Clip(self, x: str, lo: str = "", hi: str = "") -> Any:
+        """nn.Hardtanh (BinaryNet's activation before the sign), or a clamp: one more monotone
+        (non-decreasing) step of the chain, folded by the same exact evaluation. Before a sign
+        it changes nothing where [lo, hi] holds 0; before a multi-bit quantizer the thresholds
+        absorb it (levels outside [lo, hi] are never reached)."""
+        r = self.role(x)
+        bounds = []
+        for tensor, default, what in ((lo, -np.finfo(np.float32).max, "min"), (hi, np.finfo(np.float32).max, "max")):
+            if not tensor:
+                bounds.append(np.full(1, default, np.float32))
+                continue
+            v = self.const(tensor, f"Clip {what}").astype(np.float32).reshape(-1)
+            if v.size != 1 or not np.isfinite(v).all():
+                raise self.fail(f"Clip {what} must be one finite number, got {v.tolist()}")
+            bounds.append(v)
+        if bounds[0][0] > bounds[1][0]:
+            raise self.fail(f"Clip min {float(bounds[0][0])!r} is above its max {float(bounds[1][0])!r}")
+        op = AffineOp(kind="clip", params={"lo": bounds[0], "hi": bounds[1]})
+        if isinstance(r, Host):
+            return Host(shape=r.shape, steps=[*r.steps, ("affine", op)])
+        if isinstance(r, Const):
+            return Const(op.apply(r.value.astype(np.float32)).astype(np.float32))
+        if isinstance(r, (Acc, Mean, Sum, Deq)):
+            return dataclasses.replace(r, chain=[*r.chain, op])
+        if isinstance(r, Act):
+            return self._deq(r, op, "Clip")
+        raise self.fail("Clip (Hardtanh) is supported only before a quantizer (after a Conv/Gemm/MatMul, a residual "
+                        "Add, an average pool or a quantizer), in the output's float ops, or on the raw input")
+
+    def _deq_check(self, r: Act, what: str) -> None:
+        if r.flattened_from is not None:
+            raise self.fail(f"{what} on the flattened activation of '{r.producer}': apply it before flattening")
+
+    def _deq(self, r: Act, op: AffineOp, what: str) -> Deq:
+        """A float op on a quantized activation: pending until a quantizer (`Deq`)."""
+        self._deq_check(r, what)
+        return Deq(r, [op])
 
     def op_Identity(self, x: str) -> Any:
         return self.role(x)
@@ -288,6 +361,8 @@ class _Importer:
             return Const(r.value.reshape(target))
         if isinstance(r, Sum):
             raise self.fail(f"{self._unquantized_sum(r)} is reshaped; quantize it before the Reshape/Flatten")
+        if isinstance(r, Deq):
+            raise self.fail(self._unquantized_deq(r, "are reshaped"))
         shape = r.shape if not isinstance(r, Padded) else None
         if shape is None:
             raise self.fail("cannot reshape a padded tensor")
@@ -320,7 +395,8 @@ class _Importer:
         if new == r.shape:
             return r
         if len(r.shape) == 3 and len(new) == 1:
-            return Act(shape=new, bits=r.bits, scale=r.scale, flattened_from=r.shape, producer=r.producer)
+            return Act(shape=new, bits=r.bits, scale=r.scale, flattened_from=r.shape, producer=r.producer,
+                       channel_scale=r.channel_scale)
         if len(r.shape) == 1 and len(new) == 1:
             return r
         raise self.fail(f"only flattening (C, H, W) activations is supported, not {r.shape} -> {new}")
@@ -353,6 +429,20 @@ class _Importer:
             return self._binarize(x, s)
         if isinstance(r, Const):
             return self._quantize_weights(r, s, zp, bits, signed, narrow, rounding)
+        per_channel = self._channel_scales(r, s)
+        if per_channel is not None and per_channel.size == 1:
+            s = per_channel  # one value for every channel, spelled out per channel
+        elif per_channel is not None:
+            # x / s_c, then the quantizer at scale 1: QONNX's Quant divides elementwise first
+            if zp.size != 1:
+                raise self.fail("a per-channel activation quantizer with per-channel zero points is not supported")
+            r = self._with_step(r, AffineOp(kind="div", params={"c": per_channel}))
+            act = self._quantize_role(r, np.ones(1, np.float32), zp, bits, signed, narrow, rounding)
+            return dataclasses.replace(act, scale=float(per_channel.max()), channel_scale=per_channel)
+        return self._quantize_role(r, s, zp, bits, signed, narrow, rounding)
+
+    def _quantize_role(self, r: Any, s: np.ndarray, zp: np.ndarray, bits: int, signed: bool, narrow: bool,
+                      rounding: str) -> Any:
         if isinstance(r, Host):
             if s.size != 1 or zp.size != 1:
                 raise self.fail("the input quantizer needs a scalar scale and zero point")
@@ -373,13 +463,15 @@ class _Importer:
             return self._multi_level(r, s, zp, bits, signed, narrow, rounding)
         if isinstance(r, Cat):
             return self._concat([self._multi_level(part, s, zp, bits, signed, narrow, rounding) for part in r.parts])
-        if isinstance(r, Mean):
+        if isinstance(r, (Mean, Deq)):
             if bits > 8:
                 raise self.fail(f"{bits}-bit hidden activations: at most 8 bits are supported")
             act_scale, zero = self._quant_scalars(s, zp, "activation quantizer")
             if rounding not in ROUNDING_MODES:
                 raise self.fail(f"unsupported rounding mode {rounding!r}")
             quant = IntQuant(scale=act_scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
+            if isinstance(r, Deq):
+                return self._threshold_deq(r, quant, act_scale)
             return self._threshold_mean(r, quant, act_scale)
         if isinstance(r, (Sum, Act)):
             if bits > 8:
@@ -392,6 +484,30 @@ class _Importer:
         raise self.fail(f"a {bits}-bit quantizer here is not supported (only on the raw input, on weights, "
                         "after a Conv/Gemm/MatMul or a residual Add and their per-channel float ops, or on a "
                         "quantized activation)")
+
+    def _channel_scales(self, r: Any, s: np.ndarray) -> np.ndarray | None:
+        """A hidden activation quantizer's scale tensor as float32 [C], or [1] where it holds
+        one value (None: a single scale already, or a role that is not a hidden activation).
+        Broadcast by the ONNX rule: Brevitas' `scaling_per_output_channel=True` with
+        `per_channel_broadcastable_shape=(1, C, 1, 1)`."""
+        if s.size == 1 or not isinstance(r, (Acc, Sum, Mean, Deq, Act, Cat)):
+            return None
+        if isinstance(r, Cat):
+            raise self.fail("a per-channel activation quantizer after a Concat is not supported; quantize each branch")
+        if isinstance(r, Acc) and r.flattened:
+            raise self.fail("quantize before flattening")
+        axis = r.channel_axis if isinstance(r, Mean) else 0
+        c = self._per_channel(s.astype(np.float32), r.shape, channel_axis=axis)
+        if not np.isfinite(c).all() or np.any(c <= 0):
+            raise self.fail("the activation quantizer's scales must be positive and finite")
+        return c
+
+    def _with_step(self, r: Any, op: AffineOp) -> Any:
+        """`r` with one more float step before its quantizer (a quantized activation: pending)."""
+        if isinstance(r, Act):
+            self._deq_check(r, "a per-channel quantizer")
+            return Deq(r, [op])
+        return dataclasses.replace(r, chain=[*r.chain, op])
 
     def _quant_scalars(self, s: np.ndarray, zp: np.ndarray, what: str) -> tuple[float, int]:
         if s.size != 1 or zp.size != 1:
@@ -450,9 +566,6 @@ class _Importer:
                             "quantized value wherever it is needed")
         if r.pool is not None:
             raise self.fail("a max-pool before a multi-bit quantizer is not supported (pool after it, or binarize)")
-        if isinstance(layer, (Conv, DepthwiseConv)) and layer.input_bits == 1 and layer.pad_mode == "zero" and any(layer.pads):
-            raise self.fail(f"a multi-level quantizer after the zero-padded binary conv '{layer.name}' is not supported "
-                            "(its border classes would need multi-level thresholds)")
         quant = IntQuant(scale=scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
         lo, hi = quant.int_range
         self.layers[r.layer_index] = dataclasses.replace(
@@ -465,6 +578,15 @@ class _Importer:
         r = self.role(x)
         if isinstance(r, Const):
             return Const(np.where(r.value >= 0, 1.0, -1.0).astype(np.float32) * scale, binary_scale=scale)
+        per_channel = self._channel_scales(r, scale)
+        if per_channel is not None and per_channel.size == 1:
+            scale = per_channel  # one value for every channel, spelled out per channel
+        elif per_channel is not None:  # the sign does not depend on the (positive) scale
+            act = self._binarize_role(r, np.ones(1, np.float32))
+            return dataclasses.replace(act, scale=float(per_channel.max()), channel_scale=per_channel)
+        return self._binarize_role(r, scale)
+
+    def _binarize_role(self, r: Any, scale: np.ndarray) -> Any:
         if isinstance(r, Host):
             if scale.size != 1:
                 raise self.fail("the input quantizer needs a scalar scale")
@@ -476,9 +598,11 @@ class _Importer:
         if isinstance(r, Act) and r.bits == 1:
             return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), flattened_from=r.flattened_from,
                        producer=r.producer)
-        if isinstance(r, Mean):
+        if isinstance(r, (Mean, Deq)):
             if scale.size != 1:
                 raise self.fail("activation quantizers need a scalar scale")
+            if isinstance(r, Deq):
+                return self._threshold_deq(r, None, float(scale.reshape(-1)[0]))
             return self._threshold_mean(r, None, float(scale.reshape(-1)[0]))
         if isinstance(r, (Sum, Act)):
             if scale.size != 1:
@@ -522,6 +646,30 @@ class _Importer:
         return Act(shape=r.act.shape, bits=node.out_bits, scale=scale, flattened_from=r.act.flattened_from,
                    producer=node.name)
 
+    def _threshold_deq(self, r: Deq, quant: IntQuant | None, scale: float) -> Act:
+        """A quantizer after float ops on a quantized activation (RSign, RPReLU, a ReLU after
+        a quantized add): a standalone `Threshold` on the activation's integers, its chain the
+        activation's scale (QONNX's dequantized value, q * scale in float32) then the ops.
+        A binary activation has no integer stream to threshold: the ops and the quantizer
+        must give its two values back (then it is the same sign bits at the new scale)."""
+        act = r.act
+        unit = act.channel_scale if act.channel_scale is not None else np.full(1, act.scale, np.float32)
+        step = AffineOp(kind="mul", params={"c": unit})
+        if act.bits == 1:
+            c = act.shape[0]
+            chain = [self._per_channel_op(op, c, act.producer) for op in [step, *r.chain]]
+            x = np.broadcast_to(np.array([[-1.0], [1.0]], np.float32), (2, c))
+            y = apply_chain(tuple(chain), x)
+            out = np.where(y >= 0, 1, -1) if quant is None else quant.quantize(y)
+            want = x.astype(np.int64)
+            if np.array_equal(out, want):  # QONNX's value: out * scale
+                return dataclasses.replace(act, scale=scale, channel_scale=None)
+            o = int(np.flatnonzero((out != want).any(axis=0))[0])
+            raise self.fail(f"float ops on the binary activation of '{act.producer}' then this quantizer change its "
+                            f"values (channel {o}: -1, +1 become {out[0, o]}, {out[1, o]}); not supported on sign bits "
+                            "(apply the shift before that sign, or quantize the stream to more than 1 bit)")
+        return self._threshold_node(act.producer, act.shape, [step, *r.chain], quant, scale)
+
     def _make_input_quant(self, host: Host, **quant: Any) -> Act:
         if self.input_quant is not None:
             raise self.fail("a second quantizer on the raw input")
@@ -548,6 +696,8 @@ class _Importer:
         activations (the outputs of quantizers), so that the add is an integer add: the join
         sums the integers, shifted to the smaller of the two scales."""
         for r in (ra, rb):
+            if isinstance(r, Deq):
+                raise self.fail(self._unquantized_deq(r, "are added"))
             if isinstance(r, Sum):
                 raise self.fail(f"{self._unquantized_sum(r)} is added again without requantization; quantize it "
                                 "(a QuantIdentity or QuantReLU after the first Add) before the next residual add")
@@ -563,6 +713,8 @@ class _Importer:
                                 "activations")
         a, b = ra, rb
         assert isinstance(a, Act) and isinstance(b, Act)
+        self._single_scale(a, "a residual Add")
+        self._single_scale(b, "a residual Add")
         if a.shape != b.shape:
             raise self.fail(f"residual Add of tensors of shapes {list(a.shape)} and {list(b.shape)}: the operands "
                             "must have the same shape (no broadcasting)")
@@ -581,6 +733,17 @@ class _Importer:
                     operand_scales=(a.scale, b.scale), shifts=shifts, inputs=(a.producer, b.producer))
         self.layers.append(join)
         return Sum(join=join.name, shape=a.shape)
+
+    def _single_scale(self, r: Act, what: str) -> None:
+        if r.channel_scale is not None:
+            raise self.fail(f"the activation of '{r.producer}' has per-channel scales (a per-channel activation "
+                            f"quantizer), so {what} has no single integer grid to read it on; use a per-tensor "
+                            "quantizer there, or follow it by one (a sign, say)")
+
+    def _unquantized_deq(self, r: Deq, what: str) -> str:
+        ops = ", ".join(op.kind for op in r.chain) or "float ops"
+        return (f"the float ops ({ops}) on the quantized activation of '{r.act.producer}' {what} unquantized; end them "
+                "in a quantizer (a QuantIdentity, QuantReLU or binary quantizer) first")
 
     def _unquantized_sum(self, r: Sum) -> str:
         return f"the unquantized sum of the residual add '{r.join}'"
@@ -607,6 +770,8 @@ class _Importer:
         residual block's input, say). Where it gives back every reachable value unchanged (the
         same scale, a range that holds them all) it is no node at all; otherwise it is a
         standalone activation whose chain first takes the integer to the source's value."""
+        if r.channel_scale is not None:
+            return self._threshold_deq(Deq(r, []), quant, scale)
         values = self._act_values(r)
         x = (values.astype(np.float32) * np.float32(r.scale)).astype(np.float32)  # QONNX: (q - zp) * scale
         y = np.where(x >= 0, 1, -1) if quant is None else quant.quantize(x)
@@ -648,6 +813,8 @@ class _Importer:
         for t, r in zip(tensors, roles):
             if isinstance(r, Sum):
                 raise self.fail(f"{self._unquantized_sum(r)} is concatenated; quantize it before the Concat")
+            if isinstance(r, Deq):
+                raise self.fail(self._unquantized_deq(r, "are concatenated"))
             if isinstance(r, Acc) and not accs:
                 raise self.fail(f"Concat of the unquantized output of '{self.layers[r.layer_index].name}' (the float "
                                 "result of a Conv/Gemm/MatMul and its BatchNorm or scales) with other tensors: "
@@ -677,6 +844,8 @@ class _Importer:
         ratios are powers of two share the smallest as the unit (the others shift left), so
         the concatenation is exact."""
         names = [a.producer for a in acts]
+        for a in acts:
+            self._single_scale(a, "a Concat")
         twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
         if twice is not None:
             raise self.fail(f"the value of '{twice}' is concatenated with itself; the hardware concat reads distinct "
@@ -750,10 +919,14 @@ class _Importer:
         if isinstance(ra, Mean):
             per_channel = self._per_channel(c, ra.shape, channel_axis=ra.channel_axis)
             return dataclasses.replace(ra, chain=[*ra.chain, AffineOp(kind=kind, params={"c": per_channel})])
-        if isinstance(ra, Sum):
+        if isinstance(ra, (Sum, Deq)):
             per_channel = self._per_channel(c, ra.shape, channel_axis=0)
             return dataclasses.replace(ra, chain=[*ra.chain, AffineOp(kind=kind, params={"c": per_channel})])
-        raise self.fail("elementwise op on a quantized activation is not supported (only on the raw input or before a sign)")
+        if isinstance(ra, Act):
+            self._deq_check(ra, f"'{kind}'")
+            return self._deq(ra, AffineOp(kind=kind, params={"c": self._per_channel(c, ra.shape, channel_axis=0)}), kind)
+        raise self.fail("elementwise ops are supported on the raw input, and between a Conv/Gemm/MatMul, a residual "
+                        "Add, an average pool or a quantizer and the next quantizer")
 
     def _broadcast(self, c: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """c broadcast onto [1, *shape] by the ONNX (numpy) rule; it must not change the shape."""
@@ -794,7 +967,9 @@ class _Importer:
         r = self.role(x)
         if isinstance(r, Mean) and r.channel_axis is not None:
             pass  # BatchNorm of a pooled mean, before its quantizer
-        elif not isinstance(r, (Acc, Sum)) or (isinstance(r, Acc) and r.flattened):
+        elif isinstance(r, Act) and r.flattened_from is None:
+            r = Deq(r, [])  # BatchNorm of a quantized stream, before a quantizer
+        elif not isinstance(r, (Acc, Sum, Deq)) or (isinstance(r, Acc) and r.flattened):
             raise self.fail("BatchNormalization must follow a Conv/Gemm/MatMul, a residual Add, or an average pool (before "
                             "a quantizer)")
         channels = r.shape[0]
@@ -841,8 +1016,11 @@ class _Importer:
             raise self.fail("only constant-mode Pad is supported")
         if isinstance(r, Sum):
             raise self.fail(f"{self._unquantized_sum(r)} is padded; quantize it first")
+        if isinstance(r, Deq):
+            raise self.fail(self._unquantized_deq(r, "are padded"))
         if not isinstance(r, Act) or r.bits != 1 or len(r.shape) != 3:
             raise self.fail("Pad is supported only on binary (C, H, W) activations before a Conv")
+        self._single_scale(r, "a padded Conv")
         if axes:
             raise self.fail("Pad with explicit axes is not supported")
         fill = float(self.const(value, "Pad value").reshape(-1)[0]) if value else 0.0
@@ -890,6 +1068,7 @@ class _Importer:
         if isinstance(r, Padded):
             return r.act, r.pads, r.mode
         if isinstance(r, Act):
+            self._single_scale(r, "this layer")
             return r, (0, 0, 0, 0), "zero"
         if isinstance(r, Mean):
             if r.chain:
@@ -898,6 +1077,8 @@ class _Importer:
         if isinstance(r, Sum):
             raise self.fail(f"{self._unquantized_sum(r)} feeds this layer; quantize the sum first (a QuantIdentity, "
                             "QuantReLU or binary quantizer after the Add)")
+        if isinstance(r, Deq):
+            raise self.fail(self._unquantized_deq(r, "feed this layer"))
         raise self.fail("input must be a quantized activation (binary, or the quantized network input)")
 
     def _weight_scale(self, scale: np.ndarray, weight_shape: tuple[int, ...], out_axis: int) -> np.ndarray:
@@ -1071,6 +1252,8 @@ class _Importer:
             return self._pool_accumulators(r, kernel, stride)
         if isinstance(r, Sum):
             raise self.fail(f"{self._unquantized_sum(r)} is max-pooled; quantize it before the pool")
+        if isinstance(r, Deq):
+            raise self.fail(self._unquantized_deq(r, "are max-pooled"))
         if not isinstance(r, Act) or len(r.shape) != 3:
             raise self.fail("MaxPool is supported only on quantized (C, H, W) activations (place it after the quantizer)")
         c, h, w = r.shape
@@ -1078,7 +1261,7 @@ class _Importer:
                         in_shape=(h, w, c), kernel=kernel, stride=stride, inputs=(r.producer,))
         self.layers.append(layer)
         oh, ow, _ = layer.out_shape
-        return Act(shape=(c, oh, ow), bits=r.bits, scale=r.scale, producer=layer.name)
+        return Act(shape=(c, oh, ow), bits=r.bits, scale=r.scale, producer=layer.name, channel_scale=r.channel_scale)
 
     def _pool_accumulators(self, r: Acc, kernel: tuple[int, ...], stride: tuple[int, ...]) -> Acc:
         """BinaryNet's order, conv -> MaxPool -> BatchNorm -> sign: the pool is kept pending
@@ -1140,9 +1323,41 @@ class _Importer:
                             "not supported")
         return self._average(r, (kernel[0], kernel[1]), (stride[0], stride[1]), flatten=False)
 
-    def op_Trunc(self, *inputs: str) -> Any:
-        raise self.fail("Brevitas' TruncAvgPool2d / TruncAdaptiveAvgPool2d (an average pool truncated to a bit width) "
-                        "is not supported; use nn.AvgPool2d / nn.AdaptiveAvgPool2d followed by a quantizer")
+    def op_Trunc(self, x: str, scale: str, zeropt: str, in_bits: str, out_scale: str = "", out_bits: str = "") -> Any:
+        """Brevitas' TruncAvgPool2d / TruncAdaptiveAvgPool2d: the average pool of a quantized
+        activation, then QONNX's Trunc (v2): q = R(clamp(round(mean / scale) / t)) with t =
+        2^round(log2(out_scale / scale)), valued q * out_scale. A monotone function of the
+        pool's integer sum: a standalone `Threshold` on the SumPool, its chain the Trunc's own
+        float steps, read off the exact evaluation at every reachable sum."""
+        r = self.role(x)
+        if not out_bits:
+            raise self.fail("QONNX Trunc v1 (5 inputs, no output scale) is not supported; export with a current Brevitas")
+        if not isinstance(r, Mean) or r.chain:
+            raise self.fail("Trunc (Brevitas' TruncAvgPool2d) is supported only right after an average pool of a "
+                            "quantized activation")
+        s, zp, os_ = (self.const(t, f"Trunc {what}").astype(np.float32) for t, what in
+                      ((scale, "scale"), (zeropt, "zero point"), (out_scale, "output scale")))
+        ob = self.const(out_bits, "Trunc output bit width").astype(np.float32)
+        if max(s.size, zp.size, os_.size, ob.size) != 1:
+            raise self.fail("Trunc needs a scalar scale, zero point, output scale and output bit width")
+        if not (np.isfinite(s).all() and np.isfinite(os_).all() and s.reshape(-1)[0] > 0 and os_.reshape(-1)[0] > 0):
+            raise self.fail("Trunc scales must be positive and finite")
+        if zp.reshape(-1)[0] != 0:
+            raise self.fail(f"Trunc with zero point {float(zp.reshape(-1)[0])!r} is not supported (only 0)")
+        bits_f = float(ob.reshape(-1)[0])
+        if bits_f != int(bits_f) or not 1 <= bits_f <= 8:
+            raise self.fail(f"Trunc output bit width {bits_f}: an integer from 1 to 8 is supported")
+        attrs = self.attrs()
+        mode = attrs.get("rounding_mode", b"FLOOR")
+        mode = (mode.decode() if isinstance(mode, bytes) else str(mode)).upper()
+        if mode not in ROUNDING_MODES:
+            raise self.fail(f"Trunc rounding mode {mode!r} is not supported (supported: {', '.join(ROUNDING_MODES)})")
+        t = (2 ** np.round(np.log2(os_ / s))).astype(np.float32)  # as QONNX's trunc_v2 computes it
+        chain = [AffineOp(kind="div", params={"c": s.reshape(1)}), AffineOp(kind="round", params={}),
+                 AffineOp(kind="div", params={"c": t.reshape(1)})]
+        quant = IntQuant(scale=1.0, zero_point=0, bits=int(bits_f), signed=bool(attrs.get("signed", 1)),
+                         narrow=bool(attrs.get("narrow", 0)), rounding=mode)
+        return self._threshold_mean(Mean(r.act, chain), quant, float(os_.reshape(-1)[0]))
 
     def _average(self, r: Any, kernel: tuple[int, int], stride: tuple[int, int], flatten: bool) -> Any:
         """An average pool: of a quantized activation (a SumPool node; the mean's scale is the
@@ -1163,6 +1378,7 @@ class _Importer:
         if not isinstance(r, Act) or len(r.shape) != 3:
             raise self.fail("an average pool is supported on quantized (C, H, W) activations (after a quantizer) or on "
                             "the last layer's accumulators before the output")
+        self._single_scale(r, "an average pool")
         c, h, w = r.shape
         pool = SumPool(name=self.unique_name(f"avgpool{sum(isinstance(l, SumPool) for l in self.layers)}"),
                        in_shape=(h, w, c), kernel=kernel, stride=stride, input_scale=r.scale, inputs=(r.producer,))

@@ -35,10 +35,19 @@ def popcount_thresholds(layer: MatrixLayer) -> np.ndarray:
 
 def popcount_threshold_classes(layer: MatrixLayer) -> np.ndarray:
     """int64 [R, C, 2, C_out] per border class (or [1, 1, 1, C_out] without a table): what a
-    threshold memory holds."""
+    threshold memory holds. For a multi-level output (thresholds [C_out, L-1]) the same with a
+    last axis of L-1: a border class shifts every level's threshold by its one correction (the
+    zero-padded source's accumulator is 2p - MW - corr whatever the level), so each class gets
+    its own column of L-1 thresholds. (The alternative, one shared column and an adder for
+    corr before the compare, needs a per-class correction memory and an adder per lane; a
+    column per class is the binary design's memory with L-1 fields, and the RTL and HLS units
+    already read it.)"""
     assert layer.thresholds is not None
     corr = layer.border.corrections if layer.border is not None else np.zeros((1, 1, 1, layer.out_channels), np.int64)
-    total = layer.thresholds[None, None, None, :] + layer.fan_in + corr
+    if layer.thresholds.ndim == 2:  # levels: [C_out, L-1]
+        total = layer.thresholds[None, None, None, :, :] + layer.fan_in + corr[..., None]
+    else:
+        total = layer.thresholds[None, None, None, :] + layer.fan_in + corr
     return -((-total) // 2)
 
 

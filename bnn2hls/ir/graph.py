@@ -58,16 +58,18 @@ class AffineOp:
     semantics so thresholds and the output head reproduce the source model bit for bit.
 
     kind: one of KINDS: mul | add | sub (x - c) | rsub (c - x) | div (x / c) | batchnorm |
-    relu | prelu (x < 0 ? c * x : x). `params` maps names to float32 arrays broadcastable
-    over the channel axis (`c` for the arithmetic kinds and prelu's slope; scale, bias, mean,
-    var for batchnorm; none for relu), `eps` is batchnorm's epsilon.
+    relu | prelu (x < 0 ? c * x : x) | clip (ONNX Clip, nn.Hardtanh: min(max(x, lo), hi)) |
+    round (numpy's half-to-even, a QONNX Trunc's first rounding). `params` maps names to
+    float32 arrays broadcastable over the channel axis (`c` for the arithmetic kinds and
+    prelu's slope; scale, bias, mean, var for batchnorm; lo and hi for clip; none for relu
+    and round), `eps` is batchnorm's epsilon.
     """
 
     kind: str
     params: dict[str, np.ndarray]
     eps: float = 0.0
 
-    KINDS: ClassVar[tuple[str, ...]] = ("mul", "add", "sub", "rsub", "div", "batchnorm", "relu", "prelu")
+    KINDS: ClassVar[tuple[str, ...]] = ("mul", "add", "sub", "rsub", "div", "batchnorm", "relu", "prelu", "clip", "round")
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """x: float32 [..., C]; returns float32 [..., C]."""
@@ -86,6 +88,10 @@ class AffineOp:
             return np.maximum(x, np.zeros((), x.dtype))
         if self.kind == "prelu":  # onnxruntime: x < 0 ? slope * x : x
             return np.where(x < 0, x * p["c"], x)
+        if self.kind == "clip":  # onnxruntime: max with the lower bound, then min with the upper
+            return np.minimum(np.maximum(x, p["lo"]), p["hi"])
+        if self.kind == "round":
+            return np.round(x)
         # onnxruntime's CPU BatchNormalization: fold to one scale and one bias in float32,
         # then y = x * scale' + bias' (tests/test_affine.py pins this against onnxruntime).
         inv_std = np.float32(1.0) / np.sqrt(p["var"] + np.float32(self.eps))
@@ -1027,7 +1033,8 @@ def _check_chain(chain: Any) -> str | None:
             return "chain holds a malformed affine step"
         if not isinstance(op.params, dict) or not all(isinstance(k, str) and _array(v, "f") for k, v in op.params.items()):
             return f"affine step '{op.kind}': params must be finite float arrays"
-        need = {"scale", "bias", "mean", "var"} if op.kind == "batchnorm" else set() if op.kind == "relu" else {"c"}
+        need = ({"scale", "bias", "mean", "var"} if op.kind == "batchnorm" else set() if op.kind in ("relu", "round")
+                else {"lo", "hi"} if op.kind == "clip" else {"c"})
         if set(op.params) != need:
             return f"affine step '{op.kind}': params must be {sorted(need)}"
     return None

@@ -179,15 +179,18 @@ def mlp_1w2a(seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
 # Residual nets (the residual demo)
 # ---------------------------------------------------------------------------------------
 class _ResidualBlock(nn.Module):
-    """conv3x3 -> BN -> 2-bit act -> conv3x3 -> BN -> q, plus the shortcut (the block input,
-    or a 1x1 strided conv -> BN -> q where the shape changes), then BN and a 2-bit act. Every
-    activation quantizer is BNN-PYNQ's 2-bit one (a constant scale of 1.0: levels -1, 0, +1),
-    so both operands of the add share a scale and the join adds integers. `residual=False`
-    drops the shortcut (and q): the plain counterpart with the same weights."""
+    """Bi-Real Net's block as its paper writes it: conv3x3 -> BN -> sign -> binary conv3x3 with
+    ordinary zero padding (`padding=1`) -> BN -> q, plus the shortcut (the block input, or a 1x1
+    strided conv -> BN -> q where the shape changes), then BN and a 2-bit act. q and the acts are
+    BNN-PYNQ's 2-bit quantizer (a constant scale of 1.0: levels -1, 0, +1), so both operands of
+    the add share a scale and the join adds integers. The second conv reads sign bits: the
+    hardware pads them with the FBNA pattern and its multi-level thresholds are corrected per
+    border class, so the result equals the zero-padded model's exactly. `residual=False` drops
+    the shortcut (and q): the plain counterpart with the same weights."""
 
     def __init__(self, cin: int, cout: int, stride: int, residual: bool = True):
         super().__init__()
-        self.conv1, self.bn1, self.act1 = _conv(cin, cout, 3, stride, padding=1), nn.BatchNorm2d(cout), _act_2bit()
+        self.conv1, self.bn1, self.act1 = _conv(cin, cout, 3, stride, padding=1), nn.BatchNorm2d(cout), _binary_act()
         self.conv2, self.bn2, self.q = _conv(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), _act_2bit()
         self.residual = residual
         self.shortcut: nn.Module | None = None
@@ -204,9 +207,10 @@ class _ResidualBlock(nn.Module):
 
 
 def mnist_resnet(residual: bool = True, channels: tuple[int, int] = (16, 32), seed: int = 0) -> nn.Module:
-    """A small residual BNN for 28x28 digits (binary weights, 2-bit activations): 8-bit input,
-    a stride-2 stem conv (14x14), an identity block, a downsampling block with a 1x1 strided
-    shortcut conv (7x7), a binary classifier with a final BatchNorm (BNN-PYNQ's TensorNorm)."""
+    """A small residual BNN for 28x28 digits (binary weights; sign bits inside each block, 2-bit
+    activations between blocks): 8-bit input, a stride-2 stem conv (14x14), an identity Bi-Real
+    block, a downsampling one with a 1x1 strided shortcut conv (7x7), a binary classifier with
+    a final BatchNorm (BNN-PYNQ's TensorNorm). Every conv is zero-padded."""
     torch.manual_seed(seed)
     c1, c2 = channels
     return _Sequential(

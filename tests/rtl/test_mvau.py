@@ -40,6 +40,9 @@ MB_CONFIGS = {
     "in1_w4_lv4_full": (24, 6, 6, 24, 1, 4, 1, 4, 0, 1),
     "in8_w2_lv3_pe1": (12, 4, 1, 1, 8, 2, 1, 3, 0, 1),
     "in1_w1_lv3": (40, 10, 5, 8, 1, 1, 1, 3, -1, 1),
+    # a zero-padded binary conv's multi-level output: a column of LEVELS-1 popcount
+    # thresholds per border class (9 classes: a 3x3 conv's rows x columns), NF = 3
+    "in1_w1_lv4_9_classes": (36, 6, 2, 12, 1, 1, 1, 4, -2, 9),
     "in2_w4_sign": (30, 10, 2, 5, 2, 4, 1, 0, 0, 1),
 }
 

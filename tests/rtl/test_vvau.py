@@ -19,6 +19,7 @@ CONFIGS = {
     "in2_w2_lv3_simd_all_taps": (9, 6, 3, 9, 2, 2, 1, 3, -1, 1),
     "in8_w1_raw_pe1_simd1": (4, 6, 1, 1, 8, 1, 0, 0, 0, 1),
     "in1_w1_lv4_pe6_simd1": (9, 6, 6, 1, 1, 1, 1, 4, -2, 2),
+    "in1_w1_lv3_pe2_simd9_18_classes": (9, 4, 2, 9, 1, 1, 1, 3, -1, 18),  # zero-padded depthwise, 3 levels
 }
 
 

@@ -45,13 +45,10 @@ def mvau_thresholds(layer: MatrixLayer) -> np.ndarray:
     """int64 [N_CLASSES, MH] (sign) or [N_CLASSES, MH, LEVELS-1] (multi-threshold) in the
     unit's compare domain (popcount for binary x binary)."""
     assert layer.thresholds is not None
-    if layer.out_levels:
-        if layer.popcount:  # no border classes here (the importer refuses them)
-            return -((-(layer.thresholds + layer.fan_in)) // 2)[None]
-        return layer.thresholds[None]
-    if layer.popcount:
-        return datapath.popcount_threshold_classes(layer).reshape(-1, layer.out_channels)
-    return layer.thresholds.reshape(1, -1)
+    if layer.popcount:  # one column (of L-1 thresholds for levels) per border class
+        table = datapath.popcount_threshold_classes(layer)
+        return table.reshape(-1, *table.shape[3:])
+    return layer.thresholds[None] if layer.out_levels else layer.thresholds.reshape(1, -1)
 
 
 def weight_table(layer: MatrixLayer) -> np.ndarray:
