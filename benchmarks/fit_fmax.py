@@ -33,16 +33,18 @@ from scipy.optimize import minimize  # noqa: E402
 from bnn2hls.estimate import fmax_model  # noqa: E402
 
 POINTS = ROOT / "benchmarks" / "data" / "fmax_points.json"
-PRIOR = {"ecp5": {"t0": 2.0, "lut": 0.7, "adder": 0.6, "carry": 0.06, "fanout": 0.35, "bram": 5.0, "bram_mux": 1.0},
-         "ice40": {"t0": 3.0, "lut": 1.3, "adder": 1.0, "carry": 0.12, "fanout": 0.7, "bram": 6.0, "bram_mux": 1.5}}
+PRIOR = {"ecp5": {"t0": 2.0, "lut": 0.7, "adder": 0.6, "carry": 0.06, "fanout": 0.15, "bram": 5.0, "bram_mux": 1.0},
+         "ice40": {"t0": 3.0, "lut": 1.3, "adder": 1.0, "carry": 0.12, "fanout": 0.3, "bram": 6.0, "bram_mux": 1.5}}
 PRIOR_WEIGHT = 0.02  # per coefficient, relative squared deviation from the prior
 UNFITTED = {"xc7": "Xilinx 7-series: not fitted (timing needs Vivado, which bnn2hls does not run); the clock is the board's",
             "xcup": "Xilinx UltraScale+: not fitted (timing needs Vivado); the clock is the board's"}
 
 
-# the register a critical path ends in (bnn_mvau's names) -> the stage of `Mvau.timing_stages`
+# the register a critical path ends in (a flatten's output register: its control stage, the
+# enable of the whole vector) (bnn_mvau's names) -> the stage of `Mvau.timing_stages`
 STAGE_OF_REGISTER = (("x_rot", "issue"), ("cur_x", "issue"), ("w_o", "weight_read"), ("w_r", "weight_read"),
                      ("tree[0]", "tree0"), ("tree[", "tree"), ("acc_", "acc"), ("ge_r", "act"))
+ENDS_IN = (("flatten", "m_tdata", "control"),)  # (block kind, register, stage): cross-block paths
 
 
 # a path that starts in a window walker's position registers is its walk (its `step` / `emit`
@@ -58,6 +60,10 @@ def measured_stage(point: dict[str, Any]) -> tuple[str, str] | None:
         block = next((b for b in point["blocks"] if b["name"] == cp["from"]), None)
         if block is not None and "walk" in fmax_model.block_stages(block["kind"], block["params"]):
             return cp["from"], "walk"
+    end = next((b for b in point["blocks"] if b["name"] == cp["to"]), None)
+    for kind, reg, stage in ENDS_IN:
+        if end is not None and end["kind"] == kind and cp["to_cell"].split(".")[-1].startswith(reg):
+            return cp["to"], stage
     if cp.get("from") != cp.get("to"):
         return None
     reg = cp["to_cell"].split(".")[-1]
