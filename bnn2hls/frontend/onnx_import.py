@@ -87,8 +87,8 @@ class Acc:
     chain: list[AffineOp] = field(default_factory=list)
     flattened: bool = False  # only the output head may flatten a conv's accumulators
     # A max-pool of the accumulators before the activation (BinaryNet's conv -> MaxPool ->
-    # BatchNorm -> sign): (kernel, stride); `shape` is then the pooled shape.
-    pool: tuple[tuple[int, int], tuple[int, int]] | None = None
+    # BatchNorm -> sign / quantizer): (kernel, stride, pads); `shape` is then the pooled shape.
+    pool: tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int]] | None = None
     # An average pool of the last layer's accumulators before the output (a GAP head):
     # (kernel, stride); `shape` is then the pooled shape and the head reads a SumPool.
     avg: tuple[tuple[int, int], tuple[int, int]] | None = None
@@ -564,15 +564,17 @@ class _Importer:
         if layer.binarize:
             raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
                             "quantized value wherever it is needed")
-        if r.pool is not None:
-            raise self.fail("a max-pool before a multi-bit quantizer is not supported (pool after it, or binarize)")
         quant = IntQuant(scale=scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
         lo, hi = quant.int_range
         self.layers[r.layer_index] = dataclasses.replace(
             layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain), act_quant=quant,
             out_levels=hi - lo + 1, out_offset=lo - zero,
         )
-        return Act(shape=r.shape, bits=self.layers[r.layer_index].out_bits, scale=scale, producer=layer.name)
+        # A pending max-pool of the accumulators (conv -> MaxPool -> BatchNorm -> quantizer)
+        # pools the levels: the max on rising channels, the min on falling ones (pool_order).
+        producer = layer.name if r.pool is None else self._pool_layer(self.layers[r.layer_index], r.pool,
+                                                                      before_activation=True).name
+        return Act(shape=r.shape, bits=self.layers[r.layer_index].out_bits, scale=scale, producer=producer)
 
     def _binarize(self, x: str, scale: np.ndarray) -> Any:
         r = self.role(x)
@@ -1239,17 +1241,18 @@ class _Importer:
     def op_MaxPool(self, x: str) -> Any:
         r = self.role(x)
         attrs = self.attrs()
-        if any(attrs.get("pads", [0, 0, 0, 0])) or attrs.get("ceil_mode", 0) or \
-                attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
-            raise self.fail("MaxPool with padding, auto_pad or ceil_mode is not supported")
+        if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+            raise self.fail("MaxPool with auto_pad is not supported; use explicit pads")
         if any(d != 1 for d in attrs.get("dilations", [1, 1])):
             raise self.fail("dilated MaxPool is not supported")
+        if attrs.get("storage_order", 0):
+            raise self.fail("MaxPool with storage_order=1 (a second, index output) is not supported")
         shape: tuple[int, ...] = getattr(r, "shape", ())
-        kernel, stride = (1, 1), (1, 1)  # not (C, H, W): refused below, by what it is
+        kernel, stride, pads = (1, 1), (1, 1), (0, 0, 0, 0)  # not (C, H, W): refused below, by what it is
         if len(shape) == 3:
-            kernel, stride, _ = self._window("MaxPool", (shape[1], shape[2]), stride_default_kernel=True)
+            kernel, stride, pads = self._pool_window(shape[1], shape[2], bool(attrs.get("ceil_mode", 0)))
         if isinstance(r, Acc):
-            return self._pool_accumulators(r, kernel, stride)
+            return self._pool_accumulators(r, kernel, stride, pads)
         if isinstance(r, Sum):
             raise self.fail(f"{self._unquantized_sum(r)} is max-pooled; quantize it before the pool")
         if isinstance(r, Deq):
@@ -1258,12 +1261,28 @@ class _Importer:
             raise self.fail("MaxPool is supported only on quantized (C, H, W) activations (place it after the quantizer)")
         c, h, w = r.shape
         layer = MaxPool(name=self.unique_name(f"maxpool{sum(isinstance(l, MaxPool) for l in self.layers)}"),
-                        in_shape=(h, w, c), kernel=kernel, stride=stride, inputs=(r.producer,))
+                        in_shape=(h, w, c), kernel=kernel, stride=stride, inputs=(r.producer,), pads=pads)
         self.layers.append(layer)
         oh, ow, _ = layer.out_shape
         return Act(shape=(c, oh, ow), bits=r.bits, scale=r.scale, producer=layer.name, channel_scale=r.channel_scale)
 
-    def _pool_accumulators(self, r: Acc, kernel: tuple[int, ...], stride: tuple[int, ...]) -> Acc:
+    def _pool_window(self, h: int, w: int, ceil_mode: bool) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int]]:
+        """A MaxPool's kernel, strides and pads (top, left, bottom, right). The source pads
+        with -inf, so a padded position never wins; ceil_mode's partial windows at the bottom
+        and right are more of that padding: the output has ceil((H + pads - K) / S) + 1 rows,
+        less one where the last window would start in the bottom padding (onnxruntime's and
+        PyTorch's rule), and the bottom padding grows to cover the last window."""
+        kernel, stride, pads = self._window("MaxPool", (h, w), stride_default_kernel=True)
+        if pads[0] >= kernel[0] or pads[2] >= kernel[0] or pads[1] >= kernel[1] or pads[3] >= kernel[1]:
+            raise self.fail(f"MaxPool pads {list(pads)} must be smaller than its kernel {list(kernel)} "
+                            "(a window of padding alone has no max)")
+        if not ceil_mode:
+            return kernel, stride, pads
+        return kernel, stride, (pads[0], pads[1], ceil_mode_tail(h, pads[0], pads[2], kernel[0], stride[0]),
+                                ceil_mode_tail(w, pads[1], pads[3], kernel[1], stride[1]))
+
+    def _pool_accumulators(self, r: Acc, kernel: tuple[int, int], stride: tuple[int, int],
+                           pads: tuple[int, int, int, int]) -> Acc:
         """BinaryNet's order, conv -> MaxPool -> BatchNorm -> sign: the pool is kept pending
         until the sign, then placed after the layer (see passes.pool_order: the max of the
         accumulators before a monotone step is the OR of the steps, or the AND where the
@@ -1277,10 +1296,11 @@ class _Importer:
                 raise self.fail(f"a '{op.kind}' before the MaxPool may reverse the order of the values; only "
                                 "biases and positive scales may come between the conv and a pool of its accumulators")
         c, h, w = r.shape
-        oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
+        t, l, b, rt = pads
+        oh, ow = (h + t + b - kernel[0]) // stride[0] + 1, (w + l + rt - kernel[1]) // stride[1] + 1
         if min(oh, ow) < 1:
             raise self.fail(f"MaxPool {kernel} does not fit a {h}x{w} map")
-        return dataclasses.replace(r, shape=(c, oh, ow), pool=((kernel[0], kernel[1]), (stride[0], stride[1])))
+        return dataclasses.replace(r, shape=(c, oh, ow), pool=(kernel, stride, pads))
 
     # -- average pooling ---------------------------------------------------------------------------
     def op_GlobalAveragePool(self, x: str) -> Any:
@@ -1318,7 +1338,8 @@ class _Importer:
         if len(kernel) != 2 or len(stride) != 2:
             raise self.fail(f"AveragePool must be 2-D, got kernel {list(kernel)}")
         _, h, w = shape
-        if attrs.get("ceil_mode", 0) and ((h - kernel[0]) % stride[0] or (w - kernel[1]) % stride[1]):
+        if attrs.get("ceil_mode", 0) and (ceil_mode_tail(h, 0, 0, kernel[0], stride[0]) or
+                                          ceil_mode_tail(w, 0, 0, kernel[1], stride[1])):
             raise self.fail("AveragePool with ceil_mode adds partial windows here (they average fewer elements); "
                             "not supported")
         return self._average(r, (kernel[0], kernel[1]), (stride[0], stride[1]), flatten=False)
@@ -1397,13 +1418,24 @@ class _Importer:
     def _layer(self, name: str) -> Any:
         return next(layer for layer in self.layers if layer.name == name)
 
-    def _pool_layer(self, layer: MatrixLayer, pool: tuple[tuple[int, int], tuple[int, int]], before_activation: bool) -> MaxPool:
-        (kh, kw), (sh, sw) = pool
+    def _pool_layer(self, layer: MatrixLayer, pool: tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int]],
+                    before_activation: bool) -> MaxPool:
+        kernel, stride, pads = pool
         node = MaxPool(name=self.unique_name(f"maxpool{sum(isinstance(l, MaxPool) for l in self.layers)}"),
-                       in_shape=layer.out_shape, kernel=(kh, kw), stride=(sh, sw), inputs=(layer.name,),
-                       before_activation=before_activation)
+                       in_shape=layer.out_shape, kernel=kernel, stride=stride, inputs=(layer.name,),
+                       before_activation=before_activation, pads=pads)
         self.layers.append(node)
         return node
+
+
+def ceil_mode_tail(size: int, head: int, tail: int, kernel: int, stride: int) -> int:
+    """The end padding of one axis of a ceil_mode pool, grown to hold its partial last window:
+    the pool has ceil((size + head + tail - kernel) / stride) + 1 windows, less one where the
+    last would start in the end padding (onnxruntime's and PyTorch's rule)."""
+    out = -(-(size + head + tail - kernel) // stride) + 1
+    if (out - 1) * stride >= size + head:
+        out -= 1
+    return max(tail, (out - 1) * stride + kernel - size - head)
 
 
 AVG_OF_ACCUMULATORS = ("an average pool of a layer's accumulators is supported only before the output; "

@@ -493,11 +493,21 @@ class BorderTable:
 
 @dataclass(frozen=True)
 class MaxPool:
-    """Max-pool, no padding: the OR of sign bits, or the signed max of multi-level values.
+    """Max-pool: the OR of sign bits, or the signed max of multi-level values, per channel
+    over each kh x kw window of the map padded by `pads` (top, left, bottom, right).
+
+    A padded position never wins (ONNX MaxPool pads with -inf): the window's max is that of
+    its in-bounds positions. `pads` also holds the partial windows of a ceil_mode pool (the
+    importer adds them to the bottom / right padding).
+
+    `minimum`: per channel, True where the pool takes the min instead (the source pools the
+    accumulators before a multi-level quantizer that falls on this channel: the step of the
+    max is the min of the steps); None: the max everywhere.
 
     `before_activation`: the source pools its producer's pre-activation values (BinaryNet's
-    conv -> MaxPool -> BatchNorm -> sign); only in the raw IR, until passes.pool_order moves
-    the producer's flips past the pool."""
+    conv -> MaxPool -> BatchNorm -> sign / quantizer); only in the raw IR, until
+    passes.pool_order moves the producer's flips past the pool (sign) or sets `minimum`
+    (multi-level)."""
 
     name: str
     in_shape: tuple[int, int, int]
@@ -505,6 +515,8 @@ class MaxPool:
     stride: tuple[int, int]
     inputs: tuple[str, ...] = ()
     before_activation: bool = False
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)
+    minimum: np.ndarray | None = None  # bool [C]
 
     kind: ClassVar[str] = "maxpool"
     flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
@@ -512,7 +524,17 @@ class MaxPool:
     @property
     def out_shape(self) -> tuple[int, int, int]:
         h, w, c = self.in_shape
-        return ((h - self.kernel[0]) // self.stride[0] + 1, (w - self.kernel[1]) // self.stride[1] + 1, c)
+        t, l, b, r = self.pads
+        return ((h + t + b - self.kernel[0]) // self.stride[0] + 1, (w + l + r - self.kernel[1]) // self.stride[1] + 1, c)
+
+    @property
+    def padded(self) -> bool:
+        return any(self.pads)
+
+    @property
+    def takes_min(self) -> bool:
+        """Some channel pools its minimum."""
+        return self.minimum is not None and bool(np.any(self.minimum))
 
     # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
     def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
@@ -528,6 +550,13 @@ class MaxPool:
         """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
         if not _ints(self.in_shape, 3, 1) or not _ints(self.kernel, 2, 1) or not _ints(self.stride, 2, 1):
             return "in_shape must be 3 positive integers, kernel and stride 2"
+        if not _ints(self.pads, 4, 0):
+            return "pads must be 4 non-negative integers"
+        if self.pads[0] >= self.kernel[0] or self.pads[2] >= self.kernel[0] or self.pads[1] >= self.kernel[1] or \
+                self.pads[3] >= self.kernel[1]:
+            return "pads must be smaller than the kernel (a window of padding alone has no max)"
+        if self.minimum is not None and (not _array(self.minimum, "b") or self.minimum.shape != (self.in_shape[2],)):
+            return "minimum must be a bool array, one per channel"
         return None
 
     def input_error(self, net: Network, feeds_head: Any) -> str | None:
