@@ -30,7 +30,7 @@ from ..hw.boards import Board, load_board
 from ..errors import UserError
 from ..frontend.onnx_import import import_model, load_model, model_digest
 from ..passes import fold_thresholds, move_pool_flips, resolve_padding
-from ..hw.folding import apply_folding_spec, fold_parallelism
+from ..hw.folding import apply_folding_spec
 from ..passes.thresholds import tie_report, tie_summary
 from ..safeio import qpath, refuse_symlink, writing
 
@@ -62,8 +62,8 @@ def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | N
             raise UserError("--target-fps must be positive")
         if board is not None:
             net = fit.fold_within_budget(net, target_fps, clock_mhz, board)
-        else:
-            net = fold_parallelism(net, int(clock_mhz * 1e6 // target_fps))
+        else:  # the default clock, on xc7 (no fitted fmax model: the clock stays the default)
+            net, _ = fit.fold_for_rate(net, target_fps, clock_mhz, fit.board_family(None))
     # `warnings`: where the network cannot equal its source bit for bit (compile prints them);
     # `ties`: the float ties per layer (report.json lists them).
     net = ir.Network(name=net.name, layers=net.layers,

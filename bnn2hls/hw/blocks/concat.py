@@ -22,7 +22,7 @@ from typing import Any
 
 from ...errors import UserError
 from ...ir import describe
-from .base import Block, LowerContext, Stream, vector_literal
+from .base import Block, LowerContext, Stream, timing_stage, vector_literal
 
 CS_FIELD = 16  # bits per entry of bnn_concat's CS parameter vector (channels)
 BS_FIELD = 8  # bits per entry of BS (element bits) and SS (shifts)
@@ -112,6 +112,11 @@ class ConcatBlock(Block):
     @classmethod
     def cost_kind_of(cls, params: dict[str, int]) -> str:
         return "join"
+
+    @classmethod
+    def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
+        """The inputs' heads, converted (sign bit to +-1, shift), into the output word."""
+        return {"control": timing_stage(lut=3, adders=1, carry=p["BO"], fanout=p["IW"])}
 
     @classmethod
     def cost_features(cls, p: dict[str, int], tables: Any, a: Any) -> None:

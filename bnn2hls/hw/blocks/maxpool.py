@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..mvau_memories import clog2
-from .base import WINDOW_HLS, WINDOW_RTL, Block, LowerContext, Stream, vector_literal
+from .base import WINDOW_HLS, WINDOW_RTL, Block, LowerContext, Stream, ram_read_levels, timing_stage, vector_literal
 
 
 def window_features(p: dict[str, int], a: Any, swg: bool) -> None:
@@ -35,6 +35,22 @@ def window_features(p: dict[str, int], a: Any, swg: bool) -> None:
         a.add("lut", "or_tree", kh * kw * pix)
     a.add("ff", "regs", (kh * kw * pix if swg else pix) + (kw - 1) * col * pix + cls_bits)
     a.add("ff", "ctr", clog2(hp + 2) + clog2(wp + 2))
+
+
+def window_stages(p: dict[str, int], col_w: int, out_w: int, swg: bool) -> dict[str, dict[str, float]]:
+    """bnn_window's stages (the walk of bnn_swg, bnn_maxpool and bnn_sumpool): the position
+    counters and their compares deciding `step`, which enables the window registers
+    (`out_w` bits), the column history and the line buffer (`col_w` bits per column); the line
+    buffer read (KH-1 rows of a padded row's pixels)."""
+    c, h, w, kh, kw = p["C"], p["H"], p["W"], p["KH"], p["KW"]
+    pix = c * p.get("IN_B", 1)
+    wp = w + p.get("PAD_L", 0) + p.get("PAD_R", 0)  # a padded max-pool walks the padded map too
+    hp = h + p.get("PAD_T", 0) + p.get("PAD_B", 0)
+    ctr = max(clog2(hp + 2), clog2(wp + 2))
+    stages = {"walk": timing_stage(lut=3, adders=1, carry=ctr, fanout=out_w + kw * col_w + (kh - 1) * pix)}
+    if kh > 1 and wp > 1:
+        stages["line_buffer"] = timing_stage(lut=ram_read_levels(wp), fanout=(kh - 1) * pix)
+    return stages
 
 
 def padded_positions(layer: Any) -> int:
@@ -84,6 +100,21 @@ class MaxPoolBlock(Block):
     @classmethod
     def cost_features(cls, params: dict[str, int], tables: Any, a: Any) -> None:
         window_features(params, a, swg=False)
+
+    @classmethod
+    def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
+        """The walk, and the window's reduction from the line buffer's read register to the
+        output register: an OR of KH + KW - 1 bits (binary), or KH + KW - 2 signed compares
+        and selects in series (IN_B bits)."""
+        b, kh, kw = p.get("IN_B", 1), p["KH"], p["KW"]
+        pix = p["C"] * b
+        stages = window_stages(p, pix, pix, swg=False)
+        n = kh + kw - 1
+        if b == 1:
+            stages["reduce"] = timing_stage(lut=max(1, clog2(n) // 2 + 1), fanout=2)
+        else:
+            stages["reduce"] = timing_stage(lut=n - 1, adders=n - 1, carry=(n - 1) * (b + 1), fanout=b)
+        return stages
 
     def rtl_params(self) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = list(self.params.items())
