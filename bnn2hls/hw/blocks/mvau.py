@@ -164,6 +164,12 @@ class Mvau(Block):
     def layer_interval(cls, layer: Any) -> int:
         return mvau_cycles(layer)
 
+    @classmethod
+    def layer_latency(cls, layer: Any) -> int:
+        # a vector accepted at edge t: steps issue at t+1 .. t+NF*SF, the word is written
+        # into the output queue 6 + TL - 1 cycles after the last, presented one cycle later
+        return mvau_pipeline_latency(layer.simd, layer.popcount)
+
     # -- the input vector as the unit walks it (the vector-vector unit overrides) -------------
     @classmethod
     def vector_elements(cls, p: dict[str, int]) -> int:
