@@ -75,17 +75,18 @@ def test_join_arity_and_unused_values_are_refused():
 
 
 def test_hardware_lowering_builds_the_dag_and_refuses_a_value_read_twice():
-    from bnn2hls.hw.graph import lower
+    from bnn2hls.hw.graph import layer_latency, lower
     from bnn2hls.hw.folding import estimate_cycles
 
     net = residual_net()
     graph = lower(net)
     kinds = [b.kind for b in graph.blocks]
     assert kinds.count("fork") == 1 and kinds.count("join") == 1 and kinds.count("threshold") == 1
-    # latency: the longest path (dense0 -> dense1 -> add0 -> act0 -> dense2), not the sum
+    # latency: the longest path (dense0 -> dense1 -> add0 -> act0 -> dense2), not the sum:
+    # intervals, pipeline depths, a fork and four FIFOs (tests/rtl/test_latency.py simulates it)
     cycles = estimate_cycles(net)
-    lat = {name: c["interval"] for name, c in cycles["layers"].items()}
-    assert cycles["est_latency_cycles"] == sum(lat.values())  # the shortcut dense0 -> add0 is on the path
+    lat = {name: c["interval"] + layer_latency(net.layer(name)) for name, c in cycles["layers"].items()}
+    assert cycles["est_latency_cycles"] == sum(lat.values()) + 5  # the shortcut dense0 -> add0 is not
     join = net.layer("add0")
     with pytest.raises(UserError, match="reads the same value twice"):
         lower(net.replace_layer(ir.Join(**{**join.__dict__, "inputs": ("dense1", "dense1")})))

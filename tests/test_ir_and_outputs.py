@@ -14,6 +14,7 @@ from bnn2hls import cli, ir
 from bnn2hls.flow.compiler import build_network
 from bnn2hls.errors import UserError
 from bnn2hls.frontend.onnx_import import load_model
+from bnn2hls.hw.blocks.mvau import mvau_pipeline_latency
 from bnn2hls.hw.folding import layer_cycles
 
 pytestmark = pytest.mark.tier("unit")
@@ -104,7 +105,10 @@ def test_report_cycles_follow_finn_formulas(exported, tmp_path):
     assert report["layers"]["dense2"]["est_cycles"]["mvau"] == (10 // 5) * (512 // 1)
     per_layer = [entry["est_cycles_per_frame"] for entry in report["layers"].values()]
     assert report["network"]["est_cycles_per_frame"] == max(per_layer)
-    assert report["network"]["est_latency_cycles"] == sum(per_layer)
+    # a chain: every interval, every MVAU's pipeline depth, a FIFO between layers
+    depths = [mvau_pipeline_latency(entry["simd"], entry["input_bits"] == 1)  # (binary weights)
+              for entry in report["layers"].values() if "simd" in entry]
+    assert report["network"]["est_latency_cycles"] == sum(per_layer) + sum(depths) + len(per_layer) - 1
 
 
 def test_target_fps_folding_meets_target_cheaply(exported, tmp_path):

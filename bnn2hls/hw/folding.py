@@ -9,7 +9,8 @@ implement each layer (bnn2hls/hw/blocks LAYER_BLOCKS). Per block, in cycles per 
   max-pool:        one input pixel per cycle: H*W
   join, threshold:  one pixel per cycle: H*W
 A layer's interval is the max of its blocks'; the network's is the max over layers (the
-bottleneck); the latency estimate is the longest path of intervals through the graph. FINN's own sliding-window formula (docs/DESIGN.md section 2), which describes FINN's
+bottleneck); the latency estimate is the longest path of intervals plus pipeline depths
+through the graph (`critical_path`). FINN's own sliding-window formula (docs/DESIGN.md section 2), which describes FINN's
 SIMD-chunked generator rather than ours, is reported alongside as `finn_swg`.
 """
 import dataclasses
@@ -36,25 +37,41 @@ def layer_cycles(layer: Any, pe: int | None = None, simd: int | None = None) -> 
     return hw.layer_cycles(layer)
 
 
-def critical_path(net: Network, intervals: dict[str, int]) -> int:
-    """The latency estimate: the longest path of layer intervals through the graph (a frame
-    passes every layer of a path in turn; parallel branches overlap). The sum of the
-    intervals for a chain."""
+def critical_path(net: Network, intervals: dict[str, int], depths: dict[str, int] | None = None) -> int:
+    """The latency estimate: the longest path through the graph of layer intervals plus each
+    layer's pipeline depth (`depths`, hw.layer_latency; none if not given), plus one cycle
+    per FIFO on an edge (every layer's output goes through one to each consumer) and one
+    per fork (a value feeding several layers). A frame passes every layer of a path in turn;
+    parallel branches overlap.
+
+    Exact (cycles from the frame's input handshake to its output handshake in RTL
+    simulation, tests/rtl/test_latency.py) where every layer consumes its whole input before
+    its output starts, which is what one vector per frame means: dense chains and dense
+    residual graphs. Where layers stream pixels (convolutions, pools) they overlap in time,
+    and the estimate is an upper bound."""
+    depths = depths or {}
+    fans = {name: len(consumers) for name, consumers in net.consumers.items()}
     done: dict[str, int] = {}
     for layer in net.datapath:
-        before = [done[p.name] for p in net.producers(layer) if p.name in done]
-        done[layer.name] = intervals[layer.name] + max(before, default=0)
+        arrivals = [0]
+        for p in net.producers(layer):
+            if p.name in done:
+                arrivals.append(done[p.name] + 1 + (1 if fans.get(p.name, 1) > 1 else 0))
+            elif fans.get(p.name, 1) > 1:  # the input, forked: fork + FIFO
+                arrivals.append(2)
+        done[layer.name] = intervals[layer.name] + depths.get(layer.name, 0) + max(arrivals)
     return max(done.values())
 
 
 def estimate_cycles(net: Network) -> dict[str, Any]:
     per_layer = {layer.name: layer_cycles(layer) for layer in net.datapath}
     intervals = {name: c["interval"] for name, c in per_layer.items()}
+    depths = {layer.name: hw.layer_latency(layer) for layer in net.datapath}
     bottleneck = max(intervals, key=lambda name: intervals[name])
     return {
         "layers": per_layer,
         "est_cycles_per_frame": intervals[bottleneck],
-        "est_latency_cycles": critical_path(net, intervals),
+        "est_latency_cycles": critical_path(net, intervals, depths),
         "bottleneck": bottleneck,
     }
 

@@ -191,5 +191,11 @@ def layer_cycles(layer: Any) -> dict[str, int]:
     return out
 
 
-__all__ = ["HwGraph", "StreamFormat", "Stream", "Block", "lower", "layer_cycles", "stream_format", "element_bits",
+def layer_latency(layer: Any) -> int:
+    """The pipeline depth of the blocks that implement `layer` (each kind's `layer_latency`):
+    what the latency estimate adds to the layer's interval."""
+    return sum(kind.layer_latency(layer) for kind in LAYER_BLOCKS.get(type(layer), ()))
+
+
+__all__ = ["HwGraph", "StreamFormat", "Stream", "Block", "lower", "layer_cycles", "layer_latency", "stream_format", "element_bits",
            "pixel_width"]

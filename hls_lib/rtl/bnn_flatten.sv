@@ -4,7 +4,8 @@
 //
 // Interval: N cycles per vector. The output register is separate from the collecting shift
 // register, so the next vector is collected while the previous one waits for m_tready.
-// s_tready depends only on the `pending` register (no combinational path from m_tready).
+// s_tready depends only on the `pending` register (no combinational path from m_tready), and
+// so does every load enable of the N*W-bit registers (for N > 1).
 module bnn_flatten #(
     parameter int W = 8,
     parameter int N = 4
@@ -34,7 +35,12 @@ module bnn_flatten #(
         end
     endgenerate
 
-    wire out_free = !m_tvalid || m_tready;
+    // The output register takes a vector only while it is empty (for N > 1): its N*W-bit load
+    // enable then depends on this block's registers alone, not on m_tready, the consumer's
+    // combinational ready (a 3,136-bit enable net behind it was the residual demo net's
+    // critical path on ECP5). An output taken at edge t frees the register for edge t+1,
+    // which is in time for the next vector's last word (N >= 2 cycles later).
+    wire out_free = !m_tvalid || (N == 1 && m_tready);
     assign s_tready = !pending;
     wire take = s_tvalid && !pending;
     wire last = (index == CW'(N - 1));

@@ -24,7 +24,8 @@
 //   rq    : both registered twice more (a block RAM's clk-to-q is long: the first is for its
 //           output register, the second for the route to the popcount logic);
 //   tree  : TL registered levels of per-lane partial sums (popcount: byte counts, then
-//           4-way sums; signed products: pairs, then pairwise sums), TL = 1 for SIMD <= 8;
+//           4-way sums, TL = 1 for SIMD <= 8; signed: the products, then pairwise sums,
+//           TL = 1 + clog2(SIMD));
 //   acc   : the lane sums accumulated over the fold's steps; threshold/flip ROM read (plus
 //           one register) for folds that end here, timed to arrive with the fold's sum;
 //   act   : compare acc with the thresholds (or take acc raw), registered;
@@ -99,8 +100,10 @@ module bnn_mvau #(
 
     // Product / popcount tree: level 0 sums groups of G0 products per lane, every further
     // level groups of FAN nodes, each level one registered stage (TL levels). Popcount
-    // groups are bytes (a 4-bit count) and 4-way sums; signed products go in pairs.
-    localparam int G0 = (POPCOUNT != 0) ? 8 : 2;
+    // groups are bytes (a 4-bit count) and 4-way sums; a signed product (a conditional
+    // negate, or W_B shift-adds: one carry chain each) is registered alone, then the
+    // products are summed in pairs, one ACC_W-bit adder per stage.
+    localparam int G0 = (POPCOUNT != 0) ? 8 : 1;
     localparam int FAN = (POPCOUNT != 0) ? 4 : 2;
     localparam int N0 = (SIMD + G0 - 1) / G0;  // level-0 nodes per lane
     localparam int TW = (POPCOUNT != 0) ? $clog2(SIMD + 1) : ACC_W;  // node width
@@ -204,6 +207,15 @@ module bnn_mvau #(
     logic [TAW-1:0] ctl_taddr [NS-1];  // needed up to stage NS-2 (the threshold read)
     logic [NFW-1:0] ctl_nf [NS-1];
 
+    // cur_cls * NF as shifts and adds of the constant (a `*` here became a DSP on ECP5)
+    logic [31:0] cls_base;
+    always_comb begin
+        cls_base = '0;
+        for (int b = 0; b < USER_W; b++) begin
+            if (cur_cls[b]) cls_base = cls_base + (32'(NF) << b);
+        end
+    end
+
     always_ff @(posedge clk) begin
         if (!rst_n) ctl_valid <= '0;
         else if (!stall) ctl_valid <= {ctl_valid[NS-2:0], run};
@@ -214,7 +226,7 @@ module bnn_mvau #(
             ctl_first <= {ctl_first[NS-2:0], sf_i == '0};
             ctl_last_sf <= {ctl_last_sf[NS-2:0], last_sf};
             ctl_last_v <= {ctl_last_v[NS-2:0], last_sf && last_nf};
-            ctl_taddr[0] <= TAW'(32'(cur_cls) * NF + 32'(nf_i));
+            ctl_taddr[0] <= TAW'(cls_base + 32'(nf_i));
             ctl_nf[0] <= nf_i;
             for (int k = 1; k < NS - 1; k++) begin
                 ctl_taddr[k] <= ctl_taddr[k-1];

@@ -211,13 +211,25 @@ module bnn_window #(
     end
 
     // ---------------------------------------------------------------- border class
+    // The row's part of a border class id, rc * N_COL_CLASSES * 2, per output row, computed at
+    // elaboration: a `*` of the row class in the fabric became a DSP block on ECP5 and the
+    // depthwise test net's critical path.
+    function automatic logic [OH*USER_W-1:0] row_bases(input logic [OH*CLS_W-1:0] cls);
+        row_bases = '0;
+        for (int i = 0; i < OH; i++) begin
+            row_bases[i*USER_W +: USER_W] = USER_W'(int'(cls[i*CLS_W +: CLS_W]) * N_COL_CLASSES * 2);
+        end
+    endfunction
+
     if (USER != 0) begin : g_user
-        logic [OH*CLS_W-1:0] row_cls;       // current output row's class in the low bits
+        // The row's part of the class id, precomputed per output row (row_bases).
+        localparam logic [OH*USER_W-1:0] ROW_BASE = row_bases(ROW_CLASS);
+        logic [OH*USER_W-1:0] row_base;     // current output row's rc * N_COL_CLASSES * 2 in the low bits
         logic [OW*CLS_W-1:0] col_cls;
         logic row_par, col_par;             // (SH*oy) % 2, (SW*ox) % 2
         always_ff @(posedge clk) begin
             if (!rst_n) begin
-                row_cls <= ROW_CLASS;
+                row_base <= ROW_BASE;
                 col_cls <= COL_CLASS;
                 row_par <= 1'b0;
                 col_par <= 1'b0;
@@ -226,10 +238,10 @@ module bnn_window #(
                     col_cls <= COL_CLASS;
                     col_par <= 1'b0;
                     if (row_last) begin
-                        row_cls <= ROW_CLASS;
+                        row_base <= ROW_BASE;
                         row_par <= 1'b0;
                     end else if (row_hit) begin
-                        row_cls <= row_cls >> CLS_W;
+                        row_base <= row_base >> USER_W;
                         row_par <= row_par ^ SH[0];
                     end
                 end else if (col_hit) begin
@@ -238,10 +250,10 @@ module bnn_window #(
                 end
             end
         end
-        wire [CLS_W-1:0] rc = row_cls[CLS_W-1:0];
         wire [CLS_W-1:0] cc = col_cls[CLS_W-1:0];
         wire parity = row_par ^ col_par;
-        wire [USER_W-1:0] class_id = USER_W'((int'(rc) * N_COL_CLASSES + int'(cc)) * 2 + int'(parity));
+        // (rc * N_COL_CLASSES + cc) * 2 + parity
+        wire [USER_W-1:0] class_id = row_base[USER_W-1:0] + USER_W'((int'(cc) << 1) | int'(parity));
         logic [USER_W-1:0] out_user;
         always_ff @(posedge clk) begin
             if (step && emit) out_user <= class_id;

@@ -3,7 +3,8 @@
 A kind is a subclass of `Block` that owns, in one place:
 - `build(ctx)`: its instance for an IR layer (parameters, output stream, memories), or None
   where the layer does not need it;
-- `layer_cycles(layer)` / `layer_interval(layer)`: its cycle formula (hw/folding.py);
+- `layer_cycles(layer)` / `layer_interval(layer)` / `layer_latency(layer)`: its cycle formula
+  and its pipeline depth (hw/folding.py);
 - `cost_features(params, tables, acc)`: what the cost model counts for it (cost_model.py);
 - `timing_stages(params)`: its register-to-register stages as the fmax model sees them
   (estimate/fmax_model.py): per stage, the structure of its widest combinational path;
@@ -148,6 +149,14 @@ class Block:
     def layer_interval(cls, layer: Any) -> int | None:
         """Cycles per frame if this block paces its layer, else None."""
         return None
+
+    @classmethod
+    def layer_latency(cls, layer: Any) -> int:
+        """Pipeline depth: the cycles this block adds to a frame's first output beyond its
+        interval (input handshake to output handshake, less the interval) on a layer whose
+        input is one vector per frame; 0 where the block is absent or adds none. The latency
+        estimate (hw/folding.py `critical_path`) adds it to the layer's interval."""
+        return 0
 
     def cycles(self) -> dict[str, int]:
         return self.layer_cycles(self.layer)

@@ -42,6 +42,10 @@ class JoinBlock(Block):
         return layer.in_shape[0] * layer.in_shape[1]
 
     @classmethod
+    def layer_latency(cls, layer: Any) -> int:
+        return 1  # the input queue, then the output register: 2 cycles for a 1-pixel frame
+
+    @classmethod
     def cost_features(cls, p: dict[str, int], tables: Any, a: Any) -> None:
         c, ba, bb, bo = p["C"], p["BA"], p["BB"], p["BO"]
         a.ram("in_queue_a", 2, c * ba, a.EMU_POINTER)

@@ -26,8 +26,8 @@ def mvau_cycles(layer: MatrixLayer, pe: int | None = None, simd: int | None = No
 
 def mvau_tree_levels(simd: int, popcount: bool) -> int:
     """Registered levels of bnn_mvau's per-lane product / popcount tree: groups of 8 products
-    then 4-way sums (XNOR-popcount), pairs then pairwise sums (signed products)."""
-    group, fan = (8, 4) if popcount else (2, 2)
+    then 4-way sums (XNOR-popcount), single products then pairwise sums (signed products)."""
+    group, fan = (8, 4) if popcount else (1, 2)
     n, levels = -(-simd // group), 1
     while n > 1:
         n, levels = -(-n // fan), levels + 1
@@ -160,6 +160,12 @@ class Mvau(Block):
     @classmethod
     def layer_interval(cls, layer: Any) -> int:
         return mvau_cycles(layer)
+
+    @classmethod
+    def layer_latency(cls, layer: Any) -> int:
+        # a vector accepted at edge t: steps issue at t+1 .. t+NF*SF, the word is written
+        # into the output queue 6 + TL - 1 cycles after the last, presented one cycle later
+        return mvau_pipeline_latency(layer.simd, layer.popcount)
 
     # -- the input vector as the unit walks it (the vector-vector unit overrides) -------------
     @classmethod

@@ -61,6 +61,10 @@ class ThresholdBlock(Block):
         return layer.in_shape[0] * layer.in_shape[1]
 
     @classmethod
+    def layer_latency(cls, layer: Any) -> int:
+        return 1  # the input queue, then the output register: 2 cycles for a 1-pixel frame
+
+    @classmethod
     def cost_features(cls, p: dict[str, int], tables: Any, a: Any) -> None:
         c, bi, thr_w, levels = p["C"], p["BI"], p["THR_W"], p["LEVELS"]
         steps = max(1, levels - 1)
