@@ -31,8 +31,10 @@ class Flatten(Block):
 
     @classmethod
     def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
-        """The pixel counter and the enable of the N*W-bit vector it fills."""
-        return {"control": timing_stage(lut=2, adders=1, carry=clog2(p["N"] + 1), fanout=p["N"] * p["W"])}
+        """The enable of the N*W-bit vectors: from the block's own registers (the pixel index
+        compared with N-1, `pending`, and for N > 1 `m_tvalid` alone: the output register loads
+        only while empty, so m_tready, the consumer's combinational ready, is not on it)."""
+        return {"control": timing_stage(lut=2, fanout=p["N"] * p["W"])}
 
     @classmethod
     def cost_features(cls, params: dict[str, int], tables: Any, a: Any) -> None:

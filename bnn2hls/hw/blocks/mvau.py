@@ -237,9 +237,12 @@ class Mvau(Block):
     def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
         """bnn_mvau's stages (its header comment): issue (step counters, the input vector's
         load-or-rotate select over every bit of it), the weight ROM read, the tree's levels
-        (level 0: XNOR and a byte's popcount, or a pair of signed products of W_B shift-adds
-        each; then 4-way / pairwise sums), accumulate, compare (+ flip), the threshold read.
-        The step counter (`counter`) is a stage of its own."""
+        (level 0: XNOR and a byte's popcount, or one signed product registered alone: a
+        conditional negate, or W_B shift-adds in series; then 4-way / pairwise sums, one
+        ACC_W-bit adder per level), accumulate, compare (+ flip), the threshold read.
+        The step counter (`counter`) is a stage of its own. (The threshold address
+        cls*NF + nf is shifts and adds of the constant NF at issue, no multiplier: not a
+        stage of its own.)"""
         mw, mh, pe, simd, in_b = p["MW"], p["MH"], p["PE"], p["SIMD"], p["IN_B"]
         w_b, levels, acc_w, thr_w = p.get("W_B", 1), p.get("LEVELS", 0), p["ACC_W"], p["THR_W"]
         nf, sf = mh // pe, mw // simd
@@ -254,8 +257,8 @@ class Mvau(Block):
         if popcount:  # XNOR and a byte's popcount: LUT logic, a short add at the end
             g = min(simd, 8)
             stages["tree0"] = timing_stage(lut=1 + max(0, (g - 1).bit_length() - 1), adders=1, carry=g.bit_length())
-        else:  # a pair of signed products, each W_B (or 1) add/subtracts of ACC_W bits, in series
-            terms = min(simd, 2) * (w_b if (w_b > 1 and in_b > 1) else 1)
+        else:  # one signed product, registered alone: W_B (or 1) add/subtracts of ACC_W bits in series
+            terms = w_b if (w_b > 1 and in_b > 1) else 1
             stages["tree0"] = timing_stage(lut=terms, adders=terms, carry=terms * acc_w)
         levels_n = mvau_tree_levels(simd, popcount)
         if levels_n > 1:
