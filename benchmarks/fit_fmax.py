@@ -1,7 +1,8 @@
 """Fit the fmax model's coefficients (bnn2hls/data/fmax_model.json) to recorded place-and-route
 points (benchmarks/data/fmax_points.json, written by benchmarks/fmax_points.py): no rerun.
 
-Per device family with points: the coefficients (t0, lut, adder, carry, fanout, bram; ns, all
+Per device family with points: the coefficients (t0, lut, adder, carry, fanout, bram, bram_mux,
+bram_spread; ns, all
 >= 0, module docstring of bnn2hls/estimate/fmax_model.py) minimizing the squared log error of
 the predicted clock period (the slowest stage of any block) against nextpnr's, plus the same
 error of the stage nextpnr's critical path lies in (named from its end register: x_rot -> issue,
@@ -33,8 +34,10 @@ from scipy.optimize import minimize  # noqa: E402
 from bnn2hls.estimate import fmax_model  # noqa: E402
 
 POINTS = ROOT / "benchmarks" / "data" / "fmax_points.json"
-PRIOR = {"ecp5": {"t0": 2.0, "lut": 0.7, "adder": 0.6, "carry": 0.06, "fanout": 0.15, "bram": 5.0, "bram_mux": 1.0},
-         "ice40": {"t0": 3.0, "lut": 1.3, "adder": 1.0, "carry": 0.12, "fanout": 0.3, "bram": 6.0, "bram_mux": 1.5}}
+PRIOR = {"ecp5": {"t0": 2.0, "lut": 0.7, "adder": 0.6, "carry": 0.06, "fanout": 0.15, "bram": 5.0, "bram_mux": 1.0,
+                  "bram_spread": 0.2},
+         "ice40": {"t0": 3.0, "lut": 1.3, "adder": 1.0, "carry": 0.12, "fanout": 0.3, "bram": 6.0, "bram_mux": 1.5,
+                   "bram_spread": 0.3}}
 PRIOR_WEIGHT = 0.02  # per coefficient, relative squared deviation from the prior
 UNFITTED = {"xc7": "Xilinx 7-series: not fitted (timing needs Vivado, which bnn2hls does not run); the clock is the board's",
             "xcup": "Xilinx UltraScale+: not fitted (timing needs Vivado); the clock is the board's"}

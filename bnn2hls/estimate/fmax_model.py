@@ -10,10 +10,12 @@ a device family is linear in them:
 
     delay_ns = t0 + lut * LUT levels + adder * adders + carry * carry bits
                + fanout * sqrt(fanout) + (a table read: `bram` + `bram_mux` * (log2(banks) - 1)
-                 if it maps to block RAM, banks (> 2) being the block RAMs it spans in depth:
-                 their outputs pass a bank select that ecp5_outreg cannot retime, as it does
-                 the one LUT4 of two banks), else `lut` * its mux levels + `fanout` * log2(its
-                 width): the address drives every column's LUTs)
+                 + `bram_spread` * (sqrt(blocks) - 1) if it maps to block RAM, banks (> 2)
+                 being the block RAMs it spans in depth: their outputs pass a bank select that
+                 ecp5_outreg cannot retime, as it does the one LUT4 of two banks; blocks all the
+                 block RAMs it takes: their outputs come from an area that grows with their
+                 number, as a wide net's loads do), else `lut` * its mux levels + `fanout` *
+                 log2(its width): the address drives every column's LUTs)
 
 (a net's loads spread over an area that grows with their number, so its routing delay grows
 with the square root: measured, a select of 833 loads 6.4 ns of routing, an enable of 3,136
@@ -48,7 +50,7 @@ from ..resources import data_file
 from .cost_model import map_memory
 
 COEFFS_PATH = data_file("fmax_model.json")
-COEFF_KEYS = ("t0", "lut", "adder", "carry", "fanout", "bram", "bram_mux")
+COEFF_KEYS = ("t0", "lut", "adder", "carry", "fanout", "bram", "bram_mux", "bram_spread")
 # Block RAM geometry per family, (depth, width) configurations: ECP5 DP16KD (18 kbit),
 # iCE40 EBR (4 kbit); others: as ECP5 (unfitted anyway)
 BRAM_CONFIGS = {"ecp5": ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
@@ -99,24 +101,26 @@ def rom_in_bram(depth: int, width: int, family: str = "ecp5") -> bool:
     return blocks * BRAM_COST + 2 < depth * width * ROM_BIT_COST
 
 
-def memory_levels(depth: float, width: float, family: str = "ecp5") -> tuple[int, float, float]:
-    """(block RAM banks in depth, 0 for LUT logic; LUT mux levels; fanout of the address) of a
-    `depth` x `width` table read (`rom_in_bram` decides which)."""
+def memory_levels(depth: float, width: float, family: str = "ecp5") -> tuple[int, float, float, int]:
+    """(block RAM banks in depth, 0 for LUT logic; LUT mux levels; fanout of the address; block
+    RAMs in all, 0 for LUT logic) of a `depth` x `width` table read (`rom_in_bram` decides which)."""
     if depth <= 1 or width <= 0:
-        return 0, 0.0, 1.0
+        return 0, 0.0, 1.0, 0
     if rom_in_bram(int(depth), int(width), family):
-        return bram_blocks(int(depth), int(width), family)[1], 0.0, 1.0
+        blocks, banks = bram_blocks(int(depth), int(width), family)
+        return banks, 0.0, 1.0, blocks
     # LUT4 + PFUMX/L6MUX: a LUT level resolves about two address bits
-    return 0, math.ceil(math.log2(depth) / 2), float(width)
+    return 0, math.ceil(math.log2(depth) / 2), float(width), 0
 
 
 def stage_delay(features: dict[str, float], c: dict[str, float], family: str = "ecp5") -> float:
     """A stage's delay (ns) under coefficients `c` (the model's formula, module docstring)."""
-    banks, mem_lut, mem_fan = memory_levels(features.get("mem_depth", 0.0), features.get("mem_width", 0.0), family)
+    banks, mem_lut, mem_fan, blocks = memory_levels(features.get("mem_depth", 0.0), features.get("mem_width", 0.0), family)
     fan = max(features.get("fanout", 1.0), mem_fan)
     return (c["t0"] + c["lut"] * (features.get("lut", 0.0) + mem_lut) + c["adder"] * features.get("adders", 0.0)
             + c["carry"] * features.get("carry", 0.0) + c["fanout"] * math.sqrt(max(1.0, fan))
-            + ((c["bram"] + c.get("bram_mux", 0.0) * max(0.0, math.log2(banks) - 1.0)) if banks else 0.0))
+            + ((c["bram"] + c.get("bram_mux", 0.0) * max(0.0, math.log2(banks) - 1.0)
+                + c.get("bram_spread", 0.0) * (math.sqrt(blocks) - 1.0)) if banks else 0.0))
 
 
 def block_stages(kind: str, params: dict[str, int]) -> dict[str, dict[str, float]]:
