@@ -39,7 +39,7 @@ def window_features(p: dict[str, int], a: Any, swg: bool) -> None:
 
 def window_stages(p: dict[str, int], col_w: int, out_w: int, swg: bool) -> dict[str, dict[str, float]]:
     """bnn_window's stages (the walk of bnn_swg, bnn_maxpool and bnn_sumpool): the position
-    counters and their compares deciding `step`, which enables the window registers
+    counters' increments (`counter`), and their compares deciding `step`, which enables the window registers
     (`out_w` bits), the column history and the line buffer (`col_w` bits per column); the line
     buffer read (KH-1 rows of a padded row's pixels)."""
     c, h, w, kh, kw = p["C"], p["H"], p["W"], p["KH"], p["KW"]
@@ -47,7 +47,10 @@ def window_stages(p: dict[str, int], col_w: int, out_w: int, swg: bool) -> dict[
     wp = w + p.get("PAD_L", 0) + p.get("PAD_R", 0)  # a padded max-pool walks the padded map too
     hp = h + p.get("PAD_T", 0) + p.get("PAD_B", 0)
     ctr = max(clog2(hp + 2), clog2(wp + 2))
-    stages = {"walk": timing_stage(lut=3, adders=1, carry=ctr, fanout=out_w + kw * col_w + (kh - 1) * pix)}
+    # the compares of the position registers decide `step` (LUT logic, no carry chain); the
+    # counters' increments are a register-to-register stage of their own
+    stages = {"walk": timing_stage(lut=3, fanout=out_w + kw * col_w + (kh - 1) * pix),
+              "counter": timing_stage(lut=1, adders=1, carry=ctr)}
     if kh > 1 and wp > 1:
         stages["line_buffer"] = timing_stage(lut=ram_read_levels(wp), fanout=(kh - 1) * pix)
     return stages
