@@ -6,6 +6,9 @@ depend on training), then `bnn2hls report OUT --pnr --board BOARD --seed SEED`, 
   lut4, ff, carry, bram   the routed design's LUT4s, flip-flops, carry cells, block RAMs
                           (ECP5 DP16KD, iCE40 RAM4K), bnn_pnr_top's harness included;
   fps_at_fmax             fmax / the estimated cycles per frame;
+  predicted_fmax_mhz      the fmax model's prediction (bnn2hls/estimate/fmax_model.py) for the
+                          board's family, its critical block.stage, and fmax_error: its
+                          relative error against nextpnr's fmax (issue 17 asks |error| <= 15 %);
   critical_path           the worst path by block instance, logic and routing ns;
   seconds                 the place and route's wall time (0 when cached in OUT/pnr).
 
@@ -119,6 +122,8 @@ def measure(out: Path, board: str, seed: int) -> dict[str, Any]:
     return {"fmax_mhz": p["fmax_mhz"], "clock_mhz": p["clock_mhz"], "meets_clock": p["meets_clock"],
             "lut4": u["lut4"], "ff": u["ff"], "carry": u["carry"], "bram": u["bram"], "dsp": u["dsp"],
             "est_cycles_per_frame": p["est_cycles_per_frame"], "fps_at_fmax": round(p["fps_at_fmax"], 1),
+            "predicted_fmax_mhz": p.get("predicted_fmax_mhz"), "predicted_critical": p.get("predicted_critical"),
+            "fmax_error": p.get("fmax_prediction_error"),
             "critical_path": {k: cp.get(k) for k in ("from", "to", "logic_ns", "routing_ns", "total_ns")},
             "seconds": round(seconds, 1), "device": p["device"], "seed": p["seed"]}
 
@@ -169,7 +174,20 @@ def main() -> None:
                     build(name, work, args.board)
                 results[name] = measure(out, args.board, args.seed)
             print(f"{name}: {json.dumps(results[name])}", file=sys.stderr)
-    print(json.dumps({"board": args.board, "seed": args.seed, "networks": results}))
+    errors = []
+    for name, r in results.items():
+        if "error" in r:
+            print(f"{name:<14} {r['error']}")
+        elif r.get("predicted_fmax_mhz") is None:
+            print(f"{name:<14} fmax {r['fmax_mhz']:6.1f} MHz  (no fmax model for this family)")
+        else:
+            errors.append(abs(r["fmax_error"]))
+            print(f"{name:<14} fmax {r['fmax_mhz']:6.1f} MHz  predicted {r['predicted_fmax_mhz']:6.1f} MHz "
+                  f"({r['fmax_error'] * 100:+5.1f} %, {r['predicted_critical']})  {r['lut4']:,} LUT4  {r['ff']:,} FF  "
+                  f"{r['bram']} BRAM  {r['fps_at_fmax']:,.0f} frames/s at fmax")
+    summary = {"max_abs_fmax_error": round(max(errors), 4) if errors else None,
+               "within_15_percent": all(e <= 0.15 for e in errors) if errors else None}
+    print(json.dumps({"board": args.board, "seed": args.seed, **summary, "networks": results}))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ def compile(module: Any, example_input: Any, out: str | Path | None = None, *,
     """Compile a torch/Brevitas module: export it to QONNX, then the same path as `bnn2hls
     compile` (import, fold, check the board budget; with `out`, write the compiled output
     directory). Returns the compiled `ir.Network`; its `source["warnings"]` lists what
-    `compile` prints as warnings."""
+    `compile` prints as warnings, `source["ties"]` the float ties per layer (as report.json)."""
     from .flow.compiler import compile_model
     from .frontend.onnx_import import load_model
     from .frontend.torch_export import export_qonnx

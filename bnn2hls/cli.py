@@ -108,15 +108,31 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     doc = report.load(args.out)
     n = doc["network"]
     for warning in net.source.get("warnings", ()):
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {one_line(warning)}", file=sys.stderr)
     print(f"compiled {net.name}: {len(net.datapath)} datapath layers -> {args.out}")
-    print(f"estimate: {n['est_cycles_per_frame']:,} cycles/frame = {_rate(n['est_fps'])} frames/s at {n['clock_mhz']:g} MHz, "
+    print(f"estimate: {n['est_cycles_per_frame']:,} cycles/frame = {_rate(n['est_fps'])} frames/s {clock_phrase(n)}, "
           f"{n['est_lut_total']:,} LUT ({n['est_lutram']:,} as RAM), {n['est_ff']:,} FF, {n['est_bram18']:,} BRAM18")
     if args.target_fps is not None and n["est_fps"] < args.target_fps:
         print(f"warning: --target-fps {args.target_fps:g} is out of reach: the fully parallel folding "
               f"reaches {_rate(n['est_fps'])} frames/s (bottleneck {n['bottleneck']})", file=sys.stderr)
     _print_fit(doc)
     return 0
+
+
+def clock_phrase(network: dict[str, Any]) -> str:
+    """Which clock a report's frame rates assume: "at 100 MHz (board clock; ...)"."""
+    from .estimate.fmax_model import clock_phrase as phrase
+
+    return phrase(network)
+
+
+def _search_clock(predicted: dict[str, Any]) -> str:
+    """" at 100 MHz (board clock)" for an fpga candidate's predicted frame rate."""
+    clock = predicted.get("clock_mhz")
+    if clock is None:
+        return ""
+    board = predicted.get("board_clock_mhz", clock)
+    return f" at {clock:g} MHz ({'board clock' if clock >= board else f'predicted fmax; board clock {board:g} MHz'})"
 
 
 def _rate(fps: float) -> str:
@@ -292,7 +308,7 @@ def _print_report(doc: dict) -> None:
         total += f"{syn['lut']:>8}{syn['lutram']:>8}{syn['ff']:>8}{syn['bram18']:>8}"
     print(total)
     print(f"network: {net['est_cycles_per_frame']:,} cycles/frame (bottleneck {net['bottleneck']}), "
-          f"{_rate(net['est_fps'])} frames/s at {net['clock_mhz']:g} MHz")
+          f"{_rate(net['est_fps'])} frames/s {clock_phrase(net)}")
     if syn:
         print(f"yosys ({syn['family']}, {syn['yosys_seconds']:.0f} s): {syn['lut']:,} LUT + {syn['lutram']:,} LUTRAM, "
               f"{syn['ff']:,} FF, {syn['bram18']:,} BRAM18, {syn['dsp']:,} DSP, {syn['carry']:,} CARRY; "
@@ -303,7 +319,11 @@ def _print_pnr(p: dict) -> None:
     u, cp = p["utilisation"], p["critical_path"]
     met = "met" if p["meets_clock"] else "NOT met"
     print(f"place and route ({p['board']}, {p['device']}, seed {p['seed']}): fmax {p['fmax_mhz']:.1f} MHz "
-          f"(constraint {p['clock_mhz']:g} MHz: {met}), {_rate(p['fps_at_fmax'])} frames/s at fmax")
+          f"(constraint {p['clock_mhz']:g} MHz: {met}), {_rate(p['fps_at_fmax'])} frames/s at fmax "
+          f"({p['fmax_mhz']:.1f} MHz, measured)")
+    if p.get("predicted_fmax_mhz") is not None:
+        print(f"  predicted fmax {p['predicted_fmax_mhz']:.1f} MHz ({p['predicted_critical']}): "
+              f"{p['fmax_prediction_error'] * 100:+.1f} % of place and route")
     print(f"  used: {u['lut4']:,} LUT4, {u['ff']:,} FF, {u['carry']:,} carry, {u['bram']:,} block RAM, {u['dsp']:,} DSP; "
           "device cells " + ", ".join(f"{k} {used:,}/{avail:,}" for k, (used, avail) in u["device"].items()))
     if cp:
@@ -340,7 +360,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     print(f"search: {doc['trained']} trained, {len(doc['front'])} Pareto points ({doc['axis']}) in {doc['seconds']:.0f} s")
     for p in doc["front"]:
         print(f"  {p['key']:<22} accuracy {p['accuracy']:.3f}  {p['predicted']['objective_name']} "
-              f"{p['predicted']['objective']:,.1f}  {_rate(p['predicted']['fps'])} frames/s")
+              f"{p['predicted']['objective']:,.1f}  {_rate(p['predicted']['fps'])} frames/s{_search_clock(p['predicted'])}")
     for f in doc.get("failed", []):
         print(f"  {f['key']:<22} failed to compile (torch accuracy {f['torch_accuracy']:.3f}): {f['error']}")
     w = doc["winner"]

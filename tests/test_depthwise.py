@@ -94,7 +94,7 @@ def test_other_groupings_are_refused_with_one_line(groups, cout, tmp_path, capsy
     path = export_qonnx(_Grouped(groups, cout).eval(), torch.zeros(1, 4, 6, 6), tmp_path / "g.onnx")
     assert cli.main(["compile", str(path), "-o", str(tmp_path / "out")]) != 0
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
-    assert len(err) == 1 and "(Conv)" in err[0] and f"group={groups}" in err[0], err
+    assert len(err) == 1 and "(Conv, module " in err[0] and f"group={groups}" in err[0], err
 
 
 @needs_yosys

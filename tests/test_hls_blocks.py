@@ -4,7 +4,8 @@ ap_types headers of the hls4ml wheel, as bnn2hls/engines/hls_sim.py builds) and 
 words, which must equal a numpy model exactly: bnn::mvau_* (binary / multi-bit inputs and
 weights; sign, multi-threshold and raw outputs), the depthwise bnn::vvau_* (windows of taps x
 channels, each channel dotted with its own weights), and the three blocks on the window walker
-(bnn_window.h): bnn::swg (padding, border classes), bnn::maxpool (binary OR, signed max) and
+(bnn_window.h): bnn::swg (padding, border classes), bnn::maxpool (binary OR, signed max; padded,
+min channels) and
 bnn::sumpool (global and windowed sums)."""
 from __future__ import annotations
 
@@ -264,6 +265,50 @@ int main() {{
         hls::stream<ap_uint<{c * b}> > in, out;
         for (int i = 0; i < {h * w}; i++) in.write(from_chunks<{c * b}>(P[f * {h * w} + i]));
         bnn::maxpool<Params>(in, out);
+        while (!out.empty()) print_hex<{c * b}>(out.read());
+    }}
+    return 0;
+}}
+"""
+    assert compile_and_run(src, tmp_path) == expected
+
+
+# (C, IN_B, H, W, (KH, KW), (SH, SW), (PAD_T, PAD_L, PAD_B, PAD_R), min channels)
+MAXPOOL_PADDED_CASES = {
+    "b1_k3_s2_pad1": (5, 1, 7, 8, (3, 3), (2, 2), (1, 1, 1, 1), (0, 0, 0, 0, 0)),
+    "b3_k3_s2_ceil_min": (4, 3, 7, 6, (3, 3), (2, 2), (0, 0, 0, 1), (1, 0, 1, 1)),
+    "b2_k3_s2_pad1_min": (3, 2, 6, 6, (3, 3), (2, 2), (1, 1, 1, 1), (0, 1, 1)),
+    "b1_k2_s2_ceil_min": (4, 1, 5, 5, (2, 2), (2, 2), (0, 0, 1, 1), (1, 0, 0, 1)),
+}
+
+MAXPOOL_PADDED_SLOW = ("b2_k3_s2_pad1_min", "b1_k2_s2_ceil_min")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in MAXPOOL_PADDED_SLOW else n
+                                  for n in MAXPOOL_PADDED_CASES])
+def test_hls_maxpool_padded(name, tmp_path):
+    """bnn::maxpool_padded: padded positions never win; min channels pool their minimum."""
+    c, b, h, w, (kh, kw), (sh, sw), pads, minimum = MAXPOOL_PADDED_CASES[name]
+    frames = 3
+    rng = np.random.default_rng(sum(map(ord, name)))
+    image = pool_image(rng, frames, h, w, c, b)
+    t, l, bt, r = pads
+    oh, ow = (h + t + bt - kh) // sh + 1, (w + l + r - kw) // sw + 1
+    layer = SimpleNamespace(kernel=(kh, kw), stride=(sh, sw), out_shape=(oh, ow, c), pads=pads,
+                            minimum=np.asarray(minimum, bool))
+    pooled = maxpool_layer(layer, image)
+    expected = [pack_fields(pooled[n, y, x].astype(np.int64), b) for n in range(frames) for y in range(oh) for x in range(ow)]
+    pixels = [pack_fields(image[n, y, x].astype(np.int64), b) for n in range(frames) for y in range(h) for x in range(w)]
+    params = param_struct("Params", {"C": c, "IN_B": b, "H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw,
+                                     "PAD_T": t, "PAD_L": l, "PAD_B": bt, "PAD_R": r})
+    src = '#include "bnn_maxpool.h"\n' + TB_HELPERS + params + word_table("P", pixels, c * b)
+    src += f"static const unsigned short MIN_CH[{c}] = {{{', '.join(str(int(v)) for v in minimum)}}};\n"
+    src += f"""
+int main() {{
+    for (int f = 0; f < {frames}; f++) {{
+        hls::stream<ap_uint<{c * b}> > in, out;
+        for (int i = 0; i < {h * w}; i++) in.write(from_chunks<{c * b}>(P[f * {h * w} + i]));
+        bnn::maxpool_padded<Params>(in, out, MIN_CH);
         while (!out.empty()) print_hex<{c * b}>(out.read());
     }}
     return 0;

@@ -168,6 +168,12 @@ def test_report_pnr_routes_a_tiny_network(tiny_out, board, capsys):
     assert cp["logic_ns"] > 0 and cp["routing_ns"] >= 0
     assert f"fmax {p['fmax_mhz']:.1f} MHz" in out and f"critical path: {cp['from']} -> {cp['to']}" in out
     assert f"pnr {board}:" in err  # the progress line
+    if b.family == "ecp5":  # the fmax model's prediction (fitted for ECP5) and its error
+        assert p["predicted_fmax_mhz"] > 0 and p["predicted_critical"].split(".")[0] in blocks
+        assert p["fmax_prediction_error"] == pytest.approx((p["predicted_fmax_mhz"] - p["fmax_mhz"]) / p["fmax_mhz"], abs=1e-3)
+        assert f"predicted fmax {p['predicted_fmax_mhz']:.1f} MHz" in out
+    else:
+        assert "predicted_fmax_mhz" not in p
     page = (tiny_out / "report.html").read_text()
     assert f"Place and route on {board}" in page and f"{p['fmax_mhz']:.1f} MHz" in page
     # cached: the same entry again, without running the tools

@@ -302,13 +302,17 @@ def test_pool_tie_warning():
     """A threshold within the rounding of the source's float sum (scale 0.1: the products and
     sums round) is reported, naming the threshold and the pool; with a power-of-two scale the
     sums are exact and the thresholds read off `SumPool.source_mean` are the source's."""
-    from bnn2hls.passes.thresholds import fold_thresholds, tie_warnings
+    from bnn2hls.passes.thresholds import fold_thresholds, tie_report, tie_warnings
 
     c = np.array([37 * 0.1 / 4, 0.3333], np.float64)  # channel 0: the exact mean of the sum 37
-    (line,) = tie_warnings(_input_pool_net(0.1, c))
-    assert "'threshold0'" in line and "'avgpool0'" in line and "channel 0, sum 37" in line
+    net = _input_pool_net(0.1, c)
+    (entry,) = tie_report(net)
+    assert entry["layer"] == "threshold0" and entry["after"] == "avgpool0" and entry["reachable"]
+    assert entry["first"] == {"channel": 0, "value": 37} and entry["kind"] == "pooled sum"
+    (line,) = tie_warnings(net)
+    assert "'threshold0'" in line and "channel 0, value 37" in line and "report.json" in line
     exact = _input_pool_net(0.125, np.array([37 * 0.125 / 4, 0.3333]))
-    assert tie_warnings(exact) == ()
+    assert tie_report(exact) == [] and tie_warnings(exact) == ()
     folded = fold_thresholds(exact).layer("threshold0")
     # the mean 37 * 0.125 / 4 is the threshold itself (>= 0 is +1); 0.3333 / (0.125 / 4) = 10.67 -> 11
     assert folded.thresholds.tolist() == [37, 11] and not folded.flip.any()

@@ -141,9 +141,11 @@ def test_trunc_avg_pool_of_the_input_quantizer(tmp_path):
 
 
 @pytest.mark.parametrize("kind,needles", [
-    ("shift_into_conv", ("(Conv)", "float ops (add) on the quantized activation of 'conv0'", "quantizer")),
-    ("clip_into_conv", ("(Conv)", "float ops (clip) on the quantized activation of 'conv0'", "quantizer")),
-    ("binary_shift", ("(BipolarQuant)", "binary activation of 'conv0'", "channel 0: -1, +1 become 1, 1")),
+    ("shift_into_conv", ("(Conv, module conv1)", "float ops (add) on the quantized activation of 'conv0' (from conv0, q0;",
+                         "quantizer")),
+    ("clip_into_conv", ("(Conv, module conv1)", "float ops (clip) on the quantized activation of 'conv0' (from conv0, q0;",
+                        "quantizer")),
+    ("binary_shift", ("(BipolarQuant, module sign)", "binary activation of 'conv0' (from conv0", "channel 0: -1, +1 become 1, 1")),
     ("along_width", ("(Add)", "varies along width")),
 ])
 def test_refused(kind, needles, tmp_path, capsys):
@@ -191,7 +193,8 @@ def test_per_channel_quantizer_with_equal_scales_is_per_tensor(tmp_path):
 
 
 @pytest.mark.parametrize("into,needles", [
-    ("conv", ("(Conv)", "activation of 'maxpool0' has per-channel scales", "this layer has no single integer grid")),
+    ("conv", ("(Conv, module conv1)", "activation of 'maxpool0' (from pool; ONNX node", "has per-channel scales",
+              "this layer has no single integer grid")),
     ("add", ("(Add)", "has per-channel scales", "a residual Add")),
 ])
 def test_per_channel_activation_scales_refused(into, needles, tmp_path, capsys):

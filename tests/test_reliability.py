@@ -179,7 +179,7 @@ def _with_attr(tiny: Path, tmp: Path, op: str, key: str, value) -> Path:
 ])
 def test_window_attributes_must_agree_with_the_tensors(tiny, tmp_path, capsys, op, key, value, says):
     path = _with_attr(tiny, tmp_path, op, key, value)
-    refused(capsys, ["compile", path, "-o", tmp_path / "O"], f"({op})", "node '", says)
+    refused(capsys, ["compile", path, "-o", tmp_path / "O"], f"({op}, module body.", "node '", says)
     assert not (tmp_path / "O").exists()
 
 
@@ -201,7 +201,7 @@ def test_batchnorm_with_negative_variance_and_nan_weights_are_refused(tiny, tmp_
         a[1] = -3.0
         return a
     path = _with_initializer(tiny, tmp_path, "BatchNormalization", 4, negative)
-    refused(capsys, ["compile", path, "-o", tmp_path / "O"], "(BatchNormalization)", "var + epsilon is not positive",
+    refused(capsys, ["compile", path, "-o", tmp_path / "O"], "(BatchNormalization, module body.", "var + epsilon is not positive",
             "channel 1")
     path = _with_initializer(tiny, tmp_path, "Conv", 1, lambda a: a * np.float32("nan"))
     refused(capsys, ["compile", path, "-o", tmp_path / "O"], "initializer '", "nan")

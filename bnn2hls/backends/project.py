@@ -242,6 +242,7 @@ def render(net: ir.Network, board: Board, stream: dict[str, Any],
         "features": doc["output"]["features"],
         "est_cycles": est,
         "est_fps": f"{board.clock_mhz * 1e6 / est:.0f}" if est else "n/a",
+        "clock_note": _clock_note(net, board),
         "bitfile": "bnn.bin" if board.family == "ice40" else "bnn.bit",
         "uart_note": "",
     }
@@ -274,6 +275,21 @@ def render(net: ir.Network, board: Board, stream: dict[str, Any],
     put("README.md", "README.md.j2")
     files[PARAMS_JSON] = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
     return files, arrays
+
+
+def _clock_note(net: ir.Network, board: Board) -> str:
+    """What the project's clock is against the predicted fmax (estimate/fmax_model.py): the
+    project runs at the board's clock, which the prediction may say the design cannot reach."""
+    from ..estimate import fmax_model
+
+    family = fmax_model.model_family(board.family)
+    pred = fmax_model.predict(net, family)
+    if pred is None:
+        return f"board clock; fmax not predicted for {family}"
+    if pred.fmax_mhz < board.clock_mhz:
+        return (f"board clock, above the predicted fmax {pred.fmax_mhz:.0f} MHz on {family}: "
+                f"the design may not meet timing at it")
+    return f"board clock; predicted fmax {pred.fmax_mhz:.0f} MHz on {family}"
 
 
 def generate(net: ir.Network, board: Board, out_dir: Path, stream: dict[str, Any]) -> None:

@@ -7,6 +7,10 @@ report.json's dict (its `est_*` fields, or its "synth" section). `fit_check(sour
 turns it into plain lines for the terminal and the HTML report; `check` gives the whole
 `FitResult`. `fold_within_budget` is `--target-fps` with a board: the cheapest folding that
 reaches the frame rate, refused with the best reachable rate when even that does not fit.
+
+Frame rates here assume the effective clock (`fmax_model.effective_clock`): the lower of the
+board's clock and the predicted fmax of the folded design on the board's family;
+`fold_for_rate` chooses the folding at that clock.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Union
 
+from . import fmax_model
 from .cost_model import NetworkEstimate, Resources, estimate
 from ..errors import UserError
 from ..ir import Network
@@ -205,13 +210,43 @@ def fastest_fitting_folding(net: Network, board: Any) -> tuple[Network, NetworkE
     return best
 
 
-def fold_within_budget(net: Network, target_fps: float, clock_mhz: float, board: Any) -> Network:
-    """`--target-fps` on a board: the cheapest folding reaching target_fps, provided its
-    estimate fits the board; otherwise a UserError saying what it would need and the best
-    frame rate that does fit."""
+def board_family(board: Any) -> str:
+    """The fmax model's family of `board` (a Board, a boards/*.json dict or None: xc7)."""
+    return fmax_model.model_family(board_dict(board).get("family"))
+
+
+def effective_clock(net: Network, board_clock_mhz: float, family: str) -> float:
+    """min(board clock, the predicted fmax of `net` on `family`): the clock frame rates assume."""
+    return fmax_model.effective_clock(board_clock_mhz, fmax_model.predict(net, family))
+
+
+def fold_for_rate(net: Network, target_fps: float, board_clock_mhz: float, family: str) -> tuple[Network, float]:
+    """(the cheapest folding reaching `target_fps`, the clock it assumes): folded at the board's
+    clock, then, while the folded design's predicted fmax on `family` is lower, refolded at
+    that fmax (more lanes may lower it again: a few rounds reach a fixed point)."""
     if not target_fps > 0:
         raise UserError("--target-fps must be positive")
-    folded, est = _fold(net, int(clock_mhz * 1e6 // target_fps))
+    clock = float(board_clock_mhz)
+    folded = fold_parallelism(net, int(clock * 1e6 // target_fps))
+    for _ in range(6):
+        eff = effective_clock(folded, board_clock_mhz, family)
+        if eff >= clock:
+            break
+        clock = eff
+        folded = fold_parallelism(net, max(1, int(clock * 1e6 // target_fps)))
+    return folded, clock
+
+
+def fold_within_budget(net: Network, target_fps: float, clock_mhz: float, board: Any) -> Network:
+    """`--target-fps` on a board: the cheapest folding reaching target_fps at the effective
+    clock (`fold_for_rate`: min(`clock_mhz`, the predicted fmax on the board's family)),
+    provided its estimate fits the board; otherwise a UserError saying what it would need and
+    the best frame rate that does fit."""
+    if not target_fps > 0:
+        raise UserError("--target-fps must be positive")
+    family = board_family(board)
+    folded, _ = fold_for_rate(net, target_fps, clock_mhz, family)
+    est = estimate(folded)
     if fits(est, board):
         return folded
     b = board_dict(board)
@@ -223,7 +258,11 @@ def fold_within_budget(net: Network, target_fps: float, clock_mhz: float, board:
         reach = "even the fully folded network (PE = SIMD = 1) does not fit"
     else:
         # rounded down, so asking for exactly this rate gives that folding
-        fps = math.floor(clock_mhz * 1e6 / estimate_cycles(best[0])["est_cycles_per_frame"])
-        reach = f"the fastest folding that fits reaches {fps:,} frames/s"
+        pred = fmax_model.predict(best[0], family)
+        clock = fmax_model.effective_clock(clock_mhz, pred)
+        fps = math.floor(clock * 1e6 / estimate_cycles(best[0])["est_cycles_per_frame"])
+        note = (f"{clock:g} MHz (board clock; fmax not predicted for {family})" if pred is None else
+                f"{clock:g} MHz ({fmax_model.clock_source(clock_mhz, pred)}; predicted fmax {pred.fmax_mhz:.0f} MHz)")
+        reach = f"the fastest folding that fits reaches {fps:,} frames/s at {note}"
     raise UserError(f"--target-fps {target_fps:g}: the folding that reaches it needs {over} on {b.get('name', 'the board')}; "
                     f"{reach}")

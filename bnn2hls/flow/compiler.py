@@ -30,8 +30,8 @@ from ..hw.boards import Board, load_board
 from ..errors import UserError
 from ..frontend.onnx_import import import_model, load_model, model_digest
 from ..passes import fold_thresholds, move_pool_flips, resolve_padding
-from ..hw.folding import apply_folding_spec, fold_parallelism
-from ..passes.thresholds import tie_warnings
+from ..hw.folding import apply_folding_spec
+from ..passes.thresholds import tie_report, tie_summary
 from ..safeio import qpath, refuse_symlink, writing
 
 DEFAULT_CLOCK_MHZ = 100.0
@@ -49,7 +49,9 @@ def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | N
         check_folding_spec(folding)
     net = import_model(model, name)
     # Read before folding: the check evaluates the layers' float chains.
-    warnings = list(tie_warnings(net))
+    ties = tie_report(net)
+    summary = tie_summary(net, ties)
+    warnings = [] if summary is None else [summary]
     net = fold_thresholds(net)
     net = move_pool_flips(net)  # before resolve_padding: it may negate a consumer's weights
     net = resolve_padding(net)
@@ -60,10 +62,12 @@ def build_network(model: onnx.ModelProto, name: str, folding: dict[str, Any] | N
             raise UserError("--target-fps must be positive")
         if board is not None:
             net = fit.fold_within_budget(net, target_fps, clock_mhz, board)
-        else:
-            net = fold_parallelism(net, int(clock_mhz * 1e6 // target_fps))
-    # `warnings`: where the network cannot equal its source bit for bit (compile prints them).
-    net = ir.Network(name=net.name, layers=net.layers, source={"sha256": model_digest(model), "warnings": warnings})
+        else:  # the default clock, on xc7 (no fitted fmax model: the clock stays the default)
+            net, _ = fit.fold_for_rate(net, target_fps, clock_mhz, fit.board_family(None))
+    # `warnings`: where the network cannot equal its source bit for bit (compile prints them);
+    # `ties`: the float ties per layer (report.json lists them).
+    net = ir.Network(name=net.name, layers=net.layers,
+                     source={"sha256": model_digest(model), "warnings": warnings, "ties": ties})
     return ir.validate(net)
 
 

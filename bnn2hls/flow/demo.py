@@ -118,10 +118,15 @@ def run_demo(out: Path, seconds: float = 45.0) -> int:
     print(f"accuracy:  torch {(torch_pred == y_test).mean():.2%}, reference {(ref_pred == y_test).mean():.2%}")
     print(f"agreement: {agree}/{n} images (max |logit difference| {max_diff:.2g})")
     perf = sim.perf
+    from ..estimate.fmax_model import clock_phrase
+    from ..reports import report
+
+    clock = report.load(out)["network"]
     print(f"rtl sim:   {RTL_IMAGES} images through the Verilog in {rtl_s:.1f} s (Verilator build included): "
           f"{'bit-exact' if rtl_exact else 'MISMATCH'} vs reference, {rtl_agree}/{RTL_IMAGES} same class")
     print(f"cycles:    {perf['cycles_per_frame']:.0f} per frame simulated, {perf['est_cycles_per_frame']} estimated, "
-          f"latency {perf['latency_cycles']}; {100e6 / perf['cycles_per_frame']:,.0f} frames/s at 100 MHz")
+          f"latency {perf['latency_cycles']}; {clock['clock_mhz'] * 1e6 / perf['cycles_per_frame']:,.0f} frames/s "
+          f"{clock_phrase(clock)}")
     print(f"outputs:   {out}/ (ir.json, weights.npz, source.onnx, report.json, rtl/, sim/rtl_perf.json, "
           f"demo_inputs.npy, demo_labels.npy, demo_ref_outputs.npy)")
     print(f"total:     {time.monotonic() - t0:.1f} s")

@@ -27,6 +27,7 @@ carry their float `chain` (BatchNorm, scales, biases); the passes fold it.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from onnx import numpy_helper
 
 from ..ir import padding_pattern
 from ..errors import UserError
-from ..ir import ROUNDING_MODES, AffineOp, Concat, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, apply_chain, signed_width, validate
+from ..ir import ROUNDING_MODES, AffineOp, Concat, Conv, Dense, DepthwiseConv, InputQuant, IntQuant, Join, MatrixLayer, MaxPool, Network, OutputHead, SumPool, Threshold, apply_chain, describe, signed_width, validate
 
 
 # ---------------------------------------------------------------------------------------
@@ -87,8 +88,8 @@ class Acc:
     chain: list[AffineOp] = field(default_factory=list)
     flattened: bool = False  # only the output head may flatten a conv's accumulators
     # A max-pool of the accumulators before the activation (BinaryNet's conv -> MaxPool ->
-    # BatchNorm -> sign): (kernel, stride); `shape` is then the pooled shape.
-    pool: tuple[tuple[int, int], tuple[int, int]] | None = None
+    # BatchNorm -> sign / quantizer): (kernel, stride, pads); `shape` is then the pooled shape.
+    pool: tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int]] | None = None
     # An average pool of the last layer's accumulators before the output (a GAP head):
     # (kernel, stride); `shape` is then the pooled shape and the head reads a SumPool.
     avg: tuple[tuple[int, int], tuple[int, int]] | None = None
@@ -168,8 +169,13 @@ class _Importer:
     # -- helpers ---------------------------------------------------------------------------
     def fail(self, why: str) -> UserError:
         node = self.node
-        where = f"node '{node.name or node.output[0]}' ({node.op_type})" if node is not None else "graph"
+        where = node_label(node) if node is not None else "graph"
         return UserError(f"{where}: {why}")
+
+    def named(self, name: str) -> str:
+        """The IR node `name` for a message, with the source it comes from (`ir.describe`)."""
+        layers = [self.input_quant, *self.layers]
+        return describe(next((l for l in layers if l is not None and l.name == name), None) or _Named(name))
 
     def role(self, tensor: str) -> Any:
         if tensor == "":
@@ -212,7 +218,9 @@ class _Importer:
             handler = getattr(self, f"op_{node.op_type}", None)
             if handler is None or node.domain not in ("", "ai.onnx", "qonnx.custom_op.general", "onnx.brevitas", "finn.custom_op.general"):
                 raise self.fail(f"unsupported op type '{node.op_type}'")
+            before = (self.input_quant, list(self.layers))
             outputs = handler(*node.input)
+            self._record_source(node, *before)
             if not isinstance(outputs, tuple):
                 outputs = (outputs,)
             for tensor, value in zip(node.output, outputs):
@@ -226,10 +234,10 @@ class _Importer:
                             "output; follow it with a QuantLinear/QuantConv, or pool the last layer's outputs")
         if isinstance(out, Deq):
             raise UserError(f"graph output '{graph.output[0].name}': float ops on the quantized activation of "
-                            f"'{out.act.producer}' are not supported as the output; quantize them and end with a "
+                            f"{self.named(out.act.producer)} are not supported as the output; quantize them and end with a "
                             "Conv/Gemm/MatMul")
         if isinstance(out, Sum):
-            raise UserError(f"graph output '{graph.output[0].name}': the sum of the residual add '{out.join}' is not "
+            raise UserError(f"graph output '{graph.output[0].name}': the sum of the residual add {self.named(out.join)} is not "
                             "supported as the output; quantize it and end with a Conv/Gemm/MatMul")
         if not isinstance(out, Acc):
             raise UserError(f"graph output '{graph.output[0].name}': must be the (affine) output of the last Conv/Gemm/MatMul")
@@ -238,7 +246,7 @@ class _Importer:
         last = self.layers[out.layer_index]
         for layer in self.layers:
             if isinstance(layer, MatrixLayer) and not layer.binarize and layer is not last:
-                raise UserError(f"layer '{layer.name}': its output is neither quantized nor the graph output")
+                raise UserError(f"layer {describe(layer)}: its output is neither quantized nor the graph output")
         feed: MatrixLayer | SumPool = last
         acc_scale = last.acc_scale
         if out.avg is not None:
@@ -256,9 +264,21 @@ class _Importer:
             acc_scale=acc_scale,
             chain=tuple(self._channels_last(op, last) for op in out.chain),
             inputs=(feed.name,),
+            source=tuple((n.name or n.output[0], module_of(n)) for n in graph.node if graph.output[0].name in n.output),
         )
         assert self.input_quant is not None  # every activation descends from it
         return validate(Network(name=self.name, layers=(self.input_quant, *self.layers, head)))
+
+    def _record_source(self, node: onnx.NodeProto, input_quant: InputQuant | None, layers: list[Any]) -> None:
+        """Every IR node that `node`'s handler made or changed comes (also) from `node`: its
+        `source` gains (the ONNX node's name, its torch module path)."""
+        entry = (node.name or node.output[0], module_of(node))
+        if self.input_quant is not None and self.input_quant is not input_quant and entry not in self.input_quant.source:
+            self.input_quant = dataclasses.replace(self.input_quant, source=(*self.input_quant.source, entry))
+        before = {id(layer) for layer in layers}  # (`layers` keeps them alive: the ids are theirs)
+        for i, layer in enumerate(self.layers):
+            if id(layer) not in before and entry not in layer.source:
+                self.layers[i] = dataclasses.replace(layer, source=(*layer.source, entry))
 
     # -- constants and plumbing ---------------------------------------------------------------
     def op_Constant(self) -> Const:
@@ -339,7 +359,7 @@ class _Importer:
 
     def _deq_check(self, r: Act, what: str) -> None:
         if r.flattened_from is not None:
-            raise self.fail(f"{what} on the flattened activation of '{r.producer}': apply it before flattening")
+            raise self.fail(f"{what} on the flattened activation of {self.named(r.producer)}: apply it before flattening")
 
     def _deq(self, r: Act, op: AffineOp, what: str) -> Deq:
         """A float op on a quantized activation: pending until a quantizer (`Deq`)."""
@@ -549,7 +569,7 @@ class _Importer:
         value = (q.astype(np.float32) * s).astype(np.float32)
         if bits > 8:  # a bias quantizer (Brevitas' Int32Bias, Int16Bias): only its float value is used
             assert self.node is not None
-            return Const(value, wide_quant=(bits, f"node '{self.node.name or self.node.output[0]}' ({self.node.op_type})"))
+            return Const(value, wide_quant=(bits, node_label(self.node)))
         return Const(value, int_weights=(q.astype(np.int8), s, bits))
 
     def _multi_level(self, r: Acc, s: np.ndarray, zp: np.ndarray, bits: int, signed: bool, narrow: bool,
@@ -567,17 +587,19 @@ class _Importer:
             raise self.fail(f"unsupported rounding mode {rounding!r}")
         layer = self.layers[r.layer_index]
         if layer.binarize:
-            raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
+            raise self.fail(f"the output of {describe(layer)} is quantized a second time; quantize it once and use the "
                             "quantized value wherever it is needed")
-        if r.pool is not None:
-            raise self.fail("a max-pool before a multi-bit quantizer is not supported (pool after it, or binarize)")
         quant = IntQuant(scale=scale, zero_point=zero, bits=bits, signed=signed, narrow=narrow, rounding=rounding)
         lo, hi = quant.int_range
         self.layers[r.layer_index] = dataclasses.replace(
             layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain), act_quant=quant,
             out_levels=hi - lo + 1, out_offset=lo - zero,
         )
-        return Act(shape=r.shape, bits=self.layers[r.layer_index].out_bits, scale=scale, producer=layer.name)
+        # A pending max-pool of the accumulators (conv -> MaxPool -> BatchNorm -> quantizer)
+        # pools the levels: the max on rising channels, the min on falling ones (pool_order).
+        producer = layer.name if r.pool is None else self._pool_layer(self.layers[r.layer_index], r.pool,
+                                                                      before_activation=True).name
+        return Act(shape=r.shape, bits=self.layers[r.layer_index].out_bits, scale=scale, producer=producer)
 
     def _binarize(self, x: str, scale: np.ndarray) -> Any:
         r = self.role(x)
@@ -626,7 +648,7 @@ class _Importer:
             raise self.fail(AVG_OF_ACCUMULATORS)
         layer = self.layers[r.layer_index]
         if layer.binarize:
-            raise self.fail(f"the output of '{layer.name}' is quantized a second time; quantize it once and use the "
+            raise self.fail(f"the output of {describe(layer)} is quantized a second time; quantize it once and use the "
                             "quantized value wherever it is needed")
         self.layers[r.layer_index] = dataclasses.replace(
             layer, binarize=True, chain=tuple(self._channels_last(op, layer) for op in r.chain)
@@ -670,7 +692,7 @@ class _Importer:
             if np.array_equal(out, want):  # QONNX's value: out * scale
                 return dataclasses.replace(act, scale=scale, channel_scale=None)
             o = int(np.flatnonzero((out != want).any(axis=0))[0])
-            raise self.fail(f"float ops on the binary activation of '{act.producer}' then this quantizer change its "
+            raise self.fail(f"float ops on the binary activation of {self.named(act.producer)} then this quantizer change its "
                             f"values (channel {o}: -1, +1 become {out[0, o]}, {out[1, o]}); not supported on sign bits "
                             "(apply the shift before that sign, or quantize the stream to more than 1 bit)")
         return self._threshold_node(act.producer, act.shape, [step, *r.chain], quant, scale)
@@ -710,7 +732,7 @@ class _Importer:
                 raise self.fail(f"{self._unquantized_sum(r)} is added again without requantization; quantize it "
                                 "(a QuantIdentity or QuantReLU after the first Add) before the next residual add")
             if isinstance(r, Acc):
-                raise self.fail(f"residual Add of the unquantized output of '{self.layers[r.layer_index].name}' (the "
+                raise self.fail(f"residual Add of the unquantized output of {describe(self.layers[r.layer_index])} (the "
                                 "float result of a Conv/Gemm/MatMul and its BatchNorm or scales): quantize both operands "
                                 "of a residual add (e.g. a QuantIdentity with a shared or fixed power-of-two scale) so "
                                 "that it adds integers")
@@ -732,7 +754,7 @@ class _Importer:
             raise self.fail(f"residual Add of tensors of shape {list(a.shape)}: (C, H, W) or (F,) expected")
         shifts = _power_of_two_shifts(a.scale, b.scale)
         if shifts is None:
-            raise self.fail(f"residual Add of '{a.producer}' (scale {a.scale!r}) and '{b.producer}' (scale {b.scale!r}): "
+            raise self.fail(f"residual Add of {self.named(a.producer)} (scale {a.scale!r}) and {self.named(b.producer)} (scale {b.scale!r}): "
                             "the ratio of the operands' scales is not a power of two, so their sum is not an integer "
                             "sum; quantize both operands with a shared quantizer (one QuantIdentity instance) or with "
                             "fixed power-of-two scales (scaling_impl_type=CONST, restrict_scaling_type=POWER_OF_TWO)")
@@ -744,17 +766,17 @@ class _Importer:
 
     def _single_scale(self, r: Act, what: str) -> None:
         if r.channel_scale is not None:
-            raise self.fail(f"the activation of '{r.producer}' has per-channel scales (a per-channel activation "
+            raise self.fail(f"the activation of {self.named(r.producer)} has per-channel scales (a per-channel activation "
                             f"quantizer), so {what} has no single integer grid to read it on; use a per-tensor "
                             "quantizer there, or follow it by one (a sign, say)")
 
     def _unquantized_deq(self, r: Deq, what: str) -> str:
         ops = ", ".join(op.kind for op in r.chain) or "float ops"
-        return (f"the float ops ({ops}) on the quantized activation of '{r.act.producer}' {what} unquantized; end them "
+        return (f"the float ops ({ops}) on the quantized activation of {self.named(r.act.producer)} {what} unquantized; end them "
                 "in a quantizer (a QuantIdentity, QuantReLU or binary quantizer) first")
 
     def _unquantized_sum(self, r: Sum) -> str:
-        return f"the unquantized sum of the residual add '{r.join}'"
+        return f"the unquantized sum of the residual add {self.named(r.join)}"
 
     def _threshold(self, r: Sum, quant: IntQuant | None, scale: float) -> Act:
         """A quantizer after a residual join (and its float ops): a standalone activation."""
@@ -786,7 +808,7 @@ class _Importer:
         if np.array_equal(y, values) and np.float32(scale) == np.float32(r.scale):
             return r
         if r.bits == 1:
-            raise self.fail(f"requantizing the binary activation of '{r.producer}' (scale {r.scale!r}) to other values "
+            raise self.fail(f"requantizing the binary activation of {self.named(r.producer)} (scale {r.scale!r}) to other values "
                             f"(scale {scale!r}) is not supported; use the same scale, or add the binary values as they are")
         if r.flattened_from is not None:
             raise self.fail("requantize before flattening")
@@ -827,7 +849,7 @@ class _Importer:
             if isinstance(r, Deq):
                 raise self.fail(self._unquantized_deq(r, "are concatenated"))
             if isinstance(r, Acc) and not accs:
-                raise self.fail(f"Concat of the unquantized output of '{self.layers[r.layer_index].name}' (the float "
+                raise self.fail(f"Concat of the unquantized output of {describe(self.layers[r.layer_index])} (the float "
                                 "result of a Conv/Gemm/MatMul and its BatchNorm or scales) with other tensors: "
                                 "quantize every operand before the Concat, or concatenate conv outputs only and "
                                 "quantize the concatenation")
@@ -873,7 +895,7 @@ class _Importer:
             self._single_scale(a, "a Concat")
         twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
         if twice is not None:
-            raise self.fail(f"the value of '{twice}' is concatenated with itself; the hardware concat reads distinct "
+            raise self.fail(f"the value of {self.named(twice)} is concatenated with itself; the hardware concat reads distinct "
                             "operands")
         unit = min(np.float32(a.scale) for a in acts)
         shifts = []
@@ -881,7 +903,7 @@ class _Importer:
             pair = _power_of_two_shifts(a.scale, float(unit))
             if pair is None:
                 other = next(b for b in acts if np.float32(b.scale) == unit)
-                raise self.fail(f"Concat of '{a.producer}' (scale {a.scale!r}) and '{other.producer}' (scale "
+                raise self.fail(f"Concat of {self.named(a.producer)} (scale {a.scale!r}) and {self.named(other.producer)} (scale "
                                 f"{other.scale!r}): the ratio of the operands' scales is not a power of two, so their "
                                 "values have no common integer grid; quantize every operand with a shared quantizer "
                                 "(one QuantIdentity instance) or with fixed power-of-two scales "
@@ -1264,17 +1286,18 @@ class _Importer:
     def op_MaxPool(self, x: str) -> Any:
         r = self.role(x)
         attrs = self.attrs()
-        if any(attrs.get("pads", [0, 0, 0, 0])) or attrs.get("ceil_mode", 0) or \
-                attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
-            raise self.fail("MaxPool with padding, auto_pad or ceil_mode is not supported")
+        if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+            raise self.fail("MaxPool with auto_pad is not supported; use explicit pads")
         if any(d != 1 for d in attrs.get("dilations", [1, 1])):
             raise self.fail("dilated MaxPool is not supported")
+        if attrs.get("storage_order", 0):
+            raise self.fail("MaxPool with storage_order=1 (a second, index output) is not supported")
         shape: tuple[int, ...] = getattr(r, "shape", ())
-        kernel, stride = (1, 1), (1, 1)  # not (C, H, W): refused below, by what it is
+        kernel, stride, pads = (1, 1), (1, 1), (0, 0, 0, 0)  # not (C, H, W): refused below, by what it is
         if len(shape) == 3:
-            kernel, stride, _ = self._window("MaxPool", (shape[1], shape[2]), stride_default_kernel=True)
+            kernel, stride, pads = self._pool_window(shape[1], shape[2], bool(attrs.get("ceil_mode", 0)))
         if isinstance(r, Acc):
-            return self._pool_accumulators(r, kernel, stride)
+            return self._pool_accumulators(r, kernel, stride, pads)
         if isinstance(r, Sum):
             raise self.fail(f"{self._unquantized_sum(r)} is max-pooled; quantize it before the pool")
         if isinstance(r, Deq):
@@ -1283,12 +1306,28 @@ class _Importer:
             raise self.fail("MaxPool is supported only on quantized (C, H, W) activations (place it after the quantizer)")
         c, h, w = r.shape
         layer = MaxPool(name=self.unique_name(f"maxpool{sum(isinstance(l, MaxPool) for l in self.layers)}"),
-                        in_shape=(h, w, c), kernel=kernel, stride=stride, inputs=(r.producer,))
+                        in_shape=(h, w, c), kernel=kernel, stride=stride, inputs=(r.producer,), pads=pads)
         self.layers.append(layer)
         oh, ow, _ = layer.out_shape
         return Act(shape=(c, oh, ow), bits=r.bits, scale=r.scale, producer=layer.name, channel_scale=r.channel_scale)
 
-    def _pool_accumulators(self, r: Acc, kernel: tuple[int, ...], stride: tuple[int, ...]) -> Acc:
+    def _pool_window(self, h: int, w: int, ceil_mode: bool) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int]]:
+        """A MaxPool's kernel, strides and pads (top, left, bottom, right). The source pads
+        with -inf, so a padded position never wins; ceil_mode's partial windows at the bottom
+        and right are more of that padding: the output has ceil((H + pads - K) / S) + 1 rows,
+        less one where the last window would start in the bottom padding (onnxruntime's and
+        PyTorch's rule), and the bottom padding grows to cover the last window."""
+        kernel, stride, pads = self._window("MaxPool", (h, w), stride_default_kernel=True)
+        if pads[0] >= kernel[0] or pads[2] >= kernel[0] or pads[1] >= kernel[1] or pads[3] >= kernel[1]:
+            raise self.fail(f"MaxPool pads {list(pads)} must be smaller than its kernel {list(kernel)} "
+                            "(a window of padding alone has no max)")
+        if not ceil_mode:
+            return kernel, stride, pads
+        return kernel, stride, (pads[0], pads[1], ceil_mode_tail(h, pads[0], pads[2], kernel[0], stride[0]),
+                                ceil_mode_tail(w, pads[1], pads[3], kernel[1], stride[1]))
+
+    def _pool_accumulators(self, r: Acc, kernel: tuple[int, int], stride: tuple[int, int],
+                           pads: tuple[int, int, int, int]) -> Acc:
         """BinaryNet's order, conv -> MaxPool -> BatchNorm -> sign: the pool is kept pending
         until the sign, then placed after the layer (see passes.pool_order: the max of the
         accumulators before a monotone step is the OR of the steps, or the AND where the
@@ -1302,10 +1341,11 @@ class _Importer:
                 raise self.fail(f"a '{op.kind}' before the MaxPool may reverse the order of the values; only "
                                 "biases and positive scales may come between the conv and a pool of its accumulators")
         c, h, w = r.shape
-        oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
+        t, l, b, rt = pads
+        oh, ow = (h + t + b - kernel[0]) // stride[0] + 1, (w + l + rt - kernel[1]) // stride[1] + 1
         if min(oh, ow) < 1:
             raise self.fail(f"MaxPool {kernel} does not fit a {h}x{w} map")
-        return dataclasses.replace(r, shape=(c, oh, ow), pool=((kernel[0], kernel[1]), (stride[0], stride[1])))
+        return dataclasses.replace(r, shape=(c, oh, ow), pool=(kernel, stride, pads))
 
     # -- average pooling ---------------------------------------------------------------------------
     def op_GlobalAveragePool(self, x: str) -> Any:
@@ -1343,7 +1383,8 @@ class _Importer:
         if len(kernel) != 2 or len(stride) != 2:
             raise self.fail(f"AveragePool must be 2-D, got kernel {list(kernel)}")
         _, h, w = shape
-        if attrs.get("ceil_mode", 0) and ((h - kernel[0]) % stride[0] or (w - kernel[1]) % stride[1]):
+        if attrs.get("ceil_mode", 0) and (ceil_mode_tail(h, 0, 0, kernel[0], stride[0]) or
+                                          ceil_mode_tail(w, 0, 0, kernel[1], stride[1])):
             raise self.fail("AveragePool with ceil_mode adds partial windows here (they average fewer elements); "
                             "not supported")
         return self._average(r, (kernel[0], kernel[1]), (stride[0], stride[1]), flatten=False)
@@ -1422,13 +1463,24 @@ class _Importer:
     def _layer(self, name: str) -> Any:
         return next(layer for layer in self.layers if layer.name == name)
 
-    def _pool_layer(self, layer: MatrixLayer, pool: tuple[tuple[int, int], tuple[int, int]], before_activation: bool) -> MaxPool:
-        (kh, kw), (sh, sw) = pool
+    def _pool_layer(self, layer: MatrixLayer, pool: tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int]],
+                    before_activation: bool) -> MaxPool:
+        kernel, stride, pads = pool
         node = MaxPool(name=self.unique_name(f"maxpool{sum(isinstance(l, MaxPool) for l in self.layers)}"),
-                       in_shape=layer.out_shape, kernel=(kh, kw), stride=(sh, sw), inputs=(layer.name,),
-                       before_activation=before_activation)
+                       in_shape=layer.out_shape, kernel=kernel, stride=stride, inputs=(layer.name,),
+                       before_activation=before_activation, pads=pads)
         self.layers.append(node)
         return node
+
+
+def ceil_mode_tail(size: int, head: int, tail: int, kernel: int, stride: int) -> int:
+    """The end padding of one axis of a ceil_mode pool, grown to hold its partial last window:
+    the pool has ceil((size + head + tail - kernel) / stride) + 1 windows, less one where the
+    last would start in the end padding (onnxruntime's and PyTorch's rule)."""
+    out = -(-(size + head + tail - kernel) // stride) + 1
+    if (out - 1) * stride >= size + head:
+        out -= 1
+    return max(tail, (out - 1) * stride + kernel - size - head)
 
 
 AVG_OF_ACCUMULATORS = ("an average pool of a layer's accumulators is supported only before the output; "
@@ -1509,8 +1561,15 @@ def check_model(model: onnx.ModelProto, path: Path) -> None:
                     t.CopyFrom(a.t)
                     t.name = node.output[0]
                     constants.append((t, f"Constant '{node.name or node.output[0]}'"))
+    scales: dict[str, onnx.NodeProto] = {}  # tensor -> the first quantizer that reads it as its scale
+    for node in graph.node:
+        if node.op_type in ("Quant", "BipolarQuant", "Trunc") and len(node.input) > 1:
+            scales.setdefault(node.input[1], node)
+    constant_names = {t.name for t, _ in constants}
     for tensor, what in constants:
-        _check_tensor(tensor, what, uses.get(tensor.name, set()), tensor.name in rank1)
+        quantizer = scales.get(tensor.name)
+        _check_tensor(tensor, what, uses.get(tensor.name, set()), tensor.name in rank1,
+                      None if quantizer is None else (quantizer, quantizer.input[0] in constant_names))
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:  # ValidationError, InferenceError
@@ -1518,7 +1577,16 @@ def check_model(model: onnx.ModelProto, path: Path) -> None:
         raise UserError(f"{path}: invalid ONNX model ({reason.strip()})") from None
 
 
-def _check_tensor(t: onnx.TensorProto, what: str, uses: set[bool], rank1: bool) -> None:
+# Why a weight scale is infinite (the usual case: `what` of a quantizer's scale, see `_check_tensor`).
+WEIGHT_SCALE_HINT = ("; Brevitas' default weight quantizer at weight_bit_width=1 is a narrow signed integer whose "
+                     "only level is 0, so its scale max|w| / 0 is infinite: use a binary weight quantizer, e.g. "
+                     "weight_quant=brevitas.quant.SignedBinaryWeightPerTensorConst")
+
+
+def _check_tensor(t: onnx.TensorProto, what: str, uses: set[bool], rank1: bool,
+                  quantizer: tuple[onnx.NodeProto, bool] | None = None) -> None:
+    """`quantizer`: (the first quantizer node that reads `t` as its scale, whether it quantizes
+    a constant, i.e. weights), for the message on a scale that is not finite."""
     if t.data_location == _DT.EXTERNAL:
         raise UserError(f"{what}: its external data was not loaded")
     dtype: type[np.generic]
@@ -1550,6 +1618,14 @@ def _check_tensor(t: onnx.TensorProto, what: str, uses: set[bool], rank1: bool) 
         values = numpy_helper.to_array(t)
         if not np.isfinite(values).all():
             index = int(np.flatnonzero(~np.isfinite(values.reshape(-1)))[0])
+            if quantizer is not None:
+                node, weights = quantizer
+                value = values.reshape(-1)[index]
+                kind = "infinite" if np.isinf(value) else "NaN"
+                raise UserError(f"{node_label(node)}: the {'weight' if weights else 'activation'} quantizer's scale "
+                                f"({what}) is {kind}{f' at flat index {index}' if values.size > 1 else ''}"
+                                + (WEIGHT_SCALE_HINT if weights and np.isinf(value) else
+                                   "; a quantizer's scale must be positive and finite"))
             raise UserError(f"{what}: holds {values.reshape(-1)[index]} at flat index {index}; weights and parameters "
                             "must be finite (the source model computes nothing defined there)")
 
@@ -1563,6 +1639,42 @@ def _power_of_two_shifts(a: float, b: float) -> tuple[int, int] | None:
     if np.ldexp(np.float64(small), k) != np.float64(big) or k > 16:
         return None
     return (k, 0) if fa >= fb else (0, k)
+
+
+@dataclass
+class _Named:
+    """A name with no IR node behind it (for `_Importer.named`)."""
+
+    name: str
+
+
+# Brevitas' own modules between the user's module and the exported node (the quantizer
+# proxies and their export handlers): a node is named after the user's module above them.
+_INTERNAL_MODULES = ("brevitas.proxy.", "brevitas.export.", "brevitas.core.", "onnx_symbolic.", "aten.")
+
+
+def module_of(node: onnx.NodeProto) -> str:
+    """The torch module path of an exported node ("features.2"), where the export kept it (the
+    dynamo exporter's `pkg.torch.onnx.name_scopes` and `class_hierarchy` metadata), else ""."""
+    meta = {p.key: p.value for p in node.metadata_props}
+    try:
+        scopes = ast.literal_eval(meta.get("pkg.torch.onnx.name_scopes", "[]"))
+        classes = ast.literal_eval(meta.get("pkg.torch.onnx.class_hierarchy", "[]"))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return ""
+    if not (isinstance(scopes, list) and isinstance(classes, list) and len(scopes) == len(classes)):
+        return ""
+    # The last entry is the op itself; the deepest module above it that is not Brevitas' own.
+    for scope, cls in zip(scopes[-2::-1], classes[-2::-1]):
+        if isinstance(scope, str) and isinstance(cls, str) and not cls.startswith(_INTERNAL_MODULES):
+            return scope
+    return ""
+
+
+def node_label(node: onnx.NodeProto) -> str:
+    """An ONNX node for a message: "node 'node_Conv_49' (Conv, module features.0)"."""
+    module = module_of(node)
+    return f"node '{node.name or node.output[0]}' ({node.op_type}{f', module {module}' if module else ''})"
 
 
 def model_digest(model: onnx.ModelProto) -> str:

@@ -21,7 +21,7 @@ from ..errors import UserError
 from ..safeio import read_json
 from .blocks.mvau import mvau_cycles  # noqa: F401  (re-exported)
 from .blocks.swg import finn_swg_cycles, padded_pixels  # noqa: F401  (re-exported)
-from ..ir import MatrixLayer, Network, validate
+from ..ir import MatrixLayer, Network, describe, validate
 
 
 def divisors(n: int) -> list[int]:
@@ -74,9 +74,9 @@ def apply_folding_spec(net: Network, spec: dict[str, Any]) -> Network:
         if not (isinstance(pe, int) and isinstance(simd, int)) or pe < 1 or simd < 1:
             raise UserError(f"folding: layer '{name}': pe and simd must be positive integers")
         if layer.out_channels % pe:
-            raise UserError(f"folding: layer '{name}': PE={pe} does not divide its {layer.out_channels} output channels")
+            raise UserError(f"folding: layer {describe(layer)}: PE={pe} does not divide its {layer.out_channels} output channels")
         if layer.fan_in % simd:
-            raise UserError(f"folding: layer '{name}': SIMD={simd} does not divide its fan-in {layer.fan_in}")
+            raise UserError(f"folding: layer {describe(layer)}: SIMD={simd} does not divide its fan-in {layer.fan_in}")
         net = net.replace_layer(dataclasses.replace(layer, pe=pe, simd=simd))
     return validate(net)
 

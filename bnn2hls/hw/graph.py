@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
-from ..ir import Dense, Network, SumPool
+from ..ir import Dense, Network, SumPool, describe
 from .blocks import FIFO_KIND, FORK_KIND, LAYER_BLOCKS, fifo_depth, sumpool_format
 from .blocks.base import Block, LowerContext, Stream
 from .fifo_sizing import reconvergent_fifo_depths
@@ -120,12 +120,12 @@ def lower(net: Network) -> HwGraph:
     """The hardware dataflow graph of `net` (see the module docstring)."""
     for layer in net.datapath:
         if type(layer) not in LAYER_BLOCKS:
-            raise UserError(f"node '{layer.name}' ({layer.kind}): no hardware block implements it yet")
+            raise UserError(f"node {describe(layer)} ({layer.kind}): no hardware block implements it yet")
         if len(set(layer.inputs)) != len(layer.inputs):
-            raise UserError(f"node '{layer.name}': reads the same value twice; the hardware lowering takes distinct operands")
+            raise UserError(f"node {describe(layer)}: reads the same value twice; the hardware lowering takes distinct operands")
     last = net.producer(net.head)
     if len(net.consumers[last.name]) > 1:
-        raise UserError(f"node '{last.name}': its accumulators feed the output and other nodes; "
+        raise UserError(f"node {describe(last)}: its accumulators feed the output and other nodes; "
                         "the hardware lowering takes them to the output only")
     fmt = stream_format(net)
     graph = HwGraph(net, fmt, Stream(None, "in", fmt.in_width, fmt.in_bits, "input pixels"))

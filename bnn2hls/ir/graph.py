@@ -110,6 +110,26 @@ def apply_chain(chain: tuple[AffineOp, ...], x: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # Layers
 # --------------------------------------------------------------------------------------
+# Where a node comes from: the source graph's ONNX nodes that made it, each as (ONNX node
+# name, torch module path or "" where the export kept none). The importer fills it; messages
+# name the source with it (`describe`) beside our node name, which the user never wrote.
+Source = tuple[tuple[str, str], ...]
+
+
+def describe(layer: Any) -> str:
+    """The node's name and its source, for messages: "'threshold6' (from features.2; ONNX
+    node 'node__symbolic_2')", or just "'threshold6'" for a node built by hand."""
+    label = f"'{layer.name}'"
+    source = getattr(layer, "source", ())
+    if not source:
+        return label
+    modules = list(dict.fromkeys(module for _, module in source if module))
+    nodes = list(dict.fromkeys(node for node, _ in source))
+    where = (f"{', '.join(modules)}; " if modules else "") + \
+        f"ONNX node{'s' if len(nodes) > 1 else ''} " + ", ".join(f"'{n}'" for n in nodes)
+    return f"{label} (from {where})"
+
+
 @dataclass(frozen=True)
 class InputQuant:
     """Host-side input quantizer: source-space float input -> datapath integers.
@@ -130,6 +150,7 @@ class InputQuant:
     narrow: bool = False
     rounding: str = "ROUND"
     out_shape: tuple[int, int, int] = (1, 1, 1)
+    source: Source = ()  # the source's ONNX nodes it comes from (see `Source`)
 
     kind: ClassVar[str] = "input_quant"
     arity: ClassVar[int] = 0  # the values it reads (it reads the graph input)
@@ -280,6 +301,7 @@ class MatrixLayer:
     out_levels: int = 0  # 0: bipolar sign; L >= 2: multi-threshold with L levels
     out_offset: int = 0  # the value of level 0
     inputs: tuple[str, ...] = ()
+    source: Source = ()  # the source's ONNX nodes it comes from (see `Source`)
 
     kind: ClassVar[str]  # set by Conv and Dense
     flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
@@ -374,7 +396,7 @@ class MatrixLayer:
         if self.act_quant is not None and not isinstance(self.act_quant, IntQuant):
             return "act_quant must be folded into thresholds before saving"
         if not _array(self.acc_scale, "f"):
-            return "acc_scale must be a finite float array"
+            return _scale_error(self.acc_scale)
         if self.thresholds is not None and not _array(self.thresholds, "i"):
             return "thresholds must be an integer array"
         if self.flip is not None and not _array(self.flip, "b"):
@@ -493,11 +515,21 @@ class BorderTable:
 
 @dataclass(frozen=True)
 class MaxPool:
-    """Max-pool, no padding: the OR of sign bits, or the signed max of multi-level values.
+    """Max-pool: the OR of sign bits, or the signed max of multi-level values, per channel
+    over each kh x kw window of the map padded by `pads` (top, left, bottom, right).
+
+    A padded position never wins (ONNX MaxPool pads with -inf): the window's max is that of
+    its in-bounds positions. `pads` also holds the partial windows of a ceil_mode pool (the
+    importer adds them to the bottom / right padding).
+
+    `minimum`: per channel, True where the pool takes the min instead (the source pools the
+    accumulators before a multi-level quantizer that falls on this channel: the step of the
+    max is the min of the steps); None: the max everywhere.
 
     `before_activation`: the source pools its producer's pre-activation values (BinaryNet's
-    conv -> MaxPool -> BatchNorm -> sign); only in the raw IR, until passes.pool_order moves
-    the producer's flips past the pool."""
+    conv -> MaxPool -> BatchNorm -> sign / quantizer); only in the raw IR, until
+    passes.pool_order moves the producer's flips past the pool (sign) or sets `minimum`
+    (multi-level)."""
 
     name: str
     in_shape: tuple[int, int, int]
@@ -505,6 +537,9 @@ class MaxPool:
     stride: tuple[int, int]
     inputs: tuple[str, ...] = ()
     before_activation: bool = False
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)
+    minimum: np.ndarray | None = None  # bool [C]
+    source: Source = ()  # the source's ONNX nodes it comes from (see `Source`)
 
     kind: ClassVar[str] = "maxpool"
     flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
@@ -512,7 +547,17 @@ class MaxPool:
     @property
     def out_shape(self) -> tuple[int, int, int]:
         h, w, c = self.in_shape
-        return ((h - self.kernel[0]) // self.stride[0] + 1, (w - self.kernel[1]) // self.stride[1] + 1, c)
+        t, l, b, r = self.pads
+        return ((h + t + b - self.kernel[0]) // self.stride[0] + 1, (w + l + r - self.kernel[1]) // self.stride[1] + 1, c)
+
+    @property
+    def padded(self) -> bool:
+        return any(self.pads)
+
+    @property
+    def takes_min(self) -> bool:
+        """Some channel pools its minimum."""
+        return self.minimum is not None and bool(np.any(self.minimum))
 
     # The value it produces, given its inputs' (Network.value_range, element_bits, is_bipolar)
     def range_of(self, inputs: Callable[[], list[tuple[int, int]]]) -> tuple[int, int]:
@@ -528,6 +573,13 @@ class MaxPool:
         """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
         if not _ints(self.in_shape, 3, 1) or not _ints(self.kernel, 2, 1) or not _ints(self.stride, 2, 1):
             return "in_shape must be 3 positive integers, kernel and stride 2"
+        if not _ints(self.pads, 4, 0):
+            return "pads must be 4 non-negative integers"
+        if self.pads[0] >= self.kernel[0] or self.pads[2] >= self.kernel[0] or self.pads[1] >= self.kernel[1] or \
+                self.pads[3] >= self.kernel[1]:
+            return "pads must be smaller than the kernel (a window of padding alone has no max)"
+        if self.minimum is not None and (not _array(self.minimum, "b") or self.minimum.shape != (self.in_shape[2],)):
+            return "minimum must be a bool array, one per channel"
         return None
 
     def input_error(self, net: Network, feeds_head: Any) -> str | None:
@@ -556,6 +608,7 @@ class SumPool:
     stride: tuple[int, int]
     input_scale: float = 1.0
     inputs: tuple[str, ...] = ()
+    source: Source = ()  # the source's ONNX nodes it comes from (see `Source`)
 
     kind: ClassVar[str] = "sumpool"
     flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
@@ -624,6 +677,7 @@ class Join:
     operand_scales: tuple[float, float]
     shifts: tuple[int, int] = (0, 0)
     inputs: tuple[str, ...] = ()
+    source: Source = ()  # the source's ONNX nodes it comes from (see `Source`)
 
     kind: ClassVar[str] = "add"
     flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
@@ -679,6 +733,7 @@ class Concat:
     operand_scales: tuple[float, ...]
     shifts: tuple[int, ...]
     inputs: tuple[str, ...] = ()
+    source: Source = ()  # the source's ONNX nodes it comes from (see `Source`)
 
     kind: ClassVar[str] = "concat"
     flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
@@ -752,6 +807,7 @@ class Threshold:
     out_levels: int = 0
     out_offset: int = 0
     inputs: tuple[str, ...] = ()
+    source: Source = ()  # the source's ONNX nodes it comes from (see `Source`)
 
     kind: ClassVar[str] = "threshold"
     flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
@@ -831,6 +887,7 @@ class OutputHead:
     acc_scale: np.ndarray  # float32 [C]
     chain: tuple[AffineOp, ...]
     inputs: tuple[str, ...] = ()
+    source: Source = ()  # the source's ONNX nodes it comes from (see `Source`)
 
     kind: ClassVar[str] = "output_head"
     flattens_input: ClassVar[bool] = False  # reads its input flattened (a dense layer)
@@ -851,8 +908,10 @@ class OutputHead:
 
     def field_error(self) -> str | None:
         """What is wrong with its fields' types and ranges (None: nothing; `validate`)."""
-        if not _ints(self.in_shape, 3, 1) or not _array(self.acc_scale, "f"):
-            return "in_shape must be 3 positive integers and acc_scale a finite float array"
+        if not _ints(self.in_shape, 3, 1):
+            return "in_shape must be 3 positive integers"
+        if not _array(self.acc_scale, "f"):
+            return _scale_error(self.acc_scale)
         if self.acc_scale.shape not in ((self.in_shape[2],), (self.out_features,)):
             return "acc_scale must have one entry per output"
         why = _check_chain(self.chain)
@@ -1025,6 +1084,19 @@ def _array(v: Any, kind: str) -> bool:
     return np.issubdtype(v.dtype, np.floating) and bool(np.all(np.isfinite(v)))
 
 
+def _scale_error(scale: Any) -> str:
+    """What is wrong with an `acc_scale` that is not a finite float array: an infinite or NaN
+    entry is the source's (its input scale x weight scale), so say which channel and what."""
+    if isinstance(scale, np.ndarray) and np.issubdtype(scale.dtype, np.floating) and scale.size:
+        flat = scale.reshape(-1)
+        bad = int(np.flatnonzero(~np.isfinite(flat))[0])
+        return (f"the accumulator scale (input scale x weight scale) of channel {bad} is {float(flat[bad])!r}: "
+                "the source's quantizer scales must be finite (an infinite weight scale is what Brevitas' default "
+                "weight quantizer exports at weight_bit_width=1; use a binary one, e.g. "
+                "weight_quant=brevitas.quant.SignedBinaryWeightPerTensorConst)")
+    return "acc_scale must be a finite float array"
+
+
 def _check_chain(chain: Any) -> str | None:
     if not isinstance(chain, tuple):
         return "chain must be a list of affine steps"
@@ -1047,16 +1119,20 @@ def _check_types(net: Network) -> None:
     for layer in net.layers:
         if not isinstance(layer, tuple(LAYER_TYPES.values())) or not isinstance(layer.name, str):
             raise UserError("IR: every layer needs a known kind and a string name")
+        source = getattr(layer, "source", ())
+        if not (isinstance(source, tuple) and all(isinstance(s, tuple) and len(s) == 2 and
+                                                  all(isinstance(v, str) for v in s) for s in source)):
+            raise UserError(f"IR layer '{layer.name}': source must be a list of [ONNX node, module] pairs")
         why = layer.field_error()
         if why:
-            raise UserError(f"IR layer '{layer.name}': {why}")
+            raise UserError(f"IR layer {describe(layer)}: {why}")
 
 
 def validate(net: Network) -> Network:
     """Check the invariants in the module docstring; raise UserError naming the layer."""
 
     def bad(layer: Any, why: str) -> UserError:
-        return UserError(f"IR layer '{layer.name}': {why}")
+        return UserError(f"IR layer {describe(layer)}: {why}")
 
     _check_types(net)
     _check_graph(net)

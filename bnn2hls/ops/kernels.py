@@ -103,11 +103,16 @@ def multi_threshold(layer: Any, acc: np.ndarray) -> np.ndarray:
 
 
 def window_need(in_shape: tuple[int, int, int], kernel: tuple[int, int], stride: tuple[int, int],
-                out_hw: tuple[int, int]) -> np.ndarray:
-    """The need map of an unpadded window walk (a pool): output item k leaves when its window's
-    last input item is in."""
+                out_hw: tuple[int, int], pads: tuple[int, int, int, int] = (0, 0, 0, 0)) -> np.ndarray:
+    """The need map of a window walk over the map padded by `pads` (a pool): output item k
+    leaves when the walk reaches its window's last (padded) position, having read every input
+    item before that position."""
     (kh, kw), (sh, sw) = kernel, stride
     oh, ow = out_hw
-    w = in_shape[1]
+    h, w = in_shape[:2]
+    t, l = pads[0], pads[1]
     oy, ox = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
-    return ((oy * sh + kh - 1) * w + ox * sw + kw - 1).reshape(-1)
+    rows, cols = oy * sh + kh - 1, ox * sw + kw - 1  # padded coordinates
+    in_row = (rows >= t) & (rows < t + h)
+    need = np.clip(rows - t, 0, h) * w + np.where(in_row, np.clip(cols - l + 1, 0, w), 0) - 1
+    return need.reshape(-1)

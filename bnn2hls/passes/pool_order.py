@@ -11,6 +11,14 @@ It then lands in the consumer: a flipped input bit of channel c is the value -s 
 s, so negating the weights that read channel c gives the same dot product. The consumer's
 thresholds do not change; its border table (computed after this pass) uses the negated
 weights, as the hardware does.
+
+A multi-level producer (conv -> MaxPool -> BatchNorm -> QuantReLU) keeps its levels: per
+channel the level is a monotone step function of the accumulator (levels_of), non-decreasing
+where flip is 0 and non-increasing where it is 1, so the level of the window's max
+accumulator is the max of the levels over the window on a rising channel and their min on a
+falling one (a constant channel: either). The pool takes the min on the falling channels
+(`MaxPool.minimum`), and nothing else changes. Padded positions (the source pads with -inf)
+never win either reduction.
 """
 from __future__ import annotations
 
@@ -19,19 +27,23 @@ import dataclasses
 import numpy as np
 
 from ..errors import UserError
-from ..ir import DepthwiseConv, MatrixLayer, MaxPool, Network, validate
+from ..ir import DepthwiseConv, MatrixLayer, MaxPool, Network, describe, validate
 
 
 def move_pool_flips(net: Network) -> Network:
     for pool in [layer for layer in net.layers if isinstance(layer, MaxPool) and layer.before_activation]:
         producer = net.producer(pool)
-        if not isinstance(producer, MatrixLayer) or producer.flip is None or producer.out_levels:
-            raise UserError(f"layer '{pool.name}': a max-pool before the activation needs a sign-thresholded producer")
+        if not isinstance(producer, MatrixLayer) or producer.flip is None:
+            raise UserError(f"layer {describe(pool)}: a max-pool before the activation needs a thresholded producer")
+        if producer.out_levels:
+            minimum = np.asarray(producer.flip, bool).copy()
+            net = net.replace_layer(dataclasses.replace(pool, before_activation=False, minimum=minimum))
+            continue
         consumers = net.consumers[pool.name]
         for consumer in consumers:  # every reader takes the flips (a fork: each of its matrix layers)
             if not isinstance(consumer, MatrixLayer) or consumer.input_bits != 1:
-                raise UserError(f"layer '{pool.name}': a max-pool before the activation must feed matrix layers only "
-                                f"(it feeds '{consumer.name}'; put the BatchNorm and sign before the pool)")
+                raise UserError(f"layer {describe(pool)}: a max-pool before the activation must feed matrix layers only "
+                                f"(it feeds {describe(consumer)}; put the BatchNorm and sign before the pool)")
         flip = np.asarray(producer.flip, bool)
         for consumer in consumers:
             assert isinstance(consumer, MatrixLayer)
@@ -53,6 +65,6 @@ def _take_flips(consumer: MatrixLayer, flip: np.ndarray, producer: MatrixLayer, 
         return consumer.weights ^ (columns if columns.ndim == 2 else columns[None, :])
     mask = np.broadcast_to(columns if columns.ndim == 2 else columns[None, :], consumer.weights.shape)
     if np.any(consumer.weights[mask] == -(2 ** (consumer.weight_bits - 1))):
-        raise UserError(f"layer '{consumer.name}': cannot negate its most negative {consumer.weight_bits}-bit "
-                        f"weight to take the flips of '{producer.name}' past '{pool.name}'")
+        raise UserError(f"layer {describe(consumer)}: cannot negate its most negative {consumer.weight_bits}-bit "
+                        f"weight to take the flips of {describe(producer)} past '{pool.name}'")
     return np.where(mask, -consumer.weights, consumer.weights).astype(np.int8)

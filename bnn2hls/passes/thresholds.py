@@ -22,11 +22,13 @@ the hardware sees. Where two pairs with the same sum give different outputs (flo
 of the add), no threshold on the sum can equal the source, and the pass refuses.
 """
 import dataclasses
+import math
+from typing import Any
 
 import numpy as np
 
 from ..errors import UserError
-from ..ir import Conv, Dense, DepthwiseConv, Join, MatrixLayer, MaxPool, Network, SumPool, Threshold, apply_chain
+from ..ir import Conv, Dense, DepthwiseConv, Join, MatrixLayer, MaxPool, Network, SumPool, Threshold, apply_chain, describe
 
 
 def threshold_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +41,7 @@ def threshold_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
     falling = (ups < 0).sum(axis=0)
     bad = np.nonzero((rising + falling) > 1)[0]
     if bad.size:
-        raise UserError(f"layer '{layer.name}': the sign of channel {bad[0]} is not monotone in the accumulator; cannot fold it to a threshold")
+        raise UserError(f"layer {describe(layer)}: the sign of channel {bad[0]} is not monotone in the accumulator; cannot fold it to a threshold")
     flip = falling > 0
     # The first accumulator value whose (possibly flipped) bit is 1; hi+1 if none.
     effective = bits ^ flip[None, :]
@@ -66,7 +68,7 @@ def levels_of(layer: MatrixLayer) -> tuple[np.ndarray, np.ndarray]:
     rising, falling = (steps > 0).any(axis=0), (steps < 0).any(axis=0)
     bad = np.nonzero(rising & falling)[0]
     if bad.size:
-        raise UserError(f"layer '{layer.name}': the quantized output of channel {bad[0]} is not monotone in the "
+        raise UserError(f"layer {describe(layer)}: the quantized output of channel {bad[0]} is not monotone in the "
                         "accumulator; cannot fold it to thresholds")
     flip = np.asarray(falling)
     thresholds = np.empty((layer.out_channels, layer.out_levels - 1), np.int64)
@@ -130,7 +132,7 @@ def threshold_node_of(net: Network, layer: Threshold) -> tuple[np.ndarray, np.nd
     if rows.size:
         row, o = int(rows[0]), int(channels[0])
         other = int(first[inverse[row]])
-        raise UserError(f"layer '{layer.name}': the source's output of channel {o} at the integer input {int(x[row])} "
+        raise UserError(f"layer {describe(layer)}: the source's output of channel {o} at the integer input {int(x[row])} "
                         f"depends on how it is reached (float values {float(v[other])!r} and {float(v[row])!r}: "
                         "float rounding of the residual add); cannot fold it to thresholds (power-of-two operand "
                         "scales avoid this)")
@@ -138,7 +140,7 @@ def threshold_node_of(net: Network, layer: Threshold) -> tuple[np.ndarray, np.nd
     rising, falling = (deltas > 0).any(axis=0), (deltas < 0).any(axis=0)
     bad = np.nonzero(rising & falling)[0]
     if bad.size:
-        raise UserError(f"layer '{layer.name}': the {'sign' if layer.act_quant is None else 'quantized output'} of "
+        raise UserError(f"layer {describe(layer)}: the {'sign' if layer.act_quant is None else 'quantized output'} of "
                         f"channel {bad[0]} is not monotone in its input; cannot fold it to thresholds")
     flip = np.asarray(falling)
     beyond = int(keys[-1]) + 1
@@ -177,7 +179,9 @@ def _significant_bits(value: float) -> int:
 
 
 def float_ties(layer: MatrixLayer, input_scale: float | None, input_error: float = 0.0) -> list[tuple[int, int]]:
-    """(channel, accumulator) pairs at which the source's sign is decided by float rounding.
+    """(channel, accumulator) pairs at which the source's sign is decided by float rounding,
+    over the layer's whole `acc_range` (`reachable_accumulators` tells which of them the
+    model's inputs can reach).
 
     The source computes the accumulator as a float32 sum of products (input value x weight
     value) in an order we do not know (onnxruntime's kernels block and vectorize). Where
@@ -201,8 +205,6 @@ def float_ties(layer: MatrixLayer, input_scale: float | None, input_error: float
     w_peak = 1 if layer.weight_bits == 1 else 2 ** (layer.weight_bits - 1)
     delta += layer.fan_in * w_peak * input_error
     acc = np.arange(lo, hi + 1, dtype=np.int64)
-    if layer.input_bits == 1 and not any(layer.pads):
-        acc = acc[(acc - layer.fan_in) % 2 == 0]  # dot = 2 * matches - fan_in
     ties = []
     for o in range(layer.out_channels):
         if layer.input_bits == 1 and layer.weight_bits == 1:
@@ -287,35 +289,111 @@ def _input_scale(net: Network, layer: Conv | DepthwiseConv | Dense) -> tuple[flo
     return (quant.scale if quant is not None else None), 0.0
 
 
-def tie_warnings(net: Network) -> tuple[str, ...]:
-    """One line per binarizing layer that has float ties (see `float_ties`, `pool_ties`).
-    Activations after a join have none: the source's join is an elementwise add, evaluated
-    exactly as the source does for every operand pair (`threshold_node_of`), not a sum in an
-    unknown order."""
-    lines = []
+def reachable_accumulators(net: Network, layer: Conv | DepthwiseConv | Dense) -> list[tuple[int, int, int, tuple[int, ...]]]:
+    """Per output channel (lo, hi, modulus, residues): every accumulator the model's inputs can
+    give lies in [lo, hi] and is congruent to one of `residues` modulo `modulus`. What it
+    proves: the extremes of sum_j w_j x_j over the producer's value range (a zero-padded tap
+    reads 0), and that every term w_j x_j is a multiple of g = gcd(w). For +-1 inputs
+    acc = sum(w) - 2 * (the weights of the -1 inputs), so acc = sum(w) mod 2g, with the sum
+    over the taps inside the image at each output position (a zero pad drops the others): a
+    binary dot product of n +-1 terms takes only values of n's parity."""
+    producer = net.producers(layer)[0]
+    bipolar = net.is_bipolar(producer)
+    a, b = (-1, 1) if bipolar else net.value_range(producer)
+    zero_pads = any(layer.pads) and layer.pad_mode == "zero"
+    if zero_pads:
+        a, b = min(a, 0), max(b, 0)
+    masks = _tap_masks(layer) if zero_pads else [np.ones(layer.fan_in, bool)]
+    out: list[tuple[int, int, int, tuple[int, ...]]] = []
+    for w in layer.weight_values:
+        lo = int(np.minimum(w * a, w * b).sum())
+        hi = int(np.maximum(w * a, w * b).sum())
+        g = math.gcd(*(int(v) for v in np.abs(w)))
+        if g == 0:
+            out.append((0, 0, 1, (0,)))
+        elif bipolar:
+            out.append((lo, hi, 2 * g, tuple(sorted({int(w[m].sum()) % (2 * g) for m in masks}))))
+        else:
+            out.append((lo, hi, g, (0,)))
+    return out
+
+
+def _tap_masks(layer: Conv | DepthwiseConv | Dense) -> list[np.ndarray]:
+    """The distinct sets of taps (bool [fan_in], columns (ky, kx[, c])) that fall inside the
+    image at some output position of a padded conv."""
+    h, w, c = layer.in_shape
+    t, left, _, _ = layer.pads
+    (kh, kw), (sh, sw) = layer.kernel, layer.stride
+    oh, ow = layer.out_hw
+    rows = {tuple(0 <= oy * sh - t + ky < h for ky in range(kh)) for oy in range(oh)}
+    cols = {tuple(0 <= ox * sw - left + kx < w for kx in range(kw)) for ox in range(ow)}
+    per_tap = 1 if isinstance(layer, DepthwiseConv) else c
+    return [np.repeat(np.logical_and.outer(r, q).reshape(-1), per_tap) for r in sorted(rows) for q in sorted(cols)]
+
+
+def _pool_sums(net: Network, pool: SumPool) -> tuple[int, int]:
+    """(modulus, residue) of a sum pool's reachable sums: n sign bits (+-1) sum to n's parity."""
+    if net.is_bipolar(net.producer(pool)):
+        return 2, pool.divisor % 2
+    return 1, 0
+
+
+def tie_report(net: Network) -> list[dict[str, Any]]:
+    """Per binarizing layer of the raw IR that has float ties (`float_ties`, `pool_ties`), a
+    JSON-able entry: the layer, its source (ONNX node, torch module), how many (channel,
+    value) ties the model's inputs can reach (`values`, in `channels` channels; `first`
+    of them) and how many are proven out of reach (`unreachable`: outside the reachable
+    accumulators, or of the wrong parity; see `reachable_accumulators`), `reachable`
+    whether any is left. Activations after a join have none: the source's join is an
+    elementwise add, evaluated exactly as the source does for every operand pair
+    (`threshold_node_of`), not a sum in an unknown order."""
+    entries = []
     for layer in net.datapath:
         if isinstance(layer, Threshold) and layer.thresholds is None and isinstance(net.producer(layer), SumPool):
             pool = net.producer(layer)
             assert isinstance(pool, SumPool)
             found = pool_ties(net, layer, pool)
-            if found:
-                o, v = found[0]
-                lines.append(f"layer '{layer.name}': the source's activation after the average pool '{pool.name}' is "
-                             f"decided by the float rounding of its sum at {len(found)} reachable sum(s) (first: channel "
-                             f"{o}, sum {v}); bnn2hls uses the exact mean there, the source may not (power-of-two "
-                             "scales avoid this)")
+            modulus, residue = _pool_sums(net, pool)
+            reach = [(o, v) for o, v in found if v % modulus == residue]
+            kind, after = "pooled sum", pool.name
+        elif isinstance(layer, (Conv, DepthwiseConv, Dense)) and layer.binarize and layer.thresholds is None:
+            scale, error = _input_scale(net, layer)
+            found = float_ties(layer, scale, error)
+            bounds = reachable_accumulators(net, layer) if found else []
+            reach = [(o, a) for o, a in found
+                     if bounds[o][0] <= a <= bounds[o][1] and a % bounds[o][2] in bounds[o][3]]
+            kind, after = "accumulator", None
+        else:
             continue
-        if not isinstance(layer, MatrixLayer):
+        if not found:
             continue
-        if not layer.binarize or layer.thresholds is not None:
-            continue  # folded already: the chain is gone
-        scale, error = _input_scale(net, layer)
-        ties = float_ties(layer, scale, error)
-        if ties:
-            channels = sorted({o for o, _ in ties})
-            o, a = ties[0]
-            lines.append(f"layer '{layer.name}': the source's sign is decided by float rounding at {len(ties)} "
-                         f"reachable accumulator value(s) in {len(channels)} channel(s) (first: channel {o}, "
-                         f"accumulator {a}); bnn2hls maps them to +1, the source may not (its float sum there is "
-                         f"within rounding error of the threshold; power-of-two scales avoid this)")
-    return tuple(lines)
+        entry: dict[str, Any] = {
+            "layer": layer.name, "source": [list(s) for s in layer.source], "kind": kind,
+            "channels": len({o for o, _ in reach}), "values": len(reach), "unreachable": len(found) - len(reach),
+            "reachable": bool(reach), "first": {"channel": reach[0][0], "value": reach[0][1]} if reach else None}
+        if after is not None:
+            entry["after"] = after
+        entries.append(entry)
+    return entries
+
+
+def tie_summary(net: Network, entries: list[dict[str, Any]]) -> str | None:
+    """The one warning line for the reachable ties of `tie_report` (None: there are none)."""
+    reachable = [e for e in entries if e["reachable"]]
+    if not reachable:
+        return None
+    worst = max(reachable, key=lambda e: (e["values"], e["channels"]))
+    total = sum(e["values"] for e in reachable)
+    what = "sum(s) of its average pool" if worst["kind"] == "pooled sum" else "accumulator value(s)"
+    first = worst["first"]
+    return (f"float ties in {len(reachable)} layer(s), {total:,} reachable value(s) in all: the source's float rounding "
+            f"decides the output there and bnn2hls takes the exact value (a tie goes up), the source may not; worst: "
+            f"layer {describe(net.layer(worst['layer']))}, {worst['values']:,} {what} in {worst['channels']} "
+            f"channel(s) (first: channel {first['channel']}, value {first['value']}); each layer in report.json "
+            "\"ties\" (power-of-two scales avoid this)")
+
+
+def tie_warnings(net: Network) -> tuple[str, ...]:
+    """The compile warnings about float ties: at most one line (`tie_summary`)."""
+    line = tie_summary(net, tie_report(net))
+    return () if line is None else (line,)

@@ -1,7 +1,11 @@
 """report.json: what a compiled network costs, per layer and in total.
 
 Written by `compile` from the analytic models alone (cycles from passes.folding, LUT / FF /
-BRAM18 / LUTRAM from cost_model) and, with a board, whether the estimate fits it.
+BRAM18 / LUTRAM from cost_model, the predicted fmax from fmax_model) and, with a board,
+whether the estimate fits it. The network's `clock_mhz`, which `est_fps` assumes, is the
+effective clock: min(board clock, predicted fmax); `board_clock_mhz`, `predicted_fmax_mhz`
+(None where the family has no fitted model: Xilinx), `clock_source` and `fmax` (the
+prediction's critical block and stage) say which.
 `bnn2hls report --synth` adds the yosys counts under "synth" (see `add_synthesis`),
 `bnn2hls report --pnr` the place-and-route results under "pnr" (see `add_pnr`).
 
@@ -15,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..estimate import cost_model, fit
+from ..estimate import cost_model, fit, fmax_model
 from ..errors import UserError
 from ..estimate.synth import SynthResult
 from ..ir import Network
@@ -35,8 +39,12 @@ def layer_summary(layer: Any) -> dict[str, Any]:
 
 
 def build_report(net: Network, clock_mhz: float, board: Any = None) -> dict[str, Any]:
+    """The report of `net` on `board` (None: no board, xc7) at board clock `clock_mhz`."""
     cycles = estimate_cycles(net)
     resources = cost_model.estimate(net)
+    family = fit.board_family(board)
+    clock = fmax_model.clock_info(clock_mhz, fmax_model.predict(net, family), family)
+    clock_mhz = clock["clock_mhz"]
     layers = {}
     for layer in net.datapath:
         entry = layer_summary(layer)
@@ -48,7 +56,7 @@ def build_report(net: Network, clock_mhz: float, board: Any = None) -> dict[str,
     doc = {
         "network": {
             "name": net.name,
-            "clock_mhz": clock_mhz,
+            **clock,
             "est_cycles_per_frame": per_frame,
             "est_latency_cycles": cycles["est_latency_cycles"],
             "est_fps": clock_mhz * 1e6 / per_frame,
@@ -60,6 +68,9 @@ def build_report(net: Network, clock_mhz: float, board: Any = None) -> dict[str,
         "layers": layers,
         "layer_order": [layer.name for layer in net.datapath],
         "cost_model": {"family": resources.family, "version": resources.model},
+        # Float ties per layer (passes.thresholds.tie_report): where the source's own float
+        # rounding decides an output; compile warns once if any is reachable.
+        "ties": list(net.source.get("ties", [])),
     }
     return with_board(doc, board) if board is not None else doc
 
@@ -112,7 +123,7 @@ def measure(doc: dict[str, Any], out: Path, jobs: int = 2) -> dict[str, Any]:
     from ..estimate import synth
 
     family = doc.get("board", {}).get("family", "xc7")
-    result = synth.synthesize(out, family=family, mode="layers", jobs=jobs, clock_mhz=doc["network"]["clock_mhz"])
+    result = synth.synthesize(out, family=family, mode="layers", jobs=jobs, clock_mhz=doc["network"].get("board_clock_mhz", doc["network"]["clock_mhz"]))
     return add_synthesis(doc, result)
 
 
@@ -129,6 +140,13 @@ def add_pnr(doc: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
 def measure_pnr(doc: dict[str, Any], out: Path, board: Any, seed: int, clock_mhz: float | None = None,
                 progress: Any = None) -> dict[str, Any]:
     """The report with a place and route of OUT's accelerator on `board` (`report --pnr`)."""
+    from .. import ir
     from ..estimate import pnr
 
-    return add_pnr(doc, pnr.place_and_route(out, board, clock_mhz=clock_mhz, seed=seed, progress=progress))
+    doc = add_pnr(doc, pnr.place_and_route(out, board, clock_mhz=clock_mhz, seed=seed, progress=progress))
+    pred = fmax_model.predict(ir.load(out), fmax_model.model_family(board.family))
+    if pred is not None:  # the model's prediction on the routed family, and its error
+        p = doc["pnr"]
+        p.update(predicted_fmax_mhz=round(pred.fmax_mhz, 1), predicted_critical=f"{pred.block}.{pred.stage}",
+                 fmax_prediction_error=round((pred.fmax_mhz - p["fmax_mhz"]) / p["fmax_mhz"], 4))
+    return doc

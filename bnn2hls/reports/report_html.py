@@ -82,6 +82,8 @@ def _pnr_section(p: dict[str, Any]) -> str:
             ("clock constraint", f"{p['clock_mhz']:g} MHz"), ("fmax", f"{p['fmax_mhz']:.1f} MHz"),
             ("meets the clock", "yes" if p["meets_clock"] else "no"),
             ("frames / s at fmax", f"{p['fps_at_fmax']:,.0f}"),
+            *((("predicted fmax", f"{p['predicted_fmax_mhz']:.1f} MHz ({p['predicted_critical']}), "
+                f"{p['fmax_prediction_error'] * 100:+.1f} %"),) if p.get("predicted_fmax_mhz") is not None else ()),
             ("LUT4", f"{u['lut4']:,}"), ("FF", f"{u['ff']:,}"), ("carry", f"{u['carry']:,}"),
             ("block RAM", f"{u['bram']:,}"), ("DSP", f"{u['dsp']:,}")]
     rows += [(f"{k} (placed)", f"{used:,} / {avail:,}") for k, (used, avail) in u["device"].items()]
@@ -132,6 +134,10 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
                        ("est_lutram", "est. LUTRAM"), ("est_ff", "est. FF"), ("est_bram18", "est. BRAM18")):
         v = net[key]
         summary.append(f"<tr><th>{esc(label)}</th><td>{esc(f'{v:,.0f}' if isinstance(v, (int, float)) else str(v))}</td></tr>")
+    if "clock_source" in net:  # which clock the frame rate assumes (estimate/fmax_model.py)
+        from ..estimate.fmax_model import clock_phrase
+
+        summary.append(f"<tr><th>clock used</th><td>{esc(clock_phrase(net))}</td></tr>")
     if synth:
         for key in ("lut", "lutram", "ff", "bram18", "dsp", "carry"):
             summary.append(f"<tr><th>yosys {esc(key.upper())}</th><td>{synth[key]:,}</td></tr>")

@@ -222,7 +222,8 @@ def structure(net: ir.Network) -> list[tuple]:
                          layer.border is not None, tuple(layer.weights.shape), layer.pe, layer.simd, layer.out_levels,
                          layer.pad_mode))
         elif isinstance(layer, ir.MaxPool):
-            rows.append((layer.kind, tuple(layer.in_shape), tuple(layer.out_shape), layer.kernel, layer.stride))
+            rows.append((layer.kind, tuple(layer.in_shape), tuple(layer.out_shape), layer.kernel, layer.stride,
+                         *((tuple(layer.pads),) if layer.padded else ())))
         elif isinstance(layer, ir.Join):
             rows.append((layer.kind, tuple(layer.in_shape), tuple(layer.shifts),
                          tuple(net.element_bits(p) for p in net.producers(layer))))

@@ -96,6 +96,9 @@ def _cost_summary(cost: Cost) -> dict[str, Any]:
     details = d.pop("details")
     if "folding" in details:
         d["folding"] = details["folding"]
+    for key in ("clock_mhz", "board_clock_mhz"):  # the fpga's: the clock its fps assumes
+        if key in details:
+            d[key] = details[key]
     return d
 
 

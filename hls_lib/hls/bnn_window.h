@@ -6,7 +6,8 @@
 // walks the padded frame (H+PAD_T+PAD_B) x (W+PAD_L+PAD_R) of the geometry G, one position per
 // iteration (II=1). An in-bounds position reads an input pixel; a pad position injects the pad
 // pixel: the FBNA pattern ((y + x + c) % 2 == 0 ? +1 : -1, image coordinates) for binary
-// inputs, 0 for multi-bit inputs. At every position:
+// inputs, 0 for multi-bit inputs; `walk_windows_fixed_pad(in, reduce, pad)` injects `pad`
+// everywhere instead (bnn::maxpool's identity of its reduction). At every position:
 //   - the column, the KH pixels of padded rows py-(KH-1) .. py at column px (column[KH-1] the
 //     new pixel, the others from the line buffer, one entry per padded column), goes to
 //     `reduce.column(column)`, which returns it reduced to a `Reduce::col_t`;
@@ -50,7 +51,8 @@ struct Unpadded : P {
 };
 
 template <class G, bool BUFFER, class Reduce>
-void walk_windows(hls::stream<ap_uint<G::C * G::IN_B> >& in, Reduce& reduce) {
+void walk_windows_fixed_pad(hls::stream<ap_uint<G::C * G::IN_B> >& in, Reduce& reduce, bool fixed,
+                            const ap_uint<G::C * G::IN_B>& fixed_pad) {
     const int PIX_W = G::C * G::IN_B;
     const int KH = G::KH, KW = G::KW;
     const int HP = G::H + G::PAD_T + G::PAD_B;
@@ -82,7 +84,7 @@ BNN_PRAGMA(HLS PIPELINE II=1)
         if (in_bounds) {
             pixel = in.read();
         } else {
-            pixel = pad_pixel<G::C, G::IN_B>(((py + px + G::PAD_T + G::PAD_L) & 1) != 0);
+            pixel = fixed ? fixed_pad : pad_pixel<G::C, G::IN_B>(((py + px + G::PAD_T + G::PAD_L) & 1) != 0);
         }
 
         ap_uint<PIX_W> column[ROWS];
@@ -125,6 +127,12 @@ BNN_PRAGMA(HLS UNROLL)
             px++;
         }
     }
+}
+
+template <class G, bool BUFFER, class Reduce>
+void walk_windows(hls::stream<ap_uint<G::C * G::IN_B> >& in, Reduce& reduce) {
+BNN_PRAGMA(HLS INLINE)
+    walk_windows_fixed_pad<G, BUFFER>(in, reduce, false, ap_uint<G::C * G::IN_B>(0));
 }
 
 }  // namespace bnn

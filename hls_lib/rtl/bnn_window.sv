@@ -6,7 +6,8 @@
 // through a bnn_in_queue and walks the padded frame (H+PAD_T+PAD_B) x (W+PAD_L+PAD_R), one
 // position per cycle: an in-bounds position pops an input pixel, a pad position injects the
 // pad pixel instead (binary: the FBNA pattern, bit c = +1 where (y + x + c) is even in image
-// coordinates; multi-bit: 0). At every position:
+// coordinates; multi-bit: 0; with PAD_FIXED = 1, PAD_PIX everywhere: bnn_maxpool's identity
+// of its reduction). At every position:
 //   - `column` is the KH pixels of padded rows py-(KH-1) .. py at column px (row ky at
 //     [ky*PIX_W +: PIX_W]): the new pixel on top of KH-1 older ones from the line buffer (one
 //     entry per padded column, KH-1 rows wide, registered read).
@@ -46,6 +47,8 @@ module bnn_window #(
     parameter int N_COL_CLASSES = 1,
     parameter int CLS_W = 1,
     parameter int USER_W = 1,
+    parameter int PAD_FIXED = 0,
+    parameter logic [C*IN_B-1:0] PAD_PIX = '0,
     localparam int OH = (H + PAD_T + PAD_B - KH) / SH + 1,
     localparam int OW = (W + PAD_L + PAD_R - KW) / SW + 1,
     parameter logic [OH*CLS_W-1:0] ROW_CLASS = '0,
@@ -84,8 +87,9 @@ module bnn_window #(
     localparam int PAD_PAR = (PAD_T + PAD_L) % 2;
 
     // Binary pad pixel where (y + x) is even: bit c = (c % 2 == 0).
-    localparam logic [PIX_W-1:0] PAD_EVEN = (IN_B == 1) ? PIX_W'({PIX_W{2'b01}}) : '0;
-    localparam logic [PIX_W-1:0] PAD_ODD = (IN_B == 1) ? ~PAD_EVEN : '0;
+    // PAD_FIXED: PAD_PIX at every pad position.
+    localparam logic [PIX_W-1:0] PAD_EVEN = (PAD_FIXED != 0) ? PAD_PIX : (IN_B == 1) ? PIX_W'({PIX_W{2'b01}}) : '0;
+    localparam logic [PIX_W-1:0] PAD_ODD = (PAD_FIXED != 0) ? PAD_PIX : (IN_B == 1) ? ~PAD_EVEN : '0;
 
     localparam bit PADDED = (PAD_T + PAD_L + PAD_B + PAD_R) > 0;
 

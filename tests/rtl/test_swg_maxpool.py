@@ -75,17 +75,34 @@ MAXPOOL_CASES = {
     # multi-bit elements: signed max per IN_B-bit field
     "b2_k2_s2_odd": (5, 7, 9, (2, 2), (2, 2), 2),
     "b4_k3_s2_odd": (3, 9, 7, (3, 3), (2, 2), 4),
+    # padded (ResNet's stem MaxPool2d(3, 2, 1); ceil_mode's partial windows: bottom / right
+    # padding), and channels that pool their minimum (a falling quantizer after the pool)
+    "b1_k3_s2_pad1": (5, 7, 8, (3, 3), (2, 2), 1, (1, 1, 1, 1)),
+    "b3_k3_s2_ceil_min": (4, 7, 6, (3, 3), (2, 2), 3, (0, 0, 0, 1), (1, 0, 1, 1)),
+    "b2_k3_s2_pad1_min": (3, 6, 6, (3, 3), (2, 2), 2, (1, 1, 1, 1), (0, 1, 1)),
+    "b1_k2_s2_ceil_min": (4, 5, 5, (2, 2), (2, 2), 1, (0, 0, 1, 1), (1, 0, 0, 1)),
 }
+
+
+def maxpool_parameters(c, h, w, k, s, b=1, pads=(0, 0, 0, 0), minimum=None):
+    """(Verilog parameters of bnn_maxpool, the bench's config)."""
+    params = {"C": c, "H": h, "W": w, "KH": k[0], "KW": k[1], "SH": s[0], "SW": s[1]}
+    if b > 1:
+        params["IN_B"] = b
+    if any(pads):
+        params.update(zip(("PAD_T", "PAD_L", "PAD_B", "PAD_R"), pads))
+    cfg = dict(params)
+    if minimum is not None:
+        params["MIN_CH"] = f"{c}'h{sum(int(v) << i for i, v in enumerate(minimum)):x}"
+        cfg["MIN"] = list(minimum)
+    return params, cfg
 
 
 @pytest.mark.parametrize("case", list(MAXPOOL_CASES))
 def test_maxpool(case, sim_build):
-    c, h, w, (kh, kw), (sh, sw), *rest = MAXPOOL_CASES[case]
-    params = {"C": c, "H": h, "W": w, "KH": kh, "KW": kw, "SH": sh, "SW": sw}
-    if rest:
-        params["IN_B"] = rest[0]
+    params, cfg = maxpool_parameters(*MAXPOOL_CASES[case])
     run_bench("bnn_maxpool", sources(MaxPoolBlock), "bench_maxpool", params, sim_build,
-              extra_env={"BENCH_CONFIG": json.dumps({**params, "FRAMES": 4})})
+              extra_env={"BENCH_CONFIG": json.dumps({**cfg, "FRAMES": 4})})
 
 
 @pytest.mark.parametrize("kind", [Swg, MaxPoolBlock])
@@ -96,7 +113,10 @@ def test_lint_clean(kind):
 
 
 @pytest.mark.parametrize("params", [{"IN_B": 2}, {"IN_B": 4, "C": 3, "KH": 3, "KW": 3},
-                                    {"IN_B": 3, "KH": 1, "KW": 2, "W": 1}])
+                                    {"IN_B": 3, "KH": 1, "KW": 2, "W": 1},
+                                    {"IN_B": 3, "C": 3, "KH": 3, "KW": 3, "PAD_T": 1, "PAD_L": 1, "PAD_B": 2,
+                                     "PAD_R": 1, "MIN_CH": "3'b101"},
+                                    {"C": 2, "PAD_B": 1, "MIN_CH": "2'b10"}])
 def test_maxpool_multibit_lint_clean(params):
     args = [f"-G{k}={v}" for k, v in params.items()]
     proc = subprocess.run(["verilator", "--lint-only", "-Wall", *args, *map(str, sources(MaxPoolBlock)),

@@ -5,6 +5,8 @@ A kind is a subclass of `Block` that owns, in one place:
   where the layer does not need it;
 - `layer_cycles(layer)` / `layer_interval(layer)`: its cycle formula (hw/folding.py);
 - `cost_features(params, tables, acc)`: what the cost model counts for it (cost_model.py);
+- `timing_stages(params)`: its register-to-register stages as the fmax model sees them
+  (estimate/fmax_model.py): per stage, the structure of its widest combinational path;
 - `rtl_params()` and the port flags: its instance in bnn_top.sv (module `module`, from the
   hls_lib/rtl files `rtl_files`);
 - `hls(ctx)`: its part of the HLS top (function call, template arguments, header constants,
@@ -168,6 +170,14 @@ class Block:
         """Add the block's LUT/FF features and memories to the cost model's accumulator `a`."""
         raise NotImplementedError
 
+    # -- timing (the fmax model) ------------------------------------------------------------
+    @classmethod
+    def timing_stages(cls, params: dict[str, int]) -> dict[str, dict[str, float]]:
+        """The block's register-to-register stages for the fmax model (estimate/fmax_model.py):
+        {stage: features}, each the worst combinational path of that stage in the RTL, in the
+        terms of `timing_stage`. A kind that pipelines a stage updates it here."""
+        return {"control": timing_stage(lut=2, fanout=2)}
+
     # -- RTL -----------------------------------------------------------------------------
     def rtl_params(self) -> list[tuple[str, Any]]:
         """The parameter list of the instance, as bnn_top.sv prints it."""
@@ -177,6 +187,30 @@ class Block:
     def hls(self, ctx: Any) -> None:
         """Add this block to the HLS top being built (backends/hls.py `HlsBuilder`)."""
         raise NotImplementedError
+
+
+TIMING_FEATURES = ("lut", "adders", "carry", "fanout", "mem_depth", "mem_width")
+
+
+def timing_stage(lut: float = 0, adders: float = 0, carry: float = 0, fanout: float = 1, mem_depth: int = 0,
+                 mem_width: int = 0) -> dict[str, float]:
+    """One stage's features for the fmax model: `lut` levels of LUT logic (decodes, muxes,
+    XNORs, a flip), `adders` adders or comparators in series, `carry` the carry-chain bits
+    along the path (summed over those adders), `fanout` the loads of its widest net (a register enable or select),
+    and a table read at its start (`mem_depth` words of `mem_width` bits; the model decides
+    per device family whether it is a block RAM or LUT logic)."""
+    return {"lut": float(lut), "adders": float(adders), "carry": float(carry), "fanout": float(max(1, fanout)),
+            "mem_depth": float(mem_depth), "mem_width": float(mem_width)}
+
+
+def ram_read_levels(depth: int) -> int:
+    """LUT levels of a read from a small RAM with a write port (a FIFO's storage, a line
+    buffer): distributed RAM of 16 words per LUT (one level), then a select over the
+    ceil(depth / 16) banks (a level per two address bits); a 2-word queue is one select."""
+    if depth <= 2:
+        return 1
+    banks = -(-depth // 16)
+    return 1 + -(-max(0, (banks - 1).bit_length()) // 2)
 
 
 def vector_literal(values: Any, width: int) -> str:

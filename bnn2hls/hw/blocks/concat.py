@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...errors import UserError
-from .base import Block, LowerContext, Stream, vector_literal
+from ...ir import describe
+from .base import Block, LowerContext, Stream, timing_stage, vector_literal
 
 CS_FIELD = 16  # bits per entry of bnn_concat's CS parameter vector (channels)
 BS_FIELD = 8  # bits per entry of BS (element bits) and SS (shifts)
@@ -71,7 +72,7 @@ class ConcatBlock(Block):
             raise ValueError(f"{layer.name}: streams of {[s.width for s in srcs]} bits and shifts {shifts} "
                              f"do not make {c} channels")
         if max(channels) >= 1 << CS_FIELD or max(bits) + max(shifts) >= 1 << BS_FIELD or min(shifts) < 0:
-            raise UserError(f"node '{layer.name}': an operand of {max(channels)} channels, {max(bits)}-bit elements or "
+            raise UserError(f"node {describe(layer)}: an operand of {max(channels)} channels, {max(bits)}-bit elements or "
                             f"shift {max(shifts)} is beyond the hardware concat")
         bo = out_bits(bits, shifts)
         params = {"N": len(srcs), "CT": c, "IW": sum(s.width for s in srcs), "BO": bo,
@@ -111,6 +112,11 @@ class ConcatBlock(Block):
     @classmethod
     def cost_kind_of(cls, params: dict[str, int]) -> str:
         return "join"
+
+    @classmethod
+    def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
+        """The inputs' heads, converted (sign bit to +-1, shift), into the output word."""
+        return {"control": timing_stage(lut=3, adders=1, carry=p["BO"], fanout=p["IW"])}
 
     @classmethod
     def cost_features(cls, p: dict[str, int], tables: Any, a: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..fifo_sizing import fifo_depth, window_fifo_depth
 from ..mvau_memories import clog2
-from .base import Block, LowerContext, Stream
+from .base import Block, LowerContext, Stream, ram_read_levels, timing_stage
 from .mvau import mvau_cycles
 
 class Fifo(Block):
@@ -38,6 +38,15 @@ class Fifo(Block):
         a.ram("storage", depth, width, a.EMU_POINTER)
         a.add("lut", "ptr", clog2(depth))
         a.add("ff", "ptr", clog2(depth))
+
+    @classmethod
+    def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
+        """The pointers and count (the write enable over the word), and the storage read
+        (distributed RAM and its bank select, driven by the read pointer)."""
+        width, depth = p["WIDTH"], p["DEPTH"]
+        ptr = clog2(depth)
+        return {"control": timing_stage(lut=2, adders=1, carry=ptr, fanout=width),
+                "read": timing_stage(lut=ram_read_levels(depth), fanout=width)}
 
     def hls(self, ctx: Any) -> None:
         """In HLS the FIFO is the depth of the stream it reads."""

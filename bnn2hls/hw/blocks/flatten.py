@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..mvau_memories import clog2
-from .base import Block, LowerContext, Stream
+from .base import Block, LowerContext, Stream, timing_stage
 
 
 class Flatten(Block):
@@ -28,6 +28,11 @@ class Flatten(Block):
 
     # One pixel per cycle: never slower than the layer that produced those pixels, so it
     # does not pace its layer (no interval).
+
+    @classmethod
+    def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
+        """The pixel counter and the enable of the N*W-bit vector it fills."""
+        return {"control": timing_stage(lut=2, adders=1, carry=clog2(p["N"] + 1), fanout=p["N"] * p["W"])}
 
     @classmethod
     def cost_features(cls, params: dict[str, int], tables: Any, a: Any) -> None:

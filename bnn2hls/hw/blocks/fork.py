@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Block, Stream
+from .base import Block, Stream, timing_stage
 
 
 class Fork(Block):
@@ -33,6 +33,11 @@ class Fork(Block):
         return [("m", self.outputs)]
 
     # one word per cycle: never paces its layer
+
+    @classmethod
+    def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
+        """The consumers' readies combined into the queue's pop (fanout: the word)."""
+        return {"control": timing_stage(lut=2, fanout=p["W"])}
 
     @classmethod
     def cost_features(cls, params: dict[str, int], tables: Any, a: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Block, LowerContext, Stream
+from .base import Block, LowerContext, Stream, timing_stage
 
 
 class JoinBlock(Block):
@@ -48,6 +48,11 @@ class JoinBlock(Block):
         a.ram("in_queue_b", 2, c * bb, a.EMU_POINTER)
         a.add("lut", "adder", c * bo)
         a.add("ff", "regs", c * bo)
+
+    @classmethod
+    def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
+        """The two queues' heads, shifted, added into the output register (BO-bit adders)."""
+        return {"add": timing_stage(lut=2, adders=1, carry=p["BO"], fanout=p["C"] * p["BO"])}
 
     def hls(self, ctx: Any) -> None:
         p = self.params

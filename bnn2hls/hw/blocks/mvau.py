@@ -14,7 +14,7 @@ import numpy as np
 from ...ir import datapath
 from ...ir import MatrixLayer
 from ..mvau_memories import acc_width, clamp_thresholds, flip_words, thr_width, threshold_words, weight_words
-from .base import Block, LowerContext, Memory, Stream
+from .base import Block, LowerContext, Memory, Stream, timing_stage
 
 
 def mvau_cycles(layer: MatrixLayer, pe: int | None = None, simd: int | None = None) -> int:
@@ -225,6 +225,43 @@ class Mvau(Block):
             a.add("lut", "x_rot", vector * in_b)
         a.add("ff", "regs", pe * acc_w + chunk * in_b + vector * in_b + (out_w - fold_w if nf > 1 else 0))
         # (the weight register grows with W_B: PE*SIMD*W_B bits, counted with the ROM read)
+
+    # -- timing ----------------------------------------------------------------------------
+    @classmethod
+    def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
+        """bnn_mvau's stages (its header comment): issue (step counters, the input vector's
+        load-or-rotate select over every bit of it), the weight ROM read, the tree's levels
+        (level 0: XNOR and a byte's popcount, or a pair of signed products of W_B shift-adds
+        each; then 4-way / pairwise sums), accumulate, compare (+ flip), the threshold read.
+        The step counter (`counter`) is a stage of its own."""
+        mw, mh, pe, simd, in_b = p["MW"], p["MH"], p["PE"], p["SIMD"], p["IN_B"]
+        w_b, levels, acc_w, thr_w = p.get("W_B", 1), p.get("LEVELS", 0), p["ACC_W"], p["THR_W"]
+        nf, sf = mh // pe, mw // simd
+        popcount = in_b == 1 and w_b == 1
+        chunk = cls.step_elements(p) * in_b
+        xw = cls.vector_elements(p) * in_b
+        counter = max(1, (nf * sf - 1).bit_length())
+        stages = {"issue": timing_stage(lut=2, fanout=xw + chunk),  # last_sf/last_nf -> load/rotate select
+                  "counter": timing_stage(lut=1, adders=1, carry=counter),
+                  "weight_read": timing_stage(mem_depth=nf * sf, mem_width=pe * simd * w_b)}
+        tw = (simd.bit_length() if popcount else acc_w)
+        if popcount:  # XNOR and a byte's popcount: LUT logic, a short add at the end
+            g = min(simd, 8)
+            stages["tree0"] = timing_stage(lut=1 + max(0, (g - 1).bit_length() - 1), adders=1, carry=g.bit_length())
+        else:  # a pair of signed products, each W_B (or 1) add/subtracts of ACC_W bits, in series
+            terms = min(simd, 2) * (w_b if (w_b > 1 and in_b > 1) else 1)
+            stages["tree0"] = timing_stage(lut=terms, adders=terms, carry=terms * acc_w)
+        levels_n = mvau_tree_levels(simd, popcount)
+        if levels_n > 1:
+            stages["tree"] = (timing_stage(adders=2, carry=2 * tw) if popcount else timing_stage(adders=1, carry=tw))
+        stages["acc"] = timing_stage(lut=1, adders=1, carry=acc_w, fanout=pe * acc_w)
+        if p["BINARIZE"]:
+            cmp_w = max(acc_w, thr_w) + 1
+            stages["act"] = timing_stage(lut=1, adders=1, carry=cmp_w, fanout=max(1, levels - 1))
+            stages["thr_read"] = timing_stage(mem_depth=p["N_CLASSES"] * nf, mem_width=pe * max(1, levels - 1) * thr_w)
+        # (`stall`, from registers to every register's clock enable, is left out: TFC's 5,619
+        # enables route at 128.6 MHz with the path elsewhere; ECP5 clock enables are per slice)
+        return stages
 
     # -- RTL / HLS -------------------------------------------------------------------------
     def rtl_params(self) -> list[tuple[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ...ir import MatrixLayer, Network, SumPool, signed_width
 from ..mvau_memories import acc_width, clog2
-from .base import WINDOW_HLS, WINDOW_RTL, Block, LowerContext, Stream
+from .base import WINDOW_HLS, WINDOW_RTL, Block, LowerContext, Stream, timing_stage
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,25 @@ class SumPoolBlock(Block):
                 a.add("ff", "regs", (kh - 1) * pix)
         a.add("lut", "win_add", (kh * kw - 1) * sums)
         a.add("ff", "regs", (kw - 1) * sums + sums)
+
+    @classmethod
+    def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
+        """Global: the walk and the accumulator (one O_B-bit add and the clear-at-emit mux).
+        Windowed: the walk, the line buffer read, and the window sum from the registers to the
+        output register: a column of KH adds, KW - 1 adds of column sums and the
+        2 * sum - KH*KW of a binary input, in series."""
+        from .maxpool import window_stages
+
+        c, h, w, kh, kw, b, ob = p["C"], p["H"], p["W"], p["KH"], p["KW"], p["IN_B"], p["O_B"]
+        cb = clog2(kh + 1) if b == 1 else b + clog2(kh)
+        q = {**p, "KH": 1, "KW": 1} if (kh == h and kw == w) else p
+        stages = window_stages(q, c * cb, c * ob, swg=False)
+        if kh == h and kw == w:
+            stages["acc"] = timing_stage(lut=1, adders=1, carry=ob, fanout=c * ob)
+        else:
+            n = kh + kw - 1 + (b == 1)
+            stages["window_sum"] = timing_stage(lut=1, adders=n, carry=n * ob, fanout=2)
+        return stages
 
     def hls(self, ctx: Any) -> None:
         params = ctx.params(self, "bnn::sumpool", list(self.params.items()))

@@ -81,6 +81,15 @@ class Swg(Block):
 
         window_features(params, a, swg=True)
 
+    @classmethod
+    def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
+        """The walk (its `step` enables the whole KH x KW window) and the line buffer read;
+        the pad mux is one LUT level in front of the window registers."""
+        from .maxpool import window_stages
+
+        pix = p["C"] * p["IN_B"]
+        return window_stages(p, p["KH"] * pix, p["KH"] * p["KW"] * pix, swg=True)
+
     def rtl_params(self) -> list[tuple[str, Any]]:
         p = self.params
         out: list[tuple[str, Any]] = [(k, v) for k, v in p.items() if k != "USER_W"]

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...ir import signed_width
 from ..mvau_memories import flip_words, threshold_words
-from .base import Block, LowerContext, Memory, Stream
+from .base import Block, LowerContext, Memory, Stream, timing_stage
 
 
 def input_range(bits: int) -> tuple[int, int]:
@@ -67,6 +67,17 @@ class ThresholdBlock(Block):
         a.ram("in_queue", 2, c * bi, a.EMU_POINTER)
         a.add("lut", "cmp", c * steps * thr_w)  # constant thresholds: comparators against constants
         a.add("ff", "regs", c * p["O_B"] if levels else c)
+
+    @classmethod
+    def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
+        """From the input queue's head to the output register: per channel a compare of
+        max(BI, THR_W) + 1 bits and the flip, then (multi-level) the count of the thresholds
+        passed and the offset, in series."""
+        c, bi, thr_w, levels = p["C"], p["BI"], p["THR_W"], p["LEVELS"]
+        count = levels - 1 if levels >= 2 else 0  # the count of thresholds passed, then the offset
+        carry = max(bi, thr_w) + 1 + count * max(1, (levels - 1).bit_length())
+        out_w = c * (p["O_B"] if levels else 1)
+        return {"act": timing_stage(lut=2, adders=1 + count, carry=carry, fanout=out_w + c * bi)}
 
     def rtl_params(self) -> list[tuple[str, Any]]:
         return [*self.params.items(), *sorted((m.param, f'"{m.file}"') for m in self.memories)]

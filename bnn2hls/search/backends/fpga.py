@@ -6,7 +6,10 @@ BRAM18, LUTRAM per layer, fitted to yosys) for the folding the compiler would ch
   (`hw.folding.fold_parallelism`, as `compile --target-fps` does);
 - without one, the fastest folding that still fits the board (`fit.fastest_fitting_folding`),
   or PE = SIMD = 1 when nothing fits.
-fps = clock / bottleneck interval; latency = the pipeline's first-in-to-first-out estimate.
+fps = clock / bottleneck interval; latency = the pipeline's first-in-to-first-out estimate. The
+clock is the effective one (`fit.effective_clock`): the lower of the board's clock and the
+folded design's predicted fmax on the board's family (`estimate.fmax_model`; the Xilinx
+families have no fitted model, so there it is the board's clock); `min_fps` folds at it.
 The budget is the board's LUT (logic + distributed RAM), FF, BRAM18 and DSP; the objective is
 LUTs (`est_lut_total`).
 """
@@ -33,7 +36,7 @@ def folding_of(net: Network) -> dict[str, Any]:
 def choose_folding(net: Network, board: Any, min_fps: float | None) -> tuple[Network, NetworkEstimate]:
     """(folded network, its resource estimate) by the rule in the module docstring."""
     if min_fps is not None:
-        folded = fold_parallelism(net, max(1, int(board.clock_mhz * 1e6 // min_fps)))
+        folded, _ = fit.fold_for_rate(net, min_fps, board.clock_mhz, fit.board_family(board))
         return folded, estimate_resources(folded)
     best = fit.fastest_fitting_folding(net, board)
     if best is not None:
@@ -57,7 +60,8 @@ class FpgaBackend:
         cycles = estimate_cycles(folded)
         used, layers, _ = fit.usage(est)
         budget = {k: float(board.resources[k]) for k in fit.BUDGET_KEYS if k in board.resources}
-        clock_hz = board.clock_mhz * 1e6
+        clock_mhz = fit.effective_clock(folded, board.clock_mhz, fit.board_family(board))
+        clock_hz = clock_mhz * 1e6
         return Cost(
             backend=self.name, device=board.name,
             fps=clock_hz / cycles["est_cycles_per_frame"],
@@ -65,6 +69,6 @@ class FpgaBackend:
             usage={k: used.get(k) for k in budget}, budget=budget,
             objective_name="lut", objective=float(est.resources.lut_total),
             details={"folding": folding_of(folded), "cycles_per_frame": cycles["est_cycles_per_frame"],
-                     "bottleneck": cycles["bottleneck"], "clock_mhz": board.clock_mhz,
+                     "bottleneck": cycles["bottleneck"], "clock_mhz": clock_mhz, "board_clock_mhz": board.clock_mhz,
                      "network": est.network_dict(), "layers": {name: u.to_dict() for name, u in layers.items()}},
         )
