@@ -6,7 +6,10 @@ AvgPool2d(2) of the quantized stream and whose 1x1 part is two convs, each plus 
 shortcut, concatenated to double the channels, then RPReLU and one quantizer; a stem conv
 and a GAP + linear head), exported with export_qonnx. Its reference equals the QONNX
 executor (default suite); ref, hls and rtl equal it at the default folding and a
---target-fps one, the RTL's cycles per frame the estimate (slow)."""
+--target-fps one, the RTL's cycles per frame the estimate (slow). Measured (4-bit stream,
+3x16x16, 4 frames): 36,864 cycles per frame at the default folding (all PE = SIMD = 1),
+4,608 at --target-fps 20000 (SIMD 3 and 8 on the stem and the first 3x3 conv, 2 on the
+strided one), the RTL equal to the estimate at both."""
 from __future__ import annotations
 
 import numpy as np
