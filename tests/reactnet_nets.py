@@ -143,12 +143,12 @@ class ReluAfterAddNet(nn.Module):
         return self.fc(torch.flatten(self.out(torch.relu(y)), 1))
 
 
-def case(module: nn.Module, seed: int, shape: tuple[int, ...] = (3, 6, 6)) -> Case:
+def case(module: nn.Module, seed: int, shape: tuple[int, ...] = (3, 6, 6), batches: int = 40) -> Case:
     from bnn2hls.models import zoo
 
     torch.manual_seed(seed)
     zoo.randomize_batchnorm(module, seed)
-    calibrate_activations(module, shape, seed)
+    calibrate_activations(module, shape, seed, batches=batches)
     return Case(None, module, torch.zeros(1, *shape), type(module).__name__)
 
 
@@ -255,3 +255,72 @@ class PerChannelActNet(nn.Module):
         y = self.sign1(self.q1(self.bn1(self.conv1(self.rsign(x)))))
         z = self.sign2(self.bn2(self.conv2(y)))
         return self.fc(torch.flatten(z, 1))
+
+
+class ReActBasicBlock(nn.Module):
+    """ReActNet's MobileNet-style basic block as its PyTorch code writes it (liuzechun/ReActNet,
+    `BasicBlock`), on the quantized residual stream `x` (the shared quantizer `q`):
+    RSign (move11, sign) -> binary 3x3 conv, `padding=1` (zero padding), stride 1 or 2 -> BN ->
+    q, + the shortcut (x, or AvgPool2d(2) of x when strided) -> RPReLU -> q; then RSign (move21,
+    sign) -> binary 1x1 conv -> BN -> q, + that stream -> RPReLU -> q. When the block doubles
+    the channels the 1x1 part is two convs on the same signs, each BN -> q, + the stream, and
+    the two sums concatenated (ReActNet's `binary_pw_down1/2`, `torch.cat`)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, seed: int, q: nn.Module):
+        super().__init__()
+        from .zeropad_nets import _bin_conv
+
+        assert cout in (cin, 2 * cin)
+        self.q = q
+        self.rsign1 = RSign(cin, seed)
+        self.binary_3x3, self.bn1 = _bin_conv(cin, cin, 3, stride, 1), nn.BatchNorm2d(cin)
+        self.pooling = nn.AvgPool2d(2, 2) if stride == 2 else None
+        self.rprelu1 = RPReLU(cin, seed + 1)
+        self.rsign2 = RSign(cin, seed + 3)
+        self.down = cout != cin
+        if self.down:
+            self.pw_down1, self.bn2_1 = _bin_conv(cin, cin, 1), nn.BatchNorm2d(cin)
+            self.pw_down2, self.bn2_2 = _bin_conv(cin, cin, 1), nn.BatchNorm2d(cin)
+        else:
+            self.pw, self.bn2 = _bin_conv(cin, cout, 1), nn.BatchNorm2d(cout)
+        self.rprelu2 = RPReLU(cout, seed + 5)
+
+    def forward(self, x):
+        out1 = self.q(self.bn1(self.binary_3x3(self.rsign1(x))))
+        if self.pooling is not None:
+            x = self.pooling(x)
+        out1 = self.q(self.rprelu1(x + out1))
+        b = self.rsign2(out1)
+        if self.down:
+            out2 = torch.cat([self.q(self.bn2_1(self.pw_down1(b))) + out1,
+                              self.q(self.bn2_2(self.pw_down2(b))) + out1], dim=1)
+        else:
+            out2 = self.q(self.bn2(self.pw(b))) + out1
+        return self.q(self.rprelu2(out2))
+
+
+class ReActNetMobile(nn.Module):
+    """A tiny ReActNet (the MobileNet-like one): 8-bit input -> stem (3x3 conv, stride 2,
+    `padding=1`, binary weights on the 8-bit input) -> BN -> q (the stream quantizer) ->
+    basic blocks (`channels` -> `channels`, then a stride-2 downsampling block doubling them)
+    -> global average pool -> linear. `bits`: the stream's width; `const`: BNN-PYNQ's
+    constant-scale quantizer, else Brevitas' learned power-of-two one."""
+
+    def __init__(self, bits: int = 4, const: bool = False, channels: int = 8, in_ch: int = 3, classes: int = 10):
+        super().__init__()
+        from bnn2hls.models.zoo import _input_quant_8bit, _linear
+
+        from .zeropad_nets import _bin_conv
+
+        c = channels
+        self.inp = _input_quant_8bit()
+        self.stem, self.bn0 = _bin_conv(in_ch, c, 3, 2, 1), nn.BatchNorm2d(c)
+        self.q = _const_act(bits, False, max_val=2.0) if const else _fixed_act(bits)
+        self.blocks = nn.Sequential(ReActBasicBlock(c, c, 1, 10, self.q), ReActBasicBlock(c, 2 * c, 2, 20, self.q))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = _linear(2 * c, classes, bias=True)
+
+    def forward(self, x):
+        x = self.q(self.bn0(self.stem(self.inp(x))))
+        x = self.blocks(x)
+        return self.fc(torch.flatten(self.pool(x), 1))

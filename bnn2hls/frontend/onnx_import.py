@@ -145,12 +145,16 @@ class Sum:
 @dataclass
 class Cat:
     """A channel concatenation of unquantized accumulators (ReActNet's order: BatchNorm per
-    branch, cat, then one quantizer), pending until that quantizer: a per-tensor quantizer is
-    elementwise, quant(cat(a, b)) = cat(quant(a), quant(b)), so it becomes each part's own
-    activation and the `Concat` reads the quantized parts."""
+    branch, cat, then one quantizer) or of unquantized residual sums (ReActNet's downsampling
+    block: each 1x1 branch plus the shortcut, cat, RPReLU, then the quantizer), pending until
+    that quantizer: a per-tensor quantizer is elementwise, quant(f(cat(a, b))) =
+    cat(quant(f_a(a)), quant(f_b(b))) for per-channel float ops f (`chain`, over the
+    concatenated channels), so it becomes each part's own activation and the `Concat` reads
+    the quantized parts."""
 
-    parts: list[Acc]
+    parts: list[Acc | Sum]
     shape: tuple[int, ...]
+    chain: list[AffineOp] = field(default_factory=list)
 
 
 class _Importer:
@@ -290,7 +294,7 @@ class _Importer:
         op = AffineOp(kind="relu", params={})
         if isinstance(r, Host):
             return Host(shape=r.shape, steps=[*r.steps, ("affine", op)])
-        if isinstance(r, (Acc, Mean, Sum, Deq)):
+        if isinstance(r, (Acc, Mean, Sum, Deq, Cat)):
             return dataclasses.replace(r, chain=[*r.chain, op])
         if isinstance(r, Act):
             return self._deq(r, op, "Relu")
@@ -314,7 +318,7 @@ class _Importer:
         if isinstance(r, Mean):
             per_channel = self._per_channel(c, r.shape, channel_axis=r.channel_axis)
             return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="prelu", params={"c": per_channel})])
-        if isinstance(r, Sum):
+        if isinstance(r, (Sum, Cat)):
             return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="prelu", params={"c": self._per_channel(c, r.shape, 0)})])
         if isinstance(r, Deq):
             return dataclasses.replace(r, chain=[*r.chain, AffineOp(kind="prelu", params={"c": self._per_channel(c, r.shape, 0)})])
@@ -346,7 +350,7 @@ class _Importer:
             return Host(shape=r.shape, steps=[*r.steps, ("affine", op)])
         if isinstance(r, Const):
             return Const(op.apply(r.value.astype(np.float32)).astype(np.float32))
-        if isinstance(r, (Acc, Mean, Sum, Deq)):
+        if isinstance(r, (Acc, Mean, Sum, Deq, Cat)):
             return dataclasses.replace(r, chain=[*r.chain, op])
         if isinstance(r, Act):
             return self._deq(r, op, "Clip")
@@ -482,7 +486,8 @@ class _Importer:
         if isinstance(r, Acc):
             return self._multi_level(r, s, zp, bits, signed, narrow, rounding)
         if isinstance(r, Cat):
-            return self._concat([self._multi_level(part, s, zp, bits, signed, narrow, rounding) for part in r.parts])
+            return self._concat([self._quantize_role(part, s, zp, bits, signed, narrow, rounding)
+                                 for part in self._cat_parts(r)])
         if isinstance(r, (Mean, Deq)):
             if bits > 8:
                 raise self.fail(f"{bits}-bit hidden activations: at most 8 bits are supported")
@@ -616,7 +621,7 @@ class _Importer:
         if isinstance(r, Acc):
             return self._binarize_acc(r, scale)
         if isinstance(r, Cat):
-            return self._concat([self._binarize_acc(part, scale) for part in r.parts])
+            return self._concat([self._binarize_role(part, scale) for part in self._cat_parts(r)])
         if isinstance(r, Act) and r.bits == 1:
             return Act(shape=r.shape, bits=1, scale=float(scale.reshape(-1)[0]), flattened_from=r.flattened_from,
                        producer=r.producer)
@@ -716,7 +721,10 @@ class _Importer:
     def _residual_add(self, ra: Any, rb: Any) -> Sum:
         """`Add` of two computed tensors: a residual join. Both operands must be quantized
         activations (the outputs of quantizers), so that the add is an integer add: the join
-        sums the integers, shifted to the smaller of the two scales."""
+        sums the integers, shifted to the smaller of the two scales. An average pool of a
+        quantized activation (ReActNet's AvgPool2d shortcut) is its integer window sums, of the
+        input's scale over the window size: an operand like any other."""
+        ra, rb = (r.act if isinstance(r, Mean) and not r.chain and r.act.flattened_from is None else r for r in (ra, rb))
         for r in (ra, rb):
             if isinstance(r, Deq):
                 raise self.fail(self._unquantized_deq(r, "are added"))
@@ -831,10 +839,13 @@ class _Importer:
                     if isinstance(twice, Acc) else "a tensor")
             raise self.fail(f"the value of '{what}' is concatenated with itself (torch.cat([x, x])); the hardware "
                             "concat reads distinct operands")
-        accs = all(isinstance(r, Acc) and not r.flattened and r.avg is None and len(r.shape) == 3 for r in roles)
+        accs = all((isinstance(r, Acc) and not r.flattened and r.avg is None or isinstance(r, Sum))
+                   and len(r.shape) == 3 for r in roles)
         for t, r in zip(tensors, roles):
-            if isinstance(r, Sum):
-                raise self.fail(f"{self._unquantized_sum(r)} is concatenated; quantize it before the Concat")
+            if isinstance(r, Sum) and not accs:
+                raise self.fail(f"{self._unquantized_sum(r)} is concatenated with quantized tensors; quantize it "
+                                "before the Concat, or concatenate unquantized sums and conv outputs only and "
+                                "quantize the concatenation")
             if isinstance(r, Deq):
                 raise self.fail(self._unquantized_deq(r, "are concatenated"))
             if isinstance(r, Acc) and not accs:
@@ -844,7 +855,7 @@ class _Importer:
                                 "quantize the concatenation")
             if isinstance(r, Host):
                 raise self.fail("Concat of the raw network input: quantize it first (the input quantizer)")
-            if not isinstance(r, (Act, Acc)) or (isinstance(r, Act) and r.flattened_from is not None):
+            if not isinstance(r, (Act, Acc, Sum)) or (isinstance(r, Act) and r.flattened_from is not None):
                 raise self.fail(f"Concat of '{t}': only quantized (C, H, W) or (F,) activations (the outputs of "
                                 "quantizers, not flattened, padded or constant) or conv outputs before one quantizer "
                                 "are concatenated")
@@ -860,6 +871,20 @@ class _Importer:
         if accs:
             return Cat(parts=list(roles), shape=(sum(a.shape[0] for a in parts), *parts[0].shape[1:]))
         return self._concat(roles)
+
+    def _cat_parts(self, r: Cat) -> list[Acc | Sum]:
+        """The parts of a pending concatenation, each with its channels' slice of the float ops
+        applied to the concatenation since."""
+        parts: list[Acc | Sum] = []
+        start = 0
+        for part in r.parts:
+            c = part.shape[0]
+            ops = [AffineOp(kind=op.kind, eps=op.eps,
+                            params={k: (v if v.size == 1 else v[start:start + c]) for k, v in op.params.items()})
+                   for op in r.chain]
+            parts.append(dataclasses.replace(part, chain=[*part.chain, *ops]))
+            start += c
+        return parts
 
     def _concat(self, acts: list[Act]) -> Act:
         """The `Concat` node of quantized activations of one height and width: scales whose
@@ -941,7 +966,7 @@ class _Importer:
         if isinstance(ra, Mean):
             per_channel = self._per_channel(c, ra.shape, channel_axis=ra.channel_axis)
             return dataclasses.replace(ra, chain=[*ra.chain, AffineOp(kind=kind, params={"c": per_channel})])
-        if isinstance(ra, (Sum, Deq)):
+        if isinstance(ra, (Sum, Deq, Cat)):
             per_channel = self._per_channel(c, ra.shape, channel_axis=0)
             return dataclasses.replace(ra, chain=[*ra.chain, AffineOp(kind=kind, params={"c": per_channel})])
         if isinstance(ra, Act):
