@@ -97,7 +97,7 @@ def test_pool_before_a_multi_level_quantizer_takes_the_min_of_falling_channels(t
     assert not np.array_equal(run_network(maxed, x), exact)
 
 
-@pytest.mark.parametrize("name", [n if n == "pool_bn_relu2" else pytest.param(n, marks=pytest.mark.slow)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
                                   for n in ("pool_bn_relu2", "resnet_stem_sign", "resnet_stem_relu2",
                                             "squeezenet_ceil", "pool_bn_signed3")])
 def test_every_engine_at_two_foldings(name, tmp_path):

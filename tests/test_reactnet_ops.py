@@ -73,6 +73,7 @@ def test_relu_after_a_quantized_add(tmp_path):
     assert all(isinstance(raw.producer(raw.producer(t)), ir.Join) for t in relu)
 
 
+@pytest.mark.slow
 @pytest.mark.tier("e2e")
 def test_reactnet_through_every_engine(tmp_path):
     from .test_topologies import check_topology

@@ -164,6 +164,7 @@ def _through_every_engine(name: str, tmp_path, fps: int = E2E_FPS) -> list[dict]
     return docs
 
 
+@pytest.mark.slow
 @pytest.mark.tier("e2e")
 def test_bireal_block_through_every_engine(tmp_path):
     docs = _through_every_engine("conv3x3_2b_signed", tmp_path)
@@ -224,6 +225,7 @@ def resnet20(tmp_path_factory):
     return path, load_model(path)
 
 
+@pytest.mark.slow
 @pytest.mark.tier("e2e")
 def test_bireal_resnet20_reference_equals_qonnx(resnet20):
     _, model = resnet20
