@@ -55,7 +55,7 @@ def test_mlp_binary_weights_2bit_activations(target_fps, exported, tmp_path):
 
 
 @pytest.mark.parametrize("target_fps", [
-    3000,
+    pytest.param(3000, marks=pytest.mark.slow),  # 699 s of RTL simulation on 2 busy cores
     pytest.param(12000, marks=pytest.mark.slow),
     pytest.param(40000, marks=pytest.mark.slow),
 ])
