@@ -37,9 +37,7 @@ def networks(draw):
         stride = draw(st.integers(1, 2))
         pad = draw(st.integers(0, 2))
         cout = draw(st.integers(1, 9))
-        # Not on a 1x1 map: AlternatingPad2d there is refused today ("Conv kernel [3, 3] does not
-        # fit the 1x1 map (padded 1x1)": the importer loses the pad), a known bug to fix.
-        alternating = pad > 0 and h > 1 and not (first and multibit) and draw(st.booleans())
+        alternating = pad > 0 and not (first and multibit) and draw(st.booleans())
         if h + 2 * pad < k:
             break
         if alternating:

@@ -1147,7 +1147,7 @@ class _Importer:
         return np.ascontiguousarray(per[:, 0]).astype(np.float32)
 
     def _window(self, op: str, in_hw: tuple[int, int], kernel: tuple[int, int] | None = None,
-                stride_default_kernel: bool = False) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int]]:
+                stride_default_kernel: bool = False, extra_pads: tuple[int, int, int, int] = (0, 0, 0, 0)) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int]]:
         """A 2-D sliding window's attributes, checked against each other and the tensors:
         (kernel, strides, pads as top, left, bottom, right). `kernel`: the weights' (kh, kw)
         (a Conv), which kernel_shape must equal when given; pools take it from kernel_shape.
@@ -1178,7 +1178,9 @@ class _Importer:
         if min(pads) < 0:
             raise self.fail(f"{op} pads {pads}: must not be negative")
         # ONNX orders pads (top, left, bottom, right) = (x1_begin, x2_begin, x1_end, x2_end)
-        h, w = in_hw[0] + pads[0] + pads[2], in_hw[1] + pads[1] + pads[3]
+        # `extra_pads`: an explicit pad node before the window (AlternatingPad2d), merged later.
+        h = in_hw[0] + pads[0] + pads[2] + extra_pads[0] + extra_pads[2]
+        w = in_hw[1] + pads[1] + pads[3] + extra_pads[1] + extra_pads[3]
         if given[0] > h or given[1] > w:
             raise self.fail(f"{op} kernel {given} does not fit the {in_hw[0]}x{in_hw[1]} map (padded {h}x{w})")
         return (given[0], given[1]), (strides[0], strides[1]), (pads[0], pads[1], pads[2], pads[3])
@@ -1207,7 +1209,7 @@ class _Importer:
         if weights.ndim != 4 or weights.shape[1] * group != act.shape[0]:
             raise self.fail(f"weights of shape {weights.shape} do not fit {act.shape[0]} input channels")
         cout, _, kh, kw = weights.shape
-        _, (sh, sw), p = self._window("Conv", (act.shape[1], act.shape[2]), (kh, kw))
+        _, (sh, sw), p = self._window("Conv", (act.shape[1], act.shape[2]), (kh, kw), extra_pads=extra_pads)
         pads = (p[0] + extra_pads[0], p[1] + extra_pads[1], p[2] + extra_pads[2], p[3] + extra_pads[3])
         if any(p) and mode == "alternating":
             raise self.fail("Conv pads on top of the FBNA pattern padding are not supported")
