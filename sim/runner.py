@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bnn2hls.resources import resource_dir
+from bnn2hls.engines import verilator_runtime
 from bnn2hls.engines.toolchain import VERILATOR_BUILD_FLAGS, verilator_env
 
 SIM_DIR = Path(__file__).resolve().parent
@@ -37,15 +38,22 @@ def run_bench(toplevel: str, sources: Sequence[Path], bench_module: str, paramet
     from cocotb_tools.runner import get_runner
 
     env = verilator_env()
-    # cocotb's runner looks verilator up on this process' PATH; scope the change to the call.
-    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT")}
+    build_args = ["-Wno-fatal", *VERILATOR_BUILD_FLAGS]
+    timescale = ("1ns", "1ps")
+    key = hashlib.sha256(json.dumps([toplevel, [str(s) for s in sources], dict(parameters)], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    build_dir = Path(build_root) / f"{toplevel}_{key}"
+    runtime = verilator_runtime.runtime_key(["cocotb", *build_args, f"waves={waves}", *timescale], env)
+    # cocotb's runner looks verilator up on this process' PATH and runs make under this
+    # process' environment (MAKEFLAGS: reuse Verilator's cached run-time objects); scope the
+    # change to the call.
+    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT", "MAKEFLAGS")}
     os.environ.update({k: env[k] for k in ("PATH", "VERILATOR_ROOT")})
+    os.environ["MAKEFLAGS"] = " ".join(verilator_runtime.make_variables(verilator_runtime.seed(build_dir, runtime)))
     try:
-        key = hashlib.sha256(json.dumps([toplevel, [str(s) for s in sources], dict(parameters)], sort_keys=True, default=str).encode()).hexdigest()[:16]
-        build_dir = Path(build_root) / f"{toplevel}_{key}"
         runner = get_runner("verilator")
         runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, parameters=dict(parameters),
-                     build_dir=build_dir, build_args=["-Wno-fatal", *VERILATOR_BUILD_FLAGS], waves=waves, timescale=("1ns", "1ps"))
+                     build_dir=build_dir, build_args=build_args, waves=waves, timescale=timescale)
+        verilator_runtime.store(build_dir, runtime)
         if str(SIM_DIR) not in sys.path:
             sys.path.insert(0, str(SIM_DIR))
         results = runner.test(test_module=bench_module, hdl_toplevel=toplevel, build_dir=build_dir,

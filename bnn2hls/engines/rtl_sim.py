@@ -27,6 +27,7 @@ from ..ir import Network
 from ..hw.folding import estimate_cycles
 from ..procs import locked, run_tool
 from ..resources import resource_dir
+from . import verilator_runtime
 from .toolchain import VERILATOR_BUILD_FLAGS, verilator_env
 
 TESTBENCH = "tb_stream.sv"
@@ -70,11 +71,17 @@ def build(out: Path, trace: bool = False) -> Path:
 
 def _verilate(build_dir: Path, sources: list[Path], fmt: dict, env: dict[str, str], trace: bool) -> None:
     binary = build_dir / "Vtb_stream"
-    cmd = ["verilator", "--binary", "--timing", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", *VERILATOR_BUILD_FLAGS,
-           "--top-module", "tb_stream", f"-GIN_W={fmt['in_width']}", f"-GOUT_W={fmt['out_width']}",
-           "-Mdir", str(build_dir), "-j", "2", "--x-assign", "0", "--x-initial", "0",
-           *(["--trace-fst"] if trace else []), *map(str, sources), str(testbench_path())]
+    flags = ["--binary", "--timing", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", *VERILATOR_BUILD_FLAGS,
+             "--top-module", "tb_stream", "-j", "2", "--x-assign", "0", "--x-initial", "0",
+             *(["--trace-fst"] if trace else [])]
+    runtime = verilator_runtime.runtime_key(flags, env)
+    reuse = [arg for var in verilator_runtime.make_variables(verilator_runtime.seed(build_dir, runtime))
+             for arg in ("-MAKEFLAGS", var)]
+    cmd = ["verilator", *flags, *reuse, f"-GIN_W={fmt['in_width']}", f"-GOUT_W={fmt['out_width']}",
+           "-Mdir", str(build_dir), *map(str, sources), str(testbench_path())]
     proc = run_tool(cmd, env=env)
+    if proc.returncode == 0 and binary.is_file():
+        verilator_runtime.store(build_dir, runtime)
     if proc.returncode != 0 or not binary.is_file():
         if trace and "lz4.h" in proc.stdout + proc.stderr:
             raise UserError("--trace: Verilator's FST writer needs the lz4 headers (Debian: apt-get install liblz4-dev)")
