@@ -40,11 +40,10 @@
 // step (nf, sf) reads the next PE*SIMD elements, lane pe the SIMD at [pe*SIMD +: SIMD] (the
 // elements of channel nf*PE + pe, taps sf*SIMD ...); bnn_vvau reorders the window into it.
 //
-// Handshakes: m_tvalid comes from the output queue's registered count. `stall` (the s2 stage
-// holds a finished word and the queue is full) depends on registers only, and s_tready is a
-// function of `stall` and the issue registers: no path m_tready -> s_tready and none
-// s_tvalid -> m_tvalid. With m_tready held high the queue never fills, so there are no
-// bubbles.
+// Handshakes: m_tvalid comes from the output queue's registered count. `stall` (the output
+// queue is full) is a register bit, and s_tready is a function of `stall` and the issue
+// registers: no path m_tready -> s_tready and none s_tvalid -> m_tvalid. With m_tready held
+// high the queue never fills, so there are no bubbles.
 module bnn_mvau #(
     parameter int MW = 32,
     parameter int MH = 16,
@@ -481,8 +480,14 @@ module bnn_mvau #(
     logic wr_ptr, rd_ptr;
     logic [1:0] count;
 
-    assign stall = act_valid && act_last_v && (count == 2'd2);
-    wire do_write = act_valid && act_last_v && (count != 2'd2);
+    // Freeze while the queue is full, whether or not a word is waiting to be written: `stall`
+    // is then the register bit count[1], and s_tready one LUT of registers, the least logic
+    // in front of the producer's enables (a wide window register in a sliding window: the
+    // residual demo's critical path ran count -> stall -> s_tready -> the window's enable).
+    // With m_tready held high the queue holds at most one word, so this never costs a cycle;
+    // behind a slower consumer the queue stays full and the unit no faster than it anyway.
+    assign stall = count[1];
+    wire do_write = act_valid && act_last_v && !stall;
     wire do_read = m_tvalid && m_tready;
 
     assign m_tdata = omem[rd_ptr];

@@ -250,7 +250,9 @@ class Mvau(Block):
         chunk = cls.step_elements(p) * in_b
         xw = cls.vector_elements(p) * in_b
         counter = max(1, (nf * sf - 1).bit_length())
-        stages = {"issue": timing_stage(lut=2, fanout=xw + chunk),  # last_sf/last_nf -> load/rotate select
+        # issue: registers (stall, run, last_v, the producer's valid) -> load -> the load/rotate
+        # select of every bit of the input vector
+        stages = {"issue": timing_stage(lut=2, fanout=xw + chunk),
                   "counter": timing_stage(lut=1, adders=1, carry=counter),
                   "weight_read": timing_stage(mem_depth=nf * sf, mem_width=pe * simd * w_b)}
         tw = (simd.bit_length() if popcount else acc_w)
