@@ -159,7 +159,6 @@ module bnn_mvau #(
     // on ECP5 (sf_i -> x_rot, 10.1 ns on the residual demo's dense0).
     logic last_sf, last_nf, last_v;  // = (sf_i == SF-1), (nf_i == NF-1), both
     wire last_step = run && last_v;
-    wire issue = run && !stall;
     wire load = s_tvalid && s_tready;
 
     assign s_tready = !stall && (!run || last_v);
@@ -173,6 +172,21 @@ module bnn_mvau #(
         end
     endgenerate
 
+    // Next values of run, last_v (the flags of the step issued next) and stall.
+    logic run_d, last_v_d, full_d;
+    always_comb begin
+        run_d = run;
+        last_v_d = last_v;
+        if (!stall) begin
+            if (run) begin
+                if (last_sf) last_v_d = (SF == 1) && (last_nf ? (NF == 1) : (nf_i == NFW'(NF - 2)));
+                else last_v_d = last_nf && (sf_i == SFW'(SF - 2));
+            end
+            if (load) run_d = 1'b1;
+            else if (last_step) run_d = 1'b0;
+        end
+    end
+
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             run <= 1'b0;
@@ -182,34 +196,59 @@ module bnn_mvau #(
             last_sf <= (SF == 1);
             last_nf <= (NF == 1);
             last_v <= (SF == 1) && (NF == 1);
-        end else if (!stall) begin
-            if (run) begin
+        end else begin
+            run <= run_d;
+            last_v <= last_v_d;
+            if (!stall && run) begin
                 sf_i <= last_sf ? '0 : sf_i + 1'b1;
                 if (last_sf) nf_i <= last_nf ? '0 : nf_i + 1'b1;
                 waddr <= last_step ? '0 : waddr + 1'b1;
-                // the flags of the step issued next
                 if (last_sf) begin
                     last_sf <= (SF == 1);
                     last_nf <= last_nf ? (NF == 1) : (nf_i == NFW'(NF - 2));
-                    last_v <= (SF == 1) && (last_nf ? (NF == 1) : (nf_i == NFW'(NF - 2)));
                 end else begin
                     last_sf <= (sf_i == SFW'(SF - 2));
-                    last_v <= last_nf && (sf_i == SFW'(SF - 2));
                 end
             end
-            if (load) run <= 1'b1;
-            else if (last_step) run <= 1'b0;
         end
     end
 
     always_ff @(posedge clk) begin
-        if (load) begin
-            cur_x <= s_tdata;
-            cur_cls <= s_tuser;
-        end else if (issue) begin
-            cur_x <= x_rot;
-        end
+        if (load) cur_cls <= s_tuser;
     end
+
+    // cur_x in banks of XBANK bits, each bank's load and rotate enables computed from copies
+    // of run, last_v and stall of its own: one LUT from registers to XBANK flip-flops, not
+    // one net to every bit of a vector that may be thousands wide (the enable of conv4's
+    // 576-bit window register was the residual demo's critical path, 9.2 ns of routing).
+    // `keep` on each copy's process: yosys merges identical flip-flops otherwise (a keep on the
+    // wires does not stop it).
+    localparam int XBANK = 64;
+    localparam int NXB = (XW + XBANK - 1) / XBANK;
+    logic [NXB-1:0] run_c, last_v_c, full_c;
+    generate
+        for (genvar b = 0; b < NXB; b++) begin : g_xbank
+            localparam int LO = b * XBANK;
+            localparam int BW = (XW - LO < XBANK) ? XW - LO : XBANK;
+            (* keep *) always_ff @(posedge clk) begin
+                if (!rst_n) begin
+                    run_c[b] <= 1'b0;
+                    last_v_c[b] <= (SF == 1) && (NF == 1);
+                    full_c[b] <= 1'b0;
+                end else begin
+                    run_c[b] <= run_d;
+                    last_v_c[b] <= last_v_d;
+                    full_c[b] <= full_d;
+                end
+            end
+            wire load_b = s_tvalid && !full_c[b] && (!run_c[b] || last_v_c[b]);  // = load
+            wire issue_b = run_c[b] && !full_c[b];  // = run && !stall
+            always_ff @(posedge clk) begin
+                if (load_b) cur_x[LO +: BW] <= s_tdata[LO +: BW];
+                else if (issue_b) cur_x[LO +: BW] <= x_rot[LO +: BW];
+            end
+        end
+    endgenerate
 
     // ------------------------------------------------------------------ pipeline control
     // Every stage below moves on !stall. ctl_* [k] describes the step held by stage k:
@@ -489,6 +528,13 @@ module bnn_mvau #(
     assign stall = count[1];
     wire do_write = act_valid && act_last_v && !stall;
     wire do_read = m_tvalid && m_tready;
+    always_comb begin  // full_d: count[1] after this cycle
+        case ({do_write, do_read})
+            2'b10: full_d = (count + 1'b1) >= 2'd2;
+            2'b01: full_d = (count - 1'b1) >= 2'd2;
+            default: full_d = count[1];
+        endcase
+    end
 
     assign m_tdata = omem[rd_ptr];
     assign m_tvalid = (count != 2'd0);
