@@ -111,15 +111,41 @@ module bnn_window #(
     logic out_valid;
 
     assign in_bounds = row_in && col_in;
-    wire row_last = (py == YW'(HP - 1));
-    wire col_last = (px == PXW'(WP - 1));
-    wire row_hit = (py == ny);
-    wire col_hit = (XW'(px) == nx);
+    // The walk's compares are registers, computed from the next position: `emit` gates
+    // `step`, and `step` the enables of the window and output registers (a py == ny compare
+    // in front of them was the depthwise test net's critical path on ECP5).
+    logic row_last, col_last, row_hit, col_hit;  // = py == HP-1, px == WP-1, py == ny, px == nx
     assign emit = row_hit && col_hit;
     assign step = (!in_bounds || in_avail) && (!emit || !out_valid || m_tready);
     assign in_pop = step && in_bounds;
 
     assign pad_odd = py[0] ^ px[0] ^ PAD_PAR[0];  // the pad pixel of (y + x) odd
+
+    logic [YW-1:0] py_d, ny_d;
+    logic [PXW-1:0] px_d;
+    logic [XW-1:0] nx_d;
+    always_comb begin
+        py_d = py;
+        px_d = px;
+        ny_d = ny;
+        nx_d = nx;
+        if (step) begin
+            if (col_last) begin
+                px_d = '0;
+                nx_d = XW'(KW - 1);
+                if (row_last) begin
+                    py_d = '0;
+                    ny_d = YW'(KH - 1);
+                end else begin
+                    py_d = py + 1'b1;
+                    if (row_hit) ny_d = ny + YW'(SH);
+                end
+            end else begin
+                px_d = px + 1'b1;
+                if (col_hit) nx_d = nx + XW'(SW);
+            end
+        end
+    end
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
@@ -127,21 +153,19 @@ module bnn_window #(
             px <= '0;
             ny <= YW'(KH - 1);
             nx <= XW'(KW - 1);
-        end else if (step) begin
-            if (col_last) begin
-                px <= '0;
-                nx <= XW'(KW - 1);
-                if (row_last) begin
-                    py <= '0;
-                    ny <= YW'(KH - 1);
-                end else begin
-                    py <= py + 1'b1;
-                    if (row_hit) ny <= ny + YW'(SH);
-                end
-            end else begin
-                px <= px + 1'b1;
-                if (col_hit) nx <= nx + XW'(SW);
-            end
+            row_last <= (HP == 1);
+            col_last <= (WP == 1);
+            row_hit <= (KH == 1);
+            col_hit <= (KW == 1);
+        end else begin
+            py <= py_d;
+            px <= px_d;
+            ny <= ny_d;
+            nx <= nx_d;
+            row_last <= (py_d == YW'(HP - 1));
+            col_last <= (px_d == PXW'(WP - 1));
+            row_hit <= (py_d == ny_d);
+            col_hit <= (XW'(px_d) == nx_d);
         end
     end
 
