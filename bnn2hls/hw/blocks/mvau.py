@@ -34,6 +34,11 @@ def mvau_tree_levels(simd: int, popcount: bool) -> int:
     return levels
 
 
+# bnn_mvau's XBANK: the input vector register is loaded and rotated in banks of this many
+# bits, each with its own copies of the control registers (so an enable's fanout is at most this)
+MVAU_INPUT_BANK_BITS = 64
+
+
 def mvau_pipeline_latency(simd: int, popcount: bool) -> int:
     """Cycles from a step's issue to its output word's queue write in bnn_mvau (and bnn_vvau):
     weight read, two registers after it, the tree's levels, accumulate, activate, queue write.
@@ -250,9 +255,10 @@ class Mvau(Block):
         chunk = cls.step_elements(p) * in_b
         xw = cls.vector_elements(p) * in_b
         counter = max(1, (nf * sf - 1).bit_length())
-        # issue: registers (stall, run, last_v, the producer's valid) -> load -> the load/rotate
-        # select of every bit of the input vector
-        stages = {"issue": timing_stage(lut=2, fanout=xw + chunk),
+        # issue: a bank's copies of stall, run, last_v and the producer's valid -> its load /
+        # rotate select over at most MVAU_INPUT_BANK_BITS bits (the producer's valid reaches
+        # every bank: one net to xw / 64 LUTs)
+        stages = {"issue": timing_stage(lut=2, fanout=min(xw, MVAU_INPUT_BANK_BITS) + chunk + xw // MVAU_INPUT_BANK_BITS),
                   "counter": timing_stage(lut=1, adders=1, carry=counter),
                   "weight_read": timing_stage(mem_depth=nf * sf, mem_width=pe * simd * w_b)}
         tw = (simd.bit_length() if popcount else acc_w)
