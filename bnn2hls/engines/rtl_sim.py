@@ -28,7 +28,7 @@ from ..hw.folding import estimate_cycles
 from ..procs import locked, run_tool
 from ..resources import resource_dir
 from . import verilator_runtime
-from .toolchain import VERILATOR_BUILD_FLAGS, verilator_env
+from .toolchain import VERILATOR_BUILD_FLAGS, verilator_env, verilator_version
 
 TESTBENCH = "tb_stream.sv"
 
@@ -43,10 +43,6 @@ class Simulation:
     perf: dict
 
 
-def _verilator_version(env: dict[str, str]) -> str:
-    return run_tool(["verilator", "--version"], env=env).stdout.strip()
-
-
 def build(out: Path, trace: bool = False) -> Path:
     """Compile OUT/rtl + the testbench; reuse an existing build of identical content."""
     out = Path(out).resolve()
@@ -57,7 +53,7 @@ def build(out: Path, trace: bool = False) -> Path:
     digest = hashlib.sha256()
     for path in [*sources, testbench_path()]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(f"{_verilator_version(env)} trace={trace} {fmt['in_width']} {fmt['out_width']}".encode())
+    digest.update(f"{verilator_version()} trace={trace} {fmt['in_width']} {fmt['out_width']}".encode())
     build_dir = out / "sim" / f"build-{digest.hexdigest()[:16]}"
     binary = build_dir / "Vtb_stream"
     if binary.is_file():
@@ -80,13 +76,12 @@ def _verilate(build_dir: Path, sources: list[Path], fmt: dict, env: dict[str, st
     cmd = ["verilator", *flags, *reuse, f"-GIN_W={fmt['in_width']}", f"-GOUT_W={fmt['out_width']}",
            "-Mdir", str(build_dir), *map(str, sources), str(testbench_path())]
     proc = run_tool(cmd, env=env)
-    if proc.returncode == 0 and binary.is_file():
-        verilator_runtime.store(build_dir, runtime)
     if proc.returncode != 0 or not binary.is_file():
         if trace and "lz4.h" in proc.stdout + proc.stderr:
             raise UserError("--trace: Verilator's FST writer needs the lz4 headers (Debian: apt-get install liblz4-dev)")
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise UserError(f"Verilator build failed in {build_dir}: {' | '.join(tail)}")
+    verilator_runtime.store(build_dir, runtime)
 
 
 def run(net: Network, out: Path, x: np.ndarray, trace: bool = False, gap_pct: int = 0, stall_pct: int = 0,

