@@ -9,10 +9,16 @@ synthesized once with `bnn2hls.estimate.synth.synthesize(mode="network")`; the h
 block's own counts. They never overlap the zoo networks that benchmarks/estimator_fidelity.py
 evaluates on.
 
-    python benchmarks/characterize.py [--work DIR] [--jobs 2] [--only NAME ...] [--fit-only]
+    python benchmarks/characterize.py [--work DIR] [--jobs 2] [--only NAME ...]
+    python benchmarks/characterize.py --refit fifo [--work DIR] [--jobs 2]
 
 Synthesis results are cached under DIR/<net>/synth/, so a re-run only fits.
 Writes bnn2hls/data/cost_model.json and DIR/characterize_rows.json (the fitted data).
+
+`--refit fifo` re-measures one kind alone, after its RTL changed, and replaces only its
+coefficients: every distinct FIFO of the sweep (WIDTH, DEPTH, as the sweep networks
+instantiate them) is synthesized as its own module (the same bnn_fifo a network run keeps in
+its hierarchy) and the fifo group is fitted on those rows.
 """
 from __future__ import annotations
 
@@ -152,7 +158,7 @@ def _features(r: dict) -> dict:
     return cost_model.features(r["module"], r["params"], r.get("tables")).to_dict()
 
 
-def fit(rows: list[dict]) -> dict:
+def fit(rows: list[dict], groups: dict[str, tuple[str, ...]] | None = None) -> dict:
     """Non-negative least squares per group and target, rows weighted by 1/sqrt(y): between
     absolute error (big blocks decide a network's total) and relative error (small blocks
     still count). With 1/y, the search's 25k-LUT MLP layers came out 16 % high."""
@@ -160,7 +166,7 @@ def fit(rows: list[dict]) -> dict:
 
     kinds: dict[str, dict] = {}
     report: dict[str, dict] = {}
-    for group, members in FIT_GROUPS.items():
+    for group, members in (groups or FIT_GROUPS).items():
         sel = [r for r in rows if r["kind"] in members]
         if not sel:
             raise SystemExit(f"characterize: no sample of {group}")
@@ -185,13 +191,66 @@ def fit(rows: list[dict]) -> dict:
     return {"kinds": kinds, "fit": report}
 
 
+REFIT_TOPS = {"fifo": "bnn_fifo"}
+
+
+def block_unit(module: str, params: dict[str, int], rtl: dict[str, str]) -> synth.Unit:
+    """A yosys run of one block module with `params`, its ports wired to the top's."""
+    width = params["WIDTH"]
+    assert module == "bnn_fifo", module
+    name = "bench_" + "_".join(f"{k}{v}" for k, v in sorted(params.items()))
+    plist = ", ".join(f".{k}({v})" for k, v in sorted(params.items()))
+    wrapper = (f"module {name} (input logic clk, input logic rst_n,\n"
+               f"    input logic [{width - 1}:0] s_tdata, input logic s_tvalid, output logic s_tready,\n"
+               f"    output logic [{width - 1}:0] m_tdata, output logic m_tvalid, input logic m_tready);\n"
+               f"    {module} #({plist}) u_block (.*);\n"
+               "endmodule\n")
+    return synth.Unit(name, name, {**rtl, f"{name}.sv": wrapper}, {}, {"u_block": "u_block"})
+
+
+def refit_kind(group: str, work: Path, jobs: int, out: Path) -> int:
+    """Re-measure and re-fit one group (module docstring) into the existing coefficient file."""
+    module = REFIT_TOPS[group]
+    rtl_dir = ROOT / "hls_lib" / "rtl"
+    rtl = {f: synth.yosys_compatible((rtl_dir / f).read_text()) for f in ("bnn_in_queue.sv", "bnn_fifo.sv")}
+    seen: dict[str, dict[str, int]] = {}
+    for name, spec in SWEEP.items():
+        for b in cost_model.network_blocks(build_network(name, spec)):
+            if b.module == module:
+                seen[json.dumps(b.params, sort_keys=True)] = dict(b.params)
+    units = [block_unit(module, p, rtl) for p in seen.values()]
+    t = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(lambda u: synth.run_unit(u, work / "refit" / group, "xc7"), units))
+    rows = [{"net": u.name, "block": "u_block", "layer": "", "module": module, "role": group, "params": p,
+             "tables": {}, "kind": group, "synth": r.stages["u_block"].counts.to_dict(), "memories": dict(r.stages["u_block"].memories)}
+            for u, p, r in zip(units, seen.values(), results)]
+    (work / f"refit_{group}_rows.json").write_text(json.dumps(rows, indent=1, sort_keys=True))
+    fitted = fit(rows, groups={group: FIT_GROUPS[group]})
+    doc = json.loads(out.read_text())
+    for kind in FIT_GROUPS[group]:
+        doc["kinds"][kind] = fitted["kinds"][kind]
+    doc["fit"][group] = {**fitted["fit"][group], "refit": f"{len(rows)} distinct {module} of the sweep, each synthesized alone"}
+    doc[f"note_{group}"] = (f"{group}: refitted alone by `benchmarks/characterize.py --refit {group}` on the {len(rows)} "
+                            f"distinct {module} instances of the sweep, each synthesized as its own module")
+    out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    print(json.dumps({"group": group, "samples": len(rows), "fit": fitted["fit"][group],
+                      "seconds": round(time.perf_counter() - t, 1), "out": str(out)}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "characterize")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--out", type=Path, default=cost_model.COEFFS_PATH)
+    ap.add_argument("--refit", choices=sorted(REFIT_TOPS), default=None,
+                    help="re-measure one kind's blocks alone and replace only its coefficients")
     args = ap.parse_args(argv)
+    if args.refit:
+        args.work.mkdir(parents=True, exist_ok=True)
+        return refit_kind(args.refit, args.work, args.jobs, args.out)
     names = args.only or list(SWEEP)
     args.work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()

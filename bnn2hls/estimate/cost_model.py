@@ -170,25 +170,31 @@ class _Acc:
         d = self.lut if target == "lut" else self.ff
         d[key] = d.get(key, 0.0) + float(value)
 
-    def ram(self, name: str, depth: int, width: int, emu: int) -> MemoryMap:
-        """A RAM (write port + read port) and what its mapping adds around it."""
+    def ram(self, name: str, depth: int, width: int, emu: int, feature_prefix: str = "") -> MemoryMap:
+        """A RAM (write port + read port) and what its mapping adds around it. Its features
+        are named `feature_prefix` + the mapping's own (ram_ff, mem_mux, ...): a block with two
+        RAMs that map differently (a FIFO's head queue and storage) fits each its own."""
         m = map_memory(depth, width, rom=False, emu=emu)
         self.memories[name] = m.kind
         self.bram18 += m.bram18
         self.lutram += m.lutram
+
+        def add(target: str, key: str, value: float) -> None:
+            self.add(target, feature_prefix + key, value)
+
         if m.kind == "logic":
-            self.add("ff", "ram_ff", depth * width)
-            self.add("lut", "ram_mux", width * (depth - 1))
+            add("ff", "ram_ff", depth * width)
+            add("lut", "ram_mux", width * (depth - 1))
         else:
-            self.add("lut", "mem_mux", m.mux_bits)
+            add("lut", "mem_mux", m.mux_bits)
             if m.kind == "bram":
                 if emu == EMU_POINTER:  # transparency: the written word bypasses the BRAM
-                    self.add("lut", "bram_bypass", width)
-                    self.add("ff", "bram_rdreg", width)
+                    add("lut", "bram_bypass", width)
+                    add("ff", "bram_rdreg", width)
             else:
                 if emu == EMU_POINTER:
-                    self.add("lut", "ram_bypass", width)
-                self.add("ff", "ram_rdreg", width)  # LUTRAM reads asynchronously: emulated register
+                    add("lut", "ram_bypass", width)
+                add("ff", "ram_rdreg", width)  # LUTRAM reads asynchronously: emulated register
         return m
 
     def rom(self, name: str, depth: int, width: int, lut_feature: str, tables: dict[str, float] | None = None) -> MemoryMap:

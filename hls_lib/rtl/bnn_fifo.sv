@@ -1,8 +1,25 @@
 // bnn_fifo: synchronous AXI-Stream FIFO between dataflow stages.
 //
-// Invariants: s_tready and m_tvalid are registered (depend on no input combinationally), so
+// Invariants: s_tready and m_tvalid are registers (depend on no input combinationally), so
 // chaining blocks through FIFOs never forms a combinational path or loop. A FIFO that is
-// neither empty nor full moves one word in and one out per cycle.
+// neither empty nor full moves one word in and one out per cycle, and a word written into an
+// empty FIFO is readable on the next cycle (one cycle of latency, whatever DEPTH).
+//
+// Structure: with DEPTH <= 2 the FIFO is a two-entry register queue (bnn_in_queue). Past
+// that, a RAM of DEPTH words sits behind a four-entry head queue that m_tdata and m_tvalid
+// come from:
+//   - a word written while the RAM is empty, no RAM read is in flight and the head queue has
+//     room goes straight into the head queue (the one-cycle latency of an empty FIFO);
+//   - any other word goes into the RAM, and the RAM refills the head queue in order.
+// The RAM is read at the read pointer register on every cycle and the read data registered
+// twice (a block RAM's read latch, then its output register); a read lands in the head queue
+// two cycles after it is issued, and it is issued only when a head entry is free for it
+// (counting the consumer's pop this cycle), so a backlog drains at one word per cycle.
+// Nothing from the consumer reaches the RAM's address: m_tready only decides whether the
+// pointer moves (a flip-flop input). The path this replaces (the head at mem[rd_ptr], which
+// yosys turns into a RAM read at the *next* pointer, so m_tready -> pointer increment -> RAM
+// address -> read data in one cycle) was the residual demo's critical path on ECP5 (105.8 MHz).
+// Capacity: DEPTH words in the RAM plus those in the head queue.
 module bnn_fifo #(
     parameter int WIDTH = 8,
     parameter int DEPTH = 2
@@ -16,44 +33,106 @@ module bnn_fifo #(
     output logic             m_tvalid,
     input  logic             m_tready
 );
-    localparam int AW = (DEPTH <= 2) ? 1 : $clog2(DEPTH);
+    wire pop = m_tvalid && m_tready;
 
-    logic [WIDTH-1:0] mem [DEPTH];
-    logic [AW-1:0] wr_ptr, rd_ptr;
-    logic [AW:0] count;
+    if (DEPTH <= 2) begin : g_queue
+        // The head queue alone is the FIFO.
+        bnn_in_queue #(.WIDTH(WIDTH)) u_head (
+            .clk, .rst_n,
+            .s_tdata, .s_tvalid, .s_tready,
+            .head(m_tdata), .avail(m_tvalid), .pop,
+            .fill(1'b0), .fill_odd(1'b0)
+        );
+    end else begin : g_ram
+        localparam int AW = $clog2(DEPTH);
+        localparam int HQ = 4;  // head queue entries: one held + the reads in flight (two) + one
 
-    wire do_write = s_tvalid && s_tready;
-    wire do_read = m_tvalid && m_tready;
+        logic [WIDTH-1:0] mem [DEPTH];
+        logic [WIDTH-1:0] rdata, rdata_q;
+        logic [AW-1:0] wr_ptr, rd_ptr;
+        logic [AW:0] count;         // words in the RAM not yet read out
+        logic ram_any, ram_full;    // count != 0, count == DEPTH (registers of their own)
+        logic [1:0] in_flight;      // [0]: a read issued last cycle (in rdata), [1]: two ago (in rdata_q)
 
-    // The head of the queue is presented from mem directly: m_tdata changes only on a read or
-    // on the write into an empty FIFO, both at a clock edge.
-    assign m_tdata = mem[rd_ptr];
-    assign m_tvalid = (count != 0);
-    assign s_tready = (count != DEPTH[AW:0]);
+        logic [WIDTH-1:0] hq [HQ];
+        logic [1:0] hwr, hrd;
+        logic [2:0] held, claimed;  // words in the head queue; those plus the reads in flight
+        logic head_valid;           // held != 0
 
-    // (written as an if/else: yosys 0.70 does not parse `return c ? a : b` here)
-    function automatic logic [AW-1:0] next(input logic [AW-1:0] p);
-        if (p == AW'(DEPTH - 1)) next = '0;
-        else next = p + 1'b1;
-    endfunction
+        assign m_tdata = hq[hrd];
+        assign m_tvalid = head_valid;
+        assign s_tready = !ram_full;
 
-    always_ff @(posedge clk) begin
-        if (!rst_n) begin
-            wr_ptr <= '0;
-            rd_ptr <= '0;
-            count <= '0;
-        end else begin
-            if (do_write) wr_ptr <= next(wr_ptr);
-            if (do_read) rd_ptr <= next(rd_ptr);
-            case ({do_write, do_read})
-                2'b10: count <= count + 1'b1;
-                2'b01: count <= count - 1'b1;
-                default: ;
-            endcase
+        wire push = s_tvalid && s_tready;
+        wire room = (claimed != 3'(HQ));
+        wire direct = push && !ram_any && (in_flight == 2'b00) && room;
+        wire ram_write = push && !direct;
+        // A read claims its head entry when issued: with the consumer's pop counted in, the
+        // queue drains and refills at one word per cycle while reads are in flight.
+        wire issue = ram_any && (room || pop);
+        wire land = in_flight[1];
+        wire head_push = direct || land;
+        wire [WIDTH-1:0] head_in = land ? rdata_q : s_tdata;
+
+        // (written as an if/else: yosys 0.70 does not parse `return c ? a : b` here)
+        function automatic logic [AW-1:0] next(input logic [AW-1:0] p);
+            if (p == AW'(DEPTH - 1)) next = '0;
+            else next = p + 1'b1;
+        endfunction
+
+        logic [AW:0] count_d;
+        always_comb begin
+            count_d = count;
+            if (ram_write && !issue) count_d = count + 1'b1;
+            else if (issue && !ram_write) count_d = count - 1'b1;
         end
-    end
+        wire [2:0] held_d = held + 3'(head_push) - 3'(pop);
 
-    always_ff @(posedge clk) begin
-        if (do_write) mem[wr_ptr] <= s_tdata;
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                wr_ptr <= '0;
+                rd_ptr <= '0;
+                count <= '0;
+                ram_any <= 1'b0;
+                ram_full <= 1'b0;
+                in_flight <= '0;
+                hwr <= '0;
+                hrd <= '0;
+                held <= '0;
+                claimed <= '0;
+                head_valid <= 1'b0;
+            end else begin
+                if (ram_write) wr_ptr <= next(wr_ptr);
+                if (issue) rd_ptr <= next(rd_ptr);
+                count <= count_d;
+                ram_any <= (count_d != '0);
+                ram_full <= (count_d == (AW + 1)'(DEPTH));
+                in_flight <= {in_flight[0], issue};
+                if (head_push) hwr <= hwr + 1'b1;
+                if (pop) hrd <= hrd + 1'b1;
+                held <= held_d;
+                claimed <= claimed + 3'(issue || direct) - 3'(pop);
+                head_valid <= (held_d != '0);
+            end
+        end
+
+        // The RAM: written and read in processes of their own, no enable on the read, so
+        // yosys maps the pair to one RAM read port registered at rdata; rdata_q is the block
+        // RAM's output register on ECP5 (bnn2hls/estimate/ecp5_outreg.py moves it there: a
+        // DP16KD read without it is 5.8 ns from the clock, the residual demo's critical path
+        // with one register), a register after the read of a distributed RAM. A read of the
+        // word being written never counts (it is not in `count` until the next cycle).
+        always_ff @(posedge clk) begin
+            if (ram_write) mem[wr_ptr] <= s_tdata;
+        end
+        always_ff @(posedge clk) begin
+            rdata <= mem[rd_ptr];
+        end
+        always_ff @(posedge clk) begin
+            rdata_q <= rdata;
+        end
+        always_ff @(posedge clk) begin
+            if (head_push) hq[hwr] <= head_in;
+        end
     end
 endmodule

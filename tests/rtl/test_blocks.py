@@ -17,9 +17,10 @@ def sim_build(tmp_path_factory):
     return tmp_path_factory.mktemp("sim_build")
 
 
-@pytest.mark.parametrize("width, depth", [(1, 2), (37, 5), (130, 16)])
+@pytest.mark.parametrize("width, depth", [(1, 2), (8, 3), (37, 5), (130, 16)])
 def test_fifo(width, depth, sim_build):
-    run_bench("bnn_fifo", [rtl_source("bnn_fifo.sv")], "bench_fifo", {"WIDTH": width, "DEPTH": depth}, sim_build)
+    run_bench("bnn_fifo", [rtl_source("bnn_in_queue.sv"), rtl_source("bnn_fifo.sv")], "bench_fifo", {"WIDTH": width, "DEPTH": depth},
+              sim_build, extra_env={"FIFO_CAPACITY": str(depth + 4 if depth > 2 else 2)})
 
 
 @pytest.mark.parametrize("width, n", [(5, 1), (3, 7), (64, 9)])

@@ -15,7 +15,7 @@ class Fifo(Block):
 
     kind = "fifo"
     module = "bnn_fifo"
-    rtl_files = ("bnn_fifo.sv",)
+    rtl_files = ("bnn_in_queue.sv", "bnn_fifo.sv")
     library_rank = 0
 
     @classmethod
@@ -34,19 +34,34 @@ class Fifo(Block):
 
     @classmethod
     def cost_features(cls, params: dict[str, int], tables: Any, a: Any) -> None:
+        """Up to two words, the two-entry queue (bnn_in_queue) alone; past that, the RAM
+        (its read data registered twice) behind a four-entry head queue, with the mux choosing
+        what enters the head queue."""
         width, depth = params["WIDTH"], params["DEPTH"]
-        a.ram("storage", depth, width, a.EMU_POINTER)
+        if depth <= 2:
+            a.ram("head", 2, width, a.EMU_POINTER)
+            return
+        a.ram("head", 4, width, a.EMU_POINTER)
+        a.ram("storage", depth, width, a.EMU_PLAIN, feature_prefix="storage_")
+        a.add("ff", "read_q", width)
+        a.add("lut", "head_in", width)
         a.add("lut", "ptr", clog2(depth))
         a.add("ff", "ptr", clog2(depth))
 
     @classmethod
     def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
-        """The pointers and count (the write enable over the word), and the storage read
-        (distributed RAM and its bank select, driven by the read pointer)."""
+        """The head queue's read (a select of its entries by a register) and, past two words,
+        the RAM's: the pointers and counts after the consumer's ready (the read issue, an
+        adder on the count), and the RAM read (distributed RAM and its bank select, driven by
+        the read pointer) into its register; the second read register then enters the head
+        queue through the head-in mux (one LUT)."""
         width, depth = p["WIDTH"], p["DEPTH"]
-        ptr = clog2(depth)
-        return {"control": timing_stage(lut=2, adders=1, carry=ptr, fanout=width),
-                "read": timing_stage(lut=ram_read_levels(depth), fanout=width)}
+        stages = {"head": timing_stage(lut=1, fanout=width)}
+        if depth > 2:
+            ptr = clog2(depth)
+            stages["control"] = timing_stage(lut=3, adders=1, carry=ptr + 1, fanout=ptr)
+            stages["read"] = timing_stage(lut=ram_read_levels(depth), fanout=width)
+        return stages
 
     def hls(self, ctx: Any) -> None:
         """In HLS the FIFO is the depth of the stream it reads."""
