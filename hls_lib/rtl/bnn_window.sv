@@ -121,29 +121,31 @@ module bnn_window #(
 
     assign pad_odd = py[0] ^ px[0] ^ PAD_PAR[0];  // the pad pixel of (y + x) odd
 
-    logic [YW-1:0] py_d, ny_d;
-    logic [PXW-1:0] px_d;
-    logic [XW-1:0] nx_d;
+    // The position after a step (py_s, px_s, ny_s, nx_s) and its flags are computed from the
+    // registers alone; `step` only enables the registers that take them. `step` follows the
+    // consumer's m_tready, so the compares stay off the path m_tready -> step (the residual
+    // demo's critical path ran from its MVAU's stall through step and the row compare).
+    logic [YW-1:0] py_s, ny_s;
+    logic [PXW-1:0] px_s;
+    logic [XW-1:0] nx_s;
     always_comb begin
-        py_d = py;
-        px_d = px;
-        ny_d = ny;
-        nx_d = nx;
-        if (step) begin
-            if (col_last) begin
-                px_d = '0;
-                nx_d = XW'(KW - 1);
-                if (row_last) begin
-                    py_d = '0;
-                    ny_d = YW'(KH - 1);
-                end else begin
-                    py_d = py + 1'b1;
-                    if (row_hit) ny_d = ny + YW'(SH);
-                end
+        py_s = py;
+        px_s = px;
+        ny_s = ny;
+        nx_s = nx;
+        if (col_last) begin
+            px_s = '0;
+            nx_s = XW'(KW - 1);
+            if (row_last) begin
+                py_s = '0;
+                ny_s = YW'(KH - 1);
             end else begin
-                px_d = px + 1'b1;
-                if (col_hit) nx_d = nx + XW'(SW);
+                py_s = py + 1'b1;
+                if (row_hit) ny_s = ny + YW'(SH);
             end
+        end else begin
+            px_s = px + 1'b1;
+            if (col_hit) nx_s = nx + XW'(SW);
         end
     end
 
@@ -157,15 +159,15 @@ module bnn_window #(
             col_last <= (WP == 1);
             row_hit <= (KH == 1);
             col_hit <= (KW == 1);
-        end else begin
-            py <= py_d;
-            px <= px_d;
-            ny <= ny_d;
-            nx <= nx_d;
-            row_last <= (py_d == YW'(HP - 1));
-            col_last <= (px_d == PXW'(WP - 1));
-            row_hit <= (py_d == ny_d);
-            col_hit <= (XW'(px_d) == nx_d);
+        end else if (step) begin
+            py <= py_s;
+            px <= px_s;
+            ny <= ny_s;
+            nx <= nx_s;
+            row_last <= (py_s == YW'(HP - 1));
+            col_last <= (px_s == PXW'(WP - 1));
+            row_hit <= (py_s == ny_s);
+            col_hit <= (XW'(px_s) == nx_s);
         end
     end
 
@@ -206,11 +208,10 @@ module bnn_window #(
         assign column = {pixel, lb_rd};
         if (WP > 1) begin : g_mem
             logic [LB_W-1:0] lb [WP];
-            wire [PXW-1:0] px_next = col_last ? '0 : px + 1'b1;
             always_ff @(posedge clk) begin
                 if (step) begin
                     lb[px] <= column[KH*PIX_W-1:PIX_W];
-                    lb_rd <= lb[px_next];
+                    lb_rd <= lb[px_s];  // the column after this step
                 end
             end
         end else begin : g_reg
