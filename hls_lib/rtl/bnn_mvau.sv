@@ -30,7 +30,7 @@
 //           one register) for folds that end here, timed to arrive with the fold's sum;
 //   act   : compare acc with the thresholds (or take acc raw), registered;
 //   word  : multi-threshold count, shift the fold into the output word; after the last fold
-//           write the word into a 2-entry output queue.
+//           write the word into a 3-entry output queue.
 // Latency: 6 + TL cycles from a step's issue to its output word's queue write (3 before
 // pipelining); bnn2hls/hw/blocks/mvau.py mvau_pipeline_latency mirrors it.
 // Interval: NF*SF cycles per vector in steady state (1 when PE=MH and SIMD=MW).
@@ -41,9 +41,9 @@
 // elements of channel nf*PE + pe, taps sf*SIMD ...); bnn_vvau reorders the window into it.
 //
 // Handshakes: m_tvalid comes from the output queue's registered count. `stall` (the output
-// queue is full) is a register bit, and s_tready is a function of `stall` and the issue
-// registers: no path m_tready -> s_tready and none s_tvalid -> m_tvalid. With m_tready held
-// high the queue never fills, so there are no bubbles.
+// queue held two words a cycle ago) is a register loaded from the count, and s_tready is a
+// function of registers: no path m_tready -> s_tready and none s_tvalid -> m_tvalid. With
+// m_tready held high the queue never fills, so there are no bubbles.
 module bnn_mvau #(
     parameter int MW = 32,
     parameter int MH = 16,
@@ -151,17 +151,21 @@ module bnn_mvau #(
     logic [WAW-1:0]    waddr;    // = nf_i*SF + sf_i
     logic [XW-1:0]     cur_x;    // rotated right by CHUNK each step: chunk sf_i is at the bottom
     logic [USER_W-1:0] cur_cls;
-    logic              stall;
+    logic              stall;        // the pipeline freezes (see the output queue)
+    logic              stall_issue;  // = stall, the issue stage's own copy
+    logic              stall_next;   // stall in the next cycle: a function of registers only
 
     // The "last step" flags are registers, set one step ahead: they gate the load and
     // rotate enables of cur_x (the whole input vector, thousands of bits in a dense layer
     // after a flatten), and a counter compare in front of that fanout was the critical path
-    // on ECP5 (sf_i -> x_rot, 10.1 ns on the residual demo's dense0).
+    // on ECP5 (sf_i -> x_rot, 10.1 ns on the residual demo's dense0). sf_pen / nf_pen say the
+    // counter is at its last-but-one value, so the flags' next values need no compare either.
     logic last_sf, last_nf, last_v;  // = (sf_i == SF-1), (nf_i == NF-1), both
+    logic sf_pen, nf_pen;            // = (sf_i == SF-2), (nf_i == NF-2)
     wire last_step = run && last_v;
     wire load = s_tvalid && s_tready;
 
-    assign s_tready = !stall && (!run || last_v);
+    assign s_tready = !stall_issue && (!run || last_v);
 
     logic [XW-1:0] x_rot;
     generate
@@ -172,27 +176,32 @@ module bnn_mvau #(
         end
     endgenerate
 
-    // Next values of run, the flags (those of the step issued next) and stall (full_d, at the
-    // output queue).
-    logic run_d, last_sf_d, last_nf_d, full_d;
-    wire last_v_d = last_sf_d && last_nf_d;
-    always_comb begin
-        run_d = run;
-        last_sf_d = last_sf;
-        last_nf_d = last_nf;
-        if (!stall) begin
-            if (run) begin
-                if (last_sf) begin
-                    last_sf_d = (SF == 1);
-                    last_nf_d = last_nf ? (NF == 1) : (nf_i == NFW'(NF - 2));
+    // The issue state's next value, from its current value, `stall` and the input handshake:
+    // one function, evaluated by the issue stage and again by every bank of cur_x below on its
+    // own copies of the state.
+    function automatic logic [2:0] issue_next(input logic [2:0] st, input logic stalled, input logic valid_in,
+                                              input logic sf_p, input logic nf_p);
+        // st = {run, last_sf, last_nf}; returns the same
+        logic r, ls, ln;
+        {r, ls, ln} = st;
+        issue_next = st;
+        if (!stalled) begin
+            if (r) begin
+                if (ls) begin
+                    issue_next[1] = (SF == 1);
+                    issue_next[0] = ln ? (NF == 1) : nf_p;
                 end else begin
-                    last_sf_d = (sf_i == SFW'(SF - 2));
+                    issue_next[1] = sf_p;
                 end
             end
-            if (load) run_d = 1'b1;
-            else if (last_step) run_d = 1'b0;
+            if (valid_in && (!r || (ls && ln))) issue_next[2] = 1'b1;  // load
+            else if (r && ls && ln) issue_next[2] = 1'b0;             // last step
         end
-    end
+    endfunction
+
+    wire [2:0] issue_d = issue_next({run, last_sf, last_nf}, stall_issue, s_tvalid, sf_pen, nf_pen);
+    wire [SFW-1:0] sf_next = last_sf ? '0 : sf_i + 1'b1;
+    wire [NFW-1:0] nf_next = last_nf ? '0 : nf_i + 1'b1;
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
@@ -203,14 +212,18 @@ module bnn_mvau #(
             last_sf <= (SF == 1);
             last_nf <= (NF == 1);
             last_v <= (SF == 1) && (NF == 1);
+            sf_pen <= (SF == 2);
+            nf_pen <= (NF == 2);
         end else begin
-            run <= run_d;
-            last_sf <= last_sf_d;
-            last_nf <= last_nf_d;
-            last_v <= last_v_d;
-            if (!stall && run) begin
-                sf_i <= last_sf ? '0 : sf_i + 1'b1;
-                if (last_sf) nf_i <= last_nf ? '0 : nf_i + 1'b1;
+            {run, last_sf, last_nf} <= issue_d;
+            last_v <= issue_d[1] && issue_d[0];
+            if (!stall_issue && run) begin
+                sf_i <= sf_next;
+                sf_pen <= (sf_next == SFW'(SF - 2));
+                if (last_sf) begin
+                    nf_i <= nf_next;
+                    nf_pen <= (nf_next == NFW'(NF - 2));
+                end
                 waddr <= last_step ? '0 : waddr + 1'b1;
             end
         end
@@ -220,32 +233,33 @@ module bnn_mvau #(
         if (load) cur_cls <= s_tuser;
     end
 
-    // cur_x in banks of XBANK bits, each bank's load and rotate enables computed from copies
-    // of run, last_v and stall of its own: one LUT from registers to XBANK flip-flops, not
-    // one net to every bit of a vector that may be thousands wide (the enable of conv4's
-    // 576-bit window register was the residual demo's critical path, 9.2 ns of routing).
-    // `keep` on each copy's process: yosys merges identical flip-flops otherwise (a keep on the
-    // wires does not stop it).
+    // cur_x in banks of XBANK bits, each bank's load and rotate enables computed from its own
+    // copy of the issue state (run, the last-step flags, stall), one LUT from registers to
+    // XBANK flip-flops, not one net to every bit of a vector that may be thousands wide (the
+    // enable of conv4's 576-bit window register was the residual demo's critical path, 9.2 ns
+    // of routing). Each copy computes its own next value (issue_next) from itself and from
+    // registers broadcast to the banks (s_tvalid, sf_pen, nf_pen, stall_next): a central next
+    // value routed to 49 banks of a 3,136-bit register was 8.3 ns of routing. `keep` on each
+    // copy's process: yosys merges identical flip-flops otherwise (a keep on the wires does
+    // not stop it).
     localparam int XBANK = 64;
     localparam int NXB = (XW + XBANK - 1) / XBANK;
-    logic [NXB-1:0] run_c, last_v_c, full_c;
     generate
         for (genvar b = 0; b < NXB; b++) begin : g_xbank
             localparam int LO = b * XBANK;
             localparam int BW = (XW - LO < XBANK) ? XW - LO : XBANK;
+            logic run_c, last_sf_c, last_nf_c, full_c;
             (* keep *) always_ff @(posedge clk) begin
                 if (!rst_n) begin
-                    run_c[b] <= 1'b0;
-                    last_v_c[b] <= (SF == 1) && (NF == 1);
-                    full_c[b] <= 1'b0;
+                    {run_c, last_sf_c, last_nf_c} <= {1'b0, SF == 1, NF == 1};
+                    full_c <= 1'b0;
                 end else begin
-                    run_c[b] <= run_d;
-                    last_v_c[b] <= last_v_d;
-                    full_c[b] <= full_d;
+                    {run_c, last_sf_c, last_nf_c} <= issue_next({run_c, last_sf_c, last_nf_c}, full_c, s_tvalid, sf_pen, nf_pen);
+                    full_c <= stall_next;
                 end
             end
-            wire load_b = s_tvalid && !full_c[b] && (!run_c[b] || last_v_c[b]);  // = load
-            wire issue_b = run_c[b] && !full_c[b];  // = run && !stall
+            wire load_b = s_tvalid && !full_c && (!run_c || (last_sf_c && last_nf_c));  // = load
+            wire issue_b = run_c && !full_c;  // = run && !stall
             always_ff @(posedge clk) begin
                 if (load_b) cur_x[LO +: BW] <= s_tdata[LO +: BW];
                 else if (issue_b) cur_x[LO +: BW] <= x_rot[LO +: BW];
@@ -517,43 +531,49 @@ module bnn_mvau #(
         end
     endgenerate
 
-    // ------------------------------------------------------------------ output queue (2 entries)
-    logic [OUT_W-1:0] omem [2];
-    logic wr_ptr, rd_ptr;
+    // ------------------------------------------------------------------ output queue (3 entries)
+    // The pipeline freezes one cycle after the queue holds two words: `stall` is a register
+    // loaded from the count alone, never from m_tready, so `stall` and its copies (the issue
+    // stage's, each cur_x bank's) are registers of registers, with nothing from the consumer
+    // in front of them. The third entry takes the word a step may write in the cycle the queue
+    // reaches two. With m_tready held high the queue holds at most one word: no bubbles.
+    logic [OUT_W-1:0] omem [3];
+    logic [1:0] wr_ptr, rd_ptr;
     logic [1:0] count;
 
-    // Freeze while the queue is full, whether or not a word is waiting to be written: `stall`
-    // is then the register bit count[1], and s_tready one LUT of registers, the least logic
-    // in front of the producer's enables (a wide window register in a sliding window: the
-    // residual demo's critical path ran count -> stall -> s_tready -> the window's enable).
-    // With m_tready held high the queue holds at most one word, so this never costs a cycle;
-    // behind a slower consumer the queue stays full and the unit no faster than it anyway.
-    assign stall = count[1];
+    assign stall_next = (count >= 2'd2);
     wire do_write = act_valid && act_last_v && !stall;
     wire do_read = m_tvalid && m_tready;
-    logic [1:0] count_d;
-    always_comb begin
-        case ({do_write, do_read})
-            2'b10: count_d = count + 1'b1;
-            2'b01: count_d = count - 1'b1;
-            default: count_d = count;
-        endcase
-    end
-    assign full_d = count_d[1];
+
+    function automatic logic [1:0] next_ptr(input logic [1:0] p);
+        if (p == 2'd2) next_ptr = 2'd0;
+        else next_ptr = p + 1'b1;
+    endfunction
 
     assign m_tdata = omem[rd_ptr];
     assign m_tvalid = (count != 2'd0);
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
-            wr_ptr <= 1'b0;
-            rd_ptr <= 1'b0;
+            wr_ptr <= '0;
+            rd_ptr <= '0;
             count <= '0;
+            stall <= 1'b0;
         end else begin
-            if (do_write) wr_ptr <= !wr_ptr;
-            if (do_read) rd_ptr <= !rd_ptr;
-            count <= count_d;
+            if (do_write) wr_ptr <= next_ptr(wr_ptr);
+            if (do_read) rd_ptr <= next_ptr(rd_ptr);
+            case ({do_write, do_read})
+                2'b10: count <= count + 1'b1;
+                2'b01: count <= count - 1'b1;
+                default: ;
+            endcase
+            stall <= stall_next;
         end
+    end
+
+    (* keep *) always_ff @(posedge clk) begin  // = stall (keep: yosys would merge the two)
+        if (!rst_n) stall_issue <= 1'b0;
+        else stall_issue <= stall_next;
     end
 
     always_ff @(posedge clk) begin

@@ -230,7 +230,7 @@ class Mvau(Block):
             a.rom("thresholds", n_cls * nf, pe * steps * thr_w, "thr_rom", tables)
             a.rom("flip", nf, pe, "thr_rom", tables)
             a.add("lut", "cmp", pe * steps * thr_w)
-        a.ram("out_queue", 2, out_w, a.EMU_POINTER)
+        a.ram("out_queue", 3, out_w, a.EMU_POINTER)
         vector, chunk, x_steps = cls.vector_elements(p), cls.step_elements(p), cls.vector_steps(p)
         if x_steps > 1:
             a.add("lut", "x_rot", vector * in_b)
