@@ -34,6 +34,7 @@ import numpy as np
 from bnn2hls.estimate import cost_model, synth
 from bnn2hls import ir
 from bnn2hls.backends import rtl as rtl_backend
+from bnn2hls.hw.blocks import by_kind
 from bnn2hls.models.synthetic import synthetic_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,13 +192,15 @@ def fit(rows: list[dict], groups: dict[str, tuple[str, ...]] | None = None) -> d
     return {"kinds": kinds, "fit": report}
 
 
-REFIT_TOPS = {"fifo": "bnn_fifo"}
+# The kinds `--refit` can re-measure alone: those whose module is a plain stream stage
+# (s_* in, m_* out, WIDTH bits, no tables), so a wrapper wiring its ports to the top's is all
+# a synthesis needs.
+REFIT_KINDS = ("fifo",)
 
 
-def block_unit(module: str, params: dict[str, int], rtl: dict[str, str]) -> synth.Unit:
-    """A yosys run of one block module with `params`, its ports wired to the top's."""
+def stream_stage_unit(module: str, params: dict[str, int], rtl: dict[str, str]) -> synth.Unit:
+    """A yosys run of one stream-stage module with `params`, its ports wired to the top's."""
     width = params["WIDTH"]
-    assert module == "bnn_fifo", module
     name = "bench_" + "_".join(f"{k}{v}" for k, v in sorted(params.items()))
     plist = ", ".join(f".{k}({v})" for k, v in sorted(params.items()))
     wrapper = (f"module {name} (input logic clk, input logic rst_n,\n"
@@ -210,15 +213,16 @@ def block_unit(module: str, params: dict[str, int], rtl: dict[str, str]) -> synt
 
 def refit_kind(group: str, work: Path, jobs: int, out: Path) -> int:
     """Re-measure and re-fit one group (module docstring) into the existing coefficient file."""
-    module = REFIT_TOPS[group]
+    stage_kind = by_kind(group)
+    module = stage_kind.module
     rtl_dir = ROOT / "hls_lib" / "rtl"
-    rtl = {f: synth.yosys_compatible((rtl_dir / f).read_text()) for f in ("bnn_in_queue.sv", "bnn_fifo.sv")}
+    rtl = {f: synth.yosys_compatible((rtl_dir / f).read_text()) for f in stage_kind.rtl_files}
     seen: dict[str, dict[str, int]] = {}
     for name, spec in SWEEP.items():
         for b in cost_model.network_blocks(build_network(name, spec)):
             if b.module == module:
                 seen[json.dumps(b.params, sort_keys=True)] = dict(b.params)
-    units = [block_unit(module, p, rtl) for p in seen.values()]
+    units = [stream_stage_unit(module, p, rtl) for p in seen.values()]
     t = time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(lambda u: synth.run_unit(u, work / "refit" / group, "xc7"), units))
@@ -245,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--out", type=Path, default=cost_model.COEFFS_PATH)
-    ap.add_argument("--refit", choices=sorted(REFIT_TOPS), default=None,
+    ap.add_argument("--refit", choices=REFIT_KINDS, default=None,
                     help="re-measure one kind's blocks alone and replace only its coefficients")
     args = ap.parse_args(argv)
     if args.refit:
