@@ -36,8 +36,8 @@ async def full_rate(dut):
 @cocotb.test()
 async def backlog_drains_at_full_rate(dut):
     """Fill the FIFO with the reader stopped (the words beyond the head queue go through the
-    RAM, if any), then read with the writer still sending: one word out per cycle from the
-    first, in order, and the FIFO takes a word on every cycle it frees one."""
+    RAM, if any), then read with the writer still sending: the FIFO held exactly its capacity,
+    and the words come out in order, one per cycle from the first."""
     rng = random.Random(3)
     width = len(dut.s_tdata)
     words = [rng.getrandbits(width) for _ in range(120)]
