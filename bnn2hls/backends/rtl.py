@@ -26,7 +26,7 @@ FILELIST = "files.f"
 
 def write_memories(graph: HwGraph, out_dir: Path) -> list[Path]:
     """Every block memory as its `$readmemh` file."""
-    return [write_memh(out_dir / m.file, m.words, m.width) for b in graph.blocks for m in b.memories]
+    return [write_memh(out_dir / m.file, m.rtl_words, m.rtl_width) for b in graph.blocks for m in b.memories]
 
 
 def generate(net: Network, out_dir: Path, graph: HwGraph | None = None) -> StreamFormat:

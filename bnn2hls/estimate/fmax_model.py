@@ -45,6 +45,7 @@ from typing import Any, Iterable
 
 from ..hw import HwGraph, lower
 from ..hw.blocks import Block, by_kind
+from ..hw.mvau_memories import BLOCK_RAM_SHAPES
 from ..ir import Network
 from ..resources import data_file
 from .cost_model import map_memory
@@ -53,7 +54,7 @@ COEFFS_PATH = data_file("fmax_model.json")
 COEFF_KEYS = ("t0", "lut", "adder", "carry", "fanout", "bram", "bram_mux", "bram_spread")
 # Block RAM geometry per family, (depth, width) configurations: ECP5 DP16KD (18 kbit),
 # iCE40 EBR (4 kbit); others: as ECP5 (unfitted anyway)
-BRAM_CONFIGS = {"ecp5": ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
+BRAM_CONFIGS = {"ecp5": BLOCK_RAM_SHAPES,
                 "ice40": ((2048, 2), (1024, 4), (512, 8), (256, 16))}
 # boards/*.json family -> the fmax model's family
 FAMILY_OF_BOARD = {"ecp5": "ecp5", "ice40": "ice40", "zynq7000": "xc7", "zynqmp": "xcup"}

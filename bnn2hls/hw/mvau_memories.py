@@ -13,7 +13,10 @@ Layouts (NF = MH/PE folds, SF = MW/SIMD column steps):
   complement accumulator thresholds otherwise).
 - flip: depth NF, word PE bits; bit pe is the flip of output nf*PE + pe.
 
-Each file has one word per line, as ceil(width/4) hex digits, address 0 first.
+Each file has one word per line, as ceil(width/4) hex digits, address 0 first. A weight ROM
+deeper than its block RAMs is stored in banks of a block RAM's depth side by side (bnn_mvau's
+WBANK_D, `weight_bank_depth`): line a holds words a, WBANK_D + a, ..., bank b at bits [b*word +: word], the last
+bank padded with zero words.
 """
 from __future__ import annotations
 
@@ -24,8 +27,46 @@ import numpy as np
 __all__ = [
     "clog2", "acc_width", "thr_width", "acc_range", "clamp_thresholds",
     "weight_words", "threshold_words", "flip_words", "write_memh", "write_mvau_memories",
-    "signed_width", "weight_range", "is_popcount", "mvau_out_width",
+    "signed_width", "weight_range", "is_popcount", "mvau_out_width", "BLOCK_RAM_SHAPES", "weight_bank_depth",
+    "bank_words",
 ]
+
+# The shapes (words, bits) of an 18-kbit block RAM: an ECP5 DP16KD, a Xilinx RAMB18. A weight
+# ROM deeper than its block RAMs' shape, left to synthesis, is block RAMs cascaded in depth
+# whose outputs pass a select in the read's own cycle (CNV's dense1: 16 DP16KD deep, 12.5 ns);
+# bnn_mvau instead reads banks of one block RAM's depth side by side and selects the word in a
+# registered stage of its own.
+BLOCK_RAM_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def weight_bank_depth(depth: int, width: int) -> int:
+    """bnn_mvau's WBANK_D for a weight ROM of `depth` words of `width` bits: the block RAM
+    depth whose side-by-side banks take the fewest block RAMs (then the fewest banks), or 0
+    (one bank) when that is a single bank. CNV_1W1A's conv4 (2,304 x 128): banks of 512, 18
+    blocks (20 cascaded); dense1 (32,768 x 8): banks of 2,048, 15 blocks (16 cascaded)."""
+    def blocks_banks(shape: tuple[int, int]) -> tuple[int, int]:
+        banks = -(-depth // shape[0])
+        return -(-banks * width // shape[1]), banks
+
+    best = min(BLOCK_RAM_SHAPES, key=blocks_banks)
+    return best[0] if depth > best[0] else 0
+
+
+def bank_words(words: list[int], width: int, bank_depth: int) -> list[int]:
+    """The file image of a ROM of `width`-bit `words` stored in banks of `bank_depth` words
+    side by side: line a holds words a, bank_depth + a, ... (bank b at bits [b*width +: width],
+    missing words 0). bank_depth 0: `words` as they are."""
+    if bank_depth <= 0 or len(words) <= bank_depth:
+        return list(words)
+    banks = -(-len(words) // bank_depth)
+    padded = list(words) + [0] * (banks * bank_depth - len(words))
+    lines = []
+    for a in range(bank_depth):
+        line = 0
+        for b in range(banks):
+            line |= padded[b * bank_depth + a] << (b * width)
+        lines.append(line)
+    return lines
 
 
 def clog2(n: int) -> int:
@@ -177,7 +218,7 @@ def write_memh(path: str | Path, words: list[int], width: int) -> Path:
 def write_mvau_memories(directory: str | Path, prefix: str, weights: np.ndarray,
                         thresholds: np.ndarray | None, flip: np.ndarray | None, pe: int, simd: int,
                         in_bits: int = 1, thr_w: int | None = None, w_bits: int = 1,
-                        levels: int = 0) -> dict[str, Path]:
+                        levels: int = 0, bank_depth: int | None = None) -> dict[str, Path]:
     """Write the memory files of one `bnn_mvau` instance into `directory`.
 
     weights: bool [MH, MW] (True = +1) for w_bits == 1, else int [MH, MW] (e.g. int8) of
@@ -187,6 +228,9 @@ def write_mvau_memories(directory: str | Path, prefix: str, weights: np.ndarray,
     thresholds=None means BINARIZE=0: only the weight file is written.
     thr_w defaults to `thr_width(MW, in_bits, w_bits)`.
 
+    bank_depth: the weight ROM's WBANK_D (default `weight_bank_depth` of its NF*SF words; the
+    instance must be given the same).
+
     Returns {"WEIGHT_FILE": path, "THRESH_FILE": path, "FLIP_FILE": path} (the last two only
     when thresholds are given), keyed by the RTL parameter names.
     """
@@ -194,8 +238,11 @@ def write_mvau_memories(directory: str | Path, prefix: str, weights: np.ndarray,
     directory.mkdir(parents=True, exist_ok=True)
     weights = np.asarray(weights, bool) if w_bits == 1 else np.asarray(weights, np.int64)
     mh, mw = weights.shape
-    files = {"WEIGHT_FILE": write_memh(directory / f"{prefix}_weights.mem", weight_words(weights, pe, simd, w_bits),
-                                       pe * simd * w_bits)}
+    words = weight_words(weights, pe, simd, w_bits)
+    bank_depth = weight_bank_depth(len(words), pe * simd * w_bits) if bank_depth is None else bank_depth
+    banks = max(1, -(-len(words) // bank_depth)) if bank_depth else 1
+    files = {"WEIGHT_FILE": write_memh(directory / f"{prefix}_weights.mem",
+                                       bank_words(words, pe * simd * w_bits, bank_depth), banks * pe * simd * w_bits)}
     if thresholds is not None:
         thr_w = thr_width(mw, in_bits, w_bits) if thr_w is None else thr_w
         thr = np.asarray(thresholds)

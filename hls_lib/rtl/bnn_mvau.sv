@@ -63,7 +63,8 @@ module bnn_mvau #(
     parameter int THR_W = (IN_B == 1 && W_B == 1) ? $clog2(MW + 2) : ACC_W + 1,
     parameter WEIGHT_FILE = "mvau_weights.mem",
     parameter THRESH_FILE = "mvau_thresh.mem",
-    parameter FLIP_FILE = "mvau_flip.mem"
+    parameter FLIP_FILE = "mvau_flip.mem",
+    parameter int WBANK_D = 0  // 0: one bank; else a power of two, the words per bank (see the ROM)
 ) (
     input  logic                clk,
     input  logic                rst_n,
@@ -131,6 +132,9 @@ module bnn_mvau #(
         if (MW % SIMD != 0) begin : g_bad_simd
             $error("bnn_mvau: MW must be a multiple of SIMD");
         end
+        if (WBANK_D != 0 && (WBANK_D & (WBANK_D - 1)) != 0) begin : g_bad_bank
+            $error("bnn_mvau: WBANK_D must be 0 or a power of two");
+        end
         if (BINARIZE != 0 && LEVELS == 1) begin : g_bad_levels
             $error("bnn_mvau: LEVELS must be 0 (sign output) or at least 2");
         end
@@ -141,7 +145,18 @@ module bnn_mvau #(
     endgenerate
 
     // ------------------------------------------------------------------ weight ROM
-    logic [PE*WLANE-1:0] wmem [WD];
+    // A ROM deeper than one block RAM is stored in WB banks of WBANK_D words side by side
+    // (line a of WEIGHT_FILE holds words a, WBANK_D + a, ...: bank b at [b*WROW +: WROW]),
+    // so one read fetches the addressed word of every bank through the block RAMs' own
+    // output registers and a registered select picks one. Left to yosys, a deep ROM is
+    // cascaded block RAMs whose select follows the RAM outputs in the same cycle: CNV's
+    // dense1 (32,768 words, 16 DP16KD) read through a 16-way select in 12.5 ns.
+    localparam int WROW = PE * WLANE;  // bits per weight word
+    localparam int WB = (WBANK_D == 0) ? 1 : (WD + WBANK_D - 1) / WBANK_D;
+    localparam int WBD = (WB == 1) ? WD : WBANK_D;  // words per bank
+    localparam int WBAW = (WBD <= 1) ? 1 : $clog2(WBD);
+    localparam int WBSW = (WB <= 1) ? 1 : $clog2(WB);
+    logic [WB*WROW-1:0] wmem [WBD];
     initial $readmemh(WEIGHT_FILE, wmem);
 
     // ------------------------------------------------------------------ issue stage
@@ -311,17 +326,37 @@ module bnn_mvau #(
     // it the RAM's clk-to-q is 5.8 ns); w_q: a fabric register the placer can put next to
     // the RAM (its outputs then reach the popcount logic spread over the fabric in a cycle
     // of their own). The input chunk is delayed alongside.
-    logic [PE*WLANE-1:0] w_r, w_o, w_q;
-    logic [CHUNK-1:0]    x_r, x_o, x_q;
+    // With banks, w_r and w_o hold one word of every bank and w_q takes the addressed one.
+    logic [WB*WROW-1:0] w_r, w_o;
+    logic [WROW-1:0]    w_q;
+    logic [CHUNK-1:0]   x_r, x_o, x_q;
 
-    always_ff @(posedge clk) begin
-        if (!stall) w_r <= wmem[waddr];
-    end
+    generate
+        if (WB == 1) begin : g_wread
+            always_ff @(posedge clk) begin
+                if (!stall) w_r <= wmem[waddr];
+            end
+            always_ff @(posedge clk) begin
+                if (!stall) w_q <= w_o;
+            end
+        end else begin : g_wread_banked
+            logic [WBSW-1:0] wsel_r, wsel_o;
+            always_ff @(posedge clk) begin
+                if (!stall) w_r <= wmem[waddr[WBAW-1:0]];
+            end
+            always_ff @(posedge clk) begin
+                if (!stall) begin
+                    wsel_r <= waddr[WAW-1:WBAW];
+                    wsel_o <= wsel_r;
+                    w_q <= w_o[wsel_o*WROW +: WROW];
+                end
+            end
+        end
+    endgenerate
 
     always_ff @(posedge clk) begin
         if (!stall) begin
             w_o <= w_r;
-            w_q <= w_o;
             x_r <= cur_x[CHUNK-1:0];
             x_o <= x_r;
             x_q <= x_o;

@@ -31,7 +31,8 @@ module bnn_vvau #(
     parameter int THR_W = (IN_B == 1 && W_B == 1) ? $clog2(MW + 2) : ACC_W + 1,
     parameter WEIGHT_FILE = "vvau_weights.mem",
     parameter THRESH_FILE = "vvau_thresh.mem",
-    parameter FLIP_FILE = "vvau_flip.mem"
+    parameter FLIP_FILE = "vvau_flip.mem",
+    parameter int WBANK_D = 0
 ) (
     input  logic                   clk,
     input  logic                   rst_n,
@@ -63,7 +64,7 @@ module bnn_vvau #(
     bnn_mvau #(
         .MW(MW), .MH(MH), .PE(PE), .SIMD(SIMD), .IN_B(IN_B), .W_B(W_B), .BINARIZE(BINARIZE), .LEVELS(LEVELS),
         .O_B(O_B), .OFFSET(OFFSET), .DEPTHWISE(1), .N_CLASSES(N_CLASSES), .USER_W(USER_W), .ACC_W(ACC_W),
-        .THR_W(THR_W), .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE), .FLIP_FILE(FLIP_FILE)
+        .THR_W(THR_W), .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE), .FLIP_FILE(FLIP_FILE), .WBANK_D(WBANK_D)
     ) u_unit (
         .clk(clk), .rst_n(rst_n), .s_tdata(x_steps), .s_tuser(s_tuser), .s_tvalid(s_tvalid), .s_tready(s_tready),
         .m_tdata(m_tdata), .m_tvalid(m_tvalid), .m_tready(m_tready)

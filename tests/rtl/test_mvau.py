@@ -98,15 +98,16 @@ def random_weights(rng: np.random.Generator, mh: int, mw: int, w_b: int) -> np.n
 
 
 def run_mvau(name, sim_build, tmp_path, mw, mh, pe, simd, in_b, w_b, binarize, levels, offset, n_classes,
-             top: str = "bnn_mvau"):
-    """`top` bnn_vvau: the depthwise unit (MW taps x MH channels per window), same memories."""
+             top: str = "bnn_mvau", bank_depth: int = 0):
+    """`top` bnn_vvau: the depthwise unit (MW taps x MH channels per window), same memories.
+    bank_depth: the weight ROM stored in banks of that many words (WBANK_D; 0 = one bank)."""
     rng = np.random.default_rng(sum(map(ord, name)))
     weights = random_weights(rng, mh, mw, w_b)
     per = levels - 1 if levels >= 2 else 0
     thresholds = clamp_thresholds(random_thresholds(rng, n_classes, mh, mw, in_b, w_b, per), mw, in_b, w_b)
     flip = rng.random(mh) < 0.5
     files = write_mvau_memories(tmp_path, "mvau", weights, thresholds if binarize else None, flip, pe, simd, in_b,
-                                w_bits=w_b, levels=levels)
+                                w_bits=w_b, levels=levels, bank_depth=bank_depth)
     np.savez(tmp_path / "data.npz", weights=weights, thresholds=thresholds, flip=flip)
 
     params = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_B": in_b, "BINARIZE": binarize,
@@ -116,6 +117,8 @@ def run_mvau(name, sim_build, tmp_path, mw, mh, pe, simd, in_b, w_b, binarize, l
         params["W_B"] = w_b
     if levels:
         params.update(LEVELS=levels, O_B=signed_width(offset, offset + levels - 1), OFFSET=offset)
+    if bank_depth:
+        params["WBANK_D"] = bank_depth
     # Verilator takes a string parameter as -GNAME="value": the quotes are part of the value.
     file_params = {"WEIGHT_FILE": f'"{files["WEIGHT_FILE"]}"'}
     if binarize:
@@ -143,6 +146,26 @@ def test_mvau_multibit(name, sim_build, tmp_path):
     run_mvau(name, sim_build, tmp_path, *MB_CONFIGS[name])
 
 
+# A weight ROM in banks (WBANK_D): the real ones are 2,048 words deep (ROMs deeper than one
+# block RAM); small banks exercise the same read and select. id: (config, bank depth)
+BANKED = {
+    "bin_pe1_simd1_banks_of_256": ("bin_pe1_simd1", 256),  # 1,152 words: 5 banks, the last part-filled
+    "in2_w2_lv4_banks_of_2": ("in2_w2_lv4_classes", 2),  # 4 words: 2 banks, 4 border classes
+    "in8_w2_lv3_pe1_banks_of_16": ("in8_w2_lv3_pe1", 16),  # 48 words: 3 banks
+}
+
+
+@pytest.mark.parametrize("name", list(BANKED))
+def test_mvau_banked_weights(name, sim_build, tmp_path):
+    config, bank_depth = BANKED[name]
+    if config in CONFIGS:
+        mw, mh, pe, simd, in_b, binarize, n_classes = CONFIGS[config]
+        args = (mw, mh, pe, simd, in_b, 1, binarize, 0, 0, n_classes)
+    else:
+        args = MB_CONFIGS[config]
+    run_mvau(name, sim_build, tmp_path, *args, bank_depth=bank_depth)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SLOW_CONFIGS))
 def test_mvau_multibit_matrix(name, sim_build, tmp_path):
@@ -155,7 +178,9 @@ def test_mvau_multibit_matrix(name, sim_build, tmp_path):
     {"IN_B": 2, "W_B": 2, "LEVELS": 4, "O_B": 2, "OFFSET": -2, "PE": 2, "SIMD": 4},
     {"IN_B": 1, "W_B": 2, "LEVELS": 3, "O_B": 2, "OFFSET": -1},
     {"IN_B": 1, "W_B": 1, "LEVELS": 2, "O_B": 1, "OFFSET": -1, "PE": 16, "SIMD": 32},
-], ids=["default", "in8_w4_raw", "in2_w2_lv4", "in1_w2_lv3", "bin_lv2"])
+    {"PE": 1, "SIMD": 1, "WBANK_D": 64},
+    {"PE": 2, "SIMD": 2, "WBANK_D": 16, "IN_B": 2, "W_B": 2, "BINARIZE": 0},
+], ids=["default", "in8_w4_raw", "in2_w2_lv4", "in1_w2_lv3", "bin_lv2", "banked8", "banked4_raw"])
 def test_mvau_lint_clean(params):
     """-Wall clean at parameterizations the default (all-defaults) lint in test_blocks.py misses."""
     import subprocess

@@ -23,6 +23,8 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from ..mvau_memories import bank_words
+
 REGISTRY: list[type["Block"]] = []
 
 # The hls_lib files that bnn_swg, bnn_maxpool and bnn_sumpool are built on (the input queue and
@@ -62,12 +64,27 @@ class Memory:
     array: np.ndarray
     pack: Callable[[], list[int]]
     comment: str = ""
+    bank_depth: int = 0  # the RTL stores it in banks of this many words side by side (0: one)
 
     @cached_property
     def words(self) -> list[int]:
         words = self.pack()
         assert len(words) == self.depth, (self.file, len(words), self.depth)
         return words
+
+    @property
+    def banks(self) -> int:
+        return -(-self.depth // self.bank_depth) if self.bank_depth and self.depth > self.bank_depth else 1
+
+    @property
+    def rtl_width(self) -> int:
+        """Bits per line of the RTL's $readmemh file (every bank's word)."""
+        return self.banks * self.width
+
+    @cached_property
+    def rtl_words(self) -> list[int]:
+        """The lines of the RTL's $readmemh file (`bank_words`)."""
+        return bank_words(self.words, self.width, self.bank_depth)
 
 
 @dataclass

@@ -13,7 +13,8 @@ import numpy as np
 
 from ...ir import datapath
 from ...ir import MatrixLayer
-from ..mvau_memories import acc_width, clamp_thresholds, flip_words, thr_width, threshold_words, weight_words
+from ..mvau_memories import (acc_width, clamp_thresholds, flip_words, thr_width, threshold_words, weight_bank_depth,
+                             weight_words)
 from .base import Block, LowerContext, Memory, Stream, timing_stage
 
 
@@ -118,10 +119,11 @@ class Mvau(Block):
         nf, sf = mh // pe, mw // simd
         acc_w = acc_width(mw, in_b, w_b)
         weights = weight_table(layer)
+        bank_depth = weight_bank_depth(nf * sf, pe * simd * w_b)
         memories = [Memory("weights", "WEIGHT_FILE", f"{layer.name}_weights.mem", "WEIGHTS", pe * simd * w_b, nf * sf,
                            weights, lambda: weight_words(weights, pe, simd, w_bits=w_b),
                            f"[NF*SF = {nf}*{sf}] words of PE*SIMD = {pe}*{simd} bits"
-                           + (f" x W_B = {w_b}" if w_b > 1 else ""))]
+                           + (f" x W_B = {w_b}" if w_b > 1 else ""), bank_depth=bank_depth)]
         if layer.binarize:
             t_w = thr_width(mw, in_b, w_b)
             thr = clamp_thresholds(mvau_thresholds(layer), mw, in_b, w_b)
@@ -152,6 +154,8 @@ class Mvau(Block):
             params.update(LEVELS=levels, O_B=layer.out_bits, OFFSET=layer.out_offset)
         params.update({"BINARIZE": int(layer.binarize), "N_CLASSES": n_classes, "USER_W": user_w, "ACC_W": acc_w,
                        "THR_W": t_w})
+        if bank_depth:
+            params["WBANK_D"] = bank_depth
         block = cls(f"u_{layer.name}_{cls.kind}", layer, cls.kind, ctx.src, out, params, memories,
                     comment=f"{layer.name}: {cls.kind.upper()} MW={mw} MH={mh} PE={pe} SIMD={simd}"
                     + (f" W_B={w_b}" if w_b > 1 else "") + (f" LEVELS={levels}" if levels else ""))
@@ -224,7 +228,13 @@ class Mvau(Block):
             if nf * sf > 1:
                 a.add("lut", "wsel_mb", lanes * acc_w * terms)
         tables = tables or {}
-        a.rom("weights", nf * sf, lanes * w_b, "wrom", tables)
+        bank_depth = p.get("WBANK_D", 0)
+        if bank_depth:  # banks side by side (one wide block RAM word), then the word select
+            banks = -(-nf * sf // bank_depth)
+            a.rom("weights", bank_depth, banks * lanes * w_b, "wrom")
+            a.add("lut", "mem_mux", (banks - 1) * lanes * w_b)
+        else:
+            a.rom("weights", nf * sf, lanes * w_b, "wrom", tables)
         a.add("lut", "acc", pe * acc_w)
         if binarize:
             a.rom("thresholds", n_cls * nf, pe * steps * thr_w, "thr_rom", tables)
@@ -261,6 +271,11 @@ class Mvau(Block):
         stages = {"issue": timing_stage(lut=2, fanout=min(xw, MVAU_INPUT_BANK_BITS) + chunk + xw // MVAU_INPUT_BANK_BITS),
                   "counter": timing_stage(lut=1, adders=1, carry=counter),
                   "weight_read": timing_stage(mem_depth=nf * sf, mem_width=pe * simd * w_b)}
+        bank_depth = p.get("WBANK_D", 0)
+        if bank_depth:  # banks side by side, one wide read, then a registered word select
+            banks = -(-nf * sf // bank_depth)
+            stages["weight_read"] = timing_stage(mem_depth=bank_depth, mem_width=banks * pe * simd * w_b)
+            stages["weight_select"] = timing_stage(lut=-(-max(1, (banks - 1).bit_length()) // 2))
         tw = (simd.bit_length() if popcount else acc_w)
         if popcount:  # XNOR and a byte's popcount: LUT logic, a short add at the end
             g = min(simd, 8)
