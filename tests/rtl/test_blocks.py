@@ -23,7 +23,7 @@ def test_fifo(width, depth, sim_build):
               sim_build, extra_env={"FIFO_CAPACITY": str(depth + 4 if depth > 2 else 2)})
 
 
-@pytest.mark.parametrize("width, n", [(5, 1), (3, 7), (64, 9)])
+@pytest.mark.parametrize("width, n", [(5, 1), (8, 2), (1, 3), (3, 7), (64, 9)])
 def test_flatten(width, n, sim_build):
     run_bench("bnn_flatten", [rtl_source("bnn_flatten.sv")], "bench_flatten", {"W": width, "N": n}, sim_build)
 

@@ -31,17 +31,17 @@ class Flatten(Block):
 
     @classmethod
     def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
-        """The enable of the N*W-bit vectors: from the block's own registers (the pixel index
-        compared with N-1, `pending`, and for N > 1 `m_tvalid` alone: the output register loads
-        only while empty, so m_tready, the consumer's combinational ready, is not on it)."""
-        return {"control": timing_stage(lut=2, fanout=p["N"] * p["W"])}
+        """A slot's enables, from its own copies of the control state (one LUT over its W
+        bits), and the handshake inputs into the N slots' copies (bnn_flatten.sv)."""
+        return {"control": timing_stage(lut=2, fanout=p["W"] + p["N"])}
 
     @classmethod
     def cost_features(cls, params: dict[str, int], tables: Any, a: Any) -> None:
         n, w = params["N"], params["W"]
         a.add("lut", "bits", n * w)
         a.add("lut", "ctr", clog2(n))
-        a.add("ff", "regs", 2 * n * w if n > 1 else w)
+        # the slots, the output register, the one-hot position and each slot's control copies
+        a.add("ff", "regs", 2 * n * w + 4 * n if n > 1 else w)
 
     def hls(self, ctx: Any) -> None:
         header = ctx.header(self)
