@@ -171,33 +171,67 @@ module bnn_window #(
         end
     end
 
-    // Inside-the-image flags, only where that side is padded (an unpadded walk is always in).
+    // Inside-the-image flags, only where that side is padded (an unpadded walk is always in),
+    // and their values after a step (row_in_s, col_in_s: from registers only, like py_s).
+    logic row_in_s, col_in_s;
+    localparam bit ROW_IN0 = (PAD_T == 0);  // at reset and at the top of a frame
+    localparam bit COL_IN0 = (PAD_L == 0);
     if (PAD_T + PAD_B > 0) begin : g_row_in
-        always_ff @(posedge clk) begin
-            if (!rst_n) begin
-                row_in <= (PAD_T == 0);
-            end else if (step && col_last) begin
-                if (row_last) row_in <= (PAD_T == 0);
-                else if (py + 1'b1 == YW'(PAD_T)) row_in <= 1'b1;
-                else if (py + 1'b1 == YW'(PAD_T + H)) row_in <= 1'b0;
+        always_comb begin
+            row_in_s = row_in;
+            if (col_last) begin
+                if (row_last) row_in_s = ROW_IN0;
+                else if (py + 1'b1 == YW'(PAD_T)) row_in_s = 1'b1;
+                else if (py + 1'b1 == YW'(PAD_T + H)) row_in_s = 1'b0;
             end
+        end
+        always_ff @(posedge clk) begin
+            if (!rst_n) row_in <= ROW_IN0;
+            else if (step) row_in <= row_in_s;
         end
     end else begin : g_row_all
         assign row_in = 1'b1;
+        assign row_in_s = 1'b1;
     end
     if (PAD_L + PAD_R > 0) begin : g_col_in
+        always_comb begin
+            col_in_s = col_in;
+            if (col_last) col_in_s = COL_IN0;
+            else if (px + 1'b1 == PXW'(PAD_L)) col_in_s = 1'b1;
+            else if (px + 1'b1 == PXW'(PAD_L + W)) col_in_s = 1'b0;
+        end
         always_ff @(posedge clk) begin
-            if (!rst_n) begin
-                col_in <= (PAD_L == 0);
-            end else if (step) begin
-                if (col_last) col_in <= (PAD_L == 0);
-                else if (px + 1'b1 == PXW'(PAD_L)) col_in <= 1'b1;
-                else if (px + 1'b1 == PXW'(PAD_L + W)) col_in <= 1'b0;
-            end
+            if (!rst_n) col_in <= COL_IN0;
+            else if (step) col_in <= col_in_s;
         end
     end else begin : g_col_all
         assign col_in = 1'b1;
+        assign col_in_s = 1'b1;
     end
+
+    // ---------------------------------------------------------------- banked step
+    // The wide registers (line buffer, history, output register: thousands of bits for a
+    // 256-channel 3x3 window) move in banks of BANK bits, each on its own copy of `step`,
+    // computed from the bank's own copies of {in_bounds, emit, out_valid} and the handshake
+    // inputs (in_avail, m_tready). m_tready then reaches one LUT per bank, never an enable
+    // net of every bit: CNV_1W1A's conv5 MVAU ready -> its window's 2,304-bit output register
+    // enable was 13.2 ns of routing on ECP5. The copies take the values after a step from the
+    // central walk (in_bounds_s, emit_s: functions of its registers) and update exactly as
+    // the central ones do (ctl_next), so every bank's step equals `step`.
+    localparam int BANK = 64;
+    wire in_bounds_s = row_in_s && col_in_s;
+    wire emit_s = (py_s == ny_s) && (XW'(px_s) == nx_s);
+    localparam logic [2:0] CTL0 = {ROW_IN0 && COL_IN0, KH == 1 && KW == 1, 1'b0};  // {in_bounds, emit, out_valid} at reset
+    // {in_bounds, emit, out_valid} after this cycle, given the step taken in it
+    function automatic logic [2:0] ctl_next(input logic [2:0] ctl, input logic stepped, input logic ready);
+        ctl_next = ctl;
+        if (stepped) ctl_next[2:1] = {in_bounds_s, emit_s};
+        if (stepped && ctl[1]) ctl_next[0] = 1'b1;
+        else if (ready) ctl_next[0] = 1'b0;
+    endfunction
+    function automatic logic bank_step(input logic [2:0] ctl);  // = step, from a bank's copy
+        bank_step = (!ctl[2] || in_avail) && (!ctl[1] || !ctl[0] || m_tready);
+    endfunction
 
     // ---------------------------------------------------------------- line buffer + history
     if (BUFFER != 0 && KH > 1) begin : g_lines
@@ -206,30 +240,52 @@ module bnn_window #(
         // registered read port).
         logic [LB_W-1:0] lb_rd;
         assign column = {pixel, lb_rd};
-        if (WP > 1) begin : g_mem
-            logic [LB_W-1:0] lb [WP];
-            always_ff @(posedge clk) begin
-                if (step) begin
-                    lb[px] <= column[KH*PIX_W-1:PIX_W];
-                    lb_rd <= lb[px_s];  // the column after this step
-                end
+        for (genvar b = 0; b < (LB_W + BANK - 1) / BANK; b++) begin : g_bank
+            localparam int LO = b * BANK;
+            localparam int BW = (LB_W - LO < BANK) ? LB_W - LO : BANK;
+            logic [2:0] ctl;
+            (* keep *) always_ff @(posedge clk) begin
+                if (!rst_n) ctl <= CTL0;
+                else ctl <= ctl_next(ctl, bank_step(ctl), m_tready);
             end
-        end else begin : g_reg
-            always_ff @(posedge clk) begin
-                if (step) lb_rd <= column[KH*PIX_W-1:PIX_W];
+            wire step_b = bank_step(ctl);
+            if (WP > 1) begin : g_mem
+                logic [BW-1:0] lb [WP];
+                always_ff @(posedge clk) begin
+                    if (step_b) begin
+                        lb[px] <= column[PIX_W + LO +: BW];
+                        lb_rd[LO +: BW] <= lb[px_s];  // the column after this step
+                    end
+                end
+            end else begin : g_reg
+                always_ff @(posedge clk) begin
+                    if (step_b) lb_rd[LO +: BW] <= column[PIX_W + LO +: BW];
+                end
             end
         end
     end else begin : g_no_lines
         assign column = pixel;
     end
 
-    if (BUFFER != 0 && KW > 2) begin : g_shift
-        always_ff @(posedge clk) begin
-            if (step) hist <= {col_red, hist[(KW-1)*COL_W-1:COL_W]};
+    if (BUFFER != 0 && KW > 1) begin : g_hist
+        localparam int HW = (KW - 1) * COL_W;
+        logic [HW-1:0] hist_next;
+        if (KW > 2) begin : g_shift
+            assign hist_next = {col_red, hist[HW-1:COL_W]};
+        end else begin : g_one
+            assign hist_next = col_red;
         end
-    end else if (BUFFER != 0 && KW == 2) begin : g_one
-        always_ff @(posedge clk) begin
-            if (step) hist <= col_red;
+        for (genvar b = 0; b < (HW + BANK - 1) / BANK; b++) begin : g_bank
+            localparam int LO = b * BANK;
+            localparam int BW = (HW - LO < BANK) ? HW - LO : BANK;
+            logic [2:0] ctl;
+            (* keep *) always_ff @(posedge clk) begin
+                if (!rst_n) ctl <= CTL0;
+                else ctl <= ctl_next(ctl, bank_step(ctl), m_tready);
+            end
+            always_ff @(posedge clk) begin
+                if (bank_step(ctl)) hist[LO +: BW] <= hist_next[LO +: BW];
+            end
         end
     end else begin : g_no_hist
         assign hist = '0;
@@ -301,8 +357,17 @@ module bnn_window #(
         end
     end
 
-    always_ff @(posedge clk) begin
-        if (step && emit) out_data <= result;
+    for (genvar b = 0; b < (OUT_W + BANK - 1) / BANK; b++) begin : g_out_bank
+        localparam int LO = b * BANK;
+        localparam int BW = (OUT_W - LO < BANK) ? OUT_W - LO : BANK;
+        logic [2:0] ctl;
+        (* keep *) always_ff @(posedge clk) begin
+            if (!rst_n) ctl <= CTL0;
+            else ctl <= ctl_next(ctl, bank_step(ctl), m_tready);
+        end
+        always_ff @(posedge clk) begin
+            if (bank_step(ctl) && ctl[1]) out_data[LO +: BW] <= result[LO +: BW];  // = step && emit
+        end
     end
 
     assign m_tdata = out_data;

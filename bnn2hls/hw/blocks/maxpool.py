@@ -10,6 +10,9 @@ from ..mvau_memories import clog2
 from .base import WINDOW_HLS, WINDOW_RTL, Block, LowerContext, Stream, ram_read_levels, timing_stage, vector_literal
 
 
+WINDOW_BANK_BITS = 64  # bnn_window's BANK: the wide registers move in banks of this many bits
+
+
 def window_features(p: dict[str, int], a: Any, swg: bool) -> None:
     """Cost features of bnn_swg and bnn_maxpool (both on bnn_window): an input
     queue, a line buffer of KH-1 rows, the window registers and the position counters."""
@@ -33,7 +36,11 @@ def window_features(p: dict[str, int], a: Any, swg: bool) -> None:
     a.add("lut", "ctr", clog2(hp + 2) + clog2(wp + 2))
     if not swg:
         a.add("lut", "or_tree", kh * kw * pix)
-    a.add("ff", "regs", (kh * kw * pix if swg else pix) + (kw - 1) * col * pix + cls_bits)
+    out_w = kh * kw * pix if swg else pix
+    a.add("ff", "regs", out_w + (kw - 1) * col * pix + cls_bits)
+    # each 64-bit bank of the wide registers keeps its own 3-bit copy of the walk's state
+    banks = -(-out_w // WINDOW_BANK_BITS) + -(-(kw - 1) * col * pix // WINDOW_BANK_BITS) + -(-(kh - 1) * pix // WINDOW_BANK_BITS)
+    a.add("ff", "regs", 3 * banks)
     a.add("ff", "ctr", clog2(hp + 2) + clog2(wp + 2))
 
 
@@ -48,8 +55,11 @@ def window_stages(p: dict[str, int], col_w: int, out_w: int, swg: bool) -> dict[
     hp = h + p.get("PAD_T", 0) + p.get("PAD_B", 0)
     ctr = max(clog2(hp + 2), clog2(wp + 2))
     # the compares of the position registers decide `step` (LUT logic, no carry chain); the
-    # counters' increments are a register-to-register stage of their own
-    stages = {"walk": timing_stage(lut=3, fanout=out_w + kw * col_w + (kh - 1) * pix),
+    # wide registers move in 64-bit banks, each on its own copy of `step`, so the consumer's
+    # ready reaches one LUT per bank and a bank's step its 64 bits; the counters' increments
+    # are a register-to-register stage of their own
+    wide = out_w + kw * col_w + (kh - 1) * pix
+    stages = {"walk": timing_stage(lut=3, fanout=WINDOW_BANK_BITS + -(-wide // WINDOW_BANK_BITS)),
               "counter": timing_stage(lut=1, adders=1, carry=ctr)}
     if kh > 1 and wp > 1:
         stages["line_buffer"] = timing_stage(lut=ram_read_levels(wp), fanout=(kh - 1) * pix)
