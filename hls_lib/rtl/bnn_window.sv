@@ -211,26 +211,32 @@ module bnn_window #(
 
     // ---------------------------------------------------------------- banked step
     // The wide registers (line buffer, history, output register: thousands of bits for a
-    // 256-channel 3x3 window) move in banks of BANK bits, each on its own copy of `step`,
-    // computed from the bank's own copies of {in_bounds, emit, out_valid} and the handshake
-    // inputs (in_avail, m_tready). m_tready then reaches one LUT per bank, never an enable
-    // net of every bit: CNV_1W1A's conv5 MVAU ready -> its window's 2,304-bit output register
-    // enable was 13.2 ns of routing on ECP5. The copies take the values after a step from the
-    // central walk (in_bounds_s, emit_s: functions of its registers) and update exactly as
-    // the central ones do (ctl_next), so every bank's step equals `step`.
+    // 256-channel 3x3 window) move in banks of BANK bits, each on its own copy of `step`: one
+    // LUT of the bank's own copy of out_valid, the registers in_bounds_q and emit_q and the
+    // handshake inputs (in_avail, m_tready). m_tready then reaches one LUT per bank, never an
+    // enable net of every bit: CNV_1W1A's conv5 MVAU ready -> its window's 2,304-bit output
+    // register enable was 13.2 ns of routing on ECP5. (The copy keeps yosys from merging the
+    // banks' LUTs back into one; in_bounds_q and emit_q are registers, not the compares after
+    // a step, which broadcast to the banks were the residual net's path, 2.6 + 5.9 ns.)
     localparam int BANK = 64;
-    wire in_bounds_s = row_in_s && col_in_s;
-    wire emit_s = (py_s == ny_s) && (XW'(px_s) == nx_s);
-    localparam logic [2:0] CTL0 = {ROW_IN0 && COL_IN0, KH == 1 && KW == 1, 1'b0};  // {in_bounds, emit, out_valid} at reset
-    // {in_bounds, emit, out_valid} after this cycle, given the step taken in it
-    function automatic logic [2:0] ctl_next(input logic [2:0] ctl, input logic stepped, input logic ready);
-        ctl_next = ctl;
-        if (stepped) ctl_next[2:1] = {in_bounds_s, emit_s};
-        if (stepped && ctl[1]) ctl_next[0] = 1'b1;
-        else if (ready) ctl_next[0] = 1'b0;
+    logic in_bounds_q, emit_q;  // = in_bounds, emit
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            in_bounds_q <= ROW_IN0 && COL_IN0;
+            emit_q <= (KH == 1) && (KW == 1);
+        end else if (step) begin
+            in_bounds_q <= row_in_s && col_in_s;
+            emit_q <= (py_s == ny_s) && (XW'(px_s) == nx_s);
+        end
+    end
+    function automatic logic bank_step(input logic valid_c);  // = step, from a bank's copy of out_valid
+        bank_step = (!in_bounds_q || in_avail) && (!emit_q || !valid_c || m_tready);
     endfunction
-    function automatic logic bank_step(input logic [2:0] ctl);  // = step, from a bank's copy
-        bank_step = (!ctl[2] || in_avail) && (!ctl[1] || !ctl[0] || m_tready);
+    // a bank's copy of out_valid after this cycle
+    function automatic logic valid_next(input logic valid_c);
+        if (bank_step(valid_c) && emit_q) valid_next = 1'b1;
+        else if (m_tready) valid_next = 1'b0;
+        else valid_next = valid_c;
     endfunction
 
     // ---------------------------------------------------------------- line buffer + history
@@ -243,12 +249,12 @@ module bnn_window #(
         for (genvar b = 0; b < (LB_W + BANK - 1) / BANK; b++) begin : g_bank
             localparam int LO = b * BANK;
             localparam int BW = (LB_W - LO < BANK) ? LB_W - LO : BANK;
-            logic [2:0] ctl;
+            logic valid_c;
             (* keep *) always_ff @(posedge clk) begin
-                if (!rst_n) ctl <= CTL0;
-                else ctl <= ctl_next(ctl, bank_step(ctl), m_tready);
+                if (!rst_n) valid_c <= 1'b0;
+                else valid_c <= valid_next(valid_c);
             end
-            wire step_b = bank_step(ctl);
+            wire step_b = bank_step(valid_c);
             if (WP > 1) begin : g_mem
                 logic [BW-1:0] lb [WP];
                 always_ff @(posedge clk) begin
@@ -278,13 +284,13 @@ module bnn_window #(
         for (genvar b = 0; b < (HW + BANK - 1) / BANK; b++) begin : g_bank
             localparam int LO = b * BANK;
             localparam int BW = (HW - LO < BANK) ? HW - LO : BANK;
-            logic [2:0] ctl;
+            logic valid_c;
             (* keep *) always_ff @(posedge clk) begin
-                if (!rst_n) ctl <= CTL0;
-                else ctl <= ctl_next(ctl, bank_step(ctl), m_tready);
+                if (!rst_n) valid_c <= 1'b0;
+                else valid_c <= valid_next(valid_c);
             end
             always_ff @(posedge clk) begin
-                if (bank_step(ctl)) hist[LO +: BW] <= hist_next[LO +: BW];
+                if (bank_step(valid_c)) hist[LO +: BW] <= hist_next[LO +: BW];
             end
         end
     end else begin : g_no_hist
@@ -360,13 +366,13 @@ module bnn_window #(
     for (genvar b = 0; b < (OUT_W + BANK - 1) / BANK; b++) begin : g_out_bank
         localparam int LO = b * BANK;
         localparam int BW = (OUT_W - LO < BANK) ? OUT_W - LO : BANK;
-        logic [2:0] ctl;
+        logic valid_c;
         (* keep *) always_ff @(posedge clk) begin
-            if (!rst_n) ctl <= CTL0;
-            else ctl <= ctl_next(ctl, bank_step(ctl), m_tready);
+            if (!rst_n) valid_c <= 1'b0;
+            else valid_c <= valid_next(valid_c);
         end
         always_ff @(posedge clk) begin
-            if (bank_step(ctl) && ctl[1]) out_data[LO +: BW] <= result[LO +: BW];  // = step && emit
+            if (bank_step(valid_c) && emit_q) out_data[LO +: BW] <= result[LO +: BW];  // = step && emit
         end
     end
 

@@ -38,9 +38,9 @@ def window_features(p: dict[str, int], a: Any, swg: bool) -> None:
         a.add("lut", "or_tree", kh * kw * pix)
     out_w = kh * kw * pix if swg else pix
     a.add("ff", "regs", out_w + (kw - 1) * col * pix + cls_bits)
-    # each 64-bit bank of the wide registers keeps its own 3-bit copy of the walk's state
+    # each 64-bit bank of the wide registers keeps its own copy of out_valid
     banks = -(-out_w // WINDOW_BANK_BITS) + -(-(kw - 1) * col * pix // WINDOW_BANK_BITS) + -(-(kh - 1) * pix // WINDOW_BANK_BITS)
-    a.add("ff", "regs", 3 * banks)
+    a.add("ff", "regs", banks)
     a.add("ff", "ctr", clog2(hp + 2) + clog2(wp + 2))
 
 
