@@ -87,12 +87,20 @@ module bnn_fifo #(
             else next = p + 1'b1;
         endfunction
 
+        // The count's next value, and its flags' next values without the adder: the compares
+        // are on the count register, in parallel with the handshake logic that picks one
+        // (the count -> != 0 compare after the push had become the residual and depthwise
+        // nets' critical path, 2.9 + 5.6 ns).
+        wire inc = ram_write && !issue;
+        wire dec = issue && !ram_write;
         logic [AW:0] count_d;
         always_comb begin
             count_d = count;
-            if (ram_write && !issue) count_d = count + 1'b1;
-            else if (issue && !ram_write) count_d = count - 1'b1;
+            if (inc) count_d = count + 1'b1;
+            else if (dec) count_d = count - 1'b1;
         end
+        wire any_d = inc || (dec ? (count != (AW + 1)'(1)) : ram_any);
+        wire full_d = inc ? (count == (AW + 1)'(DEPTH - 1)) : (!dec && ram_full);
         wire [2:0] held_d = held + 3'(head_push) - 3'(pop);
 
         always_ff @(posedge clk) begin
@@ -112,14 +120,14 @@ module bnn_fifo #(
                 if (ram_write) wr_ptr <= next(wr_ptr);
                 if (issue) rd_ptr <= next(rd_ptr);
                 count <= count_d;
-                ram_any <= (count_d != '0);
-                ram_full <= (count_d == (AW + 1)'(DEPTH));
+                ram_any <= any_d;    // = count_d != 0
+                ram_full <= full_d;  // = count_d == DEPTH
                 in_flight <= {in_flight[0], issue};
                 if (head_push) hwr <= hwr + 1'b1;
                 if (pop) hrd <= hrd + 1'b1;
                 held <= held_d;
                 claimed <= claimed + 3'(issue || direct) - 3'(pop);
-                head_valid <= (held_d != '0);
+                head_valid <= head_push || (pop ? (held != 3'd1) : head_valid);  // = held_d != 0
             end
         end
 
