@@ -46,6 +46,7 @@ UNFITTED = {"xc7": "Xilinx 7-series: not fitted (timing needs Vivado, which bnn2
 # the register a critical path ends in (a flatten's output register: its control stage, the
 # enable of the whole vector) (bnn_mvau's names) -> the stage of `Mvau.timing_stages`
 STAGE_OF_REGISTER = (("x_rot", "issue"), ("cur_x", "issue"), ("w_o", "weight_read"), ("w_r", "weight_read"),
+                     ("w_q", "weight_select"),
                      ("tree[0]", "tree0"), ("tree[", "tree"), ("acc_", "acc"), ("ge_r", "act"))
 ENDS_IN = (("flatten", "m_tdata", "control"),)  # (block kind, register, stage): cross-block paths
 
