@@ -335,32 +335,33 @@ module bnn_mvau #(
     logic [WROW-1:0]    w_q;
     logic [CHUNK-1:0]   x_r, x_o, x_q;
 
+    logic [WROW-1:0] w_sel;  // the addressed word of w_o
+    logic [WBAW-1:0] wrow;   // the word's address within its bank
     generate
-        if (WB == 1) begin : g_wread
-            always_ff @(posedge clk) begin
-                if (!stall) w_r <= wmem[waddr];
-            end
-            always_ff @(posedge clk) begin
-                if (!stall) w_q <= w_o;
-            end
-        end else begin : g_wread_banked
+        if (WB == 1) begin : g_wone
+            assign wrow = waddr;
+            assign w_sel = w_o;
+        end else begin : g_wbanks
             logic [WBSW-1:0] wsel_r, wsel_o;
-            always_ff @(posedge clk) begin
-                if (!stall) w_r <= wmem[waddr[WBAW-1:0]];
-            end
+            assign wrow = waddr[WBAW-1:0];
+            assign w_sel = w_o[wsel_o*WROW +: WROW];
             always_ff @(posedge clk) begin
                 if (!stall) begin
                     wsel_r <= waddr[WAW-1:WBAW];
                     wsel_o <= wsel_r;
-                    w_q <= w_o[wsel_o*WROW +: WROW];
                 end
             end
         end
     endgenerate
 
     always_ff @(posedge clk) begin
+        if (!stall) w_r <= wmem[wrow];
+    end
+
+    always_ff @(posedge clk) begin
         if (!stall) begin
             w_o <= w_r;
+            w_q <= w_sel;
             x_r <= cur_x[CHUNK-1:0];
             x_o <= x_r;
             x_q <= x_o;
