@@ -28,7 +28,7 @@ __all__ = [
     "clog2", "acc_width", "thr_width", "acc_range", "clamp_thresholds",
     "weight_words", "threshold_words", "flip_words", "write_memh", "write_mvau_memories",
     "signed_width", "weight_range", "is_popcount", "mvau_out_width", "BLOCK_RAM_SHAPES", "weight_bank_depth",
-    "bank_words",
+    "weight_banks", "bank_words",
 ]
 
 # The shapes (words, bits) of an 18-kbit block RAM: an ECP5 DP16KD, a Xilinx RAMB18. A weight
@@ -52,13 +52,19 @@ def weight_bank_depth(depth: int, width: int) -> int:
     return best[0] if depth > best[0] else 0
 
 
+def weight_banks(depth: int, bank_depth: int) -> int:
+    """Banks of a `depth`-word ROM stored in banks of `bank_depth` words (0: one bank), as
+    bnn_mvau's WB."""
+    return -(-depth // bank_depth) if bank_depth and depth > bank_depth else 1
+
+
 def bank_words(words: list[int], width: int, bank_depth: int) -> list[int]:
     """The file image of a ROM of `width`-bit `words` stored in banks of `bank_depth` words
     side by side: line a holds words a, bank_depth + a, ... (bank b at bits [b*width +: width],
     missing words 0). bank_depth 0: `words` as they are."""
-    if bank_depth <= 0 or len(words) <= bank_depth:
+    banks = weight_banks(len(words), bank_depth)
+    if banks == 1:
         return list(words)
-    banks = -(-len(words) // bank_depth)
     padded = list(words) + [0] * (banks * bank_depth - len(words))
     lines = []
     for a in range(bank_depth):
@@ -240,7 +246,7 @@ def write_mvau_memories(directory: str | Path, prefix: str, weights: np.ndarray,
     mh, mw = weights.shape
     words = weight_words(weights, pe, simd, w_bits)
     bank_depth = weight_bank_depth(len(words), pe * simd * w_bits) if bank_depth is None else bank_depth
-    banks = max(1, -(-len(words) // bank_depth)) if bank_depth else 1
+    banks = weight_banks(len(words), bank_depth)
     files = {"WEIGHT_FILE": write_memh(directory / f"{prefix}_weights.mem",
                                        bank_words(words, pe * simd * w_bits, bank_depth), banks * pe * simd * w_bits)}
     if thresholds is not None:

@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from ..mvau_memories import bank_words
+from ..mvau_memories import bank_words, weight_banks
 
 REGISTRY: list[type["Block"]] = []
 
@@ -74,7 +74,7 @@ class Memory:
 
     @property
     def banks(self) -> int:
-        return -(-self.depth // self.bank_depth) if self.bank_depth and self.depth > self.bank_depth else 1
+        return weight_banks(self.depth, self.bank_depth)
 
     @property
     def rtl_width(self) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 from ...ir import datapath
 from ...ir import MatrixLayer
 from ..mvau_memories import (acc_width, clamp_thresholds, flip_words, thr_width, threshold_words, weight_bank_depth,
-                             weight_words)
+                             weight_banks, weight_words)
 from .base import Block, LowerContext, Memory, Stream, timing_stage
 
 
@@ -230,7 +230,7 @@ class Mvau(Block):
         tables = tables or {}
         bank_depth = p.get("WBANK_D", 0)
         if bank_depth:  # banks side by side (one wide block RAM word), then the word select
-            banks = -(-nf * sf // bank_depth)
+            banks = weight_banks(nf * sf, bank_depth)
             a.rom("weights", bank_depth, banks * lanes * w_b, "wrom")
             a.add("lut", "mem_mux", (banks - 1) * lanes * w_b)
         else:
@@ -273,7 +273,7 @@ class Mvau(Block):
                   "weight_read": timing_stage(mem_depth=nf * sf, mem_width=pe * simd * w_b)}
         bank_depth = p.get("WBANK_D", 0)
         if bank_depth:  # banks side by side, one wide read, then a registered word select
-            banks = -(-nf * sf // bank_depth)
+            banks = weight_banks(nf * sf, bank_depth)
             stages["weight_read"] = timing_stage(mem_depth=bank_depth, mem_width=banks * pe * simd * w_b)
             stages["weight_select"] = timing_stage(lut=-(-max(1, (banks - 1).bit_length()) // 2))
         tw = (simd.bit_length() if popcount else acc_w)
