@@ -11,12 +11,14 @@ honours REGMODE (nextpnr PR 423). The RTL therefore writes the register after th
 
 A read port's flip-flops are absorbed when every used data-out bit of the port drives exactly
 one TRELLIS_FF data input and nothing else, and those flip-flops all share the port's clock
-(not inverted), one clock enable (or none; an active-low one gets a LUT4 inverter), no set/reset (LSR tied 0) and reset value 0 (the
-output register's), and the port's own reset is tied 0. Then the output register behaves as
-those flip-flops: it loads the RAM's read data on the clock edges where OCE (their clock
-enable) is high. A port not meeting all of it is left as it is. In the 36-bit
-pseudo-dual-port mode the read data leaves on both DOA and DOB and both REGMODEs are set
-(nextpnr copies them), so the two ports are treated as one group.
+(not inverted), one clock enable (or none; an active-low one gets a LUT4 inverter), no
+set/reset (LSR tied 0) and reset value 0 (the output register's), and the port's own reset is
+tied 0. Then the output register behaves as those flip-flops: it loads the RAM's read data on
+the clock edges where OCE (their clock enable) is high. A port not meeting all of it is left as
+it is. In the 36-bit pseudo-dual-port mode the read data leaves on both DOA and DOB, clocked by
+port B alone (CLKA is the write clock, tied 0 in a ROM): the two ports are one group whose
+clock, clock mux and output enable are port B's, and both REGMODEs are set, as nextpnr does
+when it packs a PDPW16KD (its CLKR and OCER become CLKB and OCEB).
 
 A ROM deeper than one DP16KD is banked by depth, its read data passing a LUT4 bank select
 before the register: that register is first moved back across the LUT (`_retime_read_muxes`).
@@ -167,11 +169,10 @@ def _absorb_group(cells: dict[str, Any], sinks: dict[Any, list[tuple[str, str]]]
         return 0
     if any(conn.get(f"RST{p}", ["0"]) != ["0"] for p in group):
         return 0
-    clocks = {tuple(conn.get(f"CLK{p}", ["0"])) for p in group if any(
-        b not in _CONST for b in _data_bits(conn, p))}
-    if len(clocks) != 1 or any(params.get(f"CLK{p}MUX", f"CLK{p}") != f"CLK{p}" for p in group):
+    read = group[-1]  # the read port: the port itself, or B of a pseudo-dual-port pair
+    clock = tuple(conn.get(f"CLK{read}", ["0"]))
+    if clock[0] in _CONST or params.get(f"CLK{read}MUX", f"CLK{read}") != f"CLK{read}":
         return 0
-    (clock,) = clocks
     ffs: list[tuple[str, str, Any]] = []  # (port pin, ff cell, data-out bit)
     enables = set()
     for p in group:
@@ -219,7 +220,7 @@ def _absorb_group(cells: dict[str, Any], sinks: dict[Any, list[tuple[str, str]]]
         del cells[ff_name]
     for p in group:
         params[f"REGMODE_{p}"] = "OUTREG"
-        conn[f"OCE{p}"] = list(enable)
+    conn[f"OCE{read}"] = list(enable)
     return len(ffs)
 
 
@@ -233,7 +234,3 @@ def _max_bit(module: dict[str, Any]) -> int:
 
 def _data_pins(conn: dict[str, Any], port: str) -> list[tuple[str, Any]]:
     return [(f"DO{port}{i}", conn[f"DO{port}{i}"][0]) for i in range(18) if f"DO{port}{i}" in conn]
-
-
-def _data_bits(conn: dict[str, Any], port: str) -> list[Any]:
-    return [b for _, b in _data_pins(conn, port)]

