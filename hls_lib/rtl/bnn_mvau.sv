@@ -582,7 +582,14 @@ module bnn_mvau #(
     logic [1:0] count;
 
     assign stall_next = (count >= 2'd2);
-    wire do_write = act_valid && act_last_v && !stall;
+    // Copies of `stall` (each process `keep`: yosys merges identical flip-flops, and a merge
+    // hands the pipeline's fanout to whichever copy survives; `stall` itself had been folded
+    // into one cur_x bank's copy): `stall` enables the pipeline (hundreds of flip-flops and
+    // more), `stall_issue` the issue stage, `stall_out` the queue's own write, so the count's
+    // next value starts at a register with a fanout of a few (from the pipeline's copy it was
+    // the residual demo's critical path on ECP5: conv4 stall -> count, 1.2 + 7.2 ns).
+    logic stall_out;
+    wire do_write = act_valid && act_last_v && !stall_out;
     wire do_read = m_tvalid && m_tready;
 
     function automatic logic [1:0] next_ptr(input logic [1:0] p);
@@ -598,7 +605,6 @@ module bnn_mvau #(
             wr_ptr <= '0;
             rd_ptr <= '0;
             count <= '0;
-            stall <= 1'b0;
         end else begin
             if (do_write) wr_ptr <= next_ptr(wr_ptr);
             if (do_read) rd_ptr <= next_ptr(rd_ptr);
@@ -607,13 +613,20 @@ module bnn_mvau #(
                 2'b01: count <= count - 1'b1;
                 default: ;
             endcase
-            stall <= stall_next;
         end
     end
 
-    (* keep *) always_ff @(posedge clk) begin  // = stall (keep: yosys would merge the two)
+    (* keep *) always_ff @(posedge clk) begin
+        if (!rst_n) stall <= 1'b0;
+        else stall <= stall_next;
+    end
+    (* keep *) always_ff @(posedge clk) begin
         if (!rst_n) stall_issue <= 1'b0;
         else stall_issue <= stall_next;
+    end
+    (* keep *) always_ff @(posedge clk) begin
+        if (!rst_n) stall_out <= 1'b0;
+        else stall_out <= stall_next;
     end
 
     always_ff @(posedge clk) begin
