@@ -10,6 +10,8 @@ w_o -> weight_read, tree[0] -> tree0, ...; `STAGE_OF_REGISTER`) where it can be 
 towards the prior below (a few points cannot pin six coefficients; the prior is a typical ECP5
 -6 LUT4 + routing delay per level, a carry bit, a block RAM clk-to-q). Prints per point the
 measured and predicted fmax, the error and the predicted critical stage, and writes the file.
+Also per family: the logic cells (LUT4 sites) and flip-flops placed per LUT and FF of the cost
+model's estimate (`fit_resources`; the board fit scales estimates by them on LUT4 boards).
 
     python benchmarks/fit_fmax.py [--points FILE] [--out FILE] [--check] [--loo]
 (--check: evaluate the current coefficients, write nothing; --loo: also leave-one-out, each
@@ -117,6 +119,27 @@ def fit_family(points: list[dict[str, Any]], prior: dict[str, float]) -> dict[st
     return {k: round(float(abs(v)), 4) for k, v in zip(keys, best.x)}
 
 
+def fit_resources(points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The logic cells (LUT4 sites) and flip-flops nextpnr placed per LUT and FF of the cost
+    model's estimate (`fmax_model.resource_scale`): least squares through the origin, so the
+    largest designs, the ones near a board's budget, weigh most. None without such points."""
+    have = [p for p in points if "estimate" in p and p["utilisation"].get("logic_cells")]
+    if not have:
+        return None
+    pairs = {"lut_sites_per_lut": [(p["utilisation"]["logic_cells"], p["estimate"]["lut_total"]) for p in have],
+             "ff_per_ff": [(p["utilisation"]["ff"], p["estimate"]["ff"]) for p in have]}
+    doc: dict[str, Any] = {"points": len(have)}
+    for key, xy in pairs.items():
+        ratio = sum(u * e for u, e in xy) / sum(e * e for _, e in xy)
+        doc[key] = round(ratio, 3)
+        doc[f"{key}_max_abs_error"] = round(max(abs(u / (ratio * e) - 1) for u, e in xy), 3)
+    for p in have:
+        u, e = p["utilisation"], p["estimate"]
+        print(f"  {p['spec']:<18} logic cells {u['logic_cells']:6d} = {u['logic_cells'] / e['lut_total']:.2f} x "
+              f"est. LUT {e['lut_total']:6d};  FF {u['ff']:6d} = {u['ff'] / e['ff']:.2f} x est. FF {e['ff']:6d}")
+    return doc
+
+
 def report(points: list[dict[str, Any]], coeffs: dict[str, float]) -> list[dict[str, Any]]:
     rows = []
     for p in points:
@@ -164,7 +187,11 @@ def main() -> None:
                 print(f"  leave-one-out {p['spec']:<18} predicted {pred:7.2f}  {errs[-1] * 100:+6.1f} %")
             loo = round(max(abs(e) for e in errs), 4)
             print(f"{family}: leave-one-out max |error| {loo * 100:.1f} %")
+        resources = current["families"].get(family, {}).get("resources") if args.check else fit_resources(mine)
+        if resources:
+            print(f"{family}: resources {resources}")
         families[family] = {"status": "fitted", "leave_one_out_max_abs_error": loo, "coeffs": coeffs, "points": len(mine),
+                            "resources": resources,
                             "max_abs_error": round(worst, 4),
                             "tools": sorted({f"yosys {p.get('yosys_version')}, nextpnr {p.get('nextpnr_version')}"
                                              for p in mine}),

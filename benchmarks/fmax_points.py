@@ -3,8 +3,9 @@
 For each network spec: compile it, run `bnn2hls report OUT --pnr --board BOARD --seed SEED`
 (one at a time), and append one point to the points file (default
 benchmarks/data/fmax_points.json): the spec, board, family, seed, the clock constraint,
-nextpnr's fmax and critical path (cells and block instances), and every block of the hardware
-graph as (name, kind, RTL module, numeric parameters). `benchmarks/fit_fmax.py` refits the
+nextpnr's fmax, critical path (cells and block instances) and utilisation, the cost model's
+estimate of LUTs and flip-flops, and every block of the hardware graph as (name, kind, RTL
+module, numeric parameters). `benchmarks/fit_fmax.py` refits the
 model's coefficients from these points alone: no rerun, as long as the blocks' timing features
 (`Block.timing_stages`) are functions of the recorded parameters.
 
@@ -104,7 +105,10 @@ def record(spec: str, out: Path, board: str, seed: int) -> dict[str, Any]:
             "clock_mhz": p["clock_mhz"], "fmax_mhz": p["fmax_mhz"],
             "critical_path": {k: cp.get(k) for k in ("from", "to", "from_cell", "to_cell", "logic_ns", "routing_ns",
                                                      "total_ns", "segments")},
-            "utilisation": {k: p["utilisation"][k] for k in ("lut4", "ff", "carry", "bram", "lutram")},
+            "utilisation": {k: p["utilisation"][k] for k in ("lut4", "ff", "carry", "bram", "lutram", "logic_cells")},
+            # the cost model's (xc7) figures of the same design: fit_fmax.py fits the LUT4 sites
+            # and flip-flops a LUT4 fabric spends per estimated LUT and FF from these
+            "estimate": {"lut_total": doc["network"]["est_lut_total"], "ff": doc["network"]["est_ff"]},
             "yosys_version": p.get("yosys_version"), "nextpnr_version": p.get("nextpnr_version"),
             "seconds": round(time.perf_counter() - started, 1), "blocks": blocks_of(out)}
 

@@ -20,8 +20,10 @@ Networks (--networks, comma separated; default: the acceptance set of issue 17):
   sfc, lfc    SFC_1W1A / LFC_1W1A at the "mid" folding preset
   padnet, oddnet, altpadnet   the zoo's small convnets at the "mid" folding preset
   cnv         CNV_1W1A at the fastest folding that routes on the board: the fastest whose estimate
-              fits (fit.fastest_fitting_folding), else half its frame rate, and so on
+              (in the board's logic cells) stays within fit.TIGHT of every budget
+              (fit.fastest_fitting_folding), else half its frame rate, and so on
   cnv_bnn_pynq  CNV_1W1A at BNN-PYNQ's folding (zoo.CNV_BNN_PYNQ_FOLDING)
+  cnv@FPS     CNV_1W1A folded for FPS frames/s at the nominal 100 MHz (--target-fps FPS)
   all         every one of them
 Each ECP5 run takes minutes (CNV: much longer); the last line printed is one JSON object.
 
@@ -98,7 +100,7 @@ def build(name: str, work: Path, board: str) -> Path:
             layer.name: {"pe": pe, "simd": simd} for layer, (pe, simd) in zip(net.matrix_layers, TFC_FOLDING)}})
     if name == "cnv":
         def fastest(net: Any) -> dict:
-            best = fit.fastest_fitting_folding(net, load_board(board))
+            best = fit.fastest_fitting_folding(net, load_board(board), fit.TIGHT)
             if best is None:
                 raise SystemExit(f"cnv: no folding of CNV_1W1A fits {board}")
             return {"layers": {layer.name: {"pe": layer.pe, "simd": layer.simd} for layer in best[0].matrix_layers}}
@@ -130,7 +132,8 @@ def measure(out: Path, board: str, seed: int) -> dict[str, Any]:
 
 def largest_cnv(work: Path, board: str, seed: int) -> dict[str, Any]:
     """CNV_1W1A at the fastest folding that places and routes on `board`: first the fastest
-    whose estimate fits (the estimate is in Xilinx LUTs), then half its frame rate, and so on
+    whose estimate fits with place-and-route headroom (in the board's logic cells, by the
+    ratio fitted to nextpnr runs: fit.usage), then half its frame rate, and so on
     until nextpnr fits it (each failed try costs a yosys run; nextpnr fails at packing)."""
     out = work / "cnv"
     if not (out / "report.json").is_file():
@@ -158,7 +161,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, help="keep the compiled outputs (and their pnr caches) here")
     args = ap.parse_args()
     names = ALL if args.networks == "all" else [n.strip() for n in args.networks.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ALL]
+    at_rate = [n for n in names if n.startswith("cnv@") and n[4:].replace(".", "", 1).isdigit()]
+    unknown = [n for n in names if n not in ALL and n not in at_rate]
     if unknown:
         ap.error(f"unknown network(s) {', '.join(unknown)} (known: {', '.join(ALL)})")
     results: dict[str, Any] = {}

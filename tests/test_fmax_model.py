@@ -127,3 +127,52 @@ def test_report_states_and_uses_the_effective_clock(tfc):
     assert fmax_model.clock_phrase(board) == f"at 50 MHz (board clock; predicted fmax {board['predicted_fmax_mhz']:.0f} MHz on ecp5)"
     none = report.build_report(net, 100.0)["network"]
     assert none["clock_mhz"] == 100.0 and none["predicted_fmax_mhz"] is None
+
+
+def test_lut4_board_budget_counts_the_estimate_in_its_logic_cells(tfc):
+    """The cost model counts xc7 LUT6s; on a LUT4 board the fit counts the logic cells nextpnr
+    would place (ratio fitted to the recorded runs), not LUT6s against LUT4 sites."""
+    coeffs = fmax_model.load_coefficients()
+    scale = fmax_model.resource_scale("ecp5", coeffs)
+    assert scale is not None and scale.fitted_on == "ecp5" and scale.lut > 1.0
+    # the fitted ratio is the recorded runs' logic cells per estimated LUT, within its stated error
+    resources = coeffs["families"]["ecp5"]["resources"]
+    points = [p for p in _points() if p["family"] == "ecp5" and "estimate" in p]
+    assert len(points) == resources["points"] >= 5
+    for p in points:
+        ratio = p["utilisation"]["logic_cells"] / p["estimate"]["lut_total"]
+        assert abs(ratio / scale.lut - 1) <= resources["lut_sites_per_lut_max_abs_error"] + 1e-3, p["spec"]
+    ice = fmax_model.resource_scale("ice40", coeffs)
+    assert ice is not None and ice.fitted_on == "ecp5" and ice.lut == scale.lut
+    assert fmax_model.resource_scale("xc7", coeffs) is None
+
+    est = fit.estimate(fold_parallelism(tfc, 1000))
+    xc7, _, _ = fit.usage(est, load_board("pynq-z2"))
+    ecp5, layers, source = fit.usage(est, load_board("ulx3s-85f"))
+    assert source == "estimate" and xc7.lut == est.resources.lut_total
+    assert ecp5.lut == pytest.approx(scale.lut * est.resources.lut_total)
+    assert ecp5.ff == pytest.approx(scale.ff * est.resources.ff) and ecp5.bram18 == xc7.bram18
+    assert sum(u.lut for u in layers.values()) == pytest.approx(ecp5.lut, rel=0.02)
+    lines = fit.fit_check(est, load_board("ulx3s-85f"))
+    assert lines[1].startswith("Estimate in ecp5 logic cells (LUT4 sites)")
+    assert any(line.startswith(f"LUT: {round(ecp5.lut):,} of 83,640") for line in lines)
+
+
+def test_fastest_fitting_folding_fits_the_ecp5_in_logic_cells(exported):
+    """CNV_1W1A on ulx3s-85f: the fastest folding the fit picks fits in logic cells, the next
+    faster one the search rejected does not (CNV's xc7 LUT estimate alone would pick a folding
+    of ~77,000 LUT6, far past the 85F's 83,640 LUT4 once placed)."""
+    from bnn2hls.flow.compiler import build_network
+    from bnn2hls.frontend.onnx_import import load_model
+
+    path, _ = exported("CNV_1W1A")
+    net = build_network(load_model(path), "cnv")
+    board = load_board("ulx3s-85f")
+    best = fit.fastest_fitting_folding(net, board)
+    assert best is not None
+    folded, est = best
+    used, _, _ = fit.usage(est, board)
+    assert used.lut <= 83640
+    cycles = estimate_cycles(folded)["est_cycles_per_frame"]
+    faster = fold_parallelism(net, cycles - 1)
+    assert not fit.fits(fit.estimate(faster), board)

@@ -1,9 +1,11 @@
 """Does a design fit its board, and which layers use the most? Plus the folding that respects
 a board's budget.
 
-`usage(source)` reads resource use (a `Usage`) from either source: a `cost_model.estimate`
+`usage(source, board)` reads resource use (a `Usage`) from either source: a `cost_model.estimate`
 result (`NetworkEstimate`), a `synth.synthesize` result (`SynthResult`, yosys counts), or
-report.json's dict (its `est_*` fields, or its "synth" section). `fit_check(source, board)`
+report.json's dict (its `est_*` fields, or its "synth" section). The estimate counts xc7 LUT6s;
+on a LUT4 board (ECP5, iCE40) it is scaled into the board's logic cells by ratios fitted to
+nextpnr runs (`fmax_model.resource_scale`), so a budget check compares like with like. `fit_check(source, board)`
 turns it into plain lines for the terminal and the HTML report; `check` gives the whole
 `FitResult`. `fold_within_budget` is `--target-fps` with a board: the cheapest folding that
 reaches the frame rate, refused with the best reachable rate when even that does not fit.
@@ -66,8 +68,10 @@ class Usage:
         return {k: getattr(self, k) for k in USAGE_KEYS}
 
     @classmethod
-    def of_estimate(cls, r: Resources) -> Usage:
-        return cls(lut=float(r.lut_total), lut_logic=float(r.lut), lutram=float(r.lutram), ff=float(r.ff),
+    def of_estimate(cls, r: Resources, scale: fmax_model.ResourceScale | None = None) -> Usage:
+        """The cost model's figures, in a LUT4 fabric's logic cells and flip-flops with `scale`."""
+        lut, ff = (scale.lut, scale.ff) if scale is not None else (1.0, 1.0)
+        return cls(lut=lut * r.lut_total, lut_logic=lut * r.lut, lutram=lut * r.lutram, ff=ff * r.ff,
                    bram18=float(r.bram18), dsp=0.0)  # the Verilog backend instantiates no DSPs
 
     @classmethod
@@ -81,21 +85,29 @@ USAGE_KEYS = ("lut", "lut_logic", "lutram", "ff", "bram18", "dsp")
 Source = Union[NetworkEstimate, SynthResult, dict[str, Any]]
 
 
-def usage(source: Source) -> tuple[Usage, dict[str, Usage], str]:
+def estimate_scale(board: Any) -> fmax_model.ResourceScale | None:
+    """How an estimate translates to `board`'s fabric (None: the cost model's xc7 units)."""
+    return fmax_model.resource_scale(board_family(board)) if board_dict(board) else None
+
+
+def usage(source: Source, board: Any = None) -> tuple[Usage, dict[str, Usage], str]:
     """(network usage, per-layer usage, "estimate" | "yosys") of a `NetworkEstimate`, a
     `SynthResult`, or report.json's dict: the report itself (its `est_*` fields) or its
-    "synth" section (yosys counts)."""
+    "synth" section (yosys counts). An estimate is in `board`'s fabric's units (its LUT4 sites
+    on a LUT4 board: `estimate_scale`); yosys counts are the synthesized family's own."""
+    scale = estimate_scale(board)
     if isinstance(source, NetworkEstimate):
-        return (Usage.of_estimate(source.resources),
-                {name: Usage.of_estimate(e.resources) for name, e in source.layers.items()}, "estimate")
+        return (Usage.of_estimate(source.resources, scale),
+                {name: Usage.of_estimate(e.resources, scale) for name, e in source.layers.items()}, "estimate")
     if isinstance(source, SynthResult):
         return (Usage.of_counts(source.network),
                 {name: Usage.of_counts(c) for name, c in source.layers.items()}, "yosys")
     if "lut" in source["network"]:  # report.json's "synth"
         return (Usage.of_counts(SynthCounts.from_dict(source["network"])),
                 {name: Usage.of_counts(SynthCounts.from_dict(e)) for name, e in source["layers"].items()}, "yosys")
-    return (Usage.of_estimate(Resources.from_dict(source["network"])),
-            {name: Usage.of_estimate(Resources.from_dict(e)) for name, e in source["layers"].items()}, "estimate")
+    return (Usage.of_estimate(Resources.from_dict(source["network"]), scale),
+            {name: Usage.of_estimate(Resources.from_dict(e), scale) for name, e in source["layers"].items()},
+            "estimate")
 
 
 @dataclass(frozen=True)
@@ -113,7 +125,7 @@ class FitResult:
 
 def check(source: Source, board: Any) -> FitResult:
     """`fits`, the source of the numbers and `fit_check`'s lines in one."""
-    return FitResult(fits=fits(source, board), source=usage(source)[2], lines=fit_check(source, board))
+    return FitResult(fits=fits(source, board), source=usage(source, board)[2], lines=fit_check(source, board))
 
 
 def _fmt(x: float) -> str:
@@ -125,7 +137,7 @@ def fit_check(estimate_or_synth: Source, board: Any) -> list[str]:
     fits, and which layers dominate LUT and BRAM. `board`: a boards/*.json dict (or a
     bnn2hls.hw.boards.Board); LUT use counts LUTRAM sites too."""
     board = board_dict(board)
-    net, layers, source = usage(estimate_or_synth)
+    net, layers, source = usage(estimate_or_synth, board)
     res = resources(board)
     name = board.get("name", "the board") if isinstance(board, dict) else "the board"
     part = f" ({board['part']})" if isinstance(board, dict) and board.get("part") else ""
@@ -157,6 +169,9 @@ def fit_check(estimate_or_synth: Source, board: Any) -> list[str]:
                         "may not place and route.")
     else:
         lines.insert(0, f"Fits {name}{part} ({source}).")
+    scale = estimate_scale(board)
+    if source == "estimate" and scale is not None:
+        lines.insert(1, f"Estimate in {scale.phrase()}.")
     for key, label in (("lut", "LUT"), ("bram18", "BRAM18")):
         total = sum(u.get(key) for u in layers.values())
         if total <= 0:
@@ -177,10 +192,11 @@ def fit_check(estimate_or_synth: Source, board: Any) -> list[str]:
 BUDGET_KEYS = ("lut", "ff", "bram18", "dsp")  # what the Verilog backend can use up
 
 
-def fits(estimate_or_synth: Source, board: Any) -> bool:
-    used, _, _ = usage(estimate_or_synth)
+def fits(estimate_or_synth: Source, board: Any, share: float = 1.0) -> bool:
+    """Whether every budgeted resource stays within `share` of the board's."""
+    used, _, _ = usage(estimate_or_synth, board)
     res = resources(board)
-    return all(used.get(k) <= res[k] for k in BUDGET_KEYS if k in res)
+    return all(used.get(k) <= share * res[k] for k in BUDGET_KEYS if k in res)
 
 
 def _fold(net: Network, target_cycles: int) -> tuple[Network, NetworkEstimate]:
@@ -188,22 +204,23 @@ def _fold(net: Network, target_cycles: int) -> tuple[Network, NetworkEstimate]:
     return folded, estimate(folded)
 
 
-def fastest_fitting_folding(net: Network, board: Any) -> tuple[Network, NetworkEstimate] | None:
+def fastest_fitting_folding(net: Network, board: Any, share: float = 1.0) -> tuple[Network, NetworkEstimate] | None:
     """The fastest folding (per `fold_parallelism`'s cheapest-per-target rule) whose estimate
-    fits the board, or None when even the fully folded network (PE = SIMD = 1) does not.
+    fits the board (within `share` of each budget: `TIGHT` leaves place and route its usual
+    headroom), or None when even the fully folded network (PE = SIMD = 1) does not.
 
     Binary search over the target interval: a looser target never needs more lanes, so
     resource use falls (up to the cost model's small non-monotonic wiggles) as it grows."""
     slowest = estimate_cycles(_fold(net, 1 << 62)[0])["est_cycles_per_frame"]
     folded, est = _fold(net, slowest)
-    if not fits(est, board):
+    if not fits(est, board, share):
         return None
     lo, hi = 1, slowest  # invariant: target hi fits
     best = (folded, est)
     while lo < hi:
         mid = (lo + hi) // 2
         cand = _fold(net, mid)
-        if fits(cand[1], board):
+        if fits(cand[1], board, share):
             hi, best = mid, cand
         else:
             lo = mid + 1
@@ -250,7 +267,7 @@ def fold_within_budget(net: Network, target_fps: float, clock_mhz: float, board:
     if fits(est, board):
         return folded
     b = board_dict(board)
-    need = usage(est)[0]
+    need = usage(est, board)[0]
     res = resources(board)
     over = ", ".join(f"{need.get(k):,.0f} {k.upper()} of {res[k]:,.0f}" for k in BUDGET_KEYS if k in res and need.get(k) > res[k])
     best = fastest_fitting_folding(net, board)

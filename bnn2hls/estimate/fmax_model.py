@@ -223,3 +223,39 @@ def clock_phrase(doc_network: dict[str, Any]) -> str:
     if doc_network.get("clock_source") == "predicted fmax":
         return f"at {clock:g} MHz (predicted fmax on {fam}; board clock {board:g} MHz)"
     return f"at {clock:g} MHz (board clock; predicted fmax {pred:.0f} MHz on {fam})"
+
+
+# --------------------------------------------------------------------------------------
+# The cost model counts Xilinx 7-series LUT6s and flip-flops. A LUT4 fabric spends more of its
+# logic cells on the same design (wide functions split, a carry bit is half a cell's pair),
+# and the ECP5 flow's flip-flop count differs too, so a budget check on a LUT4 board scales
+# the estimate by ratios fitted to nextpnr's utilisation of the same designs
+# (benchmarks/fit_fmax.py; the family's "resources" entry). iCE40 has no routed points: it
+# borrows ECP5's ratios (both LUT4 fabrics).
+RESOURCE_FALLBACK = {"ice40": "ecp5"}
+
+
+@dataclass(frozen=True)
+class ResourceScale:
+    """Logic cells (LUT4 sites) and flip-flops of `family` per LUT and FF of the cost model's
+    estimate, fitted to `fitted_on`'s place-and-route points."""
+
+    family: str
+    lut: float
+    ff: float
+    fitted_on: str
+
+    def phrase(self) -> str:
+        borrowed = "" if self.fitted_on == self.family else f", {self.fitted_on}'s: {self.family} has no routed points"
+        return (f"{self.family} logic cells (LUT4 sites): {self.lut:g} per estimated LUT, {self.ff:g} flip-flops "
+                f"per estimated FF (fitted to nextpnr{borrowed})")
+
+
+def resource_scale(family: str, coeffs: dict[str, Any] | None = None) -> ResourceScale | None:
+    """The estimate's scale on `family`'s fabric, or None where it is the cost model's own (xc7)."""
+    families = (coeffs or load_coefficients())["families"]
+    for fam in (family, RESOURCE_FALLBACK.get(family)):
+        entry = families.get(fam or "", {}).get("resources")
+        if entry:
+            return ResourceScale(family, float(entry["lut_sites_per_lut"]), float(entry["ff_per_ff"]), str(fam))
+    return None

@@ -122,7 +122,7 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
     images.append((f"{PNG_PREFIX}cycles.png", "cycles per layer"))
     board = report.get("board")
     if board:
-        usages = [("estimate", usage(report)[0])] + ([("yosys", usage(synth)[0])] if synth else [])
+        usages = [("estimate", usage(report, board)[0])] + ([("yosys", usage(synth)[0])] if synth else [])
         _budget_plot(out / f"{PNG_PREFIX}budget.png", usages, resources(board), f"Use of {board['name']}")
         images.append((f"{PNG_PREFIX}budget.png", "device budget"))
 

@@ -58,7 +58,7 @@ class FpgaBackend:
         board = load_board(device)
         folded, est = choose_folding(net, board, min_fps)
         cycles = estimate_cycles(folded)
-        used, layers, _ = fit.usage(est)
+        used, layers, _ = fit.usage(est, board)
         budget = {k: float(board.resources[k]) for k in fit.BUDGET_KEYS if k in board.resources}
         clock_mhz = fit.effective_clock(folded, board.clock_mhz, fit.board_family(board))
         clock_hz = clock_mhz * 1e6
