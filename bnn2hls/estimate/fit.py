@@ -1,14 +1,15 @@
 """Does a design fit its board, and which layers use the most? Plus the folding that respects
 a board's budget.
 
-`usage(source, board)` reads resource use (a `Usage`) from either source: a `cost_model.estimate`
-result (`NetworkEstimate`), a `synth.synthesize` result (`SynthResult`, yosys counts), or
-report.json's dict (its `est_*` fields, or its "synth" section). The estimate counts xc7 LUT6s;
-on a LUT4 board (ECP5, iCE40) it is scaled into the board's logic cells by ratios fitted to
-nextpnr runs (`fmax_model.resource_scale`), so a budget check compares like with like. `fit_check(source, board)`
-turns it into plain lines for the terminal and the HTML report; `check` gives the whole
-`FitResult`. `fold_within_budget` is `--target-fps` with a board: the cheapest folding that
-reaches the frame rate, refused with the best reachable rate when even that does not fit.
+`usage(source, board)` reads resource use (a `Usage`) from either source: a
+`cost_model.estimate` result (`NetworkEstimate`), a `synth.synthesize` result (`SynthResult`,
+yosys counts), or report.json's dict (its `est_*` fields, or its "synth" section). The estimate
+counts xc7 LUT6s; on a LUT4 board (ECP5, iCE40) it is scaled into the board's logic cells by
+ratios fitted to nextpnr runs (`fmax_model.resource_scale`), so a budget check compares like
+with like. `fit_check(source, board)` turns it into plain lines for the terminal and the HTML
+report; `check` gives the whole `FitResult`. `fold_within_budget` is `--target-fps` with a
+board: the cheapest folding that reaches the frame rate, refused with the best reachable rate
+when even that does not fit.
 
 Frame rates here assume the effective clock (`fmax_model.effective_clock`): the lower of the
 board's clock and the predicted fmax of the folded design on the board's family;
