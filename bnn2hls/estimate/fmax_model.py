@@ -12,18 +12,18 @@ a device family is linear in them:
                + fanout * sqrt(fanout) + (a table read: `bram` + `bram_mux` * (log2(banks) - 1)
                  + `bram_spread` * (sqrt(blocks) - 1) if it maps to block RAM, banks (> 2)
                  being the block RAMs it spans in depth: their outputs pass a bank select that
-                 ecp5_outreg cannot retime, as it does the one LUT4 of two banks; blocks all the
-                 block RAMs it takes: their outputs come from an area that grows with their
-                 number, as a wide net's loads do), else `lut` * its mux levels + `fanout` *
-                 log2(its width): the address drives every column's LUTs)
+                 ecp5_outreg cannot retime, as it does the one LUT4 of two banks; blocks the
+                 block RAMs one copy of the address reaches: they spread over an area that
+                 grows with their number, as a wide net's loads do), else `lut` * its mux
+                 levels + `fanout` * sqrt(the columns one address copy reaches): the address
+                 drives every column's LUTs)
 
 (a net's loads spread over an area that grows with their number, so its routing delay grows
 with the square root: measured, a select of 833 loads 6.4 ns of routing, an enable of 3,136
 loads 11.1 ns)
 
 and the design's fmax is 1000 / the slowest stage of any block (its critical stage, named in
-the prediction). A table maps to block RAM when the xc7 memory mapping (`cost_model.map_memory`,
-yosys' rule) puts it there: a proxy for the ECP5 / iCE40 libraries. The coefficients per family
+the prediction). A table maps to block RAM where yosys' cost rule puts it (`rom_in_bram`). The coefficients per family
 are data (bnn2hls/data/fmax_model.json), fitted by `benchmarks/fit_fmax.py` to the
 place-and-route runs recorded in benchmarks/data/fmax_points.json (`benchmarks/fmax_points.py`
 records them: nextpnr on the open-toolchain boards, `bnn2hls report --pnr`).
@@ -102,21 +102,24 @@ def rom_in_bram(depth: int, width: int, family: str = "ecp5") -> bool:
     return blocks * BRAM_COST + 2 < depth * width * ROM_BIT_COST
 
 
-def memory_levels(depth: float, width: float, family: str = "ecp5") -> tuple[int, float, float, int]:
+def memory_levels(depth: float, width: float, family: str = "ecp5", slice_bits: float = 0) -> tuple[int, float, float, int]:
     """(block RAM banks in depth, 0 for LUT logic; LUT mux levels; fanout of the address; block
-    RAMs in all, 0 for LUT logic) of a `depth` x `width` table read (`rom_in_bram` decides which)."""
+    RAMs one address reaches, 0 for LUT logic) of a `depth` x `width` table read (`rom_in_bram`
+    decides which), in slices of `slice_bits` bits with an address copy each (0: one slice)."""
     if depth <= 1 or width <= 0:
         return 0, 0.0, 1.0, 0
+    share = min(1.0, slice_bits / width) if slice_bits else 1.0  # of the table one address copy reads
     if rom_in_bram(int(depth), int(width), family):
         blocks, banks = bram_blocks(int(depth), int(width), family)
-        return banks, 0.0, 1.0, blocks
+        return banks, 0.0, 1.0, max(banks, math.ceil(blocks * share))
     # LUT4 + PFUMX/L6MUX: a LUT level resolves about two address bits
-    return 0, math.ceil(math.log2(depth) / 2), float(width), 0
+    return 0, math.ceil(math.log2(depth) / 2), float(width) * share, 0
 
 
 def stage_delay(features: dict[str, float], c: dict[str, float], family: str = "ecp5") -> float:
     """A stage's delay (ns) under coefficients `c` (the model's formula, module docstring)."""
-    banks, mem_lut, mem_fan, blocks = memory_levels(features.get("mem_depth", 0.0), features.get("mem_width", 0.0), family)
+    banks, mem_lut, mem_fan, blocks = memory_levels(features.get("mem_depth", 0.0), features.get("mem_width", 0.0), family,
+                                                    features.get("mem_slice", 0.0))
     fan = max(features.get("fanout", 1.0), mem_fan)
     return (c["t0"] + c["lut"] * (features.get("lut", 0.0) + mem_lut) + c["adder"] * features.get("adders", 0.0)
             + c["carry"] * features.get("carry", 0.0) + c["fanout"] * math.sqrt(max(1.0, fan))

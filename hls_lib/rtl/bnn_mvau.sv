@@ -156,8 +156,6 @@ module bnn_mvau #(
     localparam int WBD = (WB == 1) ? WD : WBANK_D;  // words per bank
     localparam int WBAW = (WBD <= 1) ? 1 : $clog2(WBD);
     localparam int WBSW = (WB <= 1) ? 1 : $clog2(WB);
-    logic [WB*WROW-1:0] wmem [WBD];
-    initial $readmemh(WEIGHT_FILE, wmem);
 
     // ------------------------------------------------------------------ issue stage
     logic              run;      // cur_x holds a vector with steps left to issue
@@ -336,14 +334,11 @@ module bnn_mvau #(
     logic [CHUNK-1:0]   x_r, x_o, x_q;
 
     logic [WROW-1:0] w_sel;  // the addressed word of w_o
-    logic [WBAW-1:0] wrow;   // the word's address within its bank
     generate
         if (WB == 1) begin : g_wone
-            assign wrow = waddr;
             assign w_sel = w_o;
         end else begin : g_wbanks
             logic [WBSW-1:0] wsel_r, wsel_o;
-            assign wrow = waddr[WBAW-1:0];
             assign w_sel = w_o[wsel_o*WROW +: WROW];
             always_ff @(posedge clk) begin
                 if (!stall) begin
@@ -354,9 +349,41 @@ module bnn_mvau #(
         end
     endgenerate
 
-    always_ff @(posedge clk) begin
-        if (!stall) w_r <= wmem[wrow];
-    end
+    // The read in slices of WSLICE bits (if wider), each with its own copy of the word's
+    // address within its bank, loaded from waddr's next value: one address net to a 1,024-bit LUT ROM (CNV's
+    // conv1, 36 words: ~3,800 LUT4s) was CNV's critical path on ECP5 (waddr -> w_r, 1.5 +
+    // 9.1 ns of routing), and to TFC's 22 weight block RAMs 2.6 + 5.4 ns. 72 bits is a whole
+    // number of words of every block RAM shape (ECP5 DP16KD, Xilinx RAMB18/36), so a block
+    // RAM ROM takes as many blocks sliced as whole; yosys keeps only the bits a slice reads
+    // (a slice's copy of wmem costs simulation memory, not hardware). `keep` on each copy's
+    // process: yosys merges identical flip-flops otherwise.
+    localparam int WSLICE = 72;
+    localparam int NWS = (WB * WROW + WSLICE - 1) / WSLICE;
+    generate
+        if (NWS == 1 || WBD == 1) begin : g_wread
+            logic [WB*WROW-1:0] wmem [WBD];
+            initial $readmemh(WEIGHT_FILE, wmem);
+            always_ff @(posedge clk) begin
+                if (!stall) w_r <= wmem[waddr[WBAW-1:0]];
+            end
+        end else begin : g_wread_sliced
+            // the next value of waddr's row bits (banks are a power of two deep), which every
+            // slice's copy loads
+            wire [WBAW-1:0] wrow = waddr[WBAW-1:0];
+            wire [WBAW-1:0] wrow_d = !rst_n ? '0 : (!stall_issue && run) ? (last_step ? '0 : wrow + 1'b1) : wrow;
+            for (genvar s = 0; s < NWS; s++) begin : g_wslice
+                localparam int LO = s * WSLICE;
+                localparam int SW = (WB * WROW - LO < WSLICE) ? WB * WROW - LO : WSLICE;
+                logic [WB*WROW-1:0] wm [WBD];
+                initial $readmemh(WEIGHT_FILE, wm);
+                logic [WBAW-1:0] wrow_c;  // = waddr[WBAW-1:0], this slice's copy
+                (* keep *) always_ff @(posedge clk) wrow_c <= wrow_d;
+                always_ff @(posedge clk) begin
+                    if (!stall) w_r[LO +: SW] <= wm[wrow_c][LO +: SW];
+                end
+            end
+        end
+    endgenerate
 
     always_ff @(posedge clk) begin
         if (!stall) begin

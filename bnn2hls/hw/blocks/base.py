@@ -215,18 +215,19 @@ class Block:
         raise NotImplementedError
 
 
-TIMING_FEATURES = ("lut", "adders", "carry", "fanout", "mem_depth", "mem_width")
+TIMING_FEATURES = ("lut", "adders", "carry", "fanout", "mem_depth", "mem_width", "mem_slice")
 
 
 def timing_stage(lut: float = 0, adders: float = 0, carry: float = 0, fanout: float = 1, mem_depth: int = 0,
-                 mem_width: int = 0) -> dict[str, float]:
+                 mem_width: int = 0, mem_slice: int = 0) -> dict[str, float]:
     """One stage's features for the fmax model: `lut` levels of LUT logic (decodes, muxes,
     XNORs, a flip), `adders` adders or comparators in series, `carry` the carry-chain bits
     along the path (summed over those adders), `fanout` the loads of its widest net (a register enable or select),
     and a table read at its start (`mem_depth` words of `mem_width` bits; the model decides
-    per device family whether it is a block RAM or LUT logic)."""
+    per device family whether it is a block RAM or LUT logic), read in slices of `mem_slice`
+    bits each with its own copy of the address (0: one address for the whole width)."""
     return {"lut": float(lut), "adders": float(adders), "carry": float(carry), "fanout": float(max(1, fanout)),
-            "mem_depth": float(mem_depth), "mem_width": float(mem_width)}
+            "mem_depth": float(mem_depth), "mem_width": float(mem_width), "mem_slice": float(mem_slice)}
 
 
 def ram_read_levels(depth: int) -> int:

@@ -38,6 +38,16 @@ def mvau_tree_levels(simd: int, popcount: bool) -> int:
 # bnn_mvau's XBANK: the input vector register is loaded and rotated in banks of this many
 # bits, each with its own copies of the control registers (so an enable's fanout is at most this)
 MVAU_INPUT_BANK_BITS = 64
+# bnn_mvau's WSLICE: the weight ROM is read in slices of this many bits, each with its own
+# copy of the word address (a whole number of words of every block RAM shape)
+MVAU_WEIGHT_SLICE_BITS = 72
+
+
+def mvau_weight_slices(depth: int, width: int) -> int:
+    """Address copies of bnn_mvau's read of a `depth` x `width` weight ROM (banks side by side:
+    their whole width): one per slice (NWS) when there are several, else none (waddr itself)."""
+    slices = -(-width // MVAU_WEIGHT_SLICE_BITS)
+    return 0 if depth <= 1 or slices == 1 else slices
 
 
 def mvau_pipeline_latency(simd: int, popcount: bool) -> int:
@@ -244,7 +254,11 @@ class Mvau(Block):
         vector, chunk, x_steps = cls.vector_elements(p), cls.step_elements(p), cls.vector_steps(p)
         if x_steps > 1:
             a.add("lut", "x_rot", vector * in_b)
-        a.add("ff", "regs", pe * acc_w + chunk * in_b + vector * in_b + (out_w - fold_w if nf > 1 else 0))
+        # (+ the weight read's address copies, one per slice)
+        read_depth = bank_depth or nf * sf
+        slices = mvau_weight_slices(read_depth, weight_banks(nf * sf, bank_depth) * lanes * w_b)
+        a.add("ff", "regs", pe * acc_w + chunk * in_b + vector * in_b + (out_w - fold_w if nf > 1 else 0)
+              + slices * max(1, (read_depth - 1).bit_length()))
         # (the weight register grows with W_B: PE*SIMD*W_B bits, counted with the ROM read)
 
     # -- timing ----------------------------------------------------------------------------
@@ -270,11 +284,13 @@ class Mvau(Block):
         # every bank: one net to xw / 64 LUTs)
         stages = {"issue": timing_stage(lut=2, fanout=min(xw, MVAU_INPUT_BANK_BITS) + chunk + xw // MVAU_INPUT_BANK_BITS),
                   "counter": timing_stage(lut=1, adders=1, carry=counter),
-                  "weight_read": timing_stage(mem_depth=nf * sf, mem_width=pe * simd * w_b)}
+                  "weight_read": timing_stage(mem_depth=nf * sf, mem_width=pe * simd * w_b,
+                                              mem_slice=MVAU_WEIGHT_SLICE_BITS)}
         bank_depth = p.get("WBANK_D", 0)
         if bank_depth:  # banks side by side, one wide read, then a registered word select
             banks = weight_banks(nf * sf, bank_depth)
-            stages["weight_read"] = timing_stage(mem_depth=bank_depth, mem_width=banks * pe * simd * w_b)
+            stages["weight_read"] = timing_stage(mem_depth=bank_depth, mem_width=banks * pe * simd * w_b,
+                                                 mem_slice=MVAU_WEIGHT_SLICE_BITS)
             stages["weight_select"] = timing_stage(lut=-(-max(1, (banks - 1).bit_length()) // 2))
         tw = (simd.bit_length() if popcount else acc_w)
         if popcount:  # XNOR and a byte's popcount: LUT logic, a short add at the end
