@@ -41,6 +41,13 @@ def _width(params: dict[str, Any], name: str) -> int:
         return 0
 
 
+def _text(params: dict[str, Any], name: str, default: str) -> str:
+    """A string parameter of a yosys JSON cell: write_json ends a string that reads as a binary
+    number with a space to keep it a string (CEMUX "1 ": the always-enabled flip-flop)."""
+    v = params.get(name, default)
+    return v.rstrip(" ") if isinstance(v, str) else str(v)
+
+
 def absorb_output_registers(netlist: dict[str, Any]) -> int:
     """Rewrite `netlist` (yosys `write_json`) in place; returns the flip-flops absorbed."""
     absorbed = 0
@@ -74,9 +81,9 @@ def _plain_ff(ff: dict[str, Any] | None) -> bool:
     if ff is None or ff.get("type") != "TRELLIS_FF":
         return False
     fp, fc = ff.get("parameters", {}), ff["connections"]
-    return (fp.get("CLKMUX", "CLK") == "CLK" and fc.get("LSR", ["0"]) == ["0"]
-            and fp.get("REGSET", "RESET") == "RESET" and fp.get("GSR", "DISABLED") == "DISABLED"
-            and fp.get("CEMUX", "CE") in ("CE", "INV", "1"))
+    return (_text(fp, "CLKMUX", "CLK") == "CLK" and fc.get("LSR", ["0"]) == ["0"]
+            and _text(fp, "REGSET", "RESET") == "RESET" and _text(fp, "GSR", "DISABLED") == "DISABLED"
+            and _text(fp, "CEMUX", "CE") in ("CE", "INV", "1"))
 
 
 def _retime_read_muxes(module: dict[str, Any], fresh: list[int]) -> int:
@@ -116,7 +123,7 @@ def _retime_read_muxes(module: dict[str, Any], fresh: list[int]) -> int:
         if len(sinks.get(z, [])) != 1 or not any(bram_out(b) for b in ins.values()):
             continue
         fp, fc = ff["parameters"], ff["connections"]
-        key = (tuple(fc["CLK"]), tuple(fc.get("CE", ["1"])), fp.get("CEMUX", "CE"))
+        key = (tuple(fc["CLK"]), tuple(fc.get("CE", ["1"])), _text(fp, "CEMUX", "CE"))
         for p, b in ins.items():
             if b in _CONST:
                 continue
@@ -165,13 +172,13 @@ def _absorb_group(cells: dict[str, Any], sinks: dict[Any, list[tuple[str, str]]]
                   group: tuple[str, ...], fresh: list[int], inverters: dict[tuple[Any, ...], int]) -> int:
     cell = cells[name]
     conn, params = cell["connections"], cell["parameters"]
-    if any(params.get(f"REGMODE_{p}", "NOREG") != "NOREG" for p in group):
+    if any(_text(params, f"REGMODE_{p}", "NOREG") != "NOREG" for p in group):
         return 0
     if any(conn.get(f"RST{p}", ["0"]) != ["0"] for p in group):
         return 0
     read = group[-1]  # the read port: the port itself, or B of a pseudo-dual-port pair
     clock = tuple(conn.get(f"CLK{read}", ["0"]))
-    if clock[0] in _CONST or params.get(f"CLK{read}MUX", f"CLK{read}") != f"CLK{read}":
+    if clock[0] in _CONST or _text(params, f"CLK{read}MUX", f"CLK{read}") != f"CLK{read}":
         return 0
     ffs: list[tuple[str, str, Any]] = []  # (port pin, ff cell, data-out bit)
     enables = set()
@@ -187,11 +194,11 @@ def _absorb_group(cells: dict[str, Any], sinks: dict[Any, list[tuple[str, str]]]
             if ff is None or ff.get("type") != "TRELLIS_FF" or ff_port != "DI":
                 return 0
             fp, fc = ff.get("parameters", {}), ff["connections"]
-            if (tuple(fc.get("CLK", [])) != clock or fp.get("CLKMUX", "CLK") != "CLK"
-                    or fc.get("LSR", ["0"]) != ["0"] or fp.get("REGSET", "RESET") != "RESET"
-                    or fp.get("GSR", "DISABLED") != "DISABLED"):
+            if (tuple(fc.get("CLK", [])) != clock or _text(fp, "CLKMUX", "CLK") != "CLK"
+                    or fc.get("LSR", ["0"]) != ["0"] or _text(fp, "REGSET", "RESET") != "RESET"
+                    or _text(fp, "GSR", "DISABLED") != "DISABLED"):
                 return 0
-            cemux = fp.get("CEMUX", "CE")
+            cemux = _text(fp, "CEMUX", "CE")
             if cemux in ("CE", "INV"):  # INV: the enable is active low (e.g. `if (!stall)`)
                 enables.add((tuple(fc.get("CE", ["1"])), cemux == "INV"))
             elif cemux == "1":

