@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/bnn2hls demo -o demo_out
 
-# Two workers: Verilator builds and simulations dominate and run independently.
-PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n 2
+# Two workers: Verilator builds and simulations dominate and run independently. worksteal: a
+# worker that runs dry takes queued tests from the other, so no minute-long test ends alone.
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist worksteal
 
 # Lint and type checks (config in pyproject.toml), a few seconds; `make test` runs them first.
 lint: $(STAMP)

@@ -153,7 +153,8 @@ CASES = [
 
 
 @pytest.mark.parametrize(("kind", "target_fps"), CASES)
-def test_engines_equal_qonnx(kind, target_fps, tmp_path):
+@pytest.mark.parametrize("default_folding", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_engines_equal_qonnx(kind, target_fps, default_folding, tmp_path):
     bits = 3 if kind == "avg_quant3" else 1
     module = _prepared(functools.partial(PoolNet, kind.rstrip("3"), bits=bits), 0)  # a module factory for _prepared
     hidden = [m for m in module.modules() if isinstance(m, nn.BatchNorm1d)]
@@ -166,7 +167,8 @@ def test_engines_equal_qonnx(kind, target_fps, tmp_path):
             for _ in range(4):
                 module(torch.rand(32, 3, module.hw, module.hw) * 2.2 - 1.1)
         module.eval()
-    docs = check_topology(module, (3, module.hw, module.hw), tmp_path, (None, target_fps))
+    # (the default folding as well in the slow suite: tests/test_topologies.py suite_foldings)
+    docs = check_topology(module, (3, module.hw, module.hw), tmp_path, (None,) if default_folding else (target_fps,))
     for doc in docs:
         pools = [entry for entry in doc["layers"] if entry["kind"] == "sumpool"]
         assert len(pools) == 1

@@ -36,7 +36,9 @@ except ImportError:  # run as a script
 pytestmark = pytest.mark.tier("e2e")
 
 REF_SEEDS = range(40)
-SIM_SEEDS = (0, 1, 4, 14, 24, 38)  # binary, uint4, shifted uint8, int8, uint8, uint8 inputs
+# binary, uint4, int8 inputs (uint8 and a shifted uint8 run through every engine in
+# tests/test_user_models.py)
+SIM_SEEDS = (0, 1, 14)
 SLOW_SEEDS = range(100, 130)
 # A tally of refusals would pass the "no silent wrong answer" check too: at least this share of
 # the drawn nets must compile and match in every engine tried (measured on REF_SEEDS: 34 of 40).

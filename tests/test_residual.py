@@ -20,6 +20,7 @@ from bnn2hls.passes import fold_thresholds
 from .brevitas_nets import _const_act, _fixed_act, _res_conv, calibrate_activations, resnet_case
 from .test_cli_errors import expect_error
 from .test_property_brevitas import argmax_is_a_tie
+from .test_topologies import suite_foldings
 
 pytestmark = pytest.mark.tier("unit")
 
@@ -364,11 +365,13 @@ def test_join_of_two_sign_bits_with_a_shift_and_falling_channels():
 
 
 @pytest.mark.parametrize("variant", ["binary", pytest.param("2bit", marks=pytest.mark.slow)])
+@suite_foldings(30000)
 @pytest.mark.tier("e2e")
-def test_resnet_style_through_every_engine(variant, tmp_path):
-    """Issue 12's residual acceptance net at two foldings: ref, hls, rtl and rtl with 40 % input
-    gaps and 50 % output stalls equal QONNX; the RTL's cycles per frame equal the estimate."""
+def test_resnet_style_through_every_engine(variant, folding, tmp_path):
+    """Issue 12's residual acceptance net at two foldings (the default one in the slow suite):
+    ref, hls, rtl and rtl with 40 % input gaps and 50 % output stalls equal QONNX; the RTL's
+    cycles per frame equal the estimate."""
     from .test_topologies import check_topology
 
-    docs = check_topology(resnet_case(variant, seed=1).module, (3, 8, 8), tmp_path, (None, 30000), frames=4)
+    docs = check_topology(resnet_case(variant, seed=1).module, (3, 8, 8), tmp_path, folding, frames=4)
     assert [e["kind"] for e in docs[0]["layers"]].count("add") == 3

@@ -49,7 +49,17 @@ def check_topology(module: nn.Module, shape: tuple[int, ...], tmp_path: Path, ta
         docs.append(json.loads((out / "ir.json").read_text()))
     foldings = [[(e["pe"], e["simd"]) for e in doc["layers"] if "pe" in e] for doc in docs]
     assert len({tuple(f) for f in foldings}) == len(foldings), f"the foldings should differ: {foldings}"
+    for fps, folding in zip(target_fps, foldings):
+        assert fps is None or any(f != (1, 1) for f in folding), f"--target-fps {fps} should fold wider: {folding}"
     return docs
+
+
+def suite_foldings(fps: int) -> pytest.MarkDecorator:
+    """Parametrize a test's `folding` (check_topology's target_fps): the default suite checks
+    the network at the --target-fps folding `fps` (PE/SIMD > 1: wider trees, more lanes), the
+    slow suite at the default folding too (each folding is a build and a simulation per engine)."""
+    return pytest.mark.parametrize("folding", [pytest.param((fps,), id=f"fps{fps}"),
+                                               pytest.param((None,), id="default_folding", marks=pytest.mark.slow)])
 
 
 class SqueezePReluNet(nn.Module):
@@ -116,21 +126,24 @@ def _prepared(cls: type[nn.Module], seed: int, shape: tuple[int, ...] = (3, 8, 8
     return module.eval()
 
 
-def test_squeeze_convs_with_per_channel_scales_and_prelu(tmp_path):
-    docs = check_topology(_prepared(SqueezePReluNet, 4), (3, 8, 8), tmp_path, (None, 30000))
+@suite_foldings(30000)
+def test_squeeze_convs_with_per_channel_scales_and_prelu(folding, tmp_path):
+    docs = check_topology(_prepared(SqueezePReluNet, 4), (3, 8, 8), tmp_path, folding)
     kinds = [(e["kind"], e.get("kernel")) for e in docs[0]["layers"] if e["kind"] == "conv"]
     assert kinds.count(("conv", [1, 1])) == 2
 
 
-def test_binarynet_order(tmp_path):
+@suite_foldings(30000)
+def test_binarynet_order(folding, tmp_path):
     module = _prepared(BinaryNetOrderNet, 5)
     assert (module.bn0.weight < 0).any() and (module.bn1.weight < 0).any()
-    docs = check_topology(module, (3, 8, 8), tmp_path, (None, 30000))
+    docs = check_topology(module, (3, 8, 8), tmp_path, folding)
     assert [e["kind"] for e in docs[0]["layers"]] == ["input_quant", "conv", "maxpool", "conv", "maxpool", "dense",
                                                       "output_head"]
 
 
-def test_depthwise_separable_with_a_global_average_pool_head(tmp_path):
+@suite_foldings(30000)
+def test_depthwise_separable_with_a_global_average_pool_head(folding, tmp_path):
     """MobileNet's block as a Brevitas user writes it (tests/brevitas_nets.py
     DepthwiseSeparableNet, binary): QuantConv2d(C, C, 3, groups=C) depthwise convs with zero
     padding (corrected per channel), one with stride 2, 1x1 pointwise convs, per-channel
@@ -138,7 +151,7 @@ def test_depthwise_separable_with_a_global_average_pool_head(tmp_path):
     head is in tests/test_depthwise.py)."""
     from .brevitas_nets import depthwise_case
 
-    docs = check_topology(depthwise_case(1, head="gap").module, (3, 8, 8), tmp_path, (None, 30000))
+    docs = check_topology(depthwise_case(1, head="gap").module, (3, 8, 8), tmp_path, folding)
     dw = [e for e in docs[0]["layers"] if e["kind"] == "dwconv"]
     assert [d["stride"] for d in dw] == [[1, 1], [2, 2]] and all(d["border"] is not None for d in dw)
     kinds = [e["kind"] for e in docs[0]["layers"]]
@@ -170,9 +183,10 @@ class ResidualThenGapNet(nn.Module):
         return self.fc(j.mean((2, 3)))
 
 
-def test_residual_block_then_global_average_pool(tmp_path):
+@suite_foldings(40000)
+def test_residual_block_then_global_average_pool(folding, tmp_path):
     module = _prepared(ResidualThenGapNet, 6, (3, 6, 6))
-    check_topology(module, (3, 6, 6), tmp_path, (None, 40000), frames=4)
+    check_topology(module, (3, 6, 6), tmp_path, folding, frames=4)
 
 
 class _PoolFirstFork(nn.Module):

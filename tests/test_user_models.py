@@ -110,7 +110,8 @@ def _unsigned_net(kind: str, seed: int = 3) -> UnsignedInputNet:
     return net.eval()
 
 
-@pytest.mark.parametrize("kind", ["uint8", "uint4", "shifted_uint8"])
+# (uint4 in the slow suite: the generated nets of tests/test_property_brevitas.py draw one)
+@pytest.mark.parametrize("kind", ["uint8", pytest.param("uint4", marks=pytest.mark.slow), "shifted_uint8"])
 def test_unsigned_input_quantizer_equals_qonnx(kind, tmp_path):
     net = _unsigned_net(kind)
     scale, zp, bits, signed = float(net.inp.act_quant.scale()), float(net.inp.act_quant.zero_point()), \

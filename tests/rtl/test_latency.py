@@ -40,7 +40,9 @@ def rtl_latency(path, name, style, tmp_path):
 
 
 @pytest.mark.parametrize(("name", "style"), [
-    ("TFC_1W1A", "mid"),  # popcount trees of 1 and 2 levels
+    # popcount trees of 1 and 2 levels (the default suite checks this one and SFC unit in
+    # tests/rtl/test_network_rtl.py, with 8 frames streamed)
+    pytest.param("TFC_1W1A", "mid", marks=pytest.mark.slow),
     pytest.param("TFC_1W1A", "wide", marks=pytest.mark.slow),
     pytest.param("SFC_1W1A", "unit", marks=pytest.mark.slow),
     pytest.param("mlp_1w2a", "mid", marks=pytest.mark.slow),  # multi-bit inputs: the signed product tree

@@ -33,10 +33,18 @@ def check_rtl(path, tmp_path, spec, frames=FRAMES, extra=()):
 
 
 SMALL = ["TFC_1W1A", "SFC_1W1A", "padnet", "oddnet", "altpadnet"]
+# The default suite runs each network at one folding, every folding style at least once (padnet:
+# wide, in the gaps test below); the slow suite the other eleven (TFC wide alone is 86 s).
+DEFAULT_FOLDINGS = {("TFC_1W1A", "mid"), ("SFC_1W1A", "unit"), ("oddnet", "wide"), ("altpadnet", "unit")}
+# Dense chains: every layer takes its whole vector before its output starts, so the first
+# frame's latency is exactly the estimate (tests/rtl/test_latency.py; back-to-back frames
+# behind it do not delay it).
+DENSE_CHAINS = {"TFC_1W1A", "SFC_1W1A"}
 
 
-@pytest.mark.parametrize("style", ["unit", "mid", "wide"])
-@pytest.mark.parametrize("name", SMALL)
+@pytest.mark.parametrize("name, style", [
+    pytest.param(name, style, marks=() if (name, style) in DEFAULT_FOLDINGS else pytest.mark.slow)
+    for name in SMALL for style in ("unit", "mid", "wide")])
 def test_rtl_equals_qonnx_and_meets_estimate(name, style, exported, tmp_path):
     path, _ = exported(name)
     from bnn2hls.flow.compiler import build_network
@@ -46,6 +54,9 @@ def test_rtl_equals_qonnx_and_meets_estimate(name, style, exported, tmp_path):
     perf = check_rtl(path, tmp_path, spec)
     assert perf["frames"] == FRAMES
     assert perf["cycles_per_frame"] <= 1.05 * perf["est_cycles_per_frame"], perf
+    if name in DENSE_CHAINS:
+        network = json.loads((tmp_path / "out" / "report.json").read_text())["network"]
+        assert perf["latency_cycles"] == network["est_latency_cycles"], (perf, network)
 
 
 def test_rtl_under_random_gaps_and_backpressure(exported, tmp_path):
