@@ -76,11 +76,16 @@ class ThresholdBlock(Block):
     def timing_stages(cls, p: dict[str, int]) -> dict[str, dict[str, float]]:
         """From the input queue's head to the output register: per channel a compare of
         max(BI, THR_W) + 1 bits and the flip, then (multi-level) the count of the thresholds
-        passed and the offset, in series."""
+        passed and the offset, in series. The thresholds and flips are constants (a one-word
+        ROM), so a channel's output is a function of its BI input bits alone: up to 4 bits one
+        LUT4 after the head's queue select, whatever the levels (the residual demo's 3-bit
+        acts were modelled as three adders in series: predicted 111 MHz, routed at 134)."""
         c, bi, thr_w, levels = p["C"], p["BI"], p["THR_W"], p["LEVELS"]
+        out_w = c * (p["O_B"] if levels else 1)
+        if bi <= 4:
+            return {"act": timing_stage(lut=2, fanout=out_w + c * bi)}
         count = levels - 1 if levels >= 2 else 0  # the count of thresholds passed, then the offset
         carry = max(bi, thr_w) + 1 + count * max(1, (levels - 1).bit_length())
-        out_w = c * (p["O_B"] if levels else 1)
         return {"act": timing_stage(lut=2, adders=1 + count, carry=carry, fanout=out_w + c * bi)}
 
     def rtl_params(self) -> list[tuple[str, Any]]:
