@@ -350,13 +350,13 @@ module bnn_mvau #(
     endgenerate
 
     // The read in slices of WSLICE bits (if wider), each with its own copy of the word's
-    // address within its bank, loaded from waddr's next value: one address net to a 1,024-bit LUT ROM (CNV's
-    // conv1, 36 words: ~3,800 LUT4s) was CNV's critical path on ECP5 (waddr -> w_r, 1.5 +
-    // 9.1 ns of routing), and to TFC's 22 weight block RAMs 2.6 + 5.4 ns. 72 bits is a whole
-    // number of words of every block RAM shape (ECP5 DP16KD, Xilinx RAMB18/36), so a block
-    // RAM ROM takes as many blocks sliced as whole; yosys keeps only the bits a slice reads
-    // (a slice's copy of wmem costs simulation memory, not hardware). `keep` on each copy's
-    // process: yosys merges identical flip-flops otherwise.
+    // address within its bank, loaded from waddr's next value: one address net to a
+    // 1,024-bit LUT ROM (CNV's conv1, 36 words: ~3,800 LUT4s) was CNV's critical path on
+    // ECP5 (waddr -> w_r, 1.5 + 9.1 ns of routing), and to TFC's 22 weight block RAMs 2.6 +
+    // 5.4 ns. 72 bits is a whole number of words of every block RAM shape (ECP5 DP16KD,
+    // Xilinx RAMB18/36), so a block RAM ROM takes as many blocks sliced as whole; yosys keeps
+    // only the bits a slice reads (a slice's copy of wmem costs simulation memory, not
+    // hardware). `keep` on each copy's process: yosys merges identical flip-flops otherwise.
     localparam int WSLICE = 72;
     localparam int NWS = (WB * WROW + WSLICE - 1) / WSLICE;
     generate
