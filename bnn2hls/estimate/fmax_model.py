@@ -23,10 +23,11 @@ with the square root: measured, a select of 833 loads 6.4 ns of routing, an enab
 loads 11.1 ns)
 
 and the design's fmax is 1000 / the slowest stage of any block (its critical stage, named in
-the prediction). A table maps to block RAM where yosys' cost rule puts it (`rom_in_bram`). The coefficients per family
-are data (bnn2hls/data/fmax_model.json), fitted by `benchmarks/fit_fmax.py` to the
-place-and-route runs recorded in benchmarks/data/fmax_points.json (`benchmarks/fmax_points.py`
-records them: nextpnr on the open-toolchain boards, `bnn2hls report --pnr`).
+the prediction). A table maps to block RAM where yosys' cost rule puts it (`rom_in_bram`).
+The coefficients per family are data (bnn2hls/data/fmax_model.json), fitted by
+`benchmarks/fit_fmax.py` to the place-and-route runs recorded in
+benchmarks/data/fmax_points.json (`benchmarks/fmax_points.py` records them: nextpnr on the
+open-toolchain boards, `bnn2hls report --pnr`).
 
 Families without a fit (the Xilinx ones: their timing needs Vivado, which this project does
 not run) have no prediction: `predict` returns None and the clock is the board's.

