@@ -14,7 +14,7 @@ import pytest
 
 from bnn2hls.engines.toolchain import verilator_env
 from bnn2hls.errors import UserError
-from bnn2hls.estimate.cost_model import estimate_block, features
+from bnn2hls.estimate.cost_model import RESET_COPY_FF, estimate_block, features
 from bnn2hls.estimate.synth import Unit, run_unit
 from bnn2hls.hw import lower
 from bnn2hls.hw.blocks import ConcatBlock, by_module, hls_library, rtl_library
@@ -73,7 +73,8 @@ def test_cost_features_one_queue_per_operand():
     assert f.memories == {"in_queue_0": "logic", "in_queue_1": "lutram"}
     assert f.ff["regs"] == 34 + 1 and f.ff["ram_ff"] == 4 and f.lut["adder"] == 6
     est = estimate_block(block)
-    assert est.kind == "join" and est.lutram == 24 and est.ff == 34 + 1 + 4 + 7
+    # + the block's reset register in bnn_top
+    assert est.kind == "join" and est.lutram == 24 and est.ff == 34 + 1 + 4 + 7 + RESET_COPY_FF
 
 
 def wrapper(block) -> str:

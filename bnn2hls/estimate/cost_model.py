@@ -385,12 +385,18 @@ class NetworkEstimate:
                 "model": self.model}
 
 
+# bnn_top brings every block its reset through a register of its own (templates/rtl/
+# bnn_top.sv.j2), outside the block's module that the coefficients were fitted on.
+RESET_COPY_FF = 1.0
+
+
 def estimate_block(block: Block, coeffs: dict[str, Any] | None = None) -> BlockEstimate:
     coeffs = coeffs or load_coefficients()
     f = block_features(block)
     kc = coeffs["kinds"][f.kind]
     return BlockEstimate(name=block.name, kind=f.kind, layer=block.layer.name, role=block.role,
-                         lut_exact=max(0.0, _dot(f.lut, kc["lut"])), ff_exact=max(0.0, _dot(f.ff, kc["ff"])),
+                         lut_exact=max(0.0, _dot(f.lut, kc["lut"])),
+                         ff_exact=max(0.0, _dot(f.ff, kc["ff"])) + RESET_COPY_FF,
                          bram18=int(f.bram18), lutram=int(f.lutram), memories=f.memories)
 
 
