@@ -151,11 +151,40 @@ def test_lut4_board_budget_counts_the_estimate_in_its_logic_cells(tfc):
     ecp5, layers, source = fit.usage(est, load_board("ulx3s-85f"))
     assert source == "estimate" and xc7.lut == est.resources.lut_total
     assert ecp5.lut == pytest.approx(scale.lut * est.resources.lut_total)
-    assert ecp5.ff == pytest.approx(scale.ff * est.resources.ff) and ecp5.bram18 == xc7.bram18
+    assert ecp5.ff == pytest.approx(scale.ff * est.resources.ff)
+    assert (xc7.bram18, ecp5.bram18) == (est.resources.bram18, est.resources.bram18_ecp5)
     assert sum(u.lut for u in layers.values()) == pytest.approx(ecp5.lut, rel=0.02)
     lines = fit.fit_check(est, load_board("ulx3s-85f"))
     assert lines[1].startswith("Estimate in ecp5 logic cells (LUT4 sites)")
     assert any(line.startswith(f"LUT: {round(ecp5.lut):,} of 83,640") for line in lines)
+
+
+def test_ecp5_block_rams_counted_as_synth_ecp5_maps_them(exported):
+    """The fit counts an ECP5 board's block RAMs (DP16KD) by synth_ecp5's own mapping rule
+    (cost_model.LIBRARIES["ecp5"]), not xc7's: ECP5 keeps ROMs in block RAM at 1/16 per logic
+    bit where xc7 pays 1/64, and its distributed RAM is 16 x 4. Figures placed by nextpnr on
+    ulx3s-85f (the README's timing table): TFC's 64 x 784 weight ROM in 22 DP16KD (xc7: LUTs);
+    a 64 x 56 FIFO in 2 (xc7: LUTRAM); CNV_1W1A at BNN-PYNQ's folding 114 (xc7 estimate: 90)
+    and at 9,216 cycles per frame 171 (xc7 estimate: 73)."""
+    from bnn2hls.estimate import cost_model
+    from bnn2hls.flow.compiler import build_network
+    from bnn2hls.frontend.onnx_import import load_model
+    from bnn2hls.hw.folding import apply_folding_spec
+    from bnn2hls.models import zoo
+
+    assert cost_model.map_memory(64, 784, rom=True).kind == "logic"
+    assert cost_model.map_memory(64, 784, rom=True, family="ecp5").bram18 == 22
+    assert cost_model.map_memory(64, 56, rom=False, emu=cost_model.EMU_PLAIN).kind == "lutram"
+    assert cost_model.map_memory(64, 56, rom=False, emu=cost_model.EMU_PLAIN, family="ecp5").bram18 == 2
+    path, _ = exported("CNV_1W1A")
+    net = build_network(load_model(path), "cnv")
+    board = load_board("ulx3s-85f")
+    for folded, placed, xc7 in ((apply_folding_spec(net, zoo.bnn_pynq_folding(net)), 114, 90),
+                                (fold_parallelism(net, 9216), 171, 73)):
+        est = fit.estimate(folded)
+        assert (est.resources.bram18_ecp5, est.resources.bram18) == (placed, xc7)
+        assert fit.usage(est, board)[0].bram18 == placed
+        assert fit.usage(est, load_board("pynq-z2"))[0].bram18 == xc7
 
 
 def test_fastest_fitting_folding_fits_the_ecp5_in_logic_cells(exported):

@@ -122,11 +122,13 @@ def test_estimate_to_dict_is_the_json_form():
     est = cost_model.estimate(cnv_shaped_network())
     d = est.to_dict()
     assert list(d) == ["network", "layers", "blocks", "family", "model"]
-    assert list(d["network"]) == ["est_lut", "est_ff", "est_bram18", "est_lutram", "est_lut_total",
+    assert list(d["network"]) == ["est_lut", "est_ff", "est_bram18", "est_bram18_ecp5", "est_lutram", "est_lut_total",
                                   "est_cycles_per_frame", "bottleneck"]
-    assert list(d["layers"]["conv1"]) == ["est_lut", "est_ff", "est_bram18", "est_lutram", "est_cycles", "est_lut_total"]
+    assert list(d["layers"]["conv1"]) == ["est_lut", "est_ff", "est_bram18", "est_bram18_ecp5", "est_lutram",
+                                          "est_lut_total", "est_cycles"]
     block = next(iter(d["blocks"].values()))
-    assert list(block) == ["kind", "layer", "role", "est_lut", "est_ff", "est_bram18", "est_lutram", "memories"]
+    assert list(block) == ["kind", "layer", "role", "est_lut", "est_ff", "est_bram18", "est_bram18_ecp5", "est_lutram",
+                           "memories"]
     assert all(isinstance(v, int) for v in d["network"].values() if not isinstance(v, str))
     assert d["network"]["est_lut_total"] == d["network"]["est_lut"] + d["network"]["est_lutram"]
     assert cost_model.Resources.from_dict(d["layers"]["conv1"]) == est.layers["conv1"].resources

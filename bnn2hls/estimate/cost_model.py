@@ -14,7 +14,10 @@ each kind being defined by its class (`Block.cost_features`, bnn2hls/hw/blocks/)
    257 per RAMB36, 2 per emulation point, 0.5 per extra read-mux input). The cheapest choice
    gives BRAM18 and LUTRAM directly (exact on all 150 characterization blocks). A table left
    in soft logic costs LUTs by its distinct non-constant columns and their bits (yosys merges
-   identical columns; `table_stats` counts them in the layer's actual tables).
+   identical columns; `table_stats` counts them in the layer's actual tables). The same
+   memories are also mapped with synth_ecp5's libraries (`LIBRARIES["ecp5"]`: ROM bits at
+   1/16, 16 x 4 distributed RAM, DP16KD), whose block RAMs the fit counts on LUT4 boards
+   (`Resources.bram18_ecp5`; exact on the routed CNV_1W1A foldings).
 2. **Logic** is a linear function of a few structural features per block kind, e.g. for an
    MVAU `LUT ~ c0 + a*PE*SIMD (popcount; PE*SIMD*ACC_W for a multi-bit add chain) + b*PE*SIMD (weight select)
    + c*table columns + d*table bits + e*MW*IN_B (input rotator) + ...` and `FF ~` the register
@@ -103,20 +106,42 @@ class MemoryMap:
     cost: float = 0.0
 
 
-@lru_cache(maxsize=4096)
-def map_memory(depth: int, width: int, rom: bool, emu: int = EMU_PLAIN) -> MemoryMap:
-    """yosys' choice (memory_libmap with synth_xilinx's xc7 libraries and costs) for a
-    `depth` x `width` memory: the cheapest of soft logic (1 per RAM bit, 1/64 per ROM bit,
-    truncated to an integer), distributed RAM (not for ROMs) and block RAM, each mapping
-    paying FACTOR_EMU per emulation point (`emu`), FACTOR_MUX per extra read-mux input and
-    FACTOR_DEMUX per extra write enable."""
+@dataclass(frozen=True)
+class MemoryLibrary:
+    """What memory_libmap chooses from on one family: the cost of a ROM bit in soft logic (a
+    RAM bit costs LOGIC_COST_RAM everywhere), distributed RAMs as LUTRAM_CONFIGS, block RAMs
+    as BRAM_CONFIGS (whose BRAM18 per unit counts 18-kbit blocks)."""
+
+    logic_cost_rom: float
+    lutrams: tuple[tuple[str, int, int, int, int, int], ...]
+    brams: tuple[tuple[int, int, int, int], ...]
+
+
+# synth_ecp5 (yosys techlibs/lattice): memory_libmap's default 1/16 per ROM bit;
+# lutrams_trellis.txt: TRELLIS_DPR16X4, 16 x 4, cost 4 (a write port, an asynchronous read);
+# brams_16kd.txt: DP16KD 16,384 x 1 .. 1,024 x 18 and PDPW16KD 512 x 36, cost 128 each.
+LIBRARIES = {
+    "xc7": MemoryLibrary(LOGIC_COST_ROM, LUTRAM_CONFIGS, BRAM_CONFIGS),
+    "ecp5": MemoryLibrary(1.0 / 16.0, (("DPR", 4, 0, 4, 4, 4),),
+                          tuple((128, 16384 >> i, w, 1) for i, w in enumerate((1, 2, 4, 9, 18, 36)))),
+}
+
+
+@lru_cache(maxsize=8192)
+def map_memory(depth: int, width: int, rom: bool, emu: int = EMU_PLAIN, family: str = "xc7") -> MemoryMap:
+    """yosys' choice (memory_libmap with the `family`'s libraries and costs, `LIBRARIES`: by
+    default synth_xilinx's xc7) for a `depth` x `width` memory: the cheapest of soft logic
+    (1 per RAM bit, 1/64 per ROM bit on xc7, truncated to an integer), distributed RAM (not for
+    ROMs) and block RAM, each mapping paying FACTOR_EMU per emulation point (`emu`),
+    FACTOR_MUX per extra read-mux input and FACTOR_DEMUX per extra write enable."""
+    lib = LIBRARIES[family]
     depth, width = max(1, int(depth)), max(1, int(width))
     bits = depth * width
-    best = MemoryMap("logic", logic_bits=bits, cost=int(bits * (LOGIC_COST_ROM if rom else LOGIC_COST_RAM)))
+    best = MemoryMap("logic", logic_bits=bits, cost=int(bits * (lib.logic_cost_rom if rom else LOGIC_COST_RAM)))
     if depth == 1:
         return best
     if not rom:
-        for _, cost, ws, abits, unit, luts in LUTRAM_CONFIGS:
+        for _, cost, ws, abits, unit, luts in lib.lutrams:
             mult_a = math.ceil(depth / (1 << abits))
             repl = math.ceil(mult_a * width / unit)
             c = (cost - ws) * repl + ws * mult_a * width / unit + FACTOR_EMU * emu
@@ -124,7 +149,7 @@ def map_memory(depth: int, width: int, rom: bool, emu: int = EMU_PLAIN) -> Memor
                 c += FACTOR_MUX * (mult_a - 1) * width + FACTOR_DEMUX * mult_a
             if c < best.cost:
                 best = MemoryMap("lutram", lutram=repl * luts, mux_bits=(mult_a - 1) * width, cost=c)
-    for cost, cfg_depth, unit, b18 in BRAM_CONFIGS:
+    for cost, cfg_depth, unit, b18 in lib.brams:
         mult_a = math.ceil(depth / cfg_depth)
         repl = math.ceil(mult_a * width / unit)
         c = cost * repl + FACTOR_EMU * emu
@@ -163,6 +188,7 @@ class _Acc:
         self.lut: dict[str, float] = {"const": 1.0}
         self.ff: dict[str, float] = {"const": 1.0}
         self.bram18 = 0
+        self.bram18_ecp5 = 0  # the same memories' block RAMs as synth_ecp5 maps them (DP16KD)
         self.lutram = 0
         self.memories: dict[str, str] = {}
 
@@ -177,6 +203,7 @@ class _Acc:
         m = map_memory(depth, width, rom=False, emu=emu)
         self.memories[name] = m.kind
         self.bram18 += m.bram18
+        self.bram18_ecp5 += map_memory(depth, width, rom=False, emu=emu, family="ecp5").bram18
         self.lutram += m.lutram
 
         def add(target: str, key: str, value: float) -> None:
@@ -209,6 +236,8 @@ class _Acc:
         m = map_memory(depth, max(1, width), rom=True, emu=EMU_PLAIN) if width > 0 else MemoryMap("logic")
         self.memories[name] = m.kind
         self.bram18 += m.bram18
+        if width > 0:
+            self.bram18_ecp5 += map_memory(depth, width, rom=True, emu=EMU_PLAIN, family="ecp5").bram18
         if m.kind == "logic":
             if distinct is None:
                 distinct = distinct_columns(depth, width)
@@ -228,14 +257,15 @@ class _Acc:
 
     def result(self, kind: str) -> Features:
         return Features(kind=kind, lut=self.lut, ff=self.ff, bram18=self.bram18, lutram=self.lutram,
-                        memories=self.memories)
+                        memories=self.memories, bram18_ecp5=self.bram18_ecp5)
 
 
 @dataclass(frozen=True)
 class Features:
     """What the cost model counts for one block: its kind, the LUT and FF features
     ({feature: value}, dotted with the kind's coefficients), and the BRAM18 / LUTRAM sites and
-    memory mappings (`map_memory`'s choice per memory: logic | lutram | bram)."""
+    memory mappings (`map_memory`'s choice per memory: logic | lutram | bram); `bram18_ecp5`:
+    the block RAMs (DP16KD) of the same memories mapped by synth_ecp5's rule."""
 
     kind: str
     lut: dict[str, float]
@@ -243,10 +273,11 @@ class Features:
     bram18: int
     lutram: int
     memories: dict[str, str]
+    bram18_ecp5: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "lut": dict(self.lut), "ff": dict(self.ff), "bram18": self.bram18,
-                "lutram": self.lutram, "memories": dict(self.memories)}
+                "bram18_ecp5": self.bram18_ecp5, "lutram": self.lutram, "memories": dict(self.memories)}
 
 
 def features(module: str, params: dict[str, int], tables: dict[str, float] | None = None,
@@ -290,14 +321,17 @@ def _round(x: float) -> int:
 @dataclass(frozen=True)
 class Resources:
     """Estimated resources: `lut` logic LUTs, `lutram` LUT sites used as distributed RAM,
-    `ff` flip-flops, `bram18` 18 Kbit block-RAM units. `lut_total` (logic + LUTRAM) is what
-    occupies the device's LUT budget. In JSON (report.json, estimate files) the keys are
-    est_lut, est_ff, est_bram18, est_lutram, est_lut_total."""
+    `ff` flip-flops, `bram18` 18 Kbit block-RAM units (xc7 RAMB18), `bram18_ecp5` the same
+    memories' block RAMs as synth_ecp5 maps them (DP16KD, 18 kbit: ECP5 puts tables in block
+    RAM that xc7 keeps in LUTs). `lut_total` (logic + LUTRAM) is what occupies the device's LUT
+    budget. In JSON (report.json, estimate files) the keys are est_lut, est_ff, est_bram18,
+    est_bram18_ecp5, est_lutram, est_lut_total."""
 
     lut: int = 0
     lutram: int = 0
     ff: int = 0
     bram18: int = 0
+    bram18_ecp5: int = 0
 
     @property
     def lut_total(self) -> int:
@@ -305,17 +339,18 @@ class Resources:
 
     def __add__(self, other: Resources) -> Resources:
         return Resources(lut=self.lut + other.lut, lutram=self.lutram + other.lutram, ff=self.ff + other.ff,
-                         bram18=self.bram18 + other.bram18)
+                         bram18=self.bram18 + other.bram18, bram18_ecp5=self.bram18_ecp5 + other.bram18_ecp5)
 
     def to_dict(self) -> dict[str, int]:
-        return {"est_lut": self.lut, "est_ff": self.ff, "est_bram18": self.bram18, "est_lutram": self.lutram,
-                "est_lut_total": self.lut_total}
+        return {"est_lut": self.lut, "est_ff": self.ff, "est_bram18": self.bram18, "est_bram18_ecp5": self.bram18_ecp5,
+                "est_lutram": self.lutram, "est_lut_total": self.lut_total}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Resources:
-        """From the `est_*` fields of a report.json entry (est_lut_total is derived)."""
+        """From the `est_*` fields of a report.json entry (est_lut_total is derived; a report
+        written before est_bram18_ecp5 existed counts xc7's block RAMs for it)."""
         return cls(lut=int(d["est_lut"]), lutram=int(d["est_lutram"]), ff=int(d["est_ff"]),
-                   bram18=int(d["est_bram18"]))
+                   bram18=int(d["est_bram18"]), bram18_ecp5=int(d.get("est_bram18_ecp5", d["est_bram18"])))
 
 
 @dataclass(frozen=True)
@@ -332,6 +367,7 @@ class BlockEstimate:
     bram18: int
     lutram: int
     memories: dict[str, str]
+    bram18_ecp5: int = 0
 
     @property
     def lut(self) -> int:
@@ -343,11 +379,13 @@ class BlockEstimate:
 
     @property
     def resources(self) -> Resources:
-        return Resources(lut=self.lut, lutram=self.lutram, ff=self.ff, bram18=self.bram18)
+        return Resources(lut=self.lut, lutram=self.lutram, ff=self.ff, bram18=self.bram18,
+                         bram18_ecp5=self.bram18_ecp5)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "layer": self.layer, "role": self.role, "est_lut": self.lut, "est_ff": self.ff,
-                "est_bram18": self.bram18, "est_lutram": self.lutram, "memories": dict(self.memories)}
+                "est_bram18": self.bram18, "est_bram18_ecp5": self.bram18_ecp5, "est_lutram": self.lutram,
+                "memories": dict(self.memories)}
 
 
 @dataclass(frozen=True)
@@ -359,8 +397,7 @@ class LayerEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         r = self.resources
-        return {"est_lut": r.lut, "est_ff": r.ff, "est_bram18": r.bram18, "est_lutram": r.lutram,
-                "est_cycles": self.cycles, "est_lut_total": r.lut_total}
+        return {**r.to_dict(), "est_cycles": self.cycles}
 
 
 @dataclass(frozen=True)
@@ -397,7 +434,8 @@ def estimate_block(block: Block, coeffs: dict[str, Any] | None = None) -> BlockE
     return BlockEstimate(name=block.name, kind=f.kind, layer=block.layer.name, role=block.role,
                          lut_exact=max(0.0, _dot(f.lut, kc["lut"])),
                          ff_exact=max(0.0, _dot(f.ff, kc["ff"])) + RESET_COPY_FF,
-                         bram18=int(f.bram18), lutram=int(f.lutram), memories=f.memories)
+                         bram18=int(f.bram18), lutram=int(f.lutram), memories=f.memories,
+                         bram18_ecp5=int(f.bram18_ecp5))
 
 
 def estimate(net: Network, coeffs: dict[str, Any] | None = None, graph: HwGraph | None = None) -> NetworkEstimate:
@@ -412,7 +450,8 @@ def estimate(net: Network, coeffs: dict[str, Any] | None = None, graph: HwGraph 
     for layer in net.datapath:
         mine = [b for b in blocks.values() if b.layer == layer.name]
         res = Resources(lut=_round(sum((b.lut_exact for b in mine), 0.0)), lutram=sum(b.lutram for b in mine),
-                        ff=_round(sum((b.ff_exact for b in mine), 0.0)), bram18=sum(b.bram18 for b in mine))
+                        ff=_round(sum((b.ff_exact for b in mine), 0.0)), bram18=sum(b.bram18 for b in mine),
+                        bram18_ecp5=sum(b.bram18_ecp5 for b in mine))
         layers[layer.name] = LayerEstimate(resources=res, cycles=cycles["layers"][layer.name]["interval"])
     total = sum((e.resources for e in layers.values()), Resources())
     return NetworkEstimate(resources=total, cycles_per_frame=cycles["est_cycles_per_frame"],

@@ -70,10 +70,15 @@ class Usage:
 
     @classmethod
     def of_estimate(cls, r: Resources, scale: fmax_model.ResourceScale | None = None) -> Usage:
-        """The cost model's figures, in a LUT4 fabric's logic cells and flip-flops with `scale`."""
-        lut, ff = (scale.lut, scale.ff) if scale is not None else (1.0, 1.0)
+        """The cost model's figures, in a LUT4 fabric's logic cells, flip-flops and block RAMs
+        with `scale` (block RAMs as synth_ecp5 maps the memories; iCE40 counts its 4-kbit blocks
+        in 18-kbit equivalents, so the ECP5 count stands for it too)."""
+        if scale is None:
+            lut, ff, bram18 = 1.0, 1.0, r.bram18
+        else:
+            lut, ff, bram18 = scale.lut, scale.ff, r.bram18_ecp5
         return cls(lut=lut * r.lut_total, lut_logic=lut * r.lut, lutram=lut * r.lutram, ff=ff * r.ff,
-                   bram18=float(r.bram18), dsp=0.0)  # the Verilog backend instantiates no DSPs
+                   bram18=float(bram18), dsp=0.0)  # the Verilog backend instantiates no DSPs
 
     @classmethod
     def of_counts(cls, c: SynthCounts) -> Usage:
