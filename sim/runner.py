@@ -15,7 +15,7 @@ from typing import Any
 
 from bnn2hls.resources import resource_dir
 from bnn2hls.engines import verilator_runtime
-from bnn2hls.engines.toolchain import VERILATOR_BUILD_FLAGS, verilator_env
+from bnn2hls.engines.toolchain import PCH_MAKE_VARIABLE, VERILATOR_BUILD_FLAGS, verilator_env
 
 SIM_DIR = Path(__file__).resolve().parent
 
@@ -48,7 +48,8 @@ def run_bench(toplevel: str, sources: Sequence[Path], bench_module: str, paramet
     # change to the call.
     saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT", "MAKEFLAGS")}
     os.environ.update({k: env[k] for k in ("PATH", "VERILATOR_ROOT")})
-    os.environ["MAKEFLAGS"] = " ".join(verilator_runtime.make_variables(verilator_runtime.seed(build_dir, runtime)))
+    os.environ["MAKEFLAGS"] = " ".join([*verilator_runtime.make_variables(verilator_runtime.seed(build_dir, runtime)),
+                                        PCH_MAKE_VARIABLE])
     try:
         runner = get_runner("verilator")
         runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, parameters=dict(parameters),

