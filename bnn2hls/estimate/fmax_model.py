@@ -252,7 +252,7 @@ class ResourceScale:
     def phrase(self) -> str:
         borrowed = "" if self.fitted_on == self.family else f", {self.fitted_on}'s: {self.family} has no routed points"
         return (f"{self.family} logic cells (LUT4 sites): {self.lut:g} per estimated LUT, {self.ff:g} flip-flops "
-                f"per estimated FF (fitted to nextpnr{borrowed})")
+                f"per estimated FF (fitted to nextpnr{borrowed}); block RAMs as synth_ecp5 maps the memories")
 
 
 def resource_scale(family: str, coeffs: dict[str, Any] | None = None) -> ResourceScale | None:
