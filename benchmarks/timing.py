@@ -20,7 +20,7 @@ Networks (--networks, comma separated; default: the acceptance set of issue 17):
   sfc, lfc    SFC_1W1A / LFC_1W1A at the "mid" folding preset
   padnet, oddnet, altpadnet   the zoo's small convnets at the "mid" folding preset
   cnv         CNV_1W1A at the fastest folding that routes on the board: the fastest whose estimate
-              (in the board's logic cells) stays within fit.TIGHT of every budget
+              (in the board's logic cells) stays within fit.ROUTABLE of every budget
               (fit.fastest_fitting_folding), else half its frame rate, and so on
   cnv_bnn_pynq  CNV_1W1A at BNN-PYNQ's folding (zoo.CNV_BNN_PYNQ_FOLDING)
   cnv@FPS     CNV_1W1A folded for FPS frames/s at the nominal 100 MHz (--target-fps FPS)
@@ -100,7 +100,7 @@ def build(name: str, work: Path, board: str) -> Path:
             layer.name: {"pe": pe, "simd": simd} for layer, (pe, simd) in zip(net.matrix_layers, TFC_FOLDING)}})
     if name == "cnv":
         def fastest(net: Any) -> dict:
-            best = fit.fastest_fitting_folding(net, load_board(board), fit.TIGHT)
+            best = fit.fastest_fitting_folding(net, load_board(board), fit.ROUTABLE)
             if best is None:
                 raise SystemExit(f"cnv: no folding of CNV_1W1A fits {board}")
             return {"layers": {layer.name: {"pe": layer.pe, "simd": layer.simd} for layer in best[0].matrix_layers}}
