@@ -5,8 +5,9 @@ Per device family with points: the coefficients (t0, lut, adder, carry, fanout, 
 bram_spread; ns, all
 >= 0, module docstring of bnn2hls/estimate/fmax_model.py) minimizing the squared log error of
 the predicted clock period (the slowest stage of any block) against nextpnr's, plus the same
-error (weighted STAGE_WEIGHT) of the stage nextpnr's critical path lies in (named from its end register: x_rot -> issue,
-w_o -> weight_read, tree[0] -> tree0, ...; `STAGE_OF_REGISTER`) where it can be told, plus a weak pull
+error (weighted STAGE_WEIGHT) of the stage nextpnr's critical path lies in (named from its end
+register: x_rot -> issue, w_o -> weight_read, tree[0] -> tree0, ...; `STAGE_OF_REGISTER`)
+where it can be told, plus a weak pull
 towards the prior below (a few points cannot pin six coefficients; the prior is a typical ECP5
 -6 LUT4 + routing delay per level, a carry bit, a block RAM clk-to-q). Prints per point the
 measured and predicted fmax, the error and the predicted critical stage, and writes the file.

@@ -10,7 +10,8 @@ model's coefficients from these points alone: no rerun, as long as the blocks' t
 (`Block.timing_stages`) are functions of the recorded parameters.
 
 Specs: a network of benchmarks/timing.py (demo, tfc, residual, depthwise, sfc, lfc, padnet,
-oddnet, altpadnet, cnv: the largest routable folding, cnv_bnn_pynq), mlp_1w2a, depthwise2 (2-bit depthwise test net), and
+oddnet, altpadnet, cnv: the largest routable folding, cnv_bnn_pynq), mlp_1w2a, depthwise2
+(2-bit depthwise test net), and
 variants `NAME:PRESET` (folding preset unit | mid | wide) or `NAME@FPS` (--target-fps FPS at
 the default 100 MHz).
 

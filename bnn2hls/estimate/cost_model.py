@@ -50,7 +50,7 @@ from typing import Any
 from ..hw import HwGraph, lower
 from ..hw.blocks import Block, by_module
 from ..hw.blocks import mvau as mvau_block
-from ..hw.mvau_memories import acc_width, thr_width
+from ..hw.mvau_memories import BLOCK_RAM_SHAPES, acc_width, thr_width
 from ..ir import MatrixLayer, Network
 from ..hw.folding import estimate_cycles
 from ..resources import data_file
@@ -119,11 +119,14 @@ class MemoryLibrary:
 
 # synth_ecp5 (yosys techlibs/lattice): memory_libmap's default 1/16 per ROM bit;
 # lutrams_trellis.txt: TRELLIS_DPR16X4, 16 x 4, cost 4 (a write port, an asynchronous read);
-# brams_16kd.txt: DP16KD 16,384 x 1 .. 1,024 x 18 and PDPW16KD 512 x 36, cost 128 each.
+# brams_16kd.txt: DP16KD 16,384 x 1 .. 1,024 x 18 and PDPW16KD 512 x 36 (BLOCK_RAM_SHAPES),
+# cost 128 each. The fmax model's table placement (`fmax_model.rom_in_bram`) uses the same costs.
+ECP5_LOGIC_COST_ROM = 1.0 / 16.0
+ECP5_BRAM_COST = 128
 LIBRARIES = {
     "xc7": MemoryLibrary(LOGIC_COST_ROM, LUTRAM_CONFIGS, BRAM_CONFIGS),
-    "ecp5": MemoryLibrary(1.0 / 16.0, (("DPR", 4, 0, 4, 4, 4),),
-                          tuple((128, 16384 >> i, w, 1) for i, w in enumerate((1, 2, 4, 9, 18, 36)))),
+    "ecp5": MemoryLibrary(ECP5_LOGIC_COST_ROM, (("DPR", 4, 0, 4, 4, 4),),
+                          tuple((ECP5_BRAM_COST, depth, width, 1) for depth, width in BLOCK_RAM_SHAPES)),
 }
 
 

@@ -49,7 +49,7 @@ from ..hw.blocks import Block, by_kind
 from ..hw.mvau_memories import BLOCK_RAM_SHAPES
 from ..ir import Network
 from ..resources import data_file
-from .cost_model import map_memory
+from .cost_model import ECP5_BRAM_COST, ECP5_LOGIC_COST_ROM, map_memory
 
 COEFFS_PATH = data_file("fmax_model.json")
 COEFF_KEYS = ("t0", "lut", "adder", "carry", "fanout", "bram", "bram_mux", "bram_spread")
@@ -80,8 +80,9 @@ def fitted(family: str, coeffs: dict[str, Any] | None = None) -> bool:
     return entry.get("status") == "fitted"
 
 
-BRAM_COST = 128.0  # memory_libmap's cost of one block RAM (ECP5 DP16KD), against ...
-ROM_BIT_COST = 1.0 / 16.0  # ... a ROM bit in LUT4 logic
+# memory_libmap's cost of one block RAM (ECP5 DP16KD), against a ROM bit in LUT4 logic
+BRAM_COST = float(ECP5_BRAM_COST)
+ROM_BIT_COST = ECP5_LOGIC_COST_ROM
 
 
 def bram_blocks(depth: int, width: int, family: str = "ecp5") -> tuple[int, int]:
